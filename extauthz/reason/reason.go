@@ -1,0 +1,32 @@
+// Package reason holds the stable reason codes of SPEC section 2. They are part of the product
+// contract: metric labels, log fields, `verify` output and the 401 error_description all use them.
+package reason
+
+// Code is one stable reason why a token did not lead to an authenticated request.
+type Code string
+
+// The reason codes, in the order SPEC section 2 lists them.
+const (
+	Missing           Code = "missing"
+	Malformed         Code = "malformed"
+	TooLarge          Code = "too_large"
+	UnsupportedAlg    Code = "unsupported_alg"
+	UnknownKid        Code = "unknown_kid"
+	BadSignature      Code = "bad_signature"
+	Expired           Code = "expired"
+	NotYetValid       Code = "not_yet_valid"
+	IssuedInFuture    Code = "issued_in_future"
+	WrongIssuer       Code = "wrong_issuer"
+	WrongTokenUse     Code = "wrong_token_use"
+	WrongClient       Code = "wrong_client"
+	JWKSUnavailable   Code = "jwks_unavailable"
+	InsufficientGroup Code = "insufficient_group"
+	InsufficientScope Code = "insufficient_scope"
+)
+
+// All lists every code, so metrics can be pre-registered and tests can check coverage.
+var All = []Code{
+	Missing, Malformed, TooLarge, UnsupportedAlg, UnknownKid, BadSignature, Expired, NotYetValid,
+	IssuedInFuture, WrongIssuer, WrongTokenUse, WrongClient, JWKSUnavailable, InsufficientGroup,
+	InsufficientScope,
+}
