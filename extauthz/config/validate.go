@@ -1,0 +1,241 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/policy"
+	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+)
+
+// userPoolIDPattern is <region>_<id>, e.g. us-east-1_AbCdEf123 or us-gov-west-1_Xyz.
+var userPoolIDPattern = regexp.MustCompile(`^([a-z]{2,}(?:-[a-z]+)+-[0-9]+)_[0-9A-Za-z]+$`)
+
+// RegionOf returns the region of a user pool id, or "" when id is not one.
+func RegionOf(userPoolID string) string {
+	m := userPoolIDPattern.FindStringSubmatch(userPoolID)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// Validate checks the whole configuration and returns every problem found, each a *KeyError
+// naming its key path (joined with errors.Join), or nil. It reads the TLS files, so a certificate
+// that does not load is caught here rather than at the first handshake.
+func (c *Config) Validate() error {
+	v := &validation{}
+	v.listen("listen", c.Listen)
+	v.listen("admin_listen", c.AdminListen)
+	if c.Listen != "" && c.Listen == c.AdminListen && !strings.HasSuffix(c.Listen, ":0") {
+		v.add("admin_listen", "same address as listen (%s)", c.Listen)
+	}
+	c.validateIssuers(v)
+	if c.ClockSkew < 0 {
+		v.add("clock_skew", "must not be negative, got %s", c.ClockSkew)
+	}
+	if c.MaxTokenBytes <= 0 {
+		v.add("max_token_bytes", "must be positive, got %d", c.MaxTokenBytes)
+	}
+	c.validateTokenSources(v)
+	c.validatePolicy(v)
+	c.validateIdentityHeaders(v)
+	v.positive("jwks.refresh_interval", c.JWKS.RefreshInterval)
+	v.positive("jwks.min_refetch_interval", c.JWKS.MinRefetchInterval)
+	v.positive("jwks.fetch_timeout", c.JWKS.FetchTimeout)
+	if c.JWKS.MaxBytes <= 0 {
+		v.add("jwks.max_bytes", "must be positive, got %d", c.JWKS.MaxBytes)
+	}
+	if c.Cache.MaxEntries < 0 {
+		v.add("cache.max_entries", "must not be negative (0 disables the cache), got %d", c.Cache.MaxEntries)
+	}
+	c.validateTLS(v)
+	v.oneOf("log.level", c.Log.Level, LogLevels)
+	v.oneOf("log.format", c.Log.Format, LogFormats)
+	return errors.Join(v.problems...)
+}
+
+func (c *Config) validateIssuers(v *validation) {
+	if len(c.Issuers) == 0 {
+		v.add("issuers", "at least one issuer is required (in the file, or --user-pool-id or --issuer with --client-id)")
+		return
+	}
+	seen := map[string]int{}
+	for i, is := range c.Issuers {
+		key := fmt.Sprintf("issuers[%d]", i)
+		switch {
+		case is.UserPoolID == "" && is.Issuer == "":
+			v.add(key, "one of user_pool_id or issuer is required (flags --user-pool-id or --issuer)")
+		case is.UserPoolID != "" && is.Issuer != "":
+			v.add(key, "user_pool_id and issuer are mutually exclusive; set one")
+		case is.UserPoolID != "":
+			if RegionOf(is.UserPoolID) == "" {
+				v.add(key+".user_pool_id", "%q is not a user pool id (want <region>_<id>, e.g. us-east-1_AbCdEf123)", is.UserPoolID)
+			}
+		default:
+			v.url(key+".issuer", is.Issuer)
+		}
+		if id := is.UserPoolID + is.Issuer; id != "" {
+			if first, dup := seen[id]; dup {
+				v.add(key, "same issuer as issuers[%d]", first)
+			} else {
+				seen[id] = i
+			}
+		}
+		if is.JWKSURL != "" {
+			v.url(key+".jwks_url", is.JWKSURL)
+		}
+		if len(is.ClientIDs) == 0 {
+			v.add(key+".client_ids", "required (at least one app client id; flag --client-id)")
+		}
+		for j, id := range is.ClientIDs {
+			if strings.TrimSpace(id) == "" || strings.ContainsAny(id, " \t,") {
+				v.add(fmt.Sprintf("%s.client_ids[%d]", key, j), "%q is not a client id", id)
+			}
+		}
+		v.oneOf(key+".token_use", string(is.TokenUse), []string{
+			string(verifier.TokenUseAccess), string(verifier.TokenUseID), string(verifier.TokenUseAny),
+		})
+	}
+}
+
+func (c *Config) validateTokenSources(v *validation) {
+	ts := c.TokenSources
+	if !ts.AuthorizationHeader && len(ts.Headers) == 0 && len(ts.Cookies) == 0 && !ts.AmplifyCookies {
+		v.add("token_sources", "no source enabled: every request would carry no token")
+	}
+	for i, h := range ts.Headers {
+		v.headerName(fmt.Sprintf("token_sources.headers[%d]", i), h)
+	}
+	for i, name := range ts.Cookies {
+		if !isToken(name) {
+			v.add(fmt.Sprintf("token_sources.cookies[%d]", i), "%q is not a cookie name", name)
+		}
+	}
+}
+
+func (c *Config) validatePolicy(v *validation) {
+	p := c.Policy
+	v.oneOf("policy.default", string(p.Default), []string{string(policy.AuthOptional), string(policy.AuthRequired)})
+	v.oneOf("policy.invalid_token", string(p.InvalidToken), []string{
+		string(policy.InvalidTokenAnonymous), string(policy.InvalidTokenDeny),
+	})
+	for i, r := range p.Rules {
+		key := fmt.Sprintf("policy.rules[%d]", i)
+		if !strings.HasPrefix(r.PathPrefix, "/") {
+			v.add(key+".path_prefix", "want a path starting with /, got %q", r.PathPrefix)
+		}
+		for j, m := range r.Methods {
+			if m == "" || !isToken(m) || strings.ToUpper(m) != m {
+				v.add(fmt.Sprintf("%s.methods[%d]", key, j), "%q is not an upper-case HTTP method", m)
+			}
+		}
+		v.oneOf(key+".auth", string(r.Auth), []string{
+			string(policy.AuthOptional), string(policy.AuthRequired), string(policy.AuthOff),
+		})
+		for j, g := range r.GroupsAny {
+			if strings.TrimSpace(g) == "" || strings.Contains(g, ",") {
+				v.add(fmt.Sprintf("%s.groups_any[%d]", key, j), "%q is not a group name", g)
+			}
+		}
+		for j, s := range r.ScopesAll {
+			if strings.TrimSpace(s) == "" || strings.ContainsAny(s, " \t") {
+				v.add(fmt.Sprintf("%s.scopes_all[%d]", key, j), "%q is not a scope", s)
+			}
+		}
+	}
+}
+
+func (c *Config) validateIdentityHeaders(v *validation) {
+	h := c.IdentityHeaders
+	if h.Prefix == "" {
+		v.add("identity_headers.prefix", "required (e.g. x-user-)")
+	} else {
+		v.headerName("identity_headers.prefix", h.Prefix)
+	}
+	if h.ClaimsHeader != "" {
+		v.headerName("identity_headers.claims_header", h.ClaimsHeader)
+	}
+}
+
+func (c *Config) validateTLS(v *validation) {
+	t := c.TLS
+	if !t.Enabled() {
+		return
+	}
+	if t.CertFile == "" {
+		v.add("tls.cert_file", "required when tls is set")
+	}
+	if t.KeyFile == "" {
+		v.add("tls.key_file", "required when tls is set")
+	}
+	if t.CertFile == "" || t.KeyFile == "" {
+		return
+	}
+	if _, err := t.ServerTLSConfig(); err != nil {
+		v.problems = append(v.problems, err)
+	}
+}
+
+// validation gathers problems so one run reports all of them.
+type validation struct{ problems []error }
+
+func (v *validation) add(key, format string, args ...any) {
+	v.problems = append(v.problems, &KeyError{Key: key, Problem: fmt.Sprintf(format, args...)})
+}
+
+func (v *validation) oneOf(key, value string, allowed []string) {
+	if value == "" {
+		v.add(key, "required (%s)", strings.Join(allowed, " | "))
+	} else if !slices.Contains(allowed, value) {
+		v.add(key, "unknown value %q (%s)", value, strings.Join(allowed, " | "))
+	}
+}
+
+func (v *validation) positive(key string, d time.Duration) {
+	if d <= 0 {
+		v.add(key, "must be positive, got %s", d)
+	}
+}
+
+func (v *validation) listen(key, addr string) {
+	if addr == "" {
+		v.add(key, "required (host:port, e.g. :9001)")
+		return
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		v.add(key, "%q is not host:port", addr)
+	}
+}
+
+func (v *validation) url(key, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		v.add(key, "%q is not an http(s) URL without query or fragment", raw)
+	}
+}
+
+func (v *validation) headerName(key, name string) {
+	if !isToken(name) {
+		v.add(key, "%q is not a header name", name)
+	}
+}
+
+// isToken reports whether s is an RFC 9110 token: what header names, cookie names and methods are.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r >= 0x80 || !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return false
+		}
+	}
+	return true
+}
