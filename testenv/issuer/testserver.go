@@ -1,0 +1,23 @@
+package issuer
+
+import (
+	"net/http/httptest"
+	"testing"
+)
+
+// NewTestServer starts an Issuer for opts on a loopback port (opts.BaseURL is set to it) and stops
+// it when the test ends.
+func NewTestServer(t testing.TB, opts Options) *Issuer {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	opts.BaseURL = "http://" + srv.Listener.Addr().String()
+	is, err := New(opts)
+	if err != nil {
+		srv.Listener.Close()
+		t.Fatalf("issuer.NewTestServer: %v", err)
+	}
+	srv.Config.Handler = is
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return is
+}
