@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
 
@@ -105,50 +104,17 @@ func (c *Config) validateIssuers(v *validation) {
 	}
 }
 
+// validateTokenSources and validatePolicy defer to the packages that own those sections, whose
+// messages already name the key path; one source of truth for what a valid rule is.
 func (c *Config) validateTokenSources(v *validation) {
-	ts := c.TokenSources
-	if !ts.AuthorizationHeader && len(ts.Headers) == 0 && len(ts.Cookies) == 0 && !ts.AmplifyCookies {
-		v.add("token_sources", "no source enabled: every request would carry no token")
-	}
-	for i, h := range ts.Headers {
-		v.headerName(fmt.Sprintf("token_sources.headers[%d]", i), h)
-	}
-	for i, name := range ts.Cookies {
-		if !isToken(name) {
-			v.add(fmt.Sprintf("token_sources.cookies[%d]", i), "%q is not a cookie name", name)
-		}
+	if err := c.TokenSourceConfig().Validate(); err != nil {
+		v.problems = append(v.problems, err)
 	}
 }
 
 func (c *Config) validatePolicy(v *validation) {
-	p := c.Policy
-	v.oneOf("policy.default", string(p.Default), []string{string(policy.AuthOptional), string(policy.AuthRequired)})
-	v.oneOf("policy.invalid_token", string(p.InvalidToken), []string{
-		string(policy.InvalidTokenAnonymous), string(policy.InvalidTokenDeny),
-	})
-	for i, r := range p.Rules {
-		key := fmt.Sprintf("policy.rules[%d]", i)
-		if !strings.HasPrefix(r.PathPrefix, "/") {
-			v.add(key+".path_prefix", "want a path starting with /, got %q", r.PathPrefix)
-		}
-		for j, m := range r.Methods {
-			if m == "" || !isToken(m) || strings.ToUpper(m) != m {
-				v.add(fmt.Sprintf("%s.methods[%d]", key, j), "%q is not an upper-case HTTP method", m)
-			}
-		}
-		v.oneOf(key+".auth", string(r.Auth), []string{
-			string(policy.AuthOptional), string(policy.AuthRequired), string(policy.AuthOff),
-		})
-		for j, g := range r.GroupsAny {
-			if strings.TrimSpace(g) == "" || strings.Contains(g, ",") {
-				v.add(fmt.Sprintf("%s.groups_any[%d]", key, j), "%q is not a group name", g)
-			}
-		}
-		for j, s := range r.ScopesAll {
-			if strings.TrimSpace(s) == "" || strings.ContainsAny(s, " \t") {
-				v.add(fmt.Sprintf("%s.scopes_all[%d]", key, j), "%q is not a scope", s)
-			}
-		}
+	if err := c.PolicyConfig().Validate(); err != nil {
+		v.problems = append(v.problems, err)
 	}
 }
 
