@@ -6,7 +6,11 @@ import (
 	"context"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -18,6 +22,14 @@ var (
 	ErrUnknownKid = errors.New("unknown key id")
 	// ErrUnavailable: no key set could be had (never loaded, or the refetch failed or was cancelled).
 	ErrUnavailable = errors.New("key set unavailable")
+)
+
+// Defaults for zero Options, from SPEC section 4 (jwks).
+const (
+	defaultRefreshInterval    = time.Hour
+	defaultMinRefetchInterval = 10 * time.Second
+	defaultFetchTimeout       = 5 * time.Second
+	defaultMaxBytes           = 1 << 20
 )
 
 // Options tune a Cache. Zero values take the SPEC defaults.
@@ -34,6 +46,30 @@ type Options struct {
 	OnFetch func(err error, keys int)
 }
 
+func (o Options) withDefaults() Options {
+	if o.RefreshInterval <= 0 {
+		o.RefreshInterval = defaultRefreshInterval
+	}
+	if o.MinRefetchInterval <= 0 {
+		o.MinRefetchInterval = defaultMinRefetchInterval
+	}
+	if o.FetchTimeout <= 0 {
+		o.FetchTimeout = defaultFetchTimeout
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = defaultMaxBytes
+	}
+	// Redirects are never followed, whoever built the client.
+	o.Client = noRedirects(o.Client)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return o
+}
+
 // Set is one immutable snapshot of usable keys.
 type Set struct {
 	// Generation increases each time the usable keys change (not on a refresh that returns the same keys).
@@ -42,35 +78,227 @@ type Set struct {
 }
 
 // Key returns the key with id kid, or nil.
-func (s *Set) Key(kid string) *rsa.PublicKey { return s.keys[kid] }
+func (s *Set) Key(kid string) *rsa.PublicKey {
+	if s == nil {
+		return nil
+	}
+	return s.keys[kid]
+}
 
 // Len is the number of usable keys.
-func (s *Set) Len() int { return len(s.keys) }
+func (s *Set) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.keys)
+}
+
+// kids lists the key ids in order, for logs.
+func (s *Set) kids() []string {
+	out := make([]string, 0, s.Len())
+	for kid := range s.keys {
+		out = append(out, logKid(kid))
+	}
+	sort.Strings(out)
+	return out
+}
 
 // Cache holds one JWKS URL's keys.
 type Cache struct {
 	url  string
 	opts Options
+
+	// current is read without a lock on every Lookup; only a finishing fetch replaces it.
+	current atomic.Pointer[Set]
+
+	mu        sync.Mutex
+	inflight  *flight   // the fetch under way, which every caller joins; nil when none
+	lastStart time.Time // when the latest fetch began, by opts.Now; zero before the first
+	lastErr   error     // outcome of the latest finished fetch
+}
+
+// flight is one fetch that any number of callers wait on.
+type flight struct {
+	done chan struct{}
+	err  error // set before done is closed
 }
 
 // New returns a Cache for url; it fetches nothing until Load, Lookup or Run.
-func New(url string, opts Options) *Cache { return &Cache{url: url, opts: opts} }
+func New(url string, opts Options) *Cache { return &Cache{url: url, opts: opts.withDefaults()} }
 
 // Load fetches the key set now.
-func (c *Cache) Load(ctx context.Context) error { panic("not implemented") }
+func (c *Cache) Load(ctx context.Context) error {
+	f, owner := c.begin(false)
+	if owner {
+		c.fetch(ctx, f)
+		return f.err
+	}
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the key set fetch from %s: %w", c.url, ctx.Err())
+	}
+}
 
 // Current returns the current key set, or nil before the first successful load.
-func (c *Cache) Current() *Set { panic("not implemented") }
+func (c *Cache) Current() *Set { return c.current.Load() }
 
 // Ready reports whether a key set has been loaded.
-func (c *Cache) Ready() bool { panic("not implemented") }
+func (c *Cache) Ready() bool { return c.current.Load() != nil }
 
 // Lookup returns the key with id kid and the generation of the set it came from, refetching once
 // (rate-limited, concurrent misses merged) when kid is unknown.
 func (c *Cache) Lookup(ctx context.Context, kid string) (*rsa.PublicKey, uint64, error) {
-	panic("not implemented")
+	if s := c.current.Load(); s != nil {
+		if k := s.keys[kid]; k != nil {
+			return k, s.Generation, nil
+		}
+	}
+	if kid == "" {
+		// No usable key has an empty kid, so no fetch can find one.
+		return nil, 0, fmt.Errorf("%w: empty key id", ErrUnknownKid)
+	}
+
+	f, owner := c.begin(true)
+	var fetchErr error
+	if f != nil {
+		if owner {
+			// The fetch serves every caller that joins it, so this caller's deadline or
+			// cancellation must not end it; FetchTimeout still bounds it.
+			go c.fetch(context.WithoutCancel(ctx), f)
+		}
+		select {
+		case <-f.done:
+			fetchErr = f.err
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("%w: gave up waiting for the key set from %s: %w", ErrUnavailable, c.url, ctx.Err())
+		}
+	} else {
+		c.mu.Lock()
+		fetchErr = c.lastErr
+		c.mu.Unlock()
+	}
+
+	s := c.current.Load()
+	if k := s.Key(kid); k != nil {
+		return k, s.Generation, nil
+	}
+	switch {
+	case s == nil && fetchErr == nil:
+		// Rate-limited before any fetch finished (one is due from Run or Load).
+		return nil, 0, fmt.Errorf("%w: key set from %s not loaded yet", ErrUnavailable, c.url)
+	case fetchErr != nil:
+		// The endpoint is failing: kid may be a key it would now serve, so this is no verdict on the token.
+		return nil, 0, fmt.Errorf("%w: %w", ErrUnavailable, fetchErr)
+	default:
+		return nil, 0, fmt.Errorf("%w: kid %q is not in the key set from %s", ErrUnknownKid, logKid(kid), c.url)
+	}
 }
 
 // Run refreshes the key set until ctx ends: every MinRefetchInterval until the first load succeeds,
 // then every RefreshInterval.
-func (c *Cache) Run(ctx context.Context) { panic("not implemented") }
+func (c *Cache) Run(ctx context.Context) {
+	wait := time.Duration(0) // not loaded yet: fetch at once
+	if c.Ready() {
+		wait = c.opts.RefreshInterval
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		// The error is logged and reported through OnFetch by the fetch itself.
+		_ = c.Load(ctx)
+		if c.Ready() {
+			timer.Reset(c.opts.RefreshInterval)
+		} else {
+			timer.Reset(c.opts.MinRefetchInterval)
+		}
+	}
+}
+
+// begin returns the fetch in flight for the caller to wait on, or starts one that the caller
+// (owner) must carry out with fetch. When rateLimited, it starts none (nil, false) if the latest
+// fetch began less than MinRefetchInterval ago: a flood of unknown kids costs one fetch per interval.
+func (c *Cache) begin(rateLimited bool) (f *flight, owner bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inflight != nil {
+		return c.inflight, false
+	}
+	now := c.opts.Now()
+	if rateLimited && !c.lastStart.IsZero() && now.Sub(c.lastStart) < c.opts.MinRefetchInterval {
+		return nil, false
+	}
+	c.lastStart = now
+	c.inflight = &flight{done: make(chan struct{})}
+	return c.inflight, true
+}
+
+// fetch carries out f: fetch, parse, publish, report, then release every waiter.
+func (c *Cache) fetch(ctx context.Context, f *flight) {
+	defer func() {
+		c.mu.Lock()
+		c.inflight = nil
+		c.lastErr = f.err
+		c.mu.Unlock()
+		close(f.done)
+	}()
+	f.err = c.fetchAndStore(ctx)
+	held := c.Current().Len()
+	if f.err != nil {
+		c.opts.Logger.Warn("JWKS fetch failed; keeping the last good keys",
+			zap.String("url", c.url), zap.Error(f.err), zap.Int("keys", held))
+	}
+	if c.opts.OnFetch != nil {
+		c.opts.OnFetch(f.err, held)
+	}
+}
+
+// fetchAndStore fetches and parses the key set and publishes it when its keys differ from the
+// current ones. On any error the current set stays as it is.
+func (c *Cache) fetchAndStore(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.FetchTimeout)
+	defer cancel()
+	body, err := fetchBody(ctx, c.opts.Client, c.url, c.opts.MaxBytes)
+	if err != nil {
+		return fmt.Errorf("fetching JWKS %s: %w", c.url, err)
+	}
+	keys, skips, err := parseSet(body)
+	if err != nil {
+		return fmt.Errorf("JWKS %s: %w", c.url, err)
+	}
+	for _, s := range skips {
+		c.opts.Logger.Warn("JWKS key skipped", zap.String("url", c.url), zap.String("kid", logKid(s.Kid)), zap.String("why", s.Reason))
+	}
+	if len(keys) == 0 {
+		return fmt.Errorf("JWKS %s: no usable keys (%d skipped)", c.url, len(skips))
+	}
+
+	old := c.current.Load()
+	if old != nil && sameKeys(old.keys, keys) {
+		return nil // same keys: keep the generation, so verified tokens stay cached
+	}
+	next := &Set{Generation: 1, keys: keys}
+	if old != nil {
+		next.Generation = old.Generation + 1
+	}
+	c.current.Store(next)
+	c.opts.Logger.Info("JWKS keys changed", zap.String("url", c.url),
+		zap.Uint64("generation", next.Generation), zap.Strings("kids", next.kids()))
+	return nil
+}
+
+// logKid bounds a kid for logs and error messages: a kid comes from a token header or a remote
+// document, and neither should be able to flood a log line.
+func logKid(kid string) string {
+	const maxKid = 128
+	if len(kid) <= maxKid {
+		return kid
+	}
+	return kid[:maxKid] + "…"
+}
