@@ -25,6 +25,8 @@ type IssuerConfig struct {
 	// UserPoolID, e.g. us-east-1_AbCdEf123: both AWS issuer URL forms are accepted, the region is
 	// taken from the id. Exactly one of UserPoolID and Issuer is set.
 	UserPoolID string
+	// Region, when set, must match the pool id's region.
+	Region string
 	// Issuer is a full issuer URL, for anything that is not AWS (cognito-local, a test issuer).
 	Issuer string
 	// JWKSURL defaults to <issuer>/.well-known/jwks.json.

@@ -1,0 +1,345 @@
+package verifier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"go.uber.org/zap"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/jwks"
+	"github.com/cognito-authz/cognito-authz/extauthz/reason"
+)
+
+// Defaults of SPEC section 4.
+const (
+	DefaultMaxTokenBytes      = 16 << 10
+	DefaultCacheMaxEntries    = 10000
+	DefaultRefreshInterval    = time.Hour
+	DefaultMinRefetchInterval = 10 * time.Second
+	DefaultFetchTimeout       = 5 * time.Second
+	DefaultMaxJWKSBytes       = 1 << 20
+)
+
+// Verifier verifies tokens of the configured issuers. It is safe for concurrent use.
+type Verifier struct {
+	issuers       []*issuer
+	byURL         map[string]*issuer // every accepted issuer URL, both AWS forms included
+	cache         *tokenCache        // nil when disabled
+	rs256         jws.Verifier
+	now           func() time.Time
+	clockSkew     time.Duration
+	maxTokenBytes int
+	observer      Observer
+}
+
+// New checks cfg and returns a Verifier. It fetches nothing: call Hydrate, then Run.
+func New(cfg Config) (*Verifier, error) {
+	if len(cfg.Issuers) == 0 {
+		return nil, errors.New("issuers: at least one issuer is required")
+	}
+	if cfg.ClockSkew < 0 {
+		return nil, errors.New("clock_skew: must not be negative")
+	}
+	v := &Verifier{
+		byURL:         make(map[string]*issuer),
+		now:           cfg.Now,
+		clockSkew:     cfg.ClockSkew,
+		maxTokenBytes: cfg.MaxTokenBytes,
+		observer:      cfg.Observer,
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.maxTokenBytes == 0 {
+		v.maxTokenBytes = DefaultMaxTokenBytes
+	}
+	if v.maxTokenBytes < 0 {
+		return nil, errors.New("max_token_bytes: must be positive")
+	}
+	if v.observer == nil {
+		v.observer = nopObserver{}
+	}
+	maxEntries := cfg.CacheMaxEntries
+	if maxEntries < 0 {
+		maxEntries = DefaultCacheMaxEntries
+	}
+	v.cache = newTokenCache(maxEntries)
+	var err error
+	if v.rs256, err = jws.NewVerifier(jwa.RS256); err != nil {
+		return nil, fmt.Errorf("RS256 verifier: %w", err)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+
+	for i, ic := range cfg.Issuers {
+		accepted, jwksURL, err := issuerURLs(ic)
+		if err == nil {
+			err = checkIssuerConfig(ic)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("issuers[%d].%w", i, err)
+		}
+		iss := &issuer{name: accepted[0], clientIDs: slices.Clone(ic.ClientIDs), tokenUse: ic.TokenUse}
+		if iss.tokenUse == "" {
+			iss.tokenUse = TokenUseAccess
+		}
+		observer, name := v.observer, iss.name
+		iss.keys = jwks.New(jwksURL, jwks.Options{
+			RefreshInterval:    orDefault(cfg.RefreshInterval, DefaultRefreshInterval),
+			MinRefetchInterval: orDefault(cfg.MinRefetchInterval, DefaultMinRefetchInterval),
+			FetchTimeout:       orDefault(cfg.FetchTimeout, DefaultFetchTimeout),
+			MaxBytes:           orDefault(cfg.MaxJWKSBytes, DefaultMaxJWKSBytes),
+			Client:             cfg.HTTPClient,
+			Now:                v.now,
+			Logger:             logger.With(zap.String("issuer", name)),
+			OnFetch:            func(err error, keys int) { observer.JWKSFetched(name, err, keys) },
+		})
+		for _, u := range accepted {
+			if _, dup := v.byURL[u]; dup {
+				return nil, fmt.Errorf("issuers[%d]: issuer %s is configured twice", i, u)
+			}
+			v.byURL[u] = iss
+		}
+		v.issuers = append(v.issuers, iss)
+	}
+	return v, nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Issuers lists the canonical URL of every configured issuer, in configuration order.
+func (v *Verifier) Issuers() []string {
+	names := make([]string, len(v.issuers))
+	for i, iss := range v.issuers {
+		names[i] = iss.name
+	}
+	return names
+}
+
+// Hydrate loads every issuer's keys once, all at the same time. It tries every issuer and
+// returns their failures joined.
+func (v *Verifier) Hydrate(ctx context.Context) error {
+	errs := make([]error, len(v.issuers))
+	var wg sync.WaitGroup
+	for i, iss := range v.issuers {
+		wg.Go(func() {
+			if err := iss.keys.Load(ctx); err != nil {
+				errs[i] = fmt.Errorf("issuer %s: %w", iss.name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Ready reports whether every issuer's keys are loaded.
+func (v *Verifier) Ready() bool {
+	for _, iss := range v.issuers {
+		if !iss.keys.Ready() {
+			return false
+		}
+	}
+	return true
+}
+
+// Run refreshes every issuer's keys in the background until ctx ends, retrying quickly those
+// not loaded yet.
+func (v *Verifier) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, iss := range v.issuers {
+		wg.Go(func() { iss.keys.Run(ctx) })
+	}
+	wg.Wait()
+}
+
+// Verify returns the claims of a valid token, or an *Error with the reason it is not.
+//
+// Checks run cheapest first, and every check that needs no key runs before the key lookup, so
+// that a flood of expired or misdirected tokens with made-up key ids costs neither a JWKS fetch
+// nor an RSA operation. Every step before the signature can only reject.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	if token == "" {
+		return nil, fail(reason.Missing, "no token")
+	}
+	if len(token) > v.maxTokenBytes {
+		return nil, fail(reason.TooLarge, "token is %d bytes, over the limit of %d", len(token), v.maxTokenBytes)
+	}
+	now := v.now()
+	if v.cache != nil {
+		if claims := v.cache.get(token, now); claims != nil {
+			v.observer.TokenCacheHit()
+			return claims, nil
+		}
+		v.observer.TokenCacheMiss()
+	}
+
+	t, perr := parse(token)
+	if perr != nil {
+		return nil, perr
+	}
+	if t.header.Alg != "RS256" {
+		return nil, fail(reason.UnsupportedAlg, "alg %q is not RS256", truncate(t.header.Alg))
+	}
+	if len(t.header.Crit) > 0 {
+		return nil, fail(reason.Malformed, "header has critical parameters (crit), none of which is supported")
+	}
+	if t.header.Kid == "" {
+		return nil, fail(reason.Malformed, "header has no kid")
+	}
+	iss, e := v.issuerOf(&t.claims)
+	if e != nil {
+		return nil, e
+	}
+	claims, e := v.checkClaims(iss, t, now)
+	if e != nil {
+		return nil, e
+	}
+
+	key, generation, err := iss.keys.Lookup(ctx, t.header.Kid)
+	switch {
+	case errors.Is(err, jwks.ErrUnknownKid):
+		return nil, fail(reason.UnknownKid, "kid %q is not in the key set of %s", truncate(t.header.Kid), iss.name)
+	case err != nil:
+		return nil, fail(reason.JWKSUnavailable, "keys of %s cannot be had: %v", iss.name, err)
+	}
+	if err := v.rs256.Verify([]byte(t.signingInput), t.signature, key); err != nil {
+		return nil, fail(reason.BadSignature, "signature does not verify with key %q", truncate(t.header.Kid))
+	}
+
+	if v.cache != nil {
+		v.cache.put(&cacheEntry{
+			token:      token,
+			claims:     claims,
+			notAfter:   claims.ExpiresAt.Add(v.clockSkew),
+			issuer:     iss,
+			generation: generation,
+		})
+	}
+	return claims, nil
+}
+
+// issuerOf picks the configured issuer named by iss, before any key or signature work.
+func (v *Verifier) issuerOf(p *payload) (*issuer, *Error) {
+	if p.Iss == "" {
+		return nil, fail(reason.WrongIssuer, "token has no iss claim")
+	}
+	iss, ok := v.byURL[p.Iss]
+	if !ok {
+		return nil, fail(reason.WrongIssuer, "issuer %q is not configured", truncate(p.Iss))
+	}
+	return iss, nil
+}
+
+// checkClaims asserts the claims of SPEC section 2 and returns them typed.
+func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Claims, *Error) {
+	p := &t.claims
+	use := TokenUse(p.TokenUse)
+	switch use {
+	case TokenUseAccess, TokenUseID:
+	case "":
+		return nil, fail(reason.WrongTokenUse, "token has no token_use claim")
+	default:
+		return nil, fail(reason.WrongTokenUse, "token_use %q is neither access nor id", truncate(p.TokenUse))
+	}
+	if iss.tokenUse != TokenUseAny && iss.tokenUse != use {
+		return nil, fail(reason.WrongTokenUse, "%s token where %s tokens are expected", use, iss.tokenUse)
+	}
+	clientID, clientClaim := p.ClientID, "client_id"
+	if use == TokenUseID {
+		clientID, clientClaim = p.Aud, "aud"
+	}
+	if clientID == "" {
+		return nil, fail(reason.WrongClient, "%s token has no %s claim", use, clientClaim)
+	}
+	if !slices.Contains(iss.clientIDs, clientID) {
+		return nil, fail(reason.WrongClient, "%s %q is not an accepted client id", clientClaim, truncate(clientID))
+	}
+
+	if p.Exp == nil {
+		return nil, fail(reason.Malformed, "token has no exp claim")
+	}
+	exp := numericDate(*p.Exp)
+	if !now.Before(exp.Add(v.clockSkew)) {
+		return nil, fail(reason.Expired, "token expired at %s", exp.UTC().Format(time.RFC3339))
+	}
+	if p.Nbf != nil {
+		if nbf := numericDate(*p.Nbf); now.Before(nbf.Add(-v.clockSkew)) {
+			return nil, fail(reason.NotYetValid, "token is not valid before %s", nbf.UTC().Format(time.RFC3339))
+		}
+	}
+	var iat time.Time
+	if p.Iat != nil {
+		if iat = numericDate(*p.Iat); iat.After(now.Add(v.clockSkew)) {
+			return nil, fail(reason.IssuedInFuture, "token issued in the future, at %s", iat.UTC().Format(time.RFC3339))
+		}
+	}
+
+	if p.Sub == "" {
+		return nil, fail(reason.Malformed, "token has no sub claim")
+	}
+	if slices.Contains(p.Groups, "") {
+		return nil, fail(reason.Malformed, "cognito:groups holds an empty or null group")
+	}
+	username := p.Username
+	if username == "" {
+		username = p.CognitoUsername
+	}
+	return &Claims{
+		Issuer:         p.Iss,
+		Subject:        p.Sub,
+		Username:       username,
+		Email:          p.Email,
+		Groups:         p.Groups,
+		Scopes:         strings.Fields(p.Scope),
+		ClientID:       clientID,
+		TokenUse:       use,
+		ExpiresAt:      exp,
+		IssuedAt:       iat,
+		JTI:            p.Jti,
+		Payload:        t.payloadJSON,
+		PayloadSegment: t.payloadSegment,
+	}, nil
+}
+
+// numericDate converts a JWT NumericDate (seconds, fractions allowed) to a time, exactly for whole
+// seconds and clamped to a range time arithmetic survives.
+func numericDate(seconds float64) time.Time {
+	const limit = 1 << 40 // about 35,000 years either side of 1970
+	seconds = max(-limit, min(limit, seconds))
+	whole, frac := math.Modf(seconds)
+	return time.Unix(int64(whole), int64(frac*1e9))
+}
+
+// Map decodes the verified payload into a claim map, numbers kept exact, for `verify` output.
+func (c *Claims) Map() (map[string]any, error) {
+	dec := json.NewDecoder(strings.NewReader(string(c.Payload)))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+type nopObserver struct{}
+
+func (nopObserver) JWKSFetched(string, error, int) {}
+func (nopObserver) TokenCacheHit()                 {}
+func (nopObserver) TokenCacheMiss()                {}
