@@ -38,7 +38,7 @@ type Options struct {
 	MinRefetchInterval time.Duration // least time between fetches caused by unknown kids; also the retry delay before the first load; default 10s
 	FetchTimeout       time.Duration // one fetch, connect to end of body; default 5s
 	MaxBytes           int64         // response body cap; default 1 MiB
-	Client             *http.Client  // default: a client with no redirects to other hosts
+	Client             *http.Client  // default http.DefaultTransport; redirects are never followed, with any client
 	Now                func() time.Time
 	Logger             *zap.Logger
 	// OnFetch, when set, is called after every fetch attempt with its outcome (nil on success) and
