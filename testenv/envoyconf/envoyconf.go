@@ -1,0 +1,236 @@
+// Package envoyconf renders the Envoy configurations of the local stack from one template, so the
+// compose file, the loopback file, the jwt_authn benchmark file and the configs the test harness
+// starts can never drift apart: they differ only in the Params below.
+package envoyconf
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/template"
+)
+
+// EnvoyVersion is the Envoy release the configurations are written and validated for.
+const EnvoyVersion = "1.40"
+
+// Filter is the HTTP filter that authenticates requests.
+type Filter string
+
+// Filters.
+const (
+	// ExtAuthz asks cognito-authz over gRPC (the product).
+	ExtAuthz Filter = "ext_authz"
+	// JWTAuthn is Envoy's own jwt_authn filter (the benchmark's baseline).
+	JWTAuthn Filter = "jwt_authn"
+)
+
+// Cluster discovery types used for upstream endpoints.
+const (
+	StrictDNS = "STRICT_DNS" // host names, as in compose, or literal addresses
+	Static    = "STATIC"     // literal IP addresses only
+)
+
+// IdentityHeaders are the headers cognito-authz owns with its default prefix (SPEC section 5). The
+// /healthz route, which skips the check, removes them so a client cannot hand them to the app.
+var IdentityHeaders = []string{
+	"x-auth-status", "x-auth-reason",
+	"x-user-sub", "x-user-name", "x-user-email", "x-user-groups", "x-user-scopes",
+	"x-user-client-id", "x-user-token-use",
+}
+
+// Endpoint is one upstream host and port.
+type Endpoint struct {
+	Host string
+	Port int
+}
+
+// Params are everything that differs between rendered configurations.
+type Params struct {
+	Title  string // first comment line of the file
+	Filter Filter
+
+	ListenAddress string
+	ListenPort    int // 0: any free port (the harness asks the admin API which)
+	AdminAddress  string
+	AdminPort     int // 0: any free port (the harness reads it from --admin-address-path)
+
+	ClusterType string   // StrictDNS or Static
+	Backend     Endpoint // the app
+
+	// ExtAuthz only.
+	Authz        Endpoint // cognito-authz's gRPC port
+	AuthzTimeout string   // e.g. 0.25s; empty: DefaultAuthzTimeout
+
+	// JWTAuthn only: the issuer (iss) and where its keys are; the issuer cluster is JWKSURL's host.
+	IssuerURL string
+	JWKSURL   string
+}
+
+// DefaultAuthzTimeout bounds one check; past it Envoy answers 503 (status_on_error).
+const DefaultAuthzTimeout = "0.25s"
+
+// The committed presets, one per file under envoy/.
+
+// Compose is envoy/envoy.yaml: the docker compose stack, service names as hosts.
+func Compose() Params {
+	return Params{
+		Title:         "Envoy in front of the demo app, checked by cognito-authz: docker compose (service names as hosts).",
+		Filter:        ExtAuthz,
+		ListenAddress: "0.0.0.0", ListenPort: 8000,
+		// Loopback only: the admin API can stop Envoy. A compose healthcheck runs inside the
+		// container, where 127.0.0.1 reaches it.
+		AdminAddress: "127.0.0.1", AdminPort: 9901,
+		ClusterType: StrictDNS,
+		Backend:     Endpoint{Host: "backend", Port: 8081},
+		Authz:       Endpoint{Host: "authz", Port: 9001},
+	}
+}
+
+// Local is envoy/envoy-local.yaml: everything on loopback (cognito-authz, the demo backend and
+// Envoy run as local processes).
+func Local() Params {
+	return Params{
+		Title:         "Envoy in front of the demo app, checked by cognito-authz: local processes on loopback.",
+		Filter:        ExtAuthz,
+		ListenAddress: "127.0.0.1", ListenPort: 8000,
+		AdminAddress: "127.0.0.1", AdminPort: 9901,
+		ClusterType: StrictDNS,
+		Backend:     Endpoint{Host: "127.0.0.1", Port: 8081},
+		Authz:       Endpoint{Host: "127.0.0.1", Port: 9001},
+	}
+}
+
+// LocalJWTAuthn is envoy/envoy-jwt-authn.yaml: Local with Envoy's jwt_authn in place of
+// cognito-authz, verifying against the local issuer (cmd/testenv issuer) on 127.0.0.1:8080.
+func LocalJWTAuthn() Params {
+	return Params{
+		Title:         "Envoy in front of the demo app, checked by Envoy's jwt_authn (benchmark baseline): local processes on loopback.",
+		Filter:        JWTAuthn,
+		ListenAddress: "127.0.0.1", ListenPort: 8000,
+		AdminAddress: "127.0.0.1", AdminPort: 9901,
+		ClusterType: StrictDNS,
+		Backend:     Endpoint{Host: "127.0.0.1", Port: 8081},
+		IssuerURL:   "http://127.0.0.1:8080/local_pool",
+		JWKSURL:     "http://127.0.0.1:8080/local_pool/.well-known/jwks.json",
+	}
+}
+
+// Committed maps each file under envoy/ to the preset it is rendered from.
+func Committed() map[string]Params {
+	return map[string]Params{
+		"envoy.yaml":           Compose(),
+		"envoy-local.yaml":     Local(),
+		"envoy-jwt-authn.yaml": LocalJWTAuthn(),
+	}
+}
+
+//go:embed envoy.yaml.tmpl
+var templateText string
+
+var tmpl = template.Must(template.New("envoy.yaml").Funcs(template.FuncMap{
+	"yaml": yamlString,
+	"join": strings.Join,
+}).Option("missingkey=error").Parse(templateText))
+
+// templateData is Params plus what the template derives from them.
+type templateData struct {
+	Params
+	ExtAuthz        bool
+	EnvoyVersion    string
+	Issuer          Endpoint
+	IdentityHeaders []string
+}
+
+// Render returns the configuration for p, or an error naming the first bad parameter.
+func Render(p Params) ([]byte, error) {
+	data, err := prepare(p)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, data); err != nil {
+		return nil, fmt.Errorf("envoyconf: render: %w", err)
+	}
+	return []byte(b.String()), nil
+}
+
+func prepare(p Params) (templateData, error) {
+	if p.AuthzTimeout == "" {
+		p.AuthzTimeout = DefaultAuthzTimeout
+	}
+	d := templateData{Params: p, ExtAuthz: p.Filter == ExtAuthz, EnvoyVersion: EnvoyVersion,
+		IdentityHeaders: IdentityHeaders}
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(!strings.ContainsAny(p.Title, "\r\n"), "title: must be one line")
+	check(p.Filter == ExtAuthz || p.Filter == JWTAuthn, "filter: %q is not %q or %q", p.Filter, ExtAuthz, JWTAuthn)
+	check(p.ClusterType == StrictDNS || p.ClusterType == Static, "cluster type: %q is not %s or %s", p.ClusterType, StrictDNS, Static)
+	checkAddr := func(name, host string, port int) {
+		check(host != "", "%s: address is empty", name)
+		check(port >= 0 && port <= 65535, "%s: port %d out of range", name, port)
+	}
+	checkAddr("listen", p.ListenAddress, p.ListenPort)
+	checkAddr("admin", p.AdminAddress, p.AdminPort)
+	checkUpstream := func(name string, e Endpoint) {
+		check(e.Host != "", "%s: host is empty", name)
+		check(e.Port > 0 && e.Port <= 65535, "%s: port %d out of range", name, e.Port)
+		if p.ClusterType == Static {
+			check(net.ParseIP(e.Host) != nil, "%s: %s clusters need an IP address, not %q", name, Static, e.Host)
+		}
+	}
+	checkUpstream("backend", p.Backend)
+	switch p.Filter {
+	case ExtAuthz:
+		checkUpstream("authz", p.Authz)
+		_, err := strconv.ParseFloat(strings.TrimSuffix(p.AuthzTimeout, "s"), 64)
+		check(err == nil && strings.HasSuffix(p.AuthzTimeout, "s"), "authz timeout: %q is not a duration in seconds like 0.25s", p.AuthzTimeout)
+	case JWTAuthn:
+		u, err := url.Parse(p.IssuerURL)
+		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", "issuer URL: %q is not an absolute http(s) URL", p.IssuerURL)
+		ep, err := endpointOf(p.JWKSURL)
+		check(err == nil, "JWKS URL: %v", err)
+		d.Issuer = ep
+		if err == nil {
+			checkUpstream("issuer", ep)
+		}
+	}
+	return d, errors.Join(errs...)
+}
+
+// endpointOf is the host and port an http(s) URL connects to.
+func endpointOf(raw string) (Endpoint, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	if u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return Endpoint{}, fmt.Errorf("%q is not an absolute http(s) URL", raw)
+	}
+	if u.Scheme == "https" {
+		// The issuer cluster has no TLS transport socket; refusing beats a config that cannot fetch.
+		return Endpoint{}, fmt.Errorf("%q: https is not supported for the local issuer", raw)
+	}
+	port := 80
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil {
+			return Endpoint{}, fmt.Errorf("%q: bad port", raw)
+		}
+	}
+	return Endpoint{Host: u.Hostname(), Port: port}, nil
+}
+
+// yamlString quotes s for YAML: a JSON string is a YAML double-quoted scalar, so no value can break
+// out of its field.
+func yamlString(s string) string {
+	b, _ := json.Marshal(s) // a string always marshals
+	return string(b)
+}

@@ -1,0 +1,249 @@
+package envoyconf_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
+	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
+)
+
+var update = flag.Bool("update", false, "rewrite the files under envoy/ from the template")
+
+// committedDir is envoy/ at the repository root.
+const committedDir = "../../envoy"
+
+func TestCommittedFilesAreTheRender(t *testing.T) {
+	for name, params := range envoyconf.Committed() {
+		t.Run(name, func(t *testing.T) {
+			want, err := envoyconf.Render(params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(committedDir, name)
+			if *update {
+				if err := os.WriteFile(path, want, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./testenv/envoyconf -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs from the template's render; edit testenv/envoyconf/envoy.yaml.tmpl, not the file, then run go test ./testenv/envoyconf -update", path)
+			}
+		})
+	}
+	// No stray file: every file under envoy/ is one the template renders.
+	entries, err := os.ReadDir(committedDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if _, ok := envoyconf.Committed()[e.Name()]; !ok && strings.HasSuffix(e.Name(), ".yaml") {
+			t.Errorf("envoy/%s is not rendered from the template", e.Name())
+		}
+	}
+}
+
+// TestEnvoyValidates runs `envoy --mode validate` on every file under envoy/ and on configs as the
+// harness renders them.
+func TestEnvoyValidates(t *testing.T) {
+	bin := envoyproc.RequireEnvoy(t)
+	paths, err := filepath.Glob(filepath.Join(committedDir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != len(envoyconf.Committed()) {
+		t.Errorf("found %d files under envoy/, want %d", len(paths), len(envoyconf.Committed()))
+	}
+	rendered := map[string]envoyconf.Params{
+		"harness ext_authz": {Filter: envoyconf.ExtAuthz, ListenAddress: "127.0.0.1", AdminAddress: "127.0.0.1",
+			ClusterType: envoyconf.Static, Backend: envoyconf.Endpoint{Host: "127.0.0.1", Port: 40001},
+			Authz: envoyconf.Endpoint{Host: "::1", Port: 40002}, AuthzTimeout: "1s"},
+		"harness jwt_authn": {Filter: envoyconf.JWTAuthn, ListenAddress: "127.0.0.1", AdminAddress: "127.0.0.1",
+			ClusterType: envoyconf.StrictDNS, Backend: envoyconf.Endpoint{Host: "localhost", Port: 40001},
+			IssuerURL: "http://127.0.0.1:40003/eu-west-1_Pool", JWKSURL: "http://127.0.0.1:40003/eu-west-1_Pool/.well-known/jwks.json"},
+	}
+	for name, params := range rendered {
+		b, err := envoyconf.Render(params)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		path := filepath.Join(t.TempDir(), "envoy.yaml")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	for _, path := range paths {
+		out, err := envoyproc.Validate(t.Context(), bin, path)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		// Envoy warns about deprecated fields; the configs use current ones only.
+		if strings.Contains(strings.ToLower(out), "deprecated") {
+			t.Errorf("%s uses deprecated fields:\n%s", path, out)
+		}
+	}
+}
+
+// TestPresetsAgree reads the three committed configurations back and checks that they differ only
+// where the presets say they should: the same routes, per-route settings and filters.
+func TestPresetsAgree(t *testing.T) {
+	compose := renderYAML(t, envoyconf.Compose())
+	local := renderYAML(t, envoyconf.Local())
+	jwt := renderYAML(t, envoyconf.LocalJWTAuthn())
+
+	routes := func(doc map[string]any) []any {
+		return dig(t, doc, "static_resources", "listeners", 0, "filter_chains", 0, "filters", 0,
+			"typed_config", "route_config", "virtual_hosts", 0, "routes").([]any)
+	}
+	matches := func(doc map[string]any) []string {
+		var out []string
+		for _, r := range routes(doc) {
+			out = append(out, yamlString(t, r.(map[string]any)["match"]))
+		}
+		return out
+	}
+	if yamlString(t, routes(compose)) != yamlString(t, routes(local)) {
+		t.Error("compose and local configs have different routes")
+	}
+	if m, j := matches(local), matches(jwt); strings.Join(m, "|") != strings.Join(j, "|") {
+		t.Errorf("ext_authz and jwt_authn configs match different routes:\n%v\n%v", m, j)
+	}
+	hcm := func(doc map[string]any) map[string]any {
+		return dig(t, doc, "static_resources", "listeners", 0, "filter_chains", 0, "filters", 0, "typed_config").(map[string]any)
+	}
+	if yamlString(t, hcm(compose)["http_filters"]) != yamlString(t, hcm(local)["http_filters"]) {
+		t.Error("compose and local configs have different HTTP filters")
+	}
+
+	extAuthz := dig(t, local, "static_resources", "listeners", 0, "filter_chains", 0, "filters", 0,
+		"typed_config", "http_filters", 0, "typed_config").(map[string]any)
+	want := map[string]string{
+		"transport_api_version": "V3",
+		"failure_mode_allow":    "false",
+		"status_on_error":       "code: 503",
+		"grpc_service":          "envoy_grpc:\n    cluster_name: cognito_authz\ntimeout: 0.25s",
+	}
+	for key, v := range want {
+		if got := strings.TrimSpace(yamlString(t, extAuthz[key])); got != v {
+			t.Errorf("ext_authz %s = %q, want %q", key, got, v)
+		}
+	}
+	for _, doc := range []map[string]any{compose, local, jwt} {
+		if yamlString(t, hcm(doc)["path_with_escaped_slashes_action"]) != "REJECT_REQUEST\n" {
+			t.Error("path normalization differs between configs")
+		}
+	}
+}
+
+func renderYAML(t *testing.T, p envoyconf.Params) map[string]any {
+	t.Helper()
+	b, err := envoyconf.Render(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("render is not YAML: %v", err)
+	}
+	return doc
+}
+
+// dig walks a decoded YAML document by map keys and list indexes.
+func dig(t *testing.T, v any, path ...any) any {
+	t.Helper()
+	for _, step := range path {
+		switch s := step.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				t.Fatalf("at %q: not a map", s)
+			}
+			v = m[s]
+		case int:
+			l, ok := v.([]any)
+			if !ok || s >= len(l) {
+				t.Fatalf("at [%d]: not a list that long", s)
+			}
+			v = l[s]
+		}
+	}
+	return v
+}
+
+func yamlString(t *testing.T, v any) string {
+	t.Helper()
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestRenderRejectsBadParams(t *testing.T) {
+	good := envoyconf.Local
+	tests := []struct {
+		name   string
+		change func(p *envoyconf.Params)
+		want   string
+	}{
+		{"unknown filter", func(p *envoyconf.Params) { p.Filter = "basic_auth" }, "filter"},
+		{"unknown cluster type", func(p *envoyconf.Params) { p.ClusterType = "LOGICAL_DNS" }, "cluster type"},
+		{"empty listen address", func(p *envoyconf.Params) { p.ListenAddress = "" }, "listen: address is empty"},
+		{"port out of range", func(p *envoyconf.Params) { p.AdminPort = 70000 }, "admin: port 70000"},
+		{"backend without port", func(p *envoyconf.Params) { p.Backend.Port = 0 }, "backend: port 0"},
+		{"no authz host", func(p *envoyconf.Params) { p.Authz.Host = "" }, "authz: host is empty"},
+		{"static cluster with a host name", func(p *envoyconf.Params) { p.ClusterType = envoyconf.Static; p.Authz.Host = "authz" }, "need an IP address"},
+		{"timeout not in seconds", func(p *envoyconf.Params) { p.AuthzTimeout = "250ms" }, "authz timeout"},
+		{"multi-line title", func(p *envoyconf.Params) { p.Title = "a\nadmin: {}" }, "title"},
+		{"jwt_authn without issuer", func(p *envoyconf.Params) { p.Filter = envoyconf.JWTAuthn }, "issuer URL"},
+		{"jwt_authn with an https JWKS", func(p *envoyconf.Params) {
+			*p = envoyconf.LocalJWTAuthn()
+			p.JWKSURL = "https://cognito-idp.eu-west-1.amazonaws.com/x/.well-known/jwks.json"
+		}, "https is not supported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := good()
+			tt.change(&p)
+			_, err := envoyconf.Render(p)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Render error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRenderQuotesValues(t *testing.T) {
+	p := envoyconf.Local()
+	p.Backend.Host = `evil" , port_value: 1}` + "\n" + `admin: {}`
+	b, err := envoyconf.Render(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("render is not YAML: %v", err)
+	}
+	clusters := dig(t, doc, "static_resources", "clusters").([]any)
+	var hosts []string
+	for _, c := range clusters {
+		hosts = append(hosts, dig(t, c, "load_assignment", "endpoints", 0, "lb_endpoints", 0, "endpoint", "address", "socket_address", "address").(string))
+	}
+	sort.Strings(hosts)
+	if hosts[1] != p.Backend.Host {
+		t.Errorf("backend host read back as %q, want it verbatim", hosts[1])
+	}
+}
