@@ -1,0 +1,119 @@
+// Command testenv runs the pieces of the local stack (SPEC section 7) one per process, so a
+// container can run each:
+//
+//	testenv issuer  [--listen :8080] [--base-url http://issuer:8080] [--pool-id local_pool] [--client-id demo-client]
+//	testenv backend [--listen :8081]
+//
+// It is wiring only: the pieces live in testenv/issuer and testenv/backend.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env env, args []string) error
+}
+
+// commands lists the subcommands in the order usage shows them.
+//
+// `up` (the whole stack as local processes behind a real Envoy) and `bench` (the side-by-side
+// benchmark) belong here too; they are added with the service runner, as commands of this table.
+var commands = []command{
+	{"issuer", "serve a local Cognito-compatible issuer (JWKS and a token mint endpoint)", runIssuer},
+	{"backend", "serve the demo app", runBackend},
+}
+
+// env is what a command may use besides its arguments.
+type env struct {
+	stderr io.Writer
+	// onListen, when set, is told the address a server listens on (tests listen on port 0).
+	onListen func(net.Addr)
+}
+
+// usageError is a mistake in the command line or configuration (exit status 2). An empty message
+// means the flag package has already printed the problem and the usage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// errUsage is a usage error already printed.
+var errUsage = usageError{}
+
+// badConfig makes err a usage error: the caller's to fix, not a failure of the command.
+func badConfig(err error) error { return usageError{msg: err.Error()} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], env{stderr: os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the exit status: 0 done, 1 failed, 2 usage error.
+func run(ctx context.Context, args []string, e env) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(e.stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, e, args[1:])
+		var bad usageError
+		switch {
+		case err == nil, errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.As(err, &bad):
+			if bad.msg != "" {
+				fmt.Fprintf(e.stderr, "testenv %s: %s\n", c.name, bad.msg)
+			}
+			return 2
+		default:
+			fmt.Fprintf(e.stderr, "testenv %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(e.stderr, "testenv: unknown command %q\n\n", args[0])
+	usage(e.stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: testenv <command> [flags]   (testenv <command> -h for its flags)")
+	fmt.Fprintln(w)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+}
+
+// parseFlags parses args into fs, turning a bad flag or a stray argument into errUsage.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage // the flag package has printed the problem and the usage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
