@@ -326,3 +326,13 @@ func TestJWTAuthnVariantThroughEnvoy(t *testing.T) {
 		})
 	}
 }
+
+func TestNoAuthVariantThroughEnvoy(t *testing.T) {
+	envoy := envoyproc.StartTest(t, envoyproc.Config{Filter: envoyconf.NoAuth, Backend: startBackend(t)})
+	for _, path := range []string{"/healthz", backend.HomePath, "/api/admin/users"} {
+		resp, body := send(t, envoy.URL()+path, "none", nil)
+		if resp.StatusCode != http.StatusOK || body.Method == "" {
+			t.Errorf("GET %s: %d, want 200 from the app with no authentication at all", path, resp.StatusCode)
+		}
+	}
+}

@@ -1,6 +1,6 @@
 // Package envoyconf renders the Envoy configurations of the local stack from one template, so the
-// compose file, the loopback file, the jwt_authn benchmark file and the configs the test harness
-// starts can never drift apart: they differ only in the Params below.
+// compose file, the loopback file, the jwt_authn benchmark file, the benchmark's no-auth floor and
+// the configs the test harness starts can never drift apart: they differ only in the Params below.
 package envoyconf
 
 import (
@@ -27,6 +27,8 @@ const (
 	ExtAuthz Filter = "ext_authz"
 	// JWTAuthn is Envoy's own jwt_authn filter (the benchmark's baseline).
 	JWTAuthn Filter = "jwt_authn"
+	// NoAuth authenticates nothing: the benchmark's floor, never a deployment.
+	NoAuth Filter = "none"
 )
 
 // Cluster discovery types used for upstream endpoints.
@@ -141,6 +143,8 @@ var tmpl = template.Must(template.New("envoy.yaml").Funcs(template.FuncMap{
 type templateData struct {
 	Params
 	ExtAuthz        bool
+	JWTAuthn        bool
+	NoAuth          bool
 	EnvoyVersion    string
 	Issuer          Endpoint
 	IdentityHeaders []string
@@ -163,8 +167,8 @@ func prepare(p Params) (templateData, error) {
 	if p.AuthzTimeout == "" {
 		p.AuthzTimeout = DefaultAuthzTimeout
 	}
-	d := templateData{Params: p, ExtAuthz: p.Filter == ExtAuthz, EnvoyVersion: EnvoyVersion,
-		IdentityHeaders: IdentityHeaders}
+	d := templateData{Params: p, EnvoyVersion: EnvoyVersion, IdentityHeaders: IdentityHeaders,
+		ExtAuthz: p.Filter == ExtAuthz, JWTAuthn: p.Filter == JWTAuthn, NoAuth: p.Filter == NoAuth}
 	var errs []error
 	check := func(ok bool, format string, args ...any) {
 		if !ok {
@@ -172,7 +176,7 @@ func prepare(p Params) (templateData, error) {
 		}
 	}
 	check(!strings.ContainsAny(p.Title, "\r\n"), "title: must be one line")
-	check(p.Filter == ExtAuthz || p.Filter == JWTAuthn, "filter: %q is not %q or %q", p.Filter, ExtAuthz, JWTAuthn)
+	check(p.Filter == ExtAuthz || p.Filter == JWTAuthn || p.Filter == NoAuth, "filter: %q is not %q, %q or %q", p.Filter, ExtAuthz, JWTAuthn, NoAuth)
 	check(p.ClusterType == StrictDNS || p.ClusterType == Static, "cluster type: %q is not %s or %s", p.ClusterType, StrictDNS, Static)
 	checkAddr := func(name, host string, port int) {
 		check(host != "", "%s: address is empty", name)

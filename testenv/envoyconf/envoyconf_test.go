@@ -72,6 +72,8 @@ func TestEnvoyValidates(t *testing.T) {
 		"harness jwt_authn": {Filter: envoyconf.JWTAuthn, ListenAddress: "127.0.0.1", AdminAddress: "127.0.0.1",
 			ClusterType: envoyconf.StrictDNS, Backend: envoyconf.Endpoint{Host: "localhost", Port: 40001},
 			IssuerURL: "http://127.0.0.1:40003/eu-west-1_Pool", JWKSURL: "http://127.0.0.1:40003/eu-west-1_Pool/.well-known/jwks.json"},
+		"harness no-auth": {Filter: envoyconf.NoAuth, ListenAddress: "127.0.0.1", AdminAddress: "127.0.0.1",
+			ClusterType: envoyconf.StrictDNS, Backend: envoyconf.Endpoint{Host: "127.0.0.1", Port: 40001}},
 	}
 	for name, params := range rendered {
 		b, err := envoyconf.Render(params)
