@@ -5,9 +5,15 @@ package authz
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/reason"
@@ -20,17 +26,18 @@ type TokenVerifier interface {
 	Verify(ctx context.Context, token string) (*verifier.Claims, error)
 }
 
-// Result is one of the SPEC section 1 results (plus "skipped" for routes with auth: off).
-type Result string
+// Result is one of the SPEC section 1 results (plus "skipped" for routes with auth: off). It is
+// the policy package's type, so a decision flows to metrics without conversion.
+type Result = policy.Result
 
 // Results, as used in the cognito_authz_checks_total{result} label.
 const (
-	ResultAuthenticated   Result = "authenticated"
-	ResultAnonymous       Result = "anonymous"
-	ResultUnauthenticated Result = "unauthenticated"
-	ResultForbidden       Result = "forbidden"
-	ResultUnavailable     Result = "unavailable"
-	ResultSkipped         Result = "skipped"
+	ResultAuthenticated   Result = policy.Authenticated
+	ResultAnonymous       Result = policy.Anonymous
+	ResultUnauthenticated Result = policy.Unauthenticated
+	ResultForbidden       Result = policy.Forbidden
+	ResultUnavailable     Result = policy.Unavailable
+	ResultSkipped         Result = policy.Skipped
 )
 
 // Recorder receives one call per Check, for metrics. reason is empty when there is none.
@@ -40,10 +47,23 @@ type Recorder interface {
 
 // HeaderConfig is the identity_headers section.
 type HeaderConfig struct {
-	Prefix             string // default x-user-
-	ClaimsHeader       string // empty: off
+	Prefix       string // default x-user-
+	ClaimsHeader string // empty: off
+	// StripAuthorization makes the Authorization header owned: it is removed on every request
+	// that reaches the app (authenticated, anonymous and auth: off alike), so the app never sees
+	// a bearer token, valid or not. Tokens from other sources (custom headers, cookies) are left
+	// as they are.
 	StripAuthorization bool
 }
+
+// DefaultPrefix is the identity header prefix when HeaderConfig.Prefix is empty.
+const DefaultPrefix = "x-user-"
+
+// Headers the service owns whatever the prefix (SPEC section 5).
+const (
+	HeaderAuthStatus = "x-auth-status"
+	HeaderAuthReason = "x-auth-reason"
+)
 
 // Options configure a Server.
 type Options struct {
@@ -54,4 +74,194 @@ type Options struct {
 	Recorder     Recorder // optional
 	Logger       *zap.Logger
 	Now          func() time.Time // optional, for durations
+}
+
+// Server answers Envoy's Check calls (SPEC section 5). It is safe for concurrent use.
+//
+// Every answer covers every owned header: the identity headers (prefix + sub, name, email,
+// groups, scopes, client-id, token-use), x-auth-status, x-auth-reason, the claims header when
+// configured and authorization under StripAuthorization. An OK answer sets some of them with
+// OVERWRITE_IF_EXISTS_OR_ADD and lists all the others in headers_to_remove, never one in both:
+//   - authenticated: the identity headers whose claim has a value, x-auth-status: authenticated,
+//     the claims header;
+//   - anonymous: x-auth-status: anonymous and x-auth-reason: <reason>;
+//   - skipped (auth: off): nothing; every owned header is removed.
+//
+// A denial (401, 403, 503) carries www-authenticate where SPEC section 5 asks for it,
+// content-type: application/json and the body {"error":"<result>","reason":"<reason>"}; Envoy's
+// DeniedHttpResponse has no headers_to_remove, and none is needed since the request goes no
+// further. Dynamic metadata (auth_status, reason, and for authenticated answers sub, username,
+// groups comma-joined, client_id, token_use) is set on every answer.
+type Server struct {
+	authv3.UnimplementedAuthorizationServer
+
+	verifier TokenVerifier
+	policy   policy.Config
+	finder   *tokensource.Finder
+	recorder Recorder
+	logger   *zap.Logger
+	now      func() time.Time
+	names    headerNames
+	canned   cannedResponses
+	answers  *responseCache // authenticated answers by claims
+}
+
+// New validates opts and returns a Server. Errors name the configuration key at fault.
+func New(opts Options) (*Server, error) {
+	if opts.Verifier == nil {
+		return nil, errors.New("authz: no verifier")
+	}
+	if err := opts.Policy.Validate(); err != nil {
+		return nil, err
+	}
+	finder, err := tokensource.New(opts.TokenSources)
+	if err != nil {
+		return nil, err
+	}
+	names, err := newHeaderNames(opts.Headers, opts.TokenSources.Headers)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		verifier: opts.Verifier,
+		policy:   opts.Policy,
+		finder:   finder,
+		recorder: opts.Recorder,
+		logger:   opts.Logger,
+		now:      opts.Now,
+		names:    names,
+		answers:  newResponseCache(),
+	}
+	if s.logger == nil {
+		s.logger = zap.NewNop()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.canned = newCannedResponses(&s.names)
+	return s, nil
+}
+
+// Register registers the Authorization service on g.
+func (s *Server) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g, s) }
+
+// Identity header slots, in the order of SPEC section 5.
+const (
+	slotSub = iota
+	slotName
+	slotEmail
+	slotGroups
+	slotScopes
+	slotClientID
+	slotTokenUse
+	slotClaims // the claims header, when configured
+	slotCount
+)
+
+var identitySuffixes = [slotClaims]string{"sub", "name", "email", "groups", "scopes", "client-id", "token-use"}
+
+// headerNames are the owned header names and, per set of identity headers an authenticated
+// response sets, the names it must remove, all built once.
+type headerNames struct {
+	slots              [slotCount]string // slotClaims empty when there is no claims header
+	stripAuthorization bool
+	// authenticatedRemove[mask] lists the owned headers to remove when the slots in mask are set.
+	authenticatedRemove [1 << slotCount][]string
+	// anonymousRemove: everything owned except x-auth-status and x-auth-reason.
+	anonymousRemove []string
+	// skippedRemove: everything owned.
+	skippedRemove []string
+}
+
+// reservedHeaders may not be identity or claims headers: the request needs them as they are.
+var reservedHeaders = []string{
+	"authorization", "cookie", "host", "content-length", "content-type", "transfer-encoding",
+	"connection", "te", "upgrade", "keep-alive", "proxy-connection", "expect",
+}
+
+func newHeaderNames(cfg HeaderConfig, tokenHeaders []string) (headerNames, error) {
+	var n headerNames
+	prefix := cfg.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if err := checkHeaderName("identity_headers.prefix", prefix); err != nil {
+		return n, err
+	}
+	for i, suffix := range identitySuffixes {
+		n.slots[i] = prefix + suffix
+	}
+	if cfg.ClaimsHeader != "" {
+		if err := checkHeaderName("identity_headers.claims_header", cfg.ClaimsHeader); err != nil {
+			return n, err
+		}
+		n.slots[slotClaims] = cfg.ClaimsHeader
+	}
+	n.stripAuthorization = cfg.StripAuthorization
+
+	owned := []string{HeaderAuthStatus, HeaderAuthReason}
+	for _, name := range n.slots {
+		if name == "" {
+			continue
+		}
+		key := "identity_headers.prefix"
+		if name == cfg.ClaimsHeader {
+			key = "identity_headers.claims_header"
+		}
+		if slices.Contains(owned, name) {
+			return n, fmt.Errorf("%s: header %q would be set twice", key, name)
+		}
+		if slices.Contains(reservedHeaders, name) {
+			return n, fmt.Errorf("%s: header %q is needed by the request and cannot be an identity header", key, name)
+		}
+		if slices.Contains(tokenHeaders, name) {
+			return n, fmt.Errorf("%s: header %q is also a token source (token_sources.headers)", key, name)
+		}
+		owned = append(owned, name)
+	}
+
+	// Lists are built in a fixed order (identity slots, then status, reason, authorization) so
+	// responses are deterministic.
+	build := func(set func(slot int) bool, keepStatus, keepReason bool) []string {
+		var out []string
+		for i, name := range n.slots {
+			if name != "" && !set(i) {
+				out = append(out, name)
+			}
+		}
+		if !keepStatus {
+			out = append(out, HeaderAuthStatus)
+		}
+		if !keepReason {
+			out = append(out, HeaderAuthReason)
+		}
+		if n.stripAuthorization {
+			out = append(out, "authorization")
+		}
+		return out
+	}
+	for mask := range n.authenticatedRemove {
+		n.authenticatedRemove[mask] = build(func(slot int) bool { return mask&(1<<slot) != 0 }, true, false)
+	}
+	n.anonymousRemove = build(func(int) bool { return false }, true, true)
+	n.skippedRemove = build(func(int) bool { return false }, false, false)
+	return n, nil
+}
+
+// checkHeaderName accepts lower-case RFC 9110 tokens, the form Envoy uses for header names.
+func checkHeaderName(key, name string) error {
+	if name != strings.ToLower(name) {
+		return fmt.Errorf("%s: %q must be lower-case", key, name)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if ('a' <= c && c <= 'z') || ('0' <= c && c <= '9') || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return fmt.Errorf("%s: %q is not a valid header name", key, name)
+	}
+	if name == "" {
+		return fmt.Errorf("%s: empty header name", key)
+	}
+	return nil
 }

@@ -66,6 +66,8 @@ var specRules = policy.Config{
 	},
 }
 
+var withWellKnown = policy.Config{Rules: []policy.Rule{{PathPrefix: "/.well-known", Auth: policy.AuthOff}}}
+
 func TestRequirement(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -101,6 +103,10 @@ func TestRequirement(t *testing.T) {
 		{"stricter reading wins over off", specRules, "/healthz/%2e%2e/api/admin", "DELETE", nil, policy.AuthRequired, 3, []string{"admin"}, []string{"admin/write"}, ""},
 		{"raw reading wins when stricter", specRules, "/api/admin/%2e%2e/%2e%2e/healthz", "DELETE", nil, policy.AuthRequired, 3, []string{"admin"}, []string{"admin/write"}, ""},
 		{"invalid escape left alone", specRules, "/public/%zz", "GET", nil, policy.AuthOptional, 5, nil, nil, ""},
+		{"dot-named segment is not a dot segment", withWellKnown, "/.well-known/jwks.json", "GET", nil, policy.AuthOff, 0, nil, nil, ""},
+		{"dot-dot-named segment is not a dot segment", withWellKnown, "/..well-known", "GET", nil, policy.AuthOptional, -1, nil, nil, ""},
+		{"trailing dot-dot", specRules, "/api/admin/x/..", "DELETE", nil, policy.AuthRequired, 3, []string{"admin"}, []string{"admin/write"}, ""},
+		{"trailing dot-dot leaving the off rule", specRules, "/healthz/..", "GET", nil, policy.AuthOptional, -1, nil, nil, ""},
 
 		{"context auth overrides rules", specRules, "/healthz", "GET", map[string]string{"auth": "required"}, policy.AuthRequired, -1, nil, nil, ""},
 		{"context auth off", specRules, "/api/admin", "GET", map[string]string{"auth": "off"}, policy.AuthOff, -1, nil, nil, ""},

@@ -134,8 +134,10 @@ func splitList(s string, sep func(rune) bool) []string {
 }
 
 func stripQuery(p string) string {
-	if i := strings.IndexAny(p, "?#"); i >= 0 {
-		return p[:i]
+	for i := 0; i < len(p); i++ {
+		if p[i] == '?' || p[i] == '#' {
+			return p[:i]
+		}
 	}
 	return p
 }
@@ -165,7 +167,7 @@ func methodMatches(methods []string, method string) bool {
 // canonicalPath percent-decodes p and resolves "//" and dot segments, keeping a trailing slash.
 // changed is false (and nothing is allocated) for a path that is already canonical.
 func canonicalPath(p string) (string, bool) {
-	if !strings.Contains(p, "%") && !strings.Contains(p, "//") && !hasDotSegment(p) {
+	if isCanonical(p) {
 		return p, false
 	}
 	decoded := percentDecode(p)
@@ -176,9 +178,26 @@ func canonicalPath(p string) (string, bool) {
 	return cleaned, cleaned != p
 }
 
-func hasDotSegment(p string) bool {
-	return strings.Contains(p, "/./") || strings.Contains(p, "/../") ||
-		strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")
+// isCanonical reports, in one pass, that p has no percent escape, no "//" and no dot segment.
+func isCanonical(p string) bool {
+	for i := 0; i < len(p); i++ {
+		switch {
+		case p[i] == '%':
+			return false
+		case p[i] != '/' || i+1 == len(p):
+		case p[i+1] == '/':
+			return false
+		case p[i+1] == '.':
+			seg := p[i+1:]
+			if j := strings.IndexByte(seg, '/'); j >= 0 {
+				seg = seg[:j]
+			}
+			if seg == "." || seg == ".." {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // percentDecode decodes every valid %XX escape and leaves invalid ones as they are.

@@ -134,15 +134,16 @@ func New(cfg Config) (*Finder, error) {
 // source holds one; err (an *Error) is set when the credential found cannot be a token, and then
 // found is true and token empty.
 func (f *Finder) Find(headers map[string]string) (token string, found bool, err error) {
+	h := headerMap{m: headers}
 	if f.authorization {
-		if v, ok := header(headers, "authorization"); ok {
+		if v, ok := h.get("authorization"); ok {
 			if token, found, err = fromAuthorization(v); found {
 				return token, found, err
 			}
 		}
 	}
 	for _, name := range f.headers {
-		if v, ok := header(headers, name); ok {
+		if v, ok := h.get(name); ok {
 			if token, found, err = fromHeader(name, v); found {
 				return token, found, err
 			}
@@ -151,7 +152,7 @@ func (f *Finder) Find(headers map[string]string) (token string, found bool, err 
 	if len(f.cookies) == 0 && len(f.amplify) == 0 {
 		return "", false, nil
 	}
-	cookieHeader, ok := header(headers, "cookie")
+	cookieHeader, ok := h.get("cookie")
 	if !ok {
 		return "", false, nil
 	}
@@ -172,15 +173,28 @@ func (f *Finder) Find(headers map[string]string) (token string, found bool, err 
 	return "", false, nil
 }
 
-// header looks name (lower-case) up, falling back to a case-insensitive search for maps that do
-// not come from Envoy.
-func header(headers map[string]string, name string) (string, bool) {
-	if v, ok := headers[name]; ok {
+// headerMap looks lower-case names up in a request's headers. Envoy's keys are lower-case, so a
+// miss is final; only a map holding some other casing (checked once, on the first miss) is
+// searched case-insensitively.
+type headerMap struct {
+	m         map[string]string
+	checked   bool
+	mixedCase bool
+}
+
+func (h *headerMap) get(name string) (string, bool) {
+	if v, ok := h.m[name]; ok {
 		return v, true
+	}
+	if !h.checked {
+		h.checked, h.mixedCase = true, hasUpperCaseKey(h.m)
+	}
+	if !h.mixedCase {
+		return "", false
 	}
 	var joined string
 	found := false
-	for k, v := range headers {
+	for k, v := range h.m {
 		if len(k) == len(name) && strings.EqualFold(k, name) {
 			if found {
 				joined += "," + v
@@ -190,6 +204,17 @@ func header(headers map[string]string, name string) (string, bool) {
 		}
 	}
 	return joined, found
+}
+
+func hasUpperCaseKey(m map[string]string) bool {
+	for k := range m {
+		for i := 0; i < len(k); i++ {
+			if 'A' <= k[i] && k[i] <= 'Z' {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func fromAuthorization(v string) (string, bool, error) {
@@ -247,7 +272,7 @@ func checkToken(source, cred string) (string, bool, error) {
 	if cred == "" {
 		return "", true, &Error{Source: source, Message: "no token after the scheme"}
 	}
-	if strings.ContainsAny(cred, " \t,") {
+	if strings.IndexByte(cred, ' ') >= 0 || strings.IndexByte(cred, '\t') >= 0 || strings.IndexByte(cred, ',') >= 0 {
 		return "", true, &Error{Source: source, Message: "whitespace or a comma in the token"}
 	}
 	return cred, true, nil
@@ -259,7 +284,7 @@ func cookie(cookieHeader, name string) (string, bool) {
 	rest := cookieHeader
 	for rest != "" {
 		var pair string
-		if i := strings.IndexAny(rest, ";,"); i >= 0 {
+		if i := indexCookieSeparator(rest); i >= 0 {
 			pair, rest = rest[:i], rest[i+1:]
 		} else {
 			pair, rest = rest, ""
@@ -284,6 +309,17 @@ func cookie(cookieHeader, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// indexCookieSeparator finds the next ";" or ",": a hand loop, since strings.IndexAny builds a
+// character set on every call and this runs per cookie.
+func indexCookieSeparator(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ';' || s[i] == ',' {
+			return i
+		}
+	}
+	return -1
 }
 
 // unescape decodes valid %XX escapes and leaves anything else as it is.

@@ -1,0 +1,242 @@
+package authz
+
+import (
+	"encoding/json"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/policy"
+	"github.com/cognito-authz/cognito-authz/extauthz/reason"
+	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+)
+
+// Responses Check hands out are shared between calls where they do not depend on the token
+// (every anonymous, skipped and denied answer) and always share their static parts. gRPC only
+// reads them (protobuf's size cache is atomic); nobody may modify a returned response.
+
+// Dynamic metadata keys (SPEC section 5).
+const (
+	MetaAuthStatus = "auth_status"
+	MetaSub        = "sub"
+	MetaUsername   = "username"
+	MetaGroups     = "groups" // comma-joined, like the header
+	MetaClientID   = "client_id"
+	MetaTokenUse   = "token_use"
+	MetaReason     = "reason"
+)
+
+// Body "reason" values of the service's own failures; they are not token reason codes, so the
+// Recorder gets an empty reason for them.
+const (
+	bodyReasonInternal  = "internal"
+	bodyReasonCancelled = "cancelled"
+)
+
+const realm = `Bearer realm="cognito-authz"`
+
+var (
+	statusOK               = &rpcstatus.Status{Code: int32(codes.OK)}
+	authenticatedStatusOpt = setHeader(HeaderAuthStatus, string(policy.Authenticated))
+	authenticatedMetaValue = structpb.NewStringValue(string(policy.Authenticated))
+)
+
+func setHeader(name, value string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: name, Value: value},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}
+}
+
+// cannedResponses are the answers that do not depend on the token's claims, built once.
+type cannedResponses struct {
+	byDecision map[policy.Decision]*authv3.CheckResponse
+	internal   *authv3.CheckResponse // a panic
+	cancelled  *authv3.CheckResponse // the caller's context ended
+	names      *headerNames
+}
+
+func newCannedResponses(names *headerNames) cannedResponses {
+	c := cannedResponses{byDecision: map[policy.Decision]*authv3.CheckResponse{}, names: names}
+	var decisions []policy.Decision
+	for _, code := range reason.All {
+		decisions = append(decisions,
+			policy.Decision{Result: policy.Anonymous, Reason: code},
+			policy.Decision{Result: policy.Unauthenticated, Reason: code})
+	}
+	decisions = append(decisions,
+		policy.Decision{Result: policy.Skipped},
+		policy.Decision{Result: policy.Forbidden, Reason: reason.InsufficientGroup},
+		policy.Decision{Result: policy.Forbidden, Reason: reason.InsufficientScope},
+		policy.Decision{Result: policy.Unavailable, Reason: reason.JWKSUnavailable})
+	for _, d := range decisions {
+		c.byDecision[d] = c.build(d)
+	}
+	c.internal = denied(typev3.StatusCode_ServiceUnavailable, codes.Unavailable, "", string(policy.Unavailable), bodyReasonInternal)
+	c.cancelled = denied(typev3.StatusCode_ServiceUnavailable, codes.Unavailable, "", string(policy.Unavailable), bodyReasonCancelled)
+	return c
+}
+
+// forDecision returns the answer for any decision but Authenticated.
+func (c *cannedResponses) forDecision(d policy.Decision) *authv3.CheckResponse {
+	if r, ok := c.byDecision[d]; ok {
+		return r
+	}
+	return c.build(d) // a reason the verifier should not give; still a defined answer
+}
+
+func (c *cannedResponses) build(d policy.Decision) *authv3.CheckResponse {
+	why := string(d.Reason)
+	switch d.Result {
+	case policy.Skipped:
+		return ok(nil, c.names.skippedRemove, meta(MetaAuthStatus, string(policy.Skipped)))
+	case policy.Anonymous:
+		return ok([]*corev3.HeaderValueOption{
+			setHeader(HeaderAuthStatus, string(policy.Anonymous)),
+			setHeader(HeaderAuthReason, why),
+		}, c.names.anonymousRemove, meta(MetaAuthStatus, string(policy.Anonymous), MetaReason, why))
+	case policy.Unauthenticated:
+		challenge := realm
+		if d.Reason != reason.Missing {
+			challenge += `, error="invalid_token", error_description="` + why + `"`
+		}
+		return denied(typev3.StatusCode_Unauthorized, codes.Unauthenticated, challenge, string(d.Result), why)
+	case policy.Forbidden:
+		challenge := realm + `, error="insufficient_scope", error_description="` + why + `"`
+		return denied(typev3.StatusCode_Forbidden, codes.PermissionDenied, challenge, string(d.Result), why)
+	case policy.Unavailable:
+		return denied(typev3.StatusCode_ServiceUnavailable, codes.Unavailable, "", string(d.Result), why)
+	}
+	// Authenticated never reaches here and no other result exists: fail closed all the same.
+	return c.internal
+}
+
+func ok(set []*corev3.HeaderValueOption, remove []string, md *structpb.Struct) *authv3.CheckResponse {
+	return &authv3.CheckResponse{
+		Status: statusOK,
+		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
+			Headers:         set,
+			HeadersToRemove: remove,
+		}},
+		DynamicMetadata: md,
+	}
+}
+
+// denied builds a denial; challenge is the WWW-Authenticate value, or empty for none.
+func denied(status typev3.StatusCode, code codes.Code, challenge, errorText, why string) *authv3.CheckResponse {
+	body, _ := json.Marshal(struct {
+		Error  string `json:"error"`
+		Reason string `json:"reason"`
+	}{errorText, why}) // two strings cannot fail to marshal
+	headers := []*corev3.HeaderValueOption{setHeader("content-type", "application/json")}
+	if challenge != "" {
+		headers = append(headers, setHeader("www-authenticate", challenge))
+	}
+	md := meta(MetaAuthStatus, errorText, MetaReason, why)
+	return &authv3.CheckResponse{
+		Status: &rpcstatus.Status{Code: int32(code), Message: errorText + ": " + why},
+		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+			Status:  &typev3.HttpStatus{Code: status},
+			Headers: headers,
+			Body:    string(body),
+		}},
+		DynamicMetadata: md,
+	}
+}
+
+// meta builds a Struct of string fields from key, value pairs.
+func meta(kv ...string) *structpb.Struct {
+	fields := make(map[string]*structpb.Value, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		fields[kv[i]] = structpb.NewStringValue(kv[i+1])
+	}
+	return &structpb.Struct{Fields: fields}
+}
+
+// authenticatedResponse holds every message of one authenticated answer, so that it costs one
+// allocation instead of dozens.
+type authenticatedResponse struct {
+	resp    authv3.CheckResponse
+	ok      authv3.CheckResponse_OkResponse
+	http    authv3.OkHttpResponse
+	opts    [slotCount]corev3.HeaderValueOption
+	values  [slotCount]corev3.HeaderValue
+	headers [slotCount + 1]*corev3.HeaderValueOption
+	md      structpb.Struct
+	mdVals  [5]structpb.Value
+	mdKinds [5]structpb.Value_StringValue
+}
+
+// authenticated builds the answer for verified claims: identity headers that have a value are
+// set, every other owned header removed. It reports false when a claim cannot travel as a header
+// value (a control character), which the caller treats as a malformed token.
+func (n *headerNames) authenticated(c *verifier.Claims) (*authv3.CheckResponse, bool) {
+	var values [slotCount]string
+	values[slotSub] = c.Subject
+	values[slotName] = c.Username
+	values[slotEmail] = c.Email
+	values[slotGroups] = strings.Join(c.Groups, ",")
+	values[slotScopes] = strings.Join(c.Scopes, " ")
+	values[slotClientID] = c.ClientID
+	values[slotTokenUse] = string(c.TokenUse)
+	if n.slots[slotClaims] != "" {
+		values[slotClaims] = c.PayloadSegment
+	}
+
+	r := new(authenticatedResponse)
+	headers := r.headers[:0]
+	mask := 0
+	for i, v := range values {
+		if v == "" || n.slots[i] == "" {
+			continue
+		}
+		if !validHeaderValue(v) {
+			return nil, false
+		}
+		r.values[i] = corev3.HeaderValue{Key: n.slots[i], Value: v}
+		r.opts[i].Header = &r.values[i]
+		r.opts[i].AppendAction = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
+		headers = append(headers, &r.opts[i])
+		mask |= 1 << i
+	}
+	headers = append(headers, authenticatedStatusOpt)
+
+	r.http.Headers = headers
+	r.http.HeadersToRemove = n.authenticatedRemove[mask]
+	r.ok.OkResponse = &r.http
+	r.resp.Status = statusOK
+	r.resp.HttpResponse = &r.ok
+
+	fields := make(map[string]*structpb.Value, 6)
+	fields[MetaAuthStatus] = authenticatedMetaValue
+	for i, kv := range [5][2]string{
+		{MetaSub, values[slotSub]},
+		{MetaUsername, values[slotName]},
+		{MetaGroups, values[slotGroups]},
+		{MetaClientID, values[slotClientID]},
+		{MetaTokenUse, values[slotTokenUse]},
+	} {
+		r.mdKinds[i].StringValue = kv[1]
+		r.mdVals[i].Kind = &r.mdKinds[i]
+		fields[kv[0]] = &r.mdVals[i]
+	}
+	r.md.Fields = fields
+	r.resp.DynamicMetadata = &r.md
+	return &r.resp, true
+}
+
+// validHeaderValue rejects control characters (CR, LF, NUL, ...), which would let a claim split
+// or corrupt the request Envoy forwards. Tab and bytes >= 0x80 (UTF-8) are allowed.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
