@@ -49,7 +49,8 @@ type TokenSpec struct {
 
 	// Key signs the token instead of the signing key; it need not be in the JWKS ("other key").
 	Key *Key
-	// Set adds claims or replaces standard ones (a replaced claim keeps its place).
+	// Set adds claims or replaces standard ones (a replaced claim keeps its place). A
+	// json.RawMessage value is written as is, e.g. json.RawMessage("1780000000.5") for a fractional exp.
 	Set map[string]any
 	// Remove drops claims.
 	Remove []string
