@@ -1,0 +1,337 @@
+// Package runner wires one running service out of a configuration: the verifier and its key
+// refresh, the ext_authz Check service and grpc.health.v1 on the gRPC listener, and /healthz,
+// /readyz and /metrics on the admin listener. `cognito-authz serve` is Run; tests and the local
+// stack start it in-process with New and Start.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/authz"
+	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz/metrics"
+	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+)
+
+// ShutdownTimeout bounds Run's graceful shutdown: in-flight checks get this long to finish.
+const ShutdownTimeout = 10 * time.Second
+
+// AuthorizationService is the gRPC service name whose health is reported, beside "" (the server).
+var AuthorizationService = authv3.Authorization_ServiceDesc.ServiceName
+
+// Runner is one service instance. Start it once, shut it down once.
+type Runner struct {
+	cfg      *config.Config
+	log      *zap.Logger
+	metrics  *metrics.Metrics
+	verifier *verifier.Verifier
+	grpc     *grpc.Server
+	health   *health.Server
+	admin    *http.Server
+
+	grpcLis, adminLis net.Listener
+	serveErr          chan error // first error of a Serve that stopped by itself
+
+	mu        sync.Mutex // orders readiness against shutdown
+	ready     atomic.Bool
+	stopping  bool
+	started   bool
+	stopKeys  context.CancelFunc
+	keysDone  chan struct{}
+	shutdown  sync.Once
+	shutErr   error
+	readyOnce sync.Once
+}
+
+// New builds the service from a validated-or-not configuration (it is validated again here: a
+// runner never starts on a bad one). It binds nothing and fetches nothing.
+func New(cfg *config.Config, log *zap.Logger) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	r := &Runner{
+		cfg:      cfg,
+		log:      log,
+		metrics:  metrics.New(),
+		health:   health.NewServer(),
+		serveErr: make(chan error, 2),
+		keysDone: make(chan struct{}),
+	}
+	vcfg := cfg.VerifierConfig()
+	vcfg.Logger = log.Named("jwks")
+	vcfg.Observer = readinessObserver{Metrics: r.metrics, fetched: r.keysFetched}
+	v, err := verifier.New(vcfg)
+	if err != nil {
+		return nil, err
+	}
+	r.verifier = v
+	service, err := authz.New(authz.Options{
+		Verifier:     v,
+		Policy:       cfg.PolicyConfig(),
+		TokenSources: cfg.TokenSourceConfig(),
+		Headers:      cfg.HeaderConfig(),
+		Recorder:     r.metrics,
+		Logger:       log.Named("authz"),
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	opts, err := serverOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.grpc = grpc.NewServer(opts...)
+	service.Register(r.grpc)
+	healthpb.RegisterHealthServer(r.grpc, r.health)
+	r.setHealth(healthpb.HealthCheckResponse_NOT_SERVING)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", r.serveHealthz)
+	mux.HandleFunc("GET /readyz", r.serveReadyz)
+	mux.Handle("GET /metrics", r.metrics.Handler())
+	r.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: zap.NewStdLog(log.Named("admin"))}
+	return r, nil
+}
+
+// serverOptions: Envoy keeps a few long-lived HTTP/2 connections and multiplexes every check on
+// them, may ping them to keep them alive, and must never be cut off for pinging.
+func serverOptions(cfg *config.Config) ([]grpc.ServerOption, error) {
+	opts := []grpc.ServerOption{
+		grpc.MaxConcurrentStreams(1024),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             5 * time.Second, // grpc-go's default, 5 minutes, would GOAWAY Envoy's keepalive pings
+			PermitWithoutStream: true,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time:    time.Minute, // find dead peers behind idle connections
+			Timeout: 20 * time.Second,
+		}),
+	}
+	if cfg.TLS.Enabled() {
+		tc, err := cfg.TLS.ServerTLSConfig()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tc)))
+	}
+	return opts, nil
+}
+
+// Metrics are the service's metrics, for a caller that wants to read or extend them.
+func (r *Runner) Metrics() *metrics.Metrics { return r.metrics }
+
+// Start binds both listeners, starts serving, and starts loading and refreshing keys in the
+// background. It returns once both listeners accept; health stays NOT_SERVING and /readyz 503
+// until every issuer's keys are loaded. ctx bounds only the start itself.
+func (r *Runner) Start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return errors.New("runner: already started")
+	}
+	if r.stopping {
+		return errors.New("runner: shut down")
+	}
+	var lc net.ListenConfig
+	grpcLis, err := lc.Listen(ctx, "tcp", r.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	adminLis, err := lc.Listen(ctx, "tcp", r.cfg.AdminListen)
+	if err != nil {
+		grpcLis.Close()
+		return fmt.Errorf("admin_listen: %w", err)
+	}
+	r.grpcLis, r.adminLis, r.started = grpcLis, adminLis, true
+
+	go func() {
+		if err := r.grpc.Serve(grpcLis); err != nil {
+			r.serveErr <- fmt.Errorf("gRPC server: %w", err)
+		}
+	}()
+	go func() {
+		if err := r.admin.Serve(adminLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			r.serveErr <- fmt.Errorf("admin server: %w", err)
+		}
+	}()
+
+	// The refresh loop fetches every issuer's keys at once and retries those that fail every
+	// min_refetch_interval; readiness follows from its fetch reports, no polling.
+	keysCtx, stop := context.WithCancel(context.Background())
+	r.stopKeys = stop
+	go func() {
+		defer close(r.keysDone)
+		r.verifier.Run(keysCtx)
+	}()
+
+	r.log.Info("serving",
+		zap.Stringer("grpc", grpcLis.Addr()), zap.Stringer("admin", adminLis.Addr()),
+		zap.Bool("tls", r.cfg.TLS.Enabled()), zap.Bool("mtls", r.cfg.TLS.ClientCAFile != ""),
+		zap.Strings("issuers", r.verifier.Issuers()))
+	return nil
+}
+
+// keysFetched runs after every key fetch of any issuer.
+func (r *Runner) keysFetched(err error) {
+	if err != nil || !r.verifier.Ready() {
+		return
+	}
+	r.readyOnce.Do(func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.stopping {
+			return
+		}
+		r.ready.Store(true)
+		r.setHealth(healthpb.HealthCheckResponse_SERVING)
+		r.log.Info("ready: keys loaded for every issuer")
+	})
+}
+
+func (r *Runner) setHealth(s healthpb.HealthCheckResponse_ServingStatus) {
+	r.health.SetServingStatus("", s)
+	r.health.SetServingStatus(AuthorizationService, s)
+}
+
+// GRPCAddr is the bound gRPC address (useful with ":0"), or nil before Start.
+func (r *Runner) GRPCAddr() net.Addr { return addrOf(r.grpcLis) }
+
+// AdminAddr is the bound admin HTTP address, or nil before Start.
+func (r *Runner) AdminAddr() net.Addr { return addrOf(r.adminLis) }
+
+func addrOf(l net.Listener) net.Addr {
+	if l == nil {
+		return nil
+	}
+	return l.Addr()
+}
+
+// Ready reports whether the service answers checks with keys for every issuer and is not shutting down.
+func (r *Runner) Ready() bool { return r.ready.Load() }
+
+// Shutdown reports NOT_SERVING, stops accepting, lets in-flight checks finish until ctx ends (then
+// cuts them off), stops the key refresh and closes the admin listener. Later calls return the
+// first call's result.
+func (r *Runner) Shutdown(ctx context.Context) error {
+	r.shutdown.Do(func() { r.shutErr = r.doShutdown(ctx) })
+	return r.shutErr
+}
+
+func (r *Runner) doShutdown(ctx context.Context) error {
+	r.mu.Lock()
+	r.stopping = true
+	r.ready.Store(false)
+	started := r.started
+	r.mu.Unlock()
+	// Shutdown makes every status NOT_SERVING and ignores later updates.
+	r.health.Shutdown()
+	if !started {
+		r.grpc.Stop()
+		return nil
+	}
+	r.log.Info("shutting down: not serving, finishing in-flight checks")
+
+	var errs []error
+	stopped := make(chan struct{})
+	go func() {
+		r.grpc.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		// Health Watch streams and slow checks would hold GracefulStop forever; the bound wins.
+		r.grpc.Stop()
+		<-stopped
+		errs = append(errs, fmt.Errorf("in-flight checks cut off: %w", ctx.Err()))
+	}
+	r.stopKeys()
+	// The admin port outlives the gRPC drain so /readyz reports 503 throughout it.
+	if err := r.admin.Shutdown(ctx); err != nil {
+		r.admin.Close()
+		errs = append(errs, fmt.Errorf("admin server: %w", err))
+	}
+	select {
+	case <-r.keysDone:
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("key refresh still running: %w", ctx.Err()))
+	}
+	err := errors.Join(errs...)
+	if err != nil {
+		r.log.Warn("shut down with errors", zap.Error(err))
+	} else {
+		r.log.Info("shut down")
+	}
+	return err
+}
+
+// Run starts the service, serves until ctx ends (e.g. on SIGTERM) or a server fails, then shuts
+// down within ShutdownTimeout.
+func (r *Runner) Run(ctx context.Context) error {
+	if err := r.Start(ctx); err != nil {
+		return err
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-r.serveErr:
+		r.log.Error("server stopped by itself", zap.Error(serveErr))
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+	defer cancel()
+	return errors.Join(serveErr, r.Shutdown(shutCtx))
+}
+
+func (r *Runner) serveHealthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+func (r *Runner) serveReadyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if r.ready.Load() {
+		fmt.Fprintln(w, "ready")
+		return
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	r.mu.Lock()
+	stopping := r.stopping
+	r.mu.Unlock()
+	if stopping {
+		fmt.Fprintln(w, "not ready: shutting down")
+	} else {
+		fmt.Fprintln(w, "not ready: keys not loaded for every issuer")
+	}
+}
+
+// readinessObserver feeds the metrics and tells the runner about every fetch, so readiness needs
+// no polling.
+type readinessObserver struct {
+	*metrics.Metrics
+	fetched func(err error)
+}
+
+func (o readinessObserver) JWKSFetched(issuer string, err error, keys int) {
+	o.Metrics.JWKSFetched(issuer, err, keys)
+	o.fetched(err)
+}

@@ -1,0 +1,390 @@
+package runner
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz/policy"
+	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+)
+
+const clientID = "client-1"
+
+// testConfig is one issuer served by jwks, on loopback ports chosen by the kernel, with a short
+// retry so a recovered endpoint is noticed quickly.
+func testConfig(jwks *jwksServer) *config.Config {
+	cfg := config.Default()
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Issuers = []config.Issuer{{
+		Issuer: jwks.URL + "/pool", JWKSURL: jwks.URL + "/jwks.json",
+		ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAccess,
+	}}
+	cfg.JWKS.MinRefetchInterval = 20 * time.Millisecond
+	cfg.JWKS.FetchTimeout = 5 * time.Second
+	return cfg
+}
+
+func startRunner(t *testing.T, cfg *config.Config) *Runner {
+	t.Helper()
+	r, err := New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+	})
+	return r
+}
+
+func dial(t *testing.T, addr net.Addr, creds credentials.TransportCredentials) *grpc.ClientConn {
+	t.Helper()
+	if creds == nil {
+		creds = insecure.NewCredentials()
+	}
+	conn, err := grpc.NewClient("passthrough:///"+addr.String(), grpc.WithTransportCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func healthStatus(t *testing.T, conn *grpc.ClientConn, service string) healthpb.HealthCheckResponse_ServingStatus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+	if err != nil {
+		t.Fatalf("health check %q: %v", service, err)
+	}
+	return resp.GetStatus()
+}
+
+// watchUntil reads a health Watch stream until it reports want.
+func watchUntil(t *testing.T, stream healthpb.Health_WatchClient, want healthpb.HealthCheckResponse_ServingStatus) {
+	t.Helper()
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("watching health for %v: %v", want, err)
+		}
+		if resp.GetStatus() == want {
+			return
+		}
+	}
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+func check(t *testing.T, conn *grpc.ClientConn, token string) *authv3.CheckResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	headers := map[string]string{}
+	if token != "" {
+		headers["authorization"] = "Bearer " + token
+	}
+	resp, err := authv3.NewAuthorizationClient(conn).Check(ctx, &authv3.CheckRequest{
+		Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
+			Http: &authv3.AttributeContext_HttpRequest{Method: "GET", Path: "/api/items", Headers: headers},
+		}},
+	})
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	return resp
+}
+
+// TestKeysDownAtStartThenRecover: a key endpoint that is down at start leaves the service
+// NOT_SERVING with /readyz 503; once it answers the service becomes ready; Shutdown (what SIGTERM
+// does) reports NOT_SERVING again, with /readyz 503 while in-flight streams drain.
+func TestKeysDownAtStartThenRecover(t *testing.T) {
+	key := newKeyPair(t, "k1")
+	jwks := newJWKSServer(t, key)
+	jwks.up.Store(false)
+	cfg := testConfig(jwks)
+	cfg.Policy.Default = policy.AuthRequired
+	r := startRunner(t, cfg)
+	conn := dial(t, r.GRPCAddr(), nil)
+	readyz := "http://" + r.AdminAddr().String() + "/readyz"
+
+	// Several failed fetches: the first load and at least one retry.
+	eventually(t, "two failed key fetches", func() bool { return jwks.requests.Load() >= 2 })
+	for _, service := range []string{"", AuthorizationService} {
+		if got := healthStatus(t, conn, service); got != healthpb.HealthCheckResponse_NOT_SERVING {
+			t.Errorf("health %q with keys down = %v, want NOT_SERVING", service, got)
+		}
+	}
+	if code, body := httpGet(t, readyz); code != http.StatusServiceUnavailable || !strings.Contains(body, "keys not loaded") {
+		t.Errorf("/readyz with keys down = %d %q, want 503", code, body)
+	}
+	if code, _ := httpGet(t, "http://"+r.AdminAddr().String()+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz with keys down = %d, want 200: the process is alive", code)
+	}
+	if r.Ready() {
+		t.Error("Ready() with keys down")
+	}
+	// Checks are still answered, never with a gRPC error: a required route is denied 503.
+	resp := check(t, conn, key.sign(t, accessClaims(jwks.URL+"/pool", clientID)))
+	if got := resp.GetDeniedResponse().GetStatus().GetCode(); got != typev3.StatusCode_ServiceUnavailable {
+		t.Errorf("check on a required route with keys down: denied with %v, want 503 (response %v)", got, resp)
+	}
+
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	watch, err := healthpb.NewHealthClient(conn).Watch(watchCtx, &healthpb.HealthCheckRequest{Service: AuthorizationService})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks.up.Store(true)
+	watchUntil(t, watch, healthpb.HealthCheckResponse_SERVING)
+	if code, body := httpGet(t, readyz); code != http.StatusOK {
+		t.Errorf("/readyz once keys loaded = %d %q, want 200", code, body)
+	}
+	if !r.Ready() {
+		t.Error("Ready() false once keys loaded")
+	}
+	if got := healthStatus(t, conn, ""); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf(`health "" once keys loaded = %v`, got)
+	}
+
+	shutdownDone := make(chan error, 1)
+	go func() { shutdownDone <- r.Shutdown(context.Background()) }()
+	watchUntil(t, watch, healthpb.HealthCheckResponse_NOT_SERVING)
+	// The open Watch stream keeps the graceful stop waiting, so the drain is observable.
+	if code, body := httpGet(t, readyz); code != http.StatusServiceUnavailable || !strings.Contains(body, "shutting down") {
+		t.Errorf("/readyz while draining = %d %q, want 503 shutting down", code, body)
+	}
+	if r.Ready() {
+		t.Error("Ready() while shutting down")
+	}
+	stopWatch()
+	if err := <-shutdownDone; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if _, err := http.Get(readyz); err == nil {
+		t.Error("admin listener still serving after Shutdown")
+	}
+}
+
+// TestShutdownFinishesInFlightChecks: a check waiting on a key fetch when shutdown begins is
+// answered in full; new connections are refused meanwhile.
+func TestShutdownFinishesInFlightChecks(t *testing.T) {
+	oldKey, newKey := newKeyPair(t, "k1"), newKeyPair(t, "k2")
+	jwks := newJWKSServer(t, oldKey)
+	cfg := testConfig(jwks)
+	cfg.JWKS.MinRefetchInterval = time.Millisecond // the unknown kid below may refetch at once
+	r := startRunner(t, cfg)
+	conn := dial(t, r.GRPCAddr(), nil)
+	eventually(t, "ready", r.Ready)
+
+	// A token signed with a key not published yet: its check waits on the refetch we hold.
+	release := jwks.holdNext(oldKey, newKey)
+	defer release()
+	before := jwks.requests.Load()
+	token := newKey.sign(t, accessClaims(jwks.URL+"/pool", clientID))
+	result := make(chan *authv3.CheckResponse, 1)
+	go func() { result <- check(t, conn, token) }()
+	eventually(t, "the check's key refetch", func() bool { return jwks.requests.Load() > before })
+
+	shutdownDone := make(chan error, 1)
+	go func() { shutdownDone <- r.Shutdown(context.Background()) }()
+	eventually(t, "the gRPC listener to close", func() bool {
+		c, err := net.Dial("tcp", r.GRPCAddr().String())
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	})
+	release()
+	if got := authStatus(<-result); got != "authenticated" {
+		t.Errorf("in-flight check answered x-auth-status %q, want authenticated", got)
+	}
+	if err := <-shutdownDone; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+// TestShutdownIsBounded: a stream that never ends (a health Watch) cannot hold shutdown past ctx.
+func TestShutdownIsBounded(t *testing.T) {
+	jwks := newJWKSServer(t, newKeyPair(t, "k1"))
+	r := startRunner(t, testConfig(jwks))
+	conn := dial(t, r.GRPCAddr(), nil)
+	watch, err := healthpb.NewHealthClient(conn).Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watch.Recv(); err != nil { // the stream is open on the server
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = r.Shutdown(ctx)
+	if err == nil || !strings.Contains(err.Error(), "cut off") {
+		t.Errorf("Shutdown past its bound = %v, want an error saying checks were cut off", err)
+	}
+	if again := r.Shutdown(context.Background()); again == nil || again.Error() != err.Error() {
+		t.Errorf("second Shutdown = %v, want the first result", again)
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	key := newKeyPair(t, "k1")
+	jwks := newJWKSServer(t, key)
+	r := startRunner(t, testConfig(jwks))
+	conn := dial(t, r.GRPCAddr(), nil)
+	eventually(t, "ready", r.Ready)
+	token := key.sign(t, accessClaims(jwks.URL+"/pool", clientID))
+	for range 2 { // verified, then from the cache
+		if got := authStatus(check(t, conn, token)); got != "authenticated" {
+			t.Fatalf("valid token: x-auth-status %q", got)
+		}
+	}
+	check(t, conn, "not-a-token")
+	code, body := httpGet(t, "http://"+r.AdminAddr().String()+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics = %d", code)
+	}
+	for _, want := range []string{
+		`cognito_authz_checks_total{result="authenticated"} 2`,
+		`cognito_authz_checks_total{result="anonymous"} 1`,
+		`cognito_authz_token_rejections_total{reason="malformed"} 1`,
+		`cognito_authz_jwks_fetches_total{issuer="` + jwks.URL + `/pool",result="ok"} 1`,
+		`cognito_authz_jwks_keys{issuer="` + jwks.URL + `/pool"} 1`,
+		"cognito_authz_token_cache_hits_total 1",
+		"cognito_authz_token_cache_misses_total 2",
+		"cognito_authz_check_duration_seconds_count 3",
+		"go_goroutines",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+func TestMutualTLS(t *testing.T) {
+	pki := newTestPKI(t)
+	jwks := newJWKSServer(t, newKeyPair(t, "k1"))
+	cfg := testConfig(jwks)
+	cfg.TLS = config.TLS{CertFile: pki.serverCert, KeyFile: pki.serverKey, ClientCAFile: pki.caCert}
+	r := startRunner(t, cfg)
+	eventually(t, "ready", r.Ready)
+
+	withCert := dial(t, r.GRPCAddr(), credentials.NewTLS(&tls.Config{
+		RootCAs: pki.pool, ServerName: "localhost", Certificates: []tls.Certificate{pki.client},
+	}))
+	if got := healthStatus(t, withCert, AuthorizationService); got != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health over mTLS = %v", got)
+	}
+
+	withoutCert := dial(t, r.GRPCAddr(), credentials.NewTLS(&tls.Config{RootCAs: pki.pool, ServerName: "localhost"}))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := healthpb.NewHealthClient(withoutCert).Check(ctx, &healthpb.HealthCheckRequest{})
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("health without a client certificate: %v, want Unavailable", err)
+	}
+
+	plaintext := dial(t, r.GRPCAddr(), nil)
+	_, err = healthpb.NewHealthClient(plaintext).Check(ctx, &healthpb.HealthCheckRequest{})
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("plaintext health on a TLS listener: %v, want Unavailable", err)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	cfg := config.Default()
+	cfg.Issuers = []config.Issuer{{UserPoolID: "us-east-1_X", TokenUse: verifier.TokenUseAccess}}
+	_, err := New(cfg, nil)
+	if err == nil || !strings.Contains(err.Error(), "issuers[0].client_ids: required") {
+		t.Errorf("New with no client ids: %v", err)
+	}
+}
+
+func TestStartFailsOnABusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := testConfig(newJWKSServer(t, newKeyPair(t, "k1")))
+	cfg.AdminListen = busy.Addr().String()
+	r, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Start(context.Background())
+	if err == nil || !strings.HasPrefix(err.Error(), "admin_listen:") {
+		t.Errorf("Start on a busy admin port: %v, want an admin_listen error", err)
+	}
+	if err := r.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown after a failed Start: %v", err)
+	}
+}
+
+// TestRunStopsWhenContextEnds: Run is what serve does on SIGTERM.
+func TestRunStopsWhenContextEnds(t *testing.T) {
+	jwks := newJWKSServer(t, newKeyPair(t, "k1"))
+	r, err := New(testConfig(jwks), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	eventually(t, "ready", r.Ready)
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Errorf("Run: %v", err)
+	}
+	if r.Ready() {
+		t.Error("Ready() after Run returned")
+	}
+}
+
+// authStatus is the x-auth-status an OK response sets, or "" when denied.
+func authStatus(resp *authv3.CheckResponse) string {
+	for _, h := range resp.GetOkResponse().GetHeaders() {
+		if h.GetHeader().GetKey() == "x-auth-status" {
+			return h.GetHeader().GetValue()
+		}
+	}
+	return ""
+}
