@@ -1,0 +1,443 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz/runner"
+)
+
+// TestMain lets a test run the real program, signals and exit code included: the test binary
+// re-executes itself with runMainEnv set.
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+const runMainEnv = "COGNITO_AUTHZ_TEST_RUN_MAIN"
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCLI(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
+	return result{code, stdout.String(), stderr.String()}
+}
+
+func TestVerify(t *testing.T) {
+	published, unpublished := newTestKey(t, "k1"), newTestKey(t, "k2")
+	issuer := newTestIssuer(t, published)
+	down := newTestIssuer(t, published)
+	down.up.Store(false)
+	now := time.Now()
+	valid := published.sign(t, accessClaims(issuer.issuer(), now))
+
+	tests := []struct {
+		name       string
+		args       []string
+		stdin      string
+		wantCode   int
+		wantValid  bool
+		wantReason string
+		wantStderr string // for exit 2: what the error names
+	}{
+		{name: "valid", args: append(issuer.flags(), valid), wantCode: 0, wantValid: true},
+		{name: "valid from stdin", args: append(issuer.flags(), "-"), stdin: "Bearer " + valid + "\n", wantCode: 0, wantValid: true},
+		{
+			name:     "expired",
+			args:     append(issuer.flags(), published.sign(t, with(accessClaims(issuer.issuer(), now.Add(-2*time.Hour)), "exp", now.Add(-time.Hour).Unix()))),
+			wantCode: 1, wantReason: "expired",
+		},
+		{name: "garbage", args: append(issuer.flags(), "garbage"), wantCode: 1, wantReason: "malformed"},
+		{name: "empty stdin", args: append(issuer.flags(), "-"), wantCode: 1, wantReason: "missing"},
+		{
+			name:     "another app's token",
+			args:     append(issuer.flags(), published.sign(t, with(accessClaims(issuer.issuer(), now), "client_id", "other-app"))),
+			wantCode: 1, wantReason: "wrong_client",
+		},
+		{
+			name:     "a key the issuer never published",
+			args:     append(issuer.flags(), unpublished.sign(t, accessClaims(issuer.issuer(), now))),
+			wantCode: 1, wantReason: "unknown_kid",
+		},
+		{name: "access token where ID tokens are wanted", args: append(issuer.flags(), "--token-use", "id", valid), wantCode: 1, wantReason: "wrong_token_use"},
+		{name: "key endpoint down", args: append(down.flags(), valid), wantCode: 1, wantReason: "jwks_unavailable"},
+		{
+			name:     "no client id",
+			args:     []string{"--issuer", issuer.issuer(), "--jwks-url", issuer.URL + "/jwks.json", valid},
+			wantCode: 2, wantStderr: "issuers[0].client_ids: required",
+		},
+		{name: "broken config file", args: []string{"--config", "testdata/unknown_key.yaml", valid}, wantCode: 2, wantStderr: "issuers[0].clientids: unknown key"},
+		{name: "no token", args: issuer.flags(), wantCode: 2, wantStderr: "want exactly one TOKEN"},
+		{name: "two tokens", args: append(issuer.flags(), valid, valid), wantCode: 2, wantStderr: "want exactly one TOKEN"},
+		{name: "unknown flag", args: []string{"--user-pool", "us-east-1_X", valid}, wantCode: 2, wantStderr: "flag provided but not defined: -user-pool"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, tt.stdin, append([]string{"verify"}, tt.args...)...)
+			if r.code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, tt.wantCode, r.stdout, r.stderr)
+			}
+			if tt.wantCode == 2 {
+				if r.stdout != "" {
+					t.Errorf("a usage or config error printed to stdout: %q", r.stdout)
+				}
+				if !strings.Contains(r.stderr, tt.wantStderr) {
+					t.Errorf("stderr %q does not name %q", r.stderr, tt.wantStderr)
+				}
+				return
+			}
+			var out map[string]any
+			if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || strings.Count(r.stdout, "\n") != 1 {
+				t.Fatalf("stdout is not one JSON object on one line: %q (%v)", r.stdout, err)
+			}
+			if out["valid"] != tt.wantValid {
+				t.Errorf("valid = %v, want %v: %s", out["valid"], tt.wantValid, r.stdout)
+			}
+			if tt.wantValid {
+				claims, _ := out["claims"].(map[string]any)
+				if out["issuer"] != issuer.issuer() || out["token_use"] != "access" || claims["sub"] != "user-1" || claims["username"] != "alice" {
+					t.Errorf("valid output %s", r.stdout)
+				}
+				if _, hasReason := out["reason"]; hasReason {
+					t.Errorf("valid output has a reason: %s", r.stdout)
+				}
+				return
+			}
+			if out["reason"] != tt.wantReason {
+				t.Errorf("reason = %v, want %s: %s", out["reason"], tt.wantReason, r.stdout)
+			}
+			if msg, _ := out["message"].(string); msg == "" {
+				t.Errorf("no message: %s", r.stdout)
+			}
+			if _, hasClaims := out["claims"]; hasClaims {
+				t.Errorf("invalid output carries claims: %s", r.stdout)
+			}
+			// Never a token, nor its signature, in what we print.
+			for _, arg := range tt.args {
+				if parts := strings.Split(arg, "."); len(parts) == 3 && (strings.Contains(r.stdout, parts[2]) || strings.Contains(r.stderr, parts[2])) {
+					t.Errorf("output contains the token's signature")
+				}
+			}
+		})
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStderr []string
+	}{
+		{name: "good file", args: []string{"--config", "testdata/good.yaml"}},
+		{name: "flags alone", args: []string{"--user-pool-id", "us-east-1_X", "--client-id", "abc"}},
+		{name: "flags over a file", args: []string{"--config", "testdata/missing_client_ids.yaml", "--client-id", "abc", "--listen", "127.0.0.1:7001"}},
+		{name: "unknown key", args: []string{"--config", "testdata/unknown_key.yaml"}, wantCode: 2, wantStderr: []string{"issuers[0].clientids: unknown key (line 4)"}},
+		{name: "missing client ids", args: []string{"--config", "testdata/missing_client_ids.yaml"}, wantCode: 2, wantStderr: []string{"issuers[0].client_ids: required"}},
+		{name: "bad duration", args: []string{"--config", "testdata/bad_duration.yaml"}, wantCode: 2, wantStderr: []string{`jwks.fetch_timeout: invalid duration "soon"`}},
+		{name: "bad yaml", args: []string{"--config", "testdata/bad_yaml.yaml"}, wantCode: 2, wantStderr: []string{"bad YAML"}},
+		{name: "missing file", args: []string{"--config", "testdata/no_such_file.yaml"}, wantCode: 2, wantStderr: []string{"no_such_file.yaml: no such file"}},
+		{
+			name:     "every problem at once",
+			args:     []string{"--issuer", "not a url", "--listen", "9001"},
+			wantCode: 2, wantStderr: []string{"listen: \"9001\" is not host:port", "issuers[0].issuer:", "issuers[0].client_ids: required"},
+		},
+		{name: "bad log level", args: []string{"--user-pool-id", "us-east-1_X", "--client-id", "abc", "--log-level", "loud"}, wantCode: 2, wantStderr: []string{"-log-level"}},
+		{name: "stray argument", args: []string{"--config", "testdata/good.yaml", "extra"}, wantCode: 2, wantStderr: []string{`unexpected argument "extra"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, "", append([]string{"check-config"}, tt.args...)...)
+			if r.code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, tt.wantCode, r.stdout, r.stderr)
+			}
+			for _, want := range tt.wantStderr {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("stderr %q does not name %q", r.stderr, want)
+				}
+			}
+			if tt.wantCode != 0 {
+				if r.stdout != "" {
+					t.Errorf("a broken configuration printed to stdout: %q", r.stdout)
+				}
+				return
+			}
+			// What is printed is the effective configuration, and loads back as it is.
+			printed, err := config.Parse([]byte(r.stdout))
+			if err != nil {
+				t.Fatalf("printed configuration does not load: %v\n%s", err, r.stdout)
+			}
+			fs := newFlagSet("check-config", "", io.Discard)
+			o := config.BindFlags(fs)
+			o.BindServeFlags(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			want, err := o.Resolve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.Log = printed.Log // not part of the file
+			if !reflect.DeepEqual(printed, want) {
+				t.Errorf("printed\n%+v\nwant\n%+v", printed, want)
+			}
+		})
+	}
+}
+
+func TestCommands(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{name: "version", args: []string{"version"}, wantStdout: "cognito-authz dev\n"},
+		{name: "version with an argument", args: []string{"version", "x"}, wantCode: 2, wantStderr: "takes no arguments"},
+		{name: "help", args: []string{"help"}, wantStdout: "cognito-authz verify  [flags] TOKEN|-"},
+		{name: "unknown command", args: []string{"serv"}, wantCode: 2, wantStderr: `unknown command "serv"`},
+		{name: "serve help", args: []string{"serve", "-h"}, wantStderr: "-admin-listen"},
+		{name: "verify help", args: []string{"verify", "--help"}, wantStderr: "TOKEN|-"},
+		{name: "serve without configuration", args: nil, wantCode: 2, wantStderr: "issuers: at least one issuer is required"},
+		{name: "serve is the default", args: []string{"--user-pool-id", "us-east-1_X"}, wantCode: 2, wantStderr: "issuers[0].client_ids: required"},
+		{name: "serve with a broken file", args: []string{"serve", "--config", "testdata/unknown_key.yaml"}, wantCode: 2, wantStderr: "issuers[0].clientids: unknown key"},
+		{name: "serve with a stray argument", args: []string{"serve", "x"}, wantCode: 2, wantStderr: `unexpected argument "x"`},
+		{name: "healthcheck with a stray argument", args: []string{"healthcheck", "x"}, wantCode: 2, wantStderr: `unexpected argument "x"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, "", tt.args...)
+			if r.code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, tt.wantCode, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stdout, tt.wantStdout) {
+				t.Errorf("stdout %q lacks %q", r.stdout, tt.wantStdout)
+			}
+			if !strings.Contains(r.stderr, tt.wantStderr) {
+				t.Errorf("stderr %q lacks %q", r.stderr, tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	up := newTestIssuer(t, newTestKey(t, "k1"))
+	down := newTestIssuer(t)
+	down.up.Store(false)
+	ready := startService(t, up)
+	waitFor(t, "ready", ready.Ready)
+	notReady := startService(t, down)
+
+	closed := startService(t, up)
+	closedAddr := closed.GRPCAddr().String()
+	if err := closed.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+	}{
+		{name: "serving", args: []string{"--addr", ready.GRPCAddr().String()}, wantStdout: "SERVING\n"},
+		{name: "serving, by service name", args: []string{"--addr", ready.GRPCAddr().String(), "--service", runner.AuthorizationService}, wantStdout: "SERVING\n"},
+		{name: "keys not loaded", args: []string{"--addr", notReady.GRPCAddr().String()}, wantCode: 1, wantStdout: "NOT_SERVING\n"},
+		{name: "nothing listening", args: []string{"--addr", closedAddr, "--timeout", "5s"}, wantCode: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, "", append([]string{"healthcheck"}, tt.args...)...)
+			if r.code != tt.wantCode || r.stdout != tt.wantStdout {
+				t.Errorf("exit %d stdout %q, want %d %q (stderr %q)", r.code, r.stdout, tt.wantCode, tt.wantStdout, r.stderr)
+			}
+		})
+	}
+}
+
+// startService runs the service in-process against issuer, on loopback ports the kernel picks.
+func startService(t *testing.T, issuer *testIssuer) *runner.Runner {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Issuers = []config.Issuer{{Issuer: issuer.issuer(), JWKSURL: issuer.URL + "/jwks.json", ClientIDs: []string{testClientID}, TokenUse: "access"}}
+	r, err := runner.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
+	})
+	return r
+}
+
+// TestServeSIGTERM runs the real program: JSON logs by default, a debug line per decision with
+// --log-level debug and never the token, and SIGTERM a graceful exit 0.
+func TestServeSIGTERM(t *testing.T) {
+	key := newTestKey(t, "k1")
+	issuer := newTestIssuer(t, key)
+	args := append(issuer.flags(), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-level", "debug")
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logs := newLogReader(t, stderr)
+	var waitErr error
+	exited := make(chan struct{})
+	go func() {
+		logs.drain()
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	defer func() {
+		select {
+		case <-exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+
+	serving := logs.waitFor("serving")
+	logs.waitFor("ready: keys loaded for every issuer")
+
+	conn, err := grpc.NewClient("passthrough:///"+serving["grpc"].(string), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	token := key.sign(t, accessClaims(issuer.issuer(), time.Now()))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = authv3.NewAuthorizationClient(conn).Check(ctx, &authv3.CheckRequest{
+		Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
+			Http: &authv3.AttributeContext_HttpRequest{Method: "GET", Path: "/", Headers: map[string]string{"authorization": "Bearer " + token}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decision := logs.waitFor("check")
+	if decision["result"] != "authenticated" || decision["sub"] != "user-1" || decision["jti"] != "jti-1" || decision["level"] != "debug" {
+		t.Errorf("decision line %v", decision)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	logs.waitFor("shut down")
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("exit after SIGTERM: %v, want 0", waitErr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	signature := token[strings.LastIndex(token, ".")+1:]
+	for _, line := range logs.all() {
+		if strings.Contains(line, signature) || strings.Contains(line, token[:strings.Index(token, ".")]) {
+			t.Errorf("log line carries the token: %s", line)
+		}
+	}
+}
+
+// logReader collects the JSON log lines of a child process.
+type logReader struct {
+	t     *testing.T
+	lines chan string
+	seen  []string
+	r     io.Reader
+}
+
+func newLogReader(t *testing.T, r io.Reader) *logReader {
+	return &logReader{t: t, lines: make(chan string, 1024), r: r}
+}
+
+// drain reads until EOF; run it in its own goroutine.
+func (l *logReader) drain() {
+	s := bufio.NewScanner(l.r)
+	s.Buffer(make([]byte, 1<<20), 1<<20)
+	for s.Scan() {
+		l.lines <- s.Text()
+	}
+	close(l.lines)
+}
+
+// waitFor returns the first unseen line whose msg is msg; every line must be JSON.
+func (l *logReader) waitFor(msg string) map[string]any {
+	l.t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case line, ok := <-l.lines:
+			if !ok {
+				l.t.Fatalf("log ended before %q:\n%s", msg, strings.Join(l.seen, "\n"))
+			}
+			l.seen = append(l.seen, line)
+			var entry map[string]any
+			if err := json.Unmarshal([]byte(line), &entry); err != nil {
+				l.t.Fatalf("log line is not JSON: %q", line)
+			}
+			if entry["msg"] == msg {
+				return entry
+			}
+		case <-deadline:
+			l.t.Fatalf("no %q in the log:\n%s", msg, strings.Join(l.seen, "\n"))
+		}
+	}
+}
+
+// all returns every line, once the process has exited.
+func (l *logReader) all() []string {
+	for line := range l.lines {
+		l.seen = append(l.seen, line)
+	}
+	return l.seen
+}
+
+// waitFor polls cond until it holds, failing at the deadline.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
