@@ -571,6 +571,19 @@ func TestFailClosed(t *testing.T) {
 		}
 	})
 
+	t.Run("panicking recorder", func(t *testing.T) {
+		env := newIssuerEnv(t)
+		srv, err := authz.New(authz.Options{Verifier: env.verifier, Policy: testPolicy, TokenSources: testSources, Recorder: panickingRecorder{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := sign(t, env.accessClaims("alice", nil, "openid"))
+		a := read(t, serve(t, srv).check(t, request("GET", "/", bearer(token), nil)))
+		if a.ok || a.status != 503 {
+			t.Fatalf("answer %+v, want a 503 denial", a)
+		}
+	})
+
 	t.Run("cancelled context", func(t *testing.T) {
 		f := newFixture(t, nil)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -748,3 +761,7 @@ func TestRepeatedToken(t *testing.T) {
 		t.Fatalf("recorded %v", got)
 	}
 }
+
+type panickingRecorder struct{}
+
+func (panickingRecorder) CheckDone(authz.Result, reason.Code, time.Duration) { panic("recorder bug") }

@@ -37,31 +37,38 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 	if s.recorder != nil {
 		start = s.now()
 	}
-	var (
-		d      policy.Decision
-		claims *verifier.Claims
-	)
 	defer func() {
 		if p := recover(); p != nil {
 			s.logPanic(p)
-			resp, d, claims = s.canned.internal, policy.Decision{Result: policy.Unavailable}, nil
+			resp, err = s.canned.internal, nil
+			// The Recorder or logger may be what panicked: try once more, and let nothing escape.
+			defer func() { _ = recover() }()
+			s.finish(start, policy.Decision{Result: policy.Unavailable}, nil)
 		}
-		s.finish(start, d, claims)
 	}()
+	resp, d, claims := s.check(ctx, req)
+	s.finish(start, d, claims) // inside the recover: a panicking Recorder fails closed too
+	return resp, nil
+}
 
+// check is the data path; claims are set when a token verified.
+func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, policy.Decision, *verifier.Claims) {
+	cancelled := policy.Decision{Result: policy.Unavailable}
 	if ctx.Err() != nil {
-		d = policy.Decision{Result: policy.Unavailable}
-		return s.canned.cancelled, nil
+		return s.canned.cancelled, cancelled, nil
 	}
 	http := req.GetAttributes().GetRequest().GetHttp()
 	requirement := s.policy.Requirement(http.GetPath(), http.GetMethod(), req.GetAttributes().GetContextExtensions())
 	if requirement.Auth == policy.AuthOff {
-		d = policy.Decision{Result: policy.Skipped}
-		return s.canned.forDecision(d), nil
+		d := policy.Decision{Result: policy.Skipped}
+		return s.canned.forDecision(d), d, nil
 	}
 
 	token, present, findErr := s.finder.Find(requestHeaders(http))
-	var failure reason.Code
+	var (
+		failure reason.Code
+		claims  *verifier.Claims
+	)
 	switch {
 	case findErr != nil:
 		failure = reason.Malformed
@@ -75,23 +82,22 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 	if present && ctx.Err() != nil {
 		// A cancelled verification can look like jwks_unavailable, which an optional route
 		// would let through as anonymous.
-		d, claims = policy.Decision{Result: policy.Unavailable}, nil
-		return s.canned.cancelled, nil
+		return s.canned.cancelled, cancelled, nil
 	}
 
-	d = s.policy.Decide(requirement, present, claims, failure)
+	d := s.policy.Decide(requirement, present, claims, failure)
 	if d.Result != policy.Authenticated {
-		return s.canned.forDecision(d), nil
+		return s.canned.forDecision(d), d, claims
 	}
 	if resp := s.answers.get(claims); resp != nil {
-		return resp, nil
+		return resp, d, claims
 	}
 	if resp, ok := s.canned.names.authenticated(claims); ok {
 		s.answers.put(claims, resp)
-		return resp, nil
+		return resp, d, claims
 	}
 	d = s.policy.Decide(requirement, present, nil, reason.Malformed)
-	return s.canned.forDecision(d), nil
+	return s.canned.forDecision(d), d, nil
 }
 
 // finish records and logs one decision.
