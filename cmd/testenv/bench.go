@@ -1,0 +1,473 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz/runner"
+	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/testenv/backend"
+	"github.com/cognito-authz/cognito-authz/testenv/bench"
+	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
+	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
+	"github.com/cognito-authz/cognito-authz/testenv/issuer"
+)
+
+// benchStdout receives the table; a variable so a test can read it.
+var benchStdout io.Writer = os.Stdout
+
+// Bounds on the bench flags: the run stays short enough for one sitting and, since every token is
+// minted before it starts, well inside the tokens' lifetime.
+const (
+	maxBenchDuration = 10 * time.Minute
+	maxBenchWarmup   = time.Minute
+	maxBenchUsers    = 100000
+	benchClientID    = "bench-client"
+	benchReadyWait   = 30 * time.Second
+)
+
+// benchFlags are the bench command's settings.
+type benchFlags struct {
+	duration, warmup time.Duration
+	rate, workers    int
+	rounds, users    int
+	anonymous        float64
+	path, jsonPath   string
+	envoyThreads     int
+	check            bool
+	cpuProfile       string
+}
+
+func parseBenchFlags(e env, args []string) (benchFlags, error) {
+	var f benchFlags
+	fs := flag.NewFlagSet("testenv bench", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: testenv bench [flags]\n\n"+
+			"Starts the demo backend, the local issuer, cognito-authz and three Envoys on loopback (no-auth,\n"+
+			"jwt_authn, cognito-authz: the same routes), then sends each the same token mix, first at --rate,\n"+
+			"then flat out, and prints a table. Needs envoy ("+envoyproc.InstallHint+").\n\n")
+		fs.PrintDefaults()
+	}
+	fs.DurationVar(&f.duration, "duration", 10*time.Second, "measured time per setup in each phase (fixed rate, then flat out)")
+	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "unmeasured flat-out traffic per setup before the first phase")
+	fs.IntVar(&f.rate, "rate", 500, "requests per second of the fixed-rate phase")
+	fs.IntVar(&f.workers, "workers", bench.DefaultWorkers, "concurrent requests of the flat-out phase")
+	fs.IntVar(&f.rounds, "rounds", bench.DefaultRounds, "turns per setup per phase, alternating the order of setups")
+	fs.IntVar(&f.users, "users", 1000, "users with a token each; requests pick one at random, so tokens repeat")
+	fs.Float64Var(&f.anonymous, "anonymous", 0.1, "share of requests without a token")
+	fs.StringVar(&f.path, "path", backend.HomePath, "path requested (a route where auth is optional)")
+	fs.StringVar(&f.jsonPath, "json", "", "also write the results to this file as JSON")
+	fs.IntVar(&f.envoyThreads, "envoy-concurrency", 1, "worker threads of each Envoy")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (load generator, backend, issuer, cognito-authz) during the measured phases")
+	fs.BoolVar(&f.check, "check", false, "exit 1 when cognito-authz misses a target against jwt_authn (issue #6)")
+	if err := parseFlags(fs, args); err != nil {
+		return f, err
+	}
+	var errs []string
+	bad := func(cond bool, format string, args ...any) {
+		if cond {
+			errs = append(errs, fmt.Sprintf(format, args...))
+		}
+	}
+	bad(f.duration <= 0 || f.duration > maxBenchDuration, "--duration %v: want more than 0 and at most %v", f.duration, maxBenchDuration)
+	bad(f.warmup < 0 || f.warmup > maxBenchWarmup, "--warmup %v: want 0 to %v", f.warmup, maxBenchWarmup)
+	bad(f.rate <= 0 || f.rate > 100000, "--rate %d: want 1 to 100000", f.rate)
+	bad(f.workers <= 0 || f.workers > 1024, "--workers %d: want 1 to 1024", f.workers)
+	bad(f.rounds <= 0 || f.rounds > 10, "--rounds %d: want 1 to 10", f.rounds)
+	bad(f.users <= 0 || f.users > maxBenchUsers, "--users %d: want 1 to %d", f.users, maxBenchUsers)
+	bad(!(f.anonymous >= 0 && f.anonymous < 1), "--anonymous %v: want at least 0 and below 1", f.anonymous)
+	bad(!strings.HasPrefix(f.path, "/"), "--path %q: want a path starting with /", f.path)
+	bad(f.envoyThreads <= 0 || f.envoyThreads > 64, "--envoy-concurrency %d: want 1 to 64", f.envoyThreads)
+	if len(errs) > 0 {
+		return f, usageError{msg: strings.Join(errs, "; ")}
+	}
+	return f, nil
+}
+
+func runBench(ctx context.Context, e env, args []string) error {
+	f, err := parseBenchFlags(e, args)
+	if err != nil {
+		return err
+	}
+	envoyBin, err := envoyproc.FindBinary()
+	if err != nil {
+		return fmt.Errorf("%w; %s", err, envoyproc.InstallHint)
+	}
+	stack, err := startBenchStack(ctx, e, f, envoyBin)
+	if stack != nil {
+		defer stack.close(e)
+	}
+	if err != nil {
+		return err
+	}
+	if err := stack.probe(ctx); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(e.stderr, "testenv bench: %d users, %.0f%% anonymous, %s; %v warm-up, then %v at %d req/s and %v flat out (%d workers) per setup\n",
+		f.users, f.anonymous*100, f.path, f.warmup, f.duration, f.rate, f.duration, f.workers)
+	loadBefore := loadAverage()
+	if f.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
+	report, err := bench.Run(ctx, bench.Options{
+		Setups: stack.setups,
+		Mix: bench.Mix{Path: f.path, Tokens: stack.tokens, AnonymousShare: f.anonymous,
+			Seed: 1}, // fixed: two runs send the same sequence
+		Warmup:   f.warmup,
+		Duration: f.duration,
+		Rate:     f.rate,
+		Workers:  f.workers,
+		Rounds:   f.rounds,
+		Progress: e.stderr,
+	})
+	if err != nil {
+		return err
+	}
+	report.Method.Machine = describeMachine(ctx, envoyBin, f.envoyThreads) +
+		fmt.Sprintf("; load average %s before, %s after", loadBefore, loadAverage())
+	fmt.Fprintf(e.stderr, "testenv bench: %s\n", stack.authzCounters())
+
+	if err := report.WriteTable(benchStdout); err != nil {
+		return err
+	}
+	if f.jsonPath != "" {
+		if err := writeReportFile(f.jsonPath, report); err != nil {
+			return err
+		}
+	}
+	if f.check {
+		cs, err := report.Compare(bench.CognitoAuthz, bench.JWTAuthn)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if !c.Met() {
+				return fmt.Errorf("%s missed a target against %s in the %s phase (see the table)", c.Subject, c.Baseline, c.Phase)
+			}
+		}
+	}
+	return nil
+}
+
+func writeReportFile(path string, r *bench.Report) error {
+	out, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--json: %w", err)
+	}
+	if err := r.WriteJSON(out); err != nil {
+		out.Close()
+		return fmt.Errorf("--json: %w", err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("--json: %w", err)
+	}
+	return nil
+}
+
+// benchStack is everything the bench runs against, on loopback ports of its own.
+type benchStack struct {
+	servers []*http.Server
+	authz   *runner.Runner
+	envoys  []*envoyproc.Envoy
+	setups  []bench.Setup
+	tokens  []string
+	subs    []string // subs[i] is the sub in tokens[i]
+}
+
+// startBenchStack starts the issuer, the backend, cognito-authz and one Envoy per setup. On error
+// it returns what it started, for close.
+func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) (*benchStack, error) {
+	s := &benchStack{}
+	issuerLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return s, err
+	}
+	is, err := issuer.New(issuer.Options{BaseURL: "http://" + issuerLis.Addr().String(), ClientIDs: []string{benchClientID}})
+	if err != nil {
+		issuerLis.Close()
+		return s, err
+	}
+	s.serve(issuerLis, is)
+	backendLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return s, err
+	}
+	s.serve(backendLis, backend.New(backend.Options{}))
+
+	fmt.Fprintf(e.stderr, "testenv bench: minting %d tokens\n", f.users)
+	for i := range f.users {
+		name := fmt.Sprintf("bench-user-%05d", i)
+		u, err := is.User(name)
+		if err != nil {
+			return s, err
+		}
+		tok, err := is.Mint(issuer.TokenSpec{Username: name})
+		if err != nil {
+			return s, err
+		}
+		s.tokens, s.subs = append(s.tokens, tok), append(s.subs, u.Sub)
+	}
+
+	cfg := config.Default()
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Issuers = []config.Issuer{{Issuer: is.IssuerURL(), JWKSURL: is.JWKSURL(),
+		ClientIDs: []string{benchClientID}, TokenUse: verifier.TokenUseAccess}}
+	// Room for every user's verified token, as a deployment sized for its users would have.
+	cfg.Cache.MaxEntries = max(cfg.Cache.MaxEntries, 2*f.users)
+	s.authz, err = runner.New(cfg, warnLogger(e.stderr))
+	if err != nil {
+		return s, err
+	}
+	if err := s.authz.Start(ctx); err != nil {
+		return s, fmt.Errorf("cognito-authz: %w", err)
+	}
+	if err := waitFor(ctx, benchReadyWait, s.authz.Ready); err != nil {
+		return s, fmt.Errorf("cognito-authz never became ready (keys not loaded): %w", err)
+	}
+
+	for _, setup := range []struct {
+		name   string
+		filter envoyconf.Filter
+	}{
+		{bench.NoAuth, envoyconf.NoAuth},
+		{bench.JWTAuthn, envoyconf.JWTAuthn},
+		{bench.CognitoAuthz, envoyconf.ExtAuthz},
+	} {
+		envoy, err := envoyproc.Start(ctx, envoyproc.Config{
+			Filter:      setup.filter,
+			Backend:     backendLis.Addr().String(),
+			Authz:       s.authz.GRPCAddr().String(),
+			IssuerURL:   is.IssuerURL(),
+			JWKSURL:     is.JWKSURL(),
+			Binary:      envoyBin,
+			LogLevel:    "error",
+			Concurrency: f.envoyThreads,
+		})
+		if err != nil {
+			return s, fmt.Errorf("envoy for %s: %w", setup.name, err)
+		}
+		s.envoys = append(s.envoys, envoy)
+		s.setups = append(s.setups, bench.Setup{Name: setup.name, BaseURL: envoy.URL()})
+		fmt.Fprintf(e.stderr, "testenv bench: %s on %s\n", setup.name, envoy.URL())
+	}
+	return s, nil
+}
+
+func (s *benchStack) serve(l net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
+	s.servers = append(s.servers, srv)
+	go srv.Serve(l)
+}
+
+// close stops everything, Envoys first so nothing calls a stopped upstream.
+func (s *benchStack) close(e env) {
+	for _, envoy := range s.envoys {
+		if err := envoy.Stop(); err != nil {
+			fmt.Fprintf(e.stderr, "testenv bench: stop envoy: %v\n", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if s.authz != nil {
+		if err := s.authz.Shutdown(ctx); err != nil {
+			fmt.Fprintf(e.stderr, "testenv bench: stop cognito-authz: %v\n", err)
+		}
+	}
+	for _, srv := range s.servers {
+		_ = srv.Shutdown(ctx)
+	}
+}
+
+// probe checks, before anything is measured, that each setup does what its name says: a request
+// with a token reaches the app as that user behind jwt_authn and cognito-authz (so neither is
+// fast because it lets everything through unverified), as nobody behind no-auth, and a request
+// without a token is served everywhere.
+func (s *benchStack) probe(ctx context.Context) error {
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	defer client.CloseIdleConnections()
+	for _, setup := range s.setups {
+		for _, withToken := range []bool{true, false} {
+			token := ""
+			if withToken {
+				token = s.tokens[0]
+			}
+			got, err := getBackend(ctx, client, setup.BaseURL+backend.HomePath, token)
+			if err != nil {
+				return fmt.Errorf("probe %s: %w", setup.Name, err)
+			}
+			sub := first(got.Headers["x-user-sub"])
+			var want string
+			if withToken && setup.Name != bench.NoAuth {
+				want = s.subs[0]
+			}
+			if sub != want {
+				return fmt.Errorf("probe %s (token: %v): the app saw x-user-sub %q, want %q", setup.Name, withToken, sub, want)
+			}
+			if setup.Name == bench.CognitoAuthz {
+				status := "anonymous"
+				if withToken {
+					status = "authenticated"
+				}
+				if got := first(got.Headers["x-auth-status"]); got != status {
+					return fmt.Errorf("probe %s (token: %v): the app saw x-auth-status %q, want %q", setup.Name, withToken, got, status)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func getBackend(ctx context.Context, client *http.Client, url, token string) (backend.Response, error) {
+	var body backend.Response
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return body, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return body, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return body, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
+		return body, fmt.Errorf("GET %s: %w", url, err)
+	}
+	return body, nil
+}
+
+func first(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return values[0]
+}
+
+// authzCounters summarises cognito-authz's own metrics: how many checks it answered and how often
+// the verified-token cache spared an RSA verification.
+func (s *benchStack) authzCounters() string {
+	families, err := s.authz.Metrics().Registry().Gather()
+	if err != nil {
+		return fmt.Sprintf("cognito-authz metrics: %v", err)
+	}
+	sum := func(name string) float64 {
+		var total float64
+		for _, mf := range families {
+			if mf.GetName() != name {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				total += m.GetCounter().GetValue()
+			}
+		}
+		return total
+	}
+	return fmt.Sprintf("cognito-authz answered %.0f checks; verified-token cache: %.0f hits, %.0f misses",
+		sum("cognito_authz_checks_total"), sum("cognito_authz_token_cache_hits_total"), sum("cognito_authz_token_cache_misses_total"))
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	out, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		out.Close()
+	}, nil
+}
+
+// loadAverage is the 1-minute load average, or "?" where the system does not say: the machine is
+// shared, and a reader should know how busy it was.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if fields := strings.Fields(string(b)); len(fields) > 0 {
+		return fields[0]
+	}
+	return "?"
+}
+
+// waitFor polls cond until it holds, ctx ends or timeout passes.
+func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// warnLogger shows cognito-authz's warnings and errors only: a line per decision would cost more
+// than the decision.
+func warnLogger(w io.Writer) *zap.Logger {
+	enc := zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), zap.WarnLevel)).Named("cognito-authz")
+}
+
+// describeMachine names the CPU and the versions measured, for the report.
+func describeMachine(ctx context.Context, envoyBin string, envoyThreads int) string {
+	cpu := "unknown CPU"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	envoyVersion := "envoy (version unknown)"
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(vctx, envoyBin, "--version").Output(); err == nil {
+		// "envoy  version: <sha>/1.40.0/Distribution/RELEASE/BoringSSL"
+		for _, part := range strings.Split(string(out), "/") {
+			if strings.Count(part, ".") == 2 && part[0] >= '0' && part[0] <= '9' {
+				envoyVersion = "Envoy " + part
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d logical CPUs shared by everything; %s/%s, %s; %s with %d worker thread(s) each",
+		cpu, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), envoyVersion, envoyThreads)
+}

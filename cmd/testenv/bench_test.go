@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cognito-authz/cognito-authz/testenv/bench"
+	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
+)
+
+func TestBenchRefusesBadFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--duration", "0s"}, "--duration 0s: want more than 0"},
+		{[]string{"--duration", "11m"}, "at most 10m0s"},
+		{[]string{"--warmup", "-1s"}, "--warmup -1s"},
+		{[]string{"--rate", "0"}, "--rate 0"},
+		{[]string{"--workers", "0"}, "--workers 0"},
+		{[]string{"--rounds", "11"}, "--rounds 11"},
+		{[]string{"--users", "0"}, "--users 0"},
+		{[]string{"--anonymous", "1"}, "--anonymous 1: want at least 0 and below 1"},
+		{[]string{"--anonymous", "NaN"}, "--anonymous NaN"},
+		{[]string{"--path", "api"}, `--path "api"`},
+		{[]string{"--envoy-concurrency", "0"}, "--envoy-concurrency 0"},
+		{[]string{"--rate", "0", "--users", "0"}, "--rate 0: want 1 to 100000; --users 0"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr syncBuffer
+			err := runBench(t.Context(), env{stderr: &stderr}, tt.args)
+			var usage usageError
+			if !errors.As(err, &usage) || !strings.Contains(usage.msg, tt.want) {
+				t.Fatalf("runBench = %v, want a usage error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestBenchEndToEnd runs the whole command briefly against real Envoys. It asserts the wiring (every
+// setup measured, each answered as its name says, the JSON written), not any speed: the machine is
+// shared.
+func TestBenchEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three Envoys")
+	}
+	envoyproc.RequireEnvoy(t)
+	jsonPath := filepath.Join(t.TempDir(), "bench.json")
+	var table bytes.Buffer
+	benchStdout = &table
+	t.Cleanup(func() { benchStdout = os.Stdout })
+	var stderr syncBuffer
+	err := runBench(t.Context(), env{stderr: &stderr}, []string{
+		"--duration", "300ms", "--warmup", "100ms", "--rounds", "1",
+		"--users", "20", "--rate", "100", "--workers", "2", "--json", jsonPath,
+	})
+	if err != nil {
+		t.Fatalf("runBench: %v\nstderr:\n%s", err, stderr.String())
+	}
+
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report bench.Report
+	if err := json.Unmarshal(raw, &report); err != nil {
+		t.Fatalf("--json file: %v\n%s", err, raw)
+	}
+	want := []string{bench.NoAuth, bench.JWTAuthn, bench.CognitoAuthz}
+	for phase, results := range map[string][]bench.Result{"flat out": report.Setups, "fixed rate": report.FixedRate.Setups} {
+		var names []string
+		for _, r := range results {
+			names = append(names, r.Name)
+			if r.RPS <= 0 {
+				t.Errorf("%s %s: rps %v, want some successes", phase, r.Name, r.RPS)
+			}
+		}
+		if !slices.Equal(names, want) {
+			t.Errorf("%s: setups %v, want %v", phase, names, want)
+		}
+	}
+	if report.Method.Mix.Users != 20 || report.Method.Machine == "" {
+		t.Errorf("method %+v", report.Method)
+	}
+	for _, want := range []string{"flat out:", "fixed rate: 100 req/s", "cognito-authz vs jwt_authn, flat-out:"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	if !strings.Contains(stderr.String(), "verified-token cache:") {
+		t.Errorf("stderr lacks cognito-authz's counters:\n%s", stderr.String())
+	}
+}
