@@ -1,0 +1,354 @@
+// Package e2e assembles the whole local stack on loopback — the local Cognito-compatible issuer,
+// cognito-authz in-process, the demo backend and a real Envoy in front — for `testenv up` and for
+// the end-to-end tests beside it, so the demo and the tests run exactly the same thing.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz/policy"
+	"github.com/cognito-authz/cognito-authz/extauthz/runner"
+	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/testenv/backend"
+	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
+	"github.com/cognito-authz/cognito-authz/testenv/issuer"
+)
+
+// ClientID is the app client of the local user pool, as in deploy/compose/cognito-authz.yaml.
+const ClientID = "demo-client"
+
+// DefaultReadyTimeout bounds the wait for cognito-authz's keys and for Envoy's start.
+const DefaultReadyTimeout = 30 * time.Second
+
+// Options configure a Stack. The zero value is the demo's stack, every piece on a free loopback port.
+type Options struct {
+	// EnvoyBinary is the Envoy to run; default envoyproc.FindBinary().
+	EnvoyBinary string
+	// EnvoyPort is Envoy's listener port on 127.0.0.1; 0 picks a free one.
+	EnvoyPort int
+	// EnvoyDir holds Envoy's rendered configuration and log; default a temporary directory that
+	// Stop removes.
+	EnvoyDir string
+	// EnvoyLogLevel is Envoy's own log level; default warn.
+	EnvoyLogLevel string
+	// AuthzTimeout bounds one check in Envoy, e.g. "2s"; default envoyconf.DefaultAuthzTimeout.
+	AuthzTimeout string
+	// TokenTTL is the lifetime of the local issuer's tokens; default issuer.DefaultTTL.
+	TokenTTL time.Duration
+	// Configure, when set, adjusts cognito-authz's configuration (DemoConfig for the local issuer)
+	// before it starts; it may replace the issuers, e.g. with another Cognito emulator's pool.
+	Configure func(*config.Config)
+	// Logger receives cognito-authz's logs; default none.
+	Logger *zap.Logger
+	// ReadyTimeout bounds the wait for cognito-authz's keys and Envoy's start; default
+	// DefaultReadyTimeout.
+	ReadyTimeout time.Duration
+}
+
+// DemoConfig is deploy/compose/cognito-authz.yaml for an issuer at issuerURL serving its keys at
+// jwksURL, listening on free loopback ports: both token kinds of client ClientID are accepted,
+// auth is optional unless Envoy's route says otherwise, and an invalid token is anonymous.
+func DemoConfig(issuerURL, jwksURL string) *config.Config {
+	cfg := config.Default()
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Issuers = []config.Issuer{{
+		Issuer:    issuerURL,
+		JWKSURL:   jwksURL,
+		ClientIDs: []string{ClientID},
+		TokenUse:  verifier.TokenUseAny,
+	}}
+	cfg.Policy.Default = policy.AuthOptional
+	cfg.Policy.InvalidToken = policy.InvalidTokenAnonymous
+	return cfg
+}
+
+// Stack is one running local stack. Stop it when done.
+type Stack struct {
+	// Issuer is the local user pool: mint tokens with it, make its key endpoint fail, rotate keys.
+	Issuer *issuer.Issuer
+	// Authz is cognito-authz, running in-process.
+	Authz *runner.Runner
+	// Envoy fronts the backend and asks Authz about every request but /healthz.
+	Envoy *envoyproc.Envoy
+	// Config is the configuration Authz runs.
+	Config *config.Config
+
+	issuerURL       string
+	backendURL      string
+	backendRequests atomic.Int64
+	servers         []*http.Server
+	client          *http.Client
+}
+
+// Start starts the issuer, the backend, cognito-authz (and waits until it has loaded its keys) and
+// Envoy. ctx bounds the start only. On error everything already started is stopped again.
+func Start(ctx context.Context, opts Options) (s *Stack, err error) {
+	bin := opts.EnvoyBinary
+	if bin == "" {
+		if bin, err = envoyproc.FindBinary(); err != nil {
+			return nil, fmt.Errorf("%w; install it: %s", err, envoyproc.InstallHint)
+		}
+	}
+	readyTimeout := opts.ReadyTimeout
+	if readyTimeout <= 0 {
+		readyTimeout = DefaultReadyTimeout
+	}
+	s = &Stack{client: &http.Client{
+		Timeout: 10 * time.Second,
+		// Only loopback is reachable; a proxy from the environment must never be asked.
+		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4},
+		// A redirect would be the answer under test, not something to follow.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+	defer func() {
+		if err != nil {
+			_ = s.Stop(context.WithoutCancel(ctx))
+			s = nil
+		}
+	}()
+
+	issuerLis, err := listenLoopback()
+	if err != nil {
+		return s, err
+	}
+	s.issuerURL = "http://" + issuerLis.Addr().String()
+	s.Issuer, err = issuer.New(issuer.Options{BaseURL: s.issuerURL, ClientIDs: []string{ClientID}, TTL: opts.TokenTTL})
+	if err != nil {
+		issuerLis.Close()
+		return s, err
+	}
+	s.serve(issuerLis, s.Issuer)
+
+	backendLis, err := listenLoopback()
+	if err != nil {
+		return s, err
+	}
+	s.backendURL = "http://" + backendLis.Addr().String()
+	app := backend.New(backend.Options{})
+	s.serve(backendLis, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.backendRequests.Add(1)
+		app.ServeHTTP(w, r)
+	}))
+
+	s.Config = DemoConfig(s.Issuer.IssuerURL(), s.Issuer.JWKSURL())
+	if opts.Configure != nil {
+		opts.Configure(s.Config)
+	}
+	if s.Authz, err = runner.New(s.Config, opts.Logger); err != nil {
+		return s, fmt.Errorf("cognito-authz: %w", err)
+	}
+	if err := s.Authz.Start(ctx); err != nil {
+		return s, fmt.Errorf("cognito-authz: %w", err)
+	}
+	if err := waitUntil(ctx, readyTimeout, s.Authz.Ready); err != nil {
+		return s, fmt.Errorf("cognito-authz did not load its keys (issuers %v): %w", s.issuerNames(), err)
+	}
+
+	s.Envoy, err = envoyproc.Start(ctx, envoyproc.Config{
+		Backend:      backendLis.Addr().String(),
+		Authz:        s.Authz.GRPCAddr().String(),
+		AuthzTimeout: opts.AuthzTimeout,
+		ListenPort:   opts.EnvoyPort,
+		Binary:       bin,
+		LogLevel:     opts.EnvoyLogLevel,
+		ReadyTimeout: readyTimeout,
+		Dir:          opts.EnvoyDir,
+	})
+	if err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+func listenLoopback() (net.Listener, error) {
+	return net.Listen("tcp", "127.0.0.1:0")
+}
+
+func (s *Stack) serve(l net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() { _ = srv.Serve(l) }()
+}
+
+func (s *Stack) issuerNames() []string {
+	var names []string
+	for _, is := range s.Config.Issuers {
+		names = append(names, is.Issuer+is.UserPoolID)
+	}
+	return names
+}
+
+// waitUntil polls cond until it holds, ctx ends or timeout passes.
+func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// URL is Envoy's listener, where the app is reached, e.g. http://127.0.0.1:8000.
+func (s *Stack) URL() string { return s.Envoy.URL() }
+
+// IssuerURL is where the local issuer is served (its pool is at IssuerURL()/<pool id>).
+func (s *Stack) IssuerURL() string { return s.issuerURL }
+
+// BackendURL is the demo backend, reached directly (unchecked).
+func (s *Stack) BackendURL() string { return s.backendURL }
+
+// BackendRequests counts the requests that reached the backend, however they came.
+func (s *Stack) BackendRequests() int64 { return s.backendRequests.Load() }
+
+// Checks is how many Check calls cognito-authz has answered (cognito_authz_checks_total, every
+// result). A check is counted before its answer is sent, so once a response through Envoy is
+// back, the check behind it is counted.
+func (s *Stack) Checks() (float64, error) {
+	return counterSum(s.Authz.Metrics().Registry(), "cognito_authz_checks_total")
+}
+
+func counterSum(g prometheus.Gatherer, name string) (float64, error) {
+	families, err := g.Gather()
+	if err != nil {
+		return 0, err
+	}
+	for _, mf := range families {
+		if mf.GetName() != name {
+			continue
+		}
+		var total float64
+		for _, m := range mf.GetMetric() {
+			total += m.GetCounter().GetValue()
+		}
+		return total, nil
+	}
+	return 0, fmt.Errorf("no metric %s", name)
+}
+
+// StopAuthz shuts cognito-authz down and leaves the rest running, so a test can see what Envoy
+// does without it.
+func (s *Stack) StopAuthz(ctx context.Context) error {
+	return s.Authz.Shutdown(ctx)
+}
+
+// Stop ends everything, Envoy first so nothing is left calling a stopped upstream. ctx bounds
+// cognito-authz's and the servers' graceful shutdown. It is safe to call more than once.
+func (s *Stack) Stop(ctx context.Context) error {
+	var errs []error
+	if s.Envoy != nil {
+		if err := s.Envoy.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("envoy: %w", err))
+		}
+	}
+	if s.Authz != nil {
+		if err := s.Authz.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("cognito-authz: %w", err))
+		}
+	}
+	for _, srv := range s.servers {
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+			errs = append(errs, err)
+		}
+	}
+	s.client.CloseIdleConnections()
+	return errors.Join(errs...)
+}
+
+// Answer is what one request through Envoy got back.
+type Answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	// App is the demo backend's answer when the request reached it, nil when Envoy or
+	// cognito-authz answered on their own.
+	App *backend.Response
+}
+
+// Received returns every value of the request header name (lower-case) that reached the app,
+// nil when nothing reached it.
+func (a *Answer) Received(name string) []string {
+	if a.App == nil {
+		return nil
+	}
+	return a.App.Headers[name]
+}
+
+// String describes the answer for a failure message.
+func (a *Answer) String() string {
+	body := a.Body
+	if len(body) > 2048 {
+		body = append(body[:2048:2048], "..."...)
+	}
+	return fmt.Sprintf("%d %v\n%s", a.Status, a.Header, body)
+}
+
+// maxAnswerBytes caps a body read back: the backend's answers are a few kilobytes.
+const maxAnswerBytes = 1 << 20
+
+// Get sends GET path (e.g. /api/admin) through Envoy with the given request headers. Header keys
+// are sent as written, so a test can repeat a header or vary its case.
+func (s *Stack) Get(ctx context.Context, path string, header http.Header) (*Answer, error) {
+	return s.do(ctx, s.URL()+path, header)
+}
+
+func (s *Stack) do(ctx context.Context, url string, header http.Header) (*Answer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	for name, values := range header {
+		req.Header[name] = append(req.Header[name], values...)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	a := &Answer{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	a.App = appAnswer(resp.Header, body)
+	return a, nil
+}
+
+// appAnswer decodes body as the backend's answer. Denials of cognito-authz are JSON too but carry
+// no "headers" object, and Envoy's own answers are not JSON: both give nil.
+func appAnswer(h http.Header, body []byte) *backend.Response {
+	if mt, _, err := mime.ParseMediaType(h.Get("Content-Type")); err != nil || mt != "application/json" {
+		return nil
+	}
+	var app backend.Response
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&app); err != nil || app.Headers == nil {
+		return nil
+	}
+	return &app
+}
+
+// Bearer is an Authorization header carrying token.
+func Bearer(token string) http.Header {
+	return http.Header{"Authorization": {"Bearer " + token}}
+}
