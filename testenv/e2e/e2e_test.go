@@ -1,0 +1,328 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/testenv/backend"
+	"github.com/cognito-authz/cognito-authz/testenv/e2e"
+	"github.com/cognito-authz/cognito-authz/testenv/issuer"
+)
+
+func TestAnonymousRequestReachesTheAppAsAnonymous(t *testing.T) {
+	s := startStack(t, nil)
+	a := get(t, s, backend.HomePath, nil)
+	wantApp(t, a)
+	wantIdentity(t, a, map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "missing"})
+	if a.App.AuthStatus != "anonymous" || a.App.User != nil {
+		t.Errorf("the app served %q to user %+v, want the anonymous view", a.App.AuthStatus, a.App.User)
+	}
+}
+
+func TestForgedIdentityHeadersNeverReachTheApp(t *testing.T) {
+	s := startStack(t, nil)
+	admin := user(t, s.Issuer, "alice", "admin")
+	plain := user(t, s.Issuer, "bob")
+	adminToken := mint(t, s.Issuer, issuer.TokenSpec{Username: admin.Username})
+	plainToken := mint(t, s.Issuer, issuer.TokenSpec{Username: plain.Username})
+
+	// Every header cognito-authz owns, claiming the admin's identity; some twice, some in odd case.
+	forged := http.Header{
+		"x-user-sub":       {"forged-sub", "forged-sub-2"},
+		"X-User-Groups":    {"admin"},
+		"x-auth-status":    {"authenticated"},
+		"X-AUTH-REASON":    {"forged"},
+		"x-user-name":      {"forged-name"},
+		"x-user-email":     {"forged@example.com"},
+		"x-user-scopes":    {"forged"},
+		"x-user-client-id": {"forged"},
+		"x-user-token-use": {"access"},
+	}
+	tests := []struct {
+		name   string
+		path   string
+		header http.Header
+		status int
+		want   map[string]string // identity headers the app must see, exactly; nil: must not reach it
+	}{
+		{"no token, optional route", backend.HomePath, nil, http.StatusOK,
+			map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "missing"}},
+		{"invalid token, optional route", backend.HomePath, e2e.Bearer("not.a.token"), http.StatusOK,
+			map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "malformed"}},
+		{"valid token of a user in no group", backend.HomePath, e2e.Bearer(plainToken), http.StatusOK,
+			map[string]string{"x-auth-status": "authenticated", "x-user-sub": plain.Sub, "x-user-name": "bob",
+				"x-user-scopes": issuer.DefaultScope, "x-user-client-id": e2e.ClientID, "x-user-token-use": "access"}},
+		{"valid admin token, admin route", backend.AdminPath, e2e.Bearer(adminToken), http.StatusOK,
+			map[string]string{"x-auth-status": "authenticated", "x-user-sub": admin.Sub, "x-user-name": "alice",
+				"x-user-groups": "admin", "x-user-scopes": issuer.DefaultScope, "x-user-client-id": e2e.ClientID,
+				"x-user-token-use": "access"}},
+		{"no token, admin route", backend.AdminPath, nil, http.StatusUnauthorized, nil},
+		{"forged group, admin route", backend.AdminPath, e2e.Bearer(plainToken), http.StatusForbidden, nil},
+		{"health check, which skips the service", backend.HealthzPath, nil, http.StatusOK, map[string]string{}},
+		{"health check with a valid token", backend.HealthzPath, e2e.Bearer(adminToken), http.StatusOK, map[string]string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := s.BackendRequests()
+			a := get(t, s, tt.path, withHeaders(forged, tt.header))
+			if a.Status != tt.status {
+				t.Fatalf("status %d, want %d: %s", a.Status, tt.status, a)
+			}
+			if tt.want == nil {
+				if a.App != nil || s.BackendRequests() != before {
+					t.Fatalf("the request reached the app: %s", a)
+				}
+				return
+			}
+			wantApp(t, a)
+			wantIdentity(t, a, tt.want)
+			for name, values := range a.App.Headers {
+				for _, v := range values {
+					if strings.Contains(v, "forged") {
+						t.Errorf("the app received %s: %q from the client", name, v)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestValidTokensSetIdentityHeaders(t *testing.T) {
+	s := startStack(t, nil)
+	alice := user(t, s.Issuer, "alice", "admin", "editors")
+	tests := []struct {
+		name string
+		spec issuer.TokenSpec
+		want map[string]string
+	}{
+		{"access token", issuer.TokenSpec{Username: "alice", Scopes: []string{"openid", "profile"}},
+			map[string]string{"x-auth-status": "authenticated", "x-user-sub": alice.Sub, "x-user-name": "alice",
+				"x-user-groups": "admin,editors", "x-user-scopes": "openid profile",
+				"x-user-client-id": e2e.ClientID, "x-user-token-use": "access"}},
+		{"ID token", issuer.TokenSpec{Use: issuer.ID, Username: "alice"},
+			map[string]string{"x-auth-status": "authenticated", "x-user-sub": alice.Sub, "x-user-name": "alice",
+				"x-user-email": alice.Email, "x-user-groups": "admin,editors",
+				"x-user-client-id": e2e.ClientID, "x-user-token-use": "id"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := get(t, s, backend.HomePath, e2e.Bearer(mint(t, s.Issuer, tt.spec)))
+			wantApp(t, a)
+			wantIdentity(t, a, tt.want)
+			if a.App.User == nil || a.App.User.Sub != alice.Sub {
+				t.Errorf("the app served user %+v, want alice's own view", a.App.User)
+			}
+		})
+	}
+}
+
+func TestIssuerConfiguredForIDTokensOnly(t *testing.T) {
+	s := startStack(t, func(c *config.Config) { c.Issuers[0].TokenUse = verifier.TokenUseID })
+	carol := user(t, s.Issuer, "carol", "admin")
+
+	a := get(t, s, backend.AdminPath, e2e.Bearer(mint(t, s.Issuer, issuer.TokenSpec{Use: issuer.ID, Username: "carol"})))
+	wantApp(t, a)
+	wantIdentity(t, a, map[string]string{"x-auth-status": "authenticated", "x-user-sub": carol.Sub,
+		"x-user-name": "carol", "x-user-email": carol.Email, "x-user-groups": "admin",
+		"x-user-client-id": e2e.ClientID, "x-user-token-use": "id"})
+
+	access := mint(t, s.Issuer, issuer.TokenSpec{Username: "carol"})
+	a = get(t, s, backend.HomePath, e2e.Bearer(access))
+	wantApp(t, a)
+	wantIdentity(t, a, map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "wrong_token_use"})
+	a = get(t, s, backend.AdminPath, e2e.Bearer(access))
+	if a.Status != http.StatusUnauthorized {
+		t.Fatalf("access token on the admin route of an ID-token issuer: %s, want 401", a)
+	}
+	wantChallenge(t, a, `error_description="wrong_token_use"`)
+}
+
+func TestInvalidTokensAreAnonymousOnOptionalRoutesAndDeniedOnRequiredOnes(t *testing.T) {
+	s := startStack(t, nil)
+	user(t, s.Issuer, "alice", "admin")
+	otherKey, err := issuer.NewKey("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signingKid := s.Issuer.SigningKey().ID
+	tests := []struct {
+		name   string
+		token  string
+		reason string
+	}{
+		{"expired", mint(t, s.Issuer, issuer.TokenSpec{Username: "alice",
+			IssuedAt: time.Now().Add(-2 * time.Hour), TTL: time.Hour}), "expired"},
+		{"signed by another key under the pool's kid", mint(t, s.Issuer, issuer.TokenSpec{Username: "alice",
+			Key: otherKey, SetHeader: map[string]any{"kid": signingKid}}), "bad_signature"},
+		{"signed by a key the pool never published", mint(t, s.Issuer, issuer.TokenSpec{Username: "alice",
+			Key: otherKey}), "unknown_kid"},
+		{"another app client", mint(t, s.Issuer, issuer.TokenSpec{Username: "alice",
+			Set: map[string]any{"client_id": "someone-else"}}), "wrong_client"},
+		{"another issuer", mint(t, s.Issuer, issuer.TokenSpec{Username: "alice",
+			Set: map[string]any{"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other"}}), "wrong_issuer"},
+		{"not a JWT", "not-a-jwt", "malformed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := get(t, s, backend.HomePath, e2e.Bearer(tt.token))
+			wantApp(t, a)
+			wantIdentity(t, a, map[string]string{"x-auth-status": "anonymous", "x-auth-reason": tt.reason})
+
+			before := s.BackendRequests()
+			a = get(t, s, backend.AdminPath, e2e.Bearer(tt.token))
+			if a.Status != http.StatusUnauthorized || a.App != nil || s.BackendRequests() != before {
+				t.Fatalf("admin route: %s, want 401 from in front of the app", a)
+			}
+			wantChallenge(t, a, `error="invalid_token"`, `error_description="`+tt.reason+`"`)
+		})
+	}
+}
+
+func TestAdminRouteNeedsGroupAdmin(t *testing.T) {
+	s := startStack(t, nil)
+	alice := user(t, s.Issuer, "alice", "admin")
+	user(t, s.Issuer, "bob", "editors")
+	adminToken := mint(t, s.Issuer, issuer.TokenSpec{Username: "alice"})
+	editorToken := mint(t, s.Issuer, issuer.TokenSpec{Username: "bob"})
+	tests := []struct {
+		name      string
+		path      string
+		header    http.Header
+		status    int
+		challenge string // a part of WWW-Authenticate; "" for none expected
+		reason    string // the denial body's reason
+	}{
+		{"no token", backend.AdminPath, nil, http.StatusUnauthorized, `Bearer realm="cognito-authz"`, "missing"},
+		{"no token, below the route", backend.AdminPath + "/reports", nil, http.StatusUnauthorized, `Bearer realm="cognito-authz"`, "missing"},
+		{"no token, doubled slash", "/api//admin", nil, http.StatusUnauthorized, `Bearer realm="cognito-authz"`, "missing"},
+		{"no token, dot segment", "/api/x/../admin", nil, http.StatusUnauthorized, `Bearer realm="cognito-authz"`, "missing"},
+		{"not in group admin", backend.AdminPath, e2e.Bearer(editorToken), http.StatusForbidden, `error="insufficient_scope"`, "insufficient_group"},
+		{"in group admin", backend.AdminPath, e2e.Bearer(adminToken), http.StatusOK, "", ""},
+		{"in group admin, below the route", backend.AdminPath + "/reports", e2e.Bearer(adminToken), http.StatusOK, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := s.BackendRequests()
+			a := get(t, s, tt.path, tt.header)
+			if a.Status != tt.status {
+				t.Fatalf("status %d, want %d: %s", a.Status, tt.status, a)
+			}
+			if tt.status == http.StatusOK {
+				wantApp(t, a)
+				if !a.App.Admin || a.App.User == nil || a.App.User.Sub != alice.Sub {
+					t.Errorf("the app answered %+v, want alice's admin view", a.App)
+				}
+				return
+			}
+			if a.App != nil || s.BackendRequests() != before {
+				t.Fatalf("the request reached the app: %s", a)
+			}
+			if tt.status == http.StatusUnauthorized {
+				wantChallenge(t, a, tt.challenge)
+			} else if got := a.Header.Get("Www-Authenticate"); !strings.Contains(got, tt.challenge) {
+				t.Errorf("WWW-Authenticate %q, want it to contain %s", got, tt.challenge)
+			}
+			var body struct{ Error, Reason string }
+			if err := json.Unmarshal(a.Body, &body); err != nil || body.Reason != tt.reason {
+				t.Errorf("body %q (%v), want JSON with reason %q", a.Body, err, tt.reason)
+			}
+		})
+	}
+}
+
+func TestHealthzNeverCallsTheService(t *testing.T) {
+	s := startStack(t, nil)
+	token := mint(t, s.Issuer, issuer.TokenSpec{Username: "alice"})
+
+	before := checksAnswered(t, s)
+	for _, h := range []http.Header{nil, e2e.Bearer(token), e2e.Bearer("not-a-jwt")} {
+		a := get(t, s, backend.HealthzPath, h)
+		wantApp(t, a)
+		wantIdentity(t, a, nil)
+	}
+	if after := checksAnswered(t, s); after != before {
+		t.Fatalf("/healthz cost %v checks, want none", after-before)
+	}
+
+	// The counter does count: one request elsewhere is one check.
+	wantApp(t, get(t, s, backend.HomePath, nil))
+	if after := checksAnswered(t, s); after != before+1 {
+		t.Fatalf("one request to %s counted %v checks, want 1", backend.HomePath, after-before)
+	}
+}
+
+func TestServiceStoppedMeans503NeverThrough(t *testing.T) {
+	s := startStack(t, nil)
+	user(t, s.Issuer, "alice", "admin")
+	token := mint(t, s.Issuer, issuer.TokenSpec{Username: "alice"})
+	wantApp(t, get(t, s, backend.AdminPath, e2e.Bearer(token))) // working before
+
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	if err := s.StopAuthz(ctx); err != nil {
+		t.Fatalf("stop cognito-authz: %v", err)
+	}
+	before := s.BackendRequests()
+	for _, tt := range []struct {
+		path   string
+		header http.Header
+	}{
+		{backend.HomePath, nil},
+		{backend.HomePath, e2e.Bearer(token)},
+		{backend.AdminPath, e2e.Bearer(token)},
+		{backend.AdminPath, nil},
+	} {
+		a := get(t, s, tt.path, tt.header)
+		if a.Status != http.StatusServiceUnavailable || a.App != nil {
+			t.Errorf("GET %s (token: %v) with cognito-authz stopped: %s, want 503 from Envoy", tt.path, tt.header != nil, a)
+		}
+	}
+	if n := s.BackendRequests() - before; n != 0 {
+		t.Errorf("%d requests reached the app while cognito-authz was stopped, want none", n)
+	}
+	// Routes that skip the check do not need the service.
+	wantApp(t, get(t, s, backend.HealthzPath, nil))
+}
+
+func TestKeysKeepWorkingWhenTheKeyEndpointGoesDown(t *testing.T) {
+	// Refresh often, so the service is seen failing to refetch before the tokens are sent.
+	s := startStack(t, func(c *config.Config) {
+		c.JWKS.RefreshInterval = 20 * time.Millisecond
+		c.JWKS.MinRefetchInterval = 20 * time.Millisecond
+	})
+	alice := user(t, s.Issuer, "alice", "admin")
+
+	s.Issuer.FailJWKS(http.StatusServiceUnavailable)
+	failedFetches := s.Issuer.JWKSRequests() + 3
+	waitFor(t, "cognito-authz to fail to refetch the keys three times", 20*time.Second, func() bool {
+		return s.Issuer.JWKSRequests() >= failedFetches
+	})
+
+	// Minted after the endpoint failed, so no cached verification can help: the kept keys must.
+	token := mint(t, s.Issuer, issuer.TokenSpec{Username: "alice"})
+	a := get(t, s, backend.AdminPath, e2e.Bearer(token))
+	wantApp(t, a)
+	wantIdentity(t, a, map[string]string{"x-auth-status": "authenticated", "x-user-sub": alice.Sub,
+		"x-user-name": "alice", "x-user-groups": "admin", "x-user-scopes": issuer.DefaultScope,
+		"x-user-client-id": e2e.ClientID, "x-user-token-use": "access"})
+
+	// A key published only now cannot be fetched: unavailable where auth is required, anonymous
+	// where it is optional, never let through as someone.
+	if _, err := s.Issuer.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	rotated := mint(t, s.Issuer, issuer.TokenSpec{Username: "alice"})
+	a = get(t, s, backend.AdminPath, e2e.Bearer(rotated))
+	if a.Status != http.StatusServiceUnavailable || a.App != nil {
+		t.Errorf("admin route, token under a key that cannot be fetched: %s, want 503", a)
+	}
+	a = get(t, s, backend.HomePath, e2e.Bearer(rotated))
+	wantApp(t, a)
+	wantIdentity(t, a, map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "jwks_unavailable"})
+}
