@@ -33,6 +33,7 @@ type command struct {
 var commands = []command{
 	{"issuer", "serve a local Cognito-compatible issuer (JWKS and a token mint endpoint)", runIssuer},
 	{"backend", "serve the demo app", runBackend},
+	{"up", "run the whole stack (issuer, cognito-authz, backend, Envoy) on loopback until Ctrl-C", runUp},
 }
 
 // env is what a command may use besides its arguments.

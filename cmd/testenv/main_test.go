@@ -40,7 +40,7 @@ func TestCommandLineErrors(t *testing.T) {
 	}{
 		{"no command", nil, 2, "usage: testenv"},
 		{"help", []string{"help"}, 0, "issuer"},
-		{"unknown command", []string{"up"}, 2, `unknown command "up"`},
+		{"unknown command", []string{"down"}, 2, `unknown command "down"`},
 		{"unknown flag", []string{"issuer", "--nope"}, 2, "flag provided but not defined: -nope"},
 		{"stray argument", []string{"backend", "extra"}, 2, `unexpected argument "extra"`},
 		{"empty client id", []string{"issuer", "--client-id", "a,,b"}, 2, "empty value"},
