@@ -13,7 +13,9 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -52,6 +54,7 @@ type benchFlags struct {
 	envoyThreads     int
 	check            bool
 	cpuProfile       string
+	authzBin         string
 }
 
 func parseBenchFlags(e env, args []string) (benchFlags, error) {
@@ -76,6 +79,7 @@ func parseBenchFlags(e env, args []string) (benchFlags, error) {
 	fs.StringVar(&f.jsonPath, "json", "", "also write the results to this file as JSON")
 	fs.IntVar(&f.envoyThreads, "envoy-concurrency", 1, "worker threads of each Envoy")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (load generator, backend, issuer, cognito-authz) during the measured phases")
+	fs.StringVar(&f.authzBin, "authz-bin", "", "run cognito-authz from this binary as its own process (as deployed) instead of inside this one")
 	fs.BoolVar(&f.check, "check", false, "exit 1 when cognito-authz misses a target against jwt_authn (issue #6)")
 	if err := parseFlags(fs, args); err != nil {
 		return f, err
@@ -189,7 +193,7 @@ func writeReportFile(path string, r *bench.Report) error {
 // benchStack is everything the bench runs against, on loopback ports of its own.
 type benchStack struct {
 	servers []*http.Server
-	authz   *runner.Runner
+	authz   authzService
 	envoys  []*envoyproc.Envoy
 	setups  []bench.Setup
 	tokens  []string
@@ -230,21 +234,13 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 		s.tokens, s.subs = append(s.tokens, tok), append(s.subs, u.Sub)
 	}
 
-	cfg := config.Default()
-	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Issuers = []config.Issuer{{Issuer: is.IssuerURL(), JWKSURL: is.JWKSURL(),
-		ClientIDs: []string{benchClientID}, TokenUse: verifier.TokenUseAccess}}
-	// Room for every user's verified token, as a deployment sized for its users would have.
-	cfg.Cache.MaxEntries = max(cfg.Cache.MaxEntries, 2*f.users)
-	s.authz, err = runner.New(cfg, warnLogger(e.stderr))
+	if f.authzBin != "" {
+		s.authz, err = startAuthzProcess(ctx, e, f.authzBin, is, f.users)
+	} else {
+		s.authz, err = startAuthzInProcess(ctx, e, is, f.users)
+	}
 	if err != nil {
 		return s, err
-	}
-	if err := s.authz.Start(ctx); err != nil {
-		return s, fmt.Errorf("cognito-authz: %w", err)
-	}
-	if err := waitFor(ctx, benchReadyWait, s.authz.Ready); err != nil {
-		return s, fmt.Errorf("cognito-authz never became ready (keys not loaded): %w", err)
 	}
 
 	for _, setup := range []struct {
@@ -258,7 +254,7 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 		envoy, err := envoyproc.Start(ctx, envoyproc.Config{
 			Filter:      setup.filter,
 			Backend:     backendLis.Addr().String(),
-			Authz:       s.authz.GRPCAddr().String(),
+			Authz:       s.authz.grpcAddr(),
 			IssuerURL:   is.IssuerURL(),
 			JWKSURL:     is.JWKSURL(),
 			Binary:      envoyBin,
@@ -291,7 +287,7 @@ func (s *benchStack) close(e env) {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if s.authz != nil {
-		if err := s.authz.Shutdown(ctx); err != nil {
+		if err := s.authz.stop(ctx); err != nil {
 			fmt.Fprintf(e.stderr, "testenv bench: stop cognito-authz: %v\n", err)
 		}
 	}
@@ -372,24 +368,190 @@ func first(values []string) string {
 // authzCounters summarises cognito-authz's own metrics: how many checks it answered and how often
 // the verified-token cache spared an RSA verification.
 func (s *benchStack) authzCounters() string {
-	families, err := s.authz.Metrics().Registry().Gather()
+	c, err := s.authz.counters()
 	if err != nil {
 		return fmt.Sprintf("cognito-authz metrics: %v", err)
 	}
-	sum := func(name string) float64 {
-		var total float64
-		for _, mf := range families {
-			if mf.GetName() != name {
-				continue
-			}
-			for _, m := range mf.GetMetric() {
-				total += m.GetCounter().GetValue()
-			}
-		}
-		return total
-	}
 	return fmt.Sprintf("cognito-authz answered %.0f checks; verified-token cache: %.0f hits, %.0f misses",
-		sum("cognito_authz_checks_total"), sum("cognito_authz_token_cache_hits_total"), sum("cognito_authz_token_cache_misses_total"))
+		c["cognito_authz_checks_total"], c["cognito_authz_token_cache_hits_total"], c["cognito_authz_token_cache_misses_total"])
+}
+
+// authzService is cognito-authz as the bench runs it: inside this process (the default: nothing to
+// build first) or as its own process, as it is deployed.
+type authzService interface {
+	grpcAddr() string
+	// counters sums each counter's series by metric name.
+	counters() (map[string]float64, error)
+	stop(ctx context.Context) error
+}
+
+// authzConfig is the service's configuration for the bench issuer: SPEC defaults otherwise, with
+// room in the verified-token cache for every user, as a deployment sized for its users would have.
+func authzConfig(is *issuer.Issuer, users int) *config.Config {
+	cfg := config.Default()
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Issuers = []config.Issuer{{Issuer: is.IssuerURL(), JWKSURL: is.JWKSURL(),
+		ClientIDs: []string{benchClientID}, TokenUse: verifier.TokenUseAccess}}
+	cfg.Cache.MaxEntries = max(cfg.Cache.MaxEntries, 2*users)
+	return cfg
+}
+
+type inProcessAuthz struct{ r *runner.Runner }
+
+func startAuthzInProcess(ctx context.Context, e env, is *issuer.Issuer, users int) (authzService, error) {
+	r, err := runner.New(authzConfig(is, users), warnLogger(e.stderr))
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Start(ctx); err != nil {
+		return nil, fmt.Errorf("cognito-authz: %w", err)
+	}
+	a := inProcessAuthz{r}
+	if err := waitFor(ctx, benchReadyWait, r.Ready); err != nil {
+		_ = r.Shutdown(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("cognito-authz never became ready (keys not loaded): %w", err)
+	}
+	return a, nil
+}
+
+func (a inProcessAuthz) grpcAddr() string               { return a.r.GRPCAddr().String() }
+func (a inProcessAuthz) stop(ctx context.Context) error { return a.r.Shutdown(ctx) }
+
+func (a inProcessAuthz) counters() (map[string]float64, error) {
+	families, err := a.r.Metrics().Registry().Gather()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, mf := range families {
+		for _, m := range mf.GetMetric() {
+			out[mf.GetName()] += m.GetCounter().GetValue()
+		}
+	}
+	return out, nil
+}
+
+// processAuthz is `cognito-authz serve` in a process of its own.
+type processAuthz struct {
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	grpc     string
+	adminURL string
+}
+
+func startAuthzProcess(ctx context.Context, e env, bin string, is *issuer.Issuer, users int) (authzService, error) {
+	cfg := authzConfig(is, users)
+	// The service's flags have no cache size; a file carries the whole configuration instead.
+	ports, err := freeLoopbackAddrs(2)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Listen, cfg.AdminListen = ports[0], ports[1]
+	dir, err := os.MkdirTemp("", "bench-authz-")
+	if err != nil {
+		return nil, err
+	}
+	cfgPath := dir + "/cognito-authz.yaml"
+	text, err := cfg.YAML()
+	if err == nil {
+		err = os.WriteFile(cfgPath, text, 0o600)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("cognito-authz config: %w", err)
+	}
+	cmd := exec.Command(bin, "serve", "--config", cfgPath, "--log-level", "warn", "--log-format", "console")
+	cmd.Stdout, cmd.Stderr = e.stderr, e.stderr
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("cognito-authz: start %s: %w", bin, err)
+	}
+	a := &processAuthz{cmd: cmd, exited: make(chan struct{}), grpc: ports[0], adminURL: "http://" + ports[1]}
+	go func() {
+		_ = cmd.Wait()
+		os.RemoveAll(dir)
+		close(a.exited)
+	}()
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
+	ready := func() bool {
+		select {
+		case <-a.exited:
+			return true // stop waiting; reported below
+		default:
+		}
+		resp, err := client.Get(a.adminURL + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	err = waitFor(ctx, benchReadyWait, ready)
+	select {
+	case <-a.exited:
+		err = fmt.Errorf("exited while starting: %v", cmd.ProcessState)
+	default:
+	}
+	if err != nil {
+		_ = a.stop(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("cognito-authz (%s) never became ready: %w", bin, err)
+	}
+	return a, nil
+}
+
+func (a *processAuthz) grpcAddr() string { return a.grpc }
+
+// stop sends SIGTERM (the service then drains) and kills the process if it outlives ctx.
+func (a *processAuthz) stop(ctx context.Context) error {
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-a.exited:
+		return nil
+	case <-ctx.Done():
+		_ = a.cmd.Process.Kill()
+		<-a.exited
+		return fmt.Errorf("cognito-authz ignored SIGTERM and was killed: %w", ctx.Err())
+	}
+}
+
+// counters reads the Prometheus text the service serves: a line is a metric name, maybe labels,
+// and a value.
+func (a *processAuthz) counters() (map[string]float64, error) {
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	resp, err := client.Get(a.adminURL + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, _, _ := strings.Cut(line, "{")
+		name, _, _ = strings.Cut(name, " ")
+		fields := strings.Fields(line)
+		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
+			out[name] += v
+		}
+	}
+	return out, sc.Err()
+}
+
+// freeLoopbackAddrs returns n loopback addresses free a moment ago, for a child process to bind.
+func freeLoopbackAddrs(n int) ([]string, error) {
+	var addrs []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		addrs = append(addrs, l.Addr().String())
+		defer l.Close() // held until all are chosen, so none is picked twice
+	}
+	return addrs, nil
 }
 
 func startCPUProfile(path string) (stop func(), err error) {

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -96,5 +100,32 @@ func TestBenchEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "verified-token cache:") {
 		t.Errorf("stderr lacks cognito-authz's counters:\n%s", stderr.String())
+	}
+}
+
+func TestProcessAuthzCountersSumEverySeries(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, `# HELP cognito_authz_checks_total Checks answered.
+# TYPE cognito_authz_checks_total counter
+cognito_authz_checks_total{result="authenticated"} 90
+cognito_authz_checks_total{result="anonymous"} 10
+cognito_authz_token_cache_hits_total 85
+cognito_authz_token_cache_misses_total 5
+go_goroutines 12
+`)
+	}))
+	defer srv.Close()
+	got, err := (&processAuthz{adminURL: srv.URL}).counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"cognito_authz_checks_total": 100, "cognito_authz_token_cache_hits_total": 85,
+		"cognito_authz_token_cache_misses_total": 5, "go_goroutines": 12}
+	if !maps.Equal(got, want) {
+		t.Errorf("counters = %v, want %v", got, want)
 	}
 }
