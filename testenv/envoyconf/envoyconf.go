@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/template"
@@ -67,14 +68,24 @@ type Params struct {
 	// ExtAuthz only.
 	Authz        Endpoint // cognito-authz's gRPC port
 	AuthzTimeout string   // e.g. 0.25s; empty: DefaultAuthzTimeout
+	// AuthzReplicas are several cognito-authz replicas behind the one cluster, instead of Authz
+	// (set one or the other). Envoy balances checks over them and retries a failed one on another.
+	AuthzReplicas []Endpoint
+	// AuthzHealthInterval is how often Envoy asks each replica's grpc.health.v1, e.g. 1s; empty:
+	// DefaultAuthzHealthInterval. Tests shorten it to see a replica come and go sooner.
+	AuthzHealthInterval string
 
 	// JWTAuthn only: the issuer (iss) and where its keys are; the issuer cluster is JWKSURL's host.
 	IssuerURL string
 	JWKSURL   string
 }
 
-// DefaultAuthzTimeout bounds one check; past it Envoy answers 503 (status_on_error).
+// DefaultAuthzTimeout bounds one check, retries included; past it Envoy answers 503
+// (status_on_error).
 const DefaultAuthzTimeout = "0.25s"
+
+// DefaultAuthzHealthInterval is the period of Envoy's active health checks of cognito-authz.
+const DefaultAuthzHealthInterval = "5s"
 
 // The committed presets, one per file under envoy/.
 
@@ -148,6 +159,7 @@ type templateData struct {
 	EnvoyVersion    string
 	Issuer          Endpoint
 	IdentityHeaders []string
+	AuthzEndpoints  []Endpoint // Authz, or AuthzReplicas
 }
 
 // Render returns the configuration for p, or an error naming the first bad parameter.
@@ -166,6 +178,9 @@ func Render(p Params) ([]byte, error) {
 func prepare(p Params) (templateData, error) {
 	if p.AuthzTimeout == "" {
 		p.AuthzTimeout = DefaultAuthzTimeout
+	}
+	if p.AuthzHealthInterval == "" {
+		p.AuthzHealthInterval = DefaultAuthzHealthInterval
 	}
 	d := templateData{Params: p, EnvoyVersion: EnvoyVersion, IdentityHeaders: IdentityHeaders,
 		ExtAuthz: p.Filter == ExtAuthz, JWTAuthn: p.Filter == JWTAuthn, NoAuth: p.Filter == NoAuth}
@@ -194,9 +209,18 @@ func prepare(p Params) (templateData, error) {
 	checkUpstream("backend", p.Backend)
 	switch p.Filter {
 	case ExtAuthz:
-		checkUpstream("authz", p.Authz)
-		_, err := strconv.ParseFloat(strings.TrimSuffix(p.AuthzTimeout, "s"), 64)
-		check(err == nil && strings.HasSuffix(p.AuthzTimeout, "s"), "authz timeout: %q is not a duration in seconds like 0.25s", p.AuthzTimeout)
+		if len(p.AuthzReplicas) == 0 {
+			checkUpstream("authz", p.Authz)
+			d.AuthzEndpoints = []Endpoint{p.Authz}
+		} else {
+			check(p.Authz == Endpoint{}, "authz: set Authz or AuthzReplicas, not both")
+			for i, e := range p.AuthzReplicas {
+				checkUpstream(fmt.Sprintf("authz replica %d", i), e)
+			}
+			d.AuthzEndpoints = p.AuthzReplicas
+		}
+		check(isSeconds(p.AuthzTimeout), "authz timeout: %q is not a duration in seconds like 0.25s", p.AuthzTimeout)
+		check(isSeconds(p.AuthzHealthInterval), "authz health interval: %q is not a duration in seconds like 5s", p.AuthzHealthInterval)
 	case JWTAuthn:
 		u, err := url.Parse(p.IssuerURL)
 		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", "issuer URL: %q is not an absolute http(s) URL", p.IssuerURL)
@@ -208,6 +232,17 @@ func prepare(p Params) (templateData, error) {
 		}
 	}
 	return d, errors.Join(errs...)
+}
+
+var secondsPattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?s$`)
+
+// isSeconds reports whether s is a positive duration in seconds as Envoy's YAML takes it, e.g. 0.25s.
+func isSeconds(s string) bool {
+	if !secondsPattern.MatchString(s) {
+		return false
+	}
+	v, err := strconv.ParseFloat(strings.TrimSuffix(s, "s"), 64)
+	return err == nil && v > 0
 }
 
 // endpointOf is the host and port an http(s) URL connects to.

@@ -3,9 +3,11 @@ package envoyconf_test
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -69,6 +71,10 @@ func TestEnvoyValidates(t *testing.T) {
 		"harness ext_authz": {Filter: envoyconf.ExtAuthz, ListenAddress: "127.0.0.1", AdminAddress: "127.0.0.1",
 			ClusterType: envoyconf.Static, Backend: envoyconf.Endpoint{Host: "127.0.0.1", Port: 40001},
 			Authz: envoyconf.Endpoint{Host: "::1", Port: 40002}, AuthzTimeout: "1s"},
+		"harness ext_authz replicas": {Filter: envoyconf.ExtAuthz, ListenAddress: "127.0.0.1", AdminAddress: "127.0.0.1",
+			ClusterType: envoyconf.Static, Backend: envoyconf.Endpoint{Host: "127.0.0.1", Port: 40001},
+			AuthzReplicas:       []envoyconf.Endpoint{{Host: "127.0.0.1", Port: 40002}, {Host: "127.0.0.1", Port: 40004}, {Host: "::1", Port: 40005}},
+			AuthzHealthInterval: "0.5s"},
 		"harness jwt_authn": {Filter: envoyconf.JWTAuthn, ListenAddress: "127.0.0.1", AdminAddress: "127.0.0.1",
 			ClusterType: envoyconf.StrictDNS, Backend: envoyconf.Endpoint{Host: "localhost", Port: 40001},
 			IssuerURL: "http://127.0.0.1:40003/eu-west-1_Pool", JWKSURL: "http://127.0.0.1:40003/eu-west-1_Pool/.well-known/jwks.json"},
@@ -136,11 +142,48 @@ func TestPresetsAgree(t *testing.T) {
 		"transport_api_version": "V3",
 		"failure_mode_allow":    "false",
 		"status_on_error":       "code: 503",
-		"grpc_service":          "envoy_grpc:\n    cluster_name: cognito_authz\ntimeout: 0.25s",
 	}
 	for key, v := range want {
 		if got := strings.TrimSpace(yamlString(t, extAuthz[key])); got != v {
 			t.Errorf("ext_authz %s = %q, want %q", key, got, v)
+		}
+	}
+	grpcService := extAuthz["grpc_service"]
+	wantService := map[string]string{
+		"envoy_grpc": "cluster_name: cognito_authz",
+		"timeout":    "0.25s",
+		// Only failures that mean the check never got an answer are retried, never a decision.
+		"retry_policy/retry_on":                    "connect-failure,refused-stream,reset,unavailable",
+		"retry_policy/num_retries":                 "2",
+		"retry_policy/retry_host_predicate/0/name": "envoy.retry_host_predicates.previous_hosts",
+	}
+	for key, v := range wantService {
+		path := []any{}
+		for _, step := range strings.Split(key, "/") {
+			if n, err := strconv.Atoi(step); err == nil {
+				path = append(path, n)
+			} else {
+				path = append(path, step)
+			}
+		}
+		if got := strings.TrimSpace(yamlString(t, dig(t, grpcService, path...))); got != v {
+			t.Errorf("ext_authz grpc_service %s = %q, want %q", key, got, v)
+		}
+	}
+	// Compose and local run the same resilience settings; only the addresses differ.
+	authzCluster := func(doc map[string]any) map[string]any {
+		for _, c := range dig(t, doc, "static_resources", "clusters").([]any) {
+			if c.(map[string]any)["name"] == "cognito_authz" {
+				return c.(map[string]any)
+			}
+		}
+		t.Fatal("no cognito_authz cluster")
+		return nil
+	}
+	for _, key := range []string{"circuit_breakers", "health_checks", "outlier_detection", "typed_extension_protocol_options", "connect_timeout"} {
+		c, l := authzCluster(compose)[key], authzCluster(local)[key]
+		if c == nil || yamlString(t, c) != yamlString(t, l) {
+			t.Errorf("cognito_authz %s missing or different between compose and local", key)
 		}
 	}
 	for _, doc := range []map[string]any{compose, local, jwt} {
@@ -209,6 +252,15 @@ func TestRenderRejectsBadParams(t *testing.T) {
 		{"no authz host", func(p *envoyconf.Params) { p.Authz.Host = "" }, "authz: host is empty"},
 		{"static cluster with a host name", func(p *envoyconf.Params) { p.ClusterType = envoyconf.Static; p.Authz.Host = "authz" }, "need an IP address"},
 		{"timeout not in seconds", func(p *envoyconf.Params) { p.AuthzTimeout = "250ms" }, "authz timeout"},
+		{"zero timeout", func(p *envoyconf.Params) { p.AuthzTimeout = "0s" }, "authz timeout"},
+		{"health interval not in seconds", func(p *envoyconf.Params) { p.AuthzHealthInterval = "1m" }, "authz health interval"},
+		{"authz and replicas both", func(p *envoyconf.Params) {
+			p.AuthzReplicas = []envoyconf.Endpoint{{Host: "127.0.0.1", Port: 9002}}
+		}, "not both"},
+		{"replica without port", func(p *envoyconf.Params) {
+			p.Authz = envoyconf.Endpoint{}
+			p.AuthzReplicas = []envoyconf.Endpoint{{Host: "127.0.0.1", Port: 9001}, {Host: "127.0.0.1"}}
+		}, "authz replica 1: port 0"},
 		{"multi-line title", func(p *envoyconf.Params) { p.Title = "a\nadmin: {}" }, "title"},
 		{"jwt_authn without issuer", func(p *envoyconf.Params) { p.Filter = envoyconf.JWTAuthn }, "issuer URL"},
 		{"jwt_authn with an https JWKS", func(p *envoyconf.Params) {
@@ -247,5 +299,38 @@ func TestRenderQuotesValues(t *testing.T) {
 	sort.Strings(hosts)
 	if hosts[1] != p.Backend.Host {
 		t.Errorf("backend host read back as %q, want it verbatim", hosts[1])
+	}
+}
+
+func TestRenderAuthzReplicas(t *testing.T) {
+	replicas := []envoyconf.Endpoint{{Host: "127.0.0.1", Port: 9001}, {Host: "127.0.0.1", Port: 9002}, {Host: "::1", Port: 9003}}
+	tests := []struct {
+		name string
+		set  func(p *envoyconf.Params)
+		want []string // host:port of the cluster's endpoints, in order
+	}{
+		{"one by default", func(p *envoyconf.Params) {}, []string{"127.0.0.1:9001"}},
+		{"replicas", func(p *envoyconf.Params) { p.Authz = envoyconf.Endpoint{}; p.AuthzReplicas = replicas },
+			[]string{"127.0.0.1:9001", "127.0.0.1:9002", "::1:9003"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := envoyconf.Local()
+			tt.set(&p)
+			doc := renderYAML(t, p)
+			var got []string
+			for _, c := range dig(t, doc, "static_resources", "clusters").([]any) {
+				if c.(map[string]any)["name"] != "cognito_authz" {
+					continue
+				}
+				for _, e := range dig(t, c, "load_assignment", "endpoints", 0, "lb_endpoints").([]any) {
+					a := dig(t, e, "endpoint", "address", "socket_address").(map[string]any)
+					got = append(got, fmt.Sprintf("%v:%v", a["address"], a["port_value"]))
+				}
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("cognito_authz endpoints = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
