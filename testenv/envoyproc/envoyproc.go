@@ -73,6 +73,10 @@ type Config struct {
 	Authz   string           // cognito-authz's gRPC address; required with ExtAuthz
 	// AuthzTimeout overrides envoyconf.DefaultAuthzTimeout, e.g. "1s".
 	AuthzTimeout string
+	// AuthzReplicas are several cognito-authz gRPC addresses behind one cluster, instead of Authz.
+	AuthzReplicas []string
+	// AuthzHealthInterval overrides envoyconf.DefaultAuthzHealthInterval, e.g. "0.5s".
+	AuthzHealthInterval string
 	// IssuerURL and JWKSURL are required with JWTAuthn.
 	IssuerURL string
 	JWKSURL   string
@@ -267,10 +271,11 @@ func (cfg Config) params() (envoyconf.Params, error) {
 		Filter:        cfg.Filter,
 		ListenAddress: "127.0.0.1", ListenPort: cfg.ListenPort,
 		AdminAddress: "127.0.0.1", AdminPort: cfg.AdminPort,
-		ClusterType:  envoyconf.StrictDNS,
-		AuthzTimeout: cfg.AuthzTimeout,
-		IssuerURL:    cfg.IssuerURL,
-		JWKSURL:      cfg.JWKSURL,
+		ClusterType:         envoyconf.StrictDNS,
+		AuthzTimeout:        cfg.AuthzTimeout,
+		AuthzHealthInterval: cfg.AuthzHealthInterval,
+		IssuerURL:           cfg.IssuerURL,
+		JWKSURL:             cfg.JWKSURL,
 	}
 	if p.Filter == "" {
 		p.Filter = envoyconf.ExtAuthz
@@ -280,8 +285,19 @@ func (cfg Config) params() (envoyconf.Params, error) {
 		return p, err
 	}
 	if p.Filter == envoyconf.ExtAuthz {
-		if p.Authz, err = endpoint("authz", cfg.Authz); err != nil {
-			return p, err
+		if len(cfg.AuthzReplicas) == 0 {
+			if p.Authz, err = endpoint("authz", cfg.Authz); err != nil {
+				return p, err
+			}
+		} else if cfg.Authz != "" {
+			return p, errors.New("envoyproc: set Authz or AuthzReplicas, not both")
+		}
+		for i, addr := range cfg.AuthzReplicas {
+			e, err := endpoint(fmt.Sprintf("authz replica %d", i), addr)
+			if err != nil {
+				return p, err
+			}
+			p.AuthzReplicas = append(p.AuthzReplicas, e)
 		}
 	}
 	return p, nil

@@ -146,6 +146,8 @@ func TestStartFailures(t *testing.T) {
 	}{
 		{"no backend", envoyproc.Config{Binary: bin, Authz: "127.0.0.1:9001"}, "backend address"},
 		{"authz without a port", envoyproc.Config{Binary: bin, Backend: backendAddr, Authz: "127.0.0.1"}, "authz address"},
+		{"authz and replicas both", envoyproc.Config{Binary: bin, Backend: backendAddr, Authz: "127.0.0.1:9001", AuthzReplicas: []string{"127.0.0.1:9002"}}, "not both"},
+		{"replica without a port", envoyproc.Config{Binary: bin, Backend: backendAddr, AuthzReplicas: []string{"127.0.0.1:9001", "127.0.0.1"}}, "authz replica 1 address"},
 		{"jwt_authn without an issuer", envoyproc.Config{Binary: bin, Backend: backendAddr, Filter: envoyconf.JWTAuthn}, "issuer URL"},
 		{"no such binary", envoyproc.Config{Binary: filepath.Join(t.TempDir(), "envoy"), Backend: backendAddr, Authz: "127.0.0.1:9001"}, "start"},
 		{"binary exits while starting", envoyproc.Config{Binary: exits, Backend: backendAddr, Authz: "127.0.0.1:9001"}, "exited while starting"},
