@@ -605,6 +605,17 @@ func warnLogger(w io.Writer) *zap.Logger {
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), zap.WarnLevel)).Named("cognito-authz")
 }
 
+// envoyVersionOf finds the release in `envoy --version` output, which reads
+// "<path>/envoy  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL".
+func envoyVersionOf(out string) string {
+	if _, after, ok := strings.Cut(out, "version:"); ok {
+		if parts := strings.Split(strings.TrimSpace(after), "/"); len(parts) > 1 && parts[1] != "" {
+			return parts[1]
+		}
+	}
+	return "(version unknown)"
+}
+
 // describeMachine names the CPU and the versions measured, for the report.
 func describeMachine(ctx context.Context, envoyBin string, envoyThreads int) string {
 	cpu := "unknown CPU"
@@ -618,18 +629,10 @@ func describeMachine(ctx context.Context, envoyBin string, envoyThreads int) str
 		}
 		f.Close()
 	}
-	envoyVersion := "envoy (version unknown)"
 	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if out, err := exec.CommandContext(vctx, envoyBin, "--version").Output(); err == nil {
-		// "envoy  version: <sha>/1.40.0/Distribution/RELEASE/BoringSSL"
-		for _, part := range strings.Split(string(out), "/") {
-			if strings.Count(part, ".") == 2 && part[0] >= '0' && part[0] <= '9' {
-				envoyVersion = "Envoy " + part
-				break
-			}
-		}
-	}
+	out, _ := exec.CommandContext(vctx, envoyBin, "--version").Output()
+	envoyVersion := "Envoy " + envoyVersionOf(string(out))
 	return fmt.Sprintf("%s, %d logical CPUs shared by everything; %s/%s, %s; %s with %d worker thread(s) each",
 		cpu, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), envoyVersion, envoyThreads)
 }

@@ -129,3 +129,17 @@ go_goroutines 12
 		t.Errorf("counters = %v, want %v", got, want)
 	}
 }
+
+func TestEnvoyVersionOf(t *testing.T) {
+	tests := []struct{ out, want string }{
+		{"\n/root/.pyenv/versions/3.11.7/bin/envoy  version: 9e5580933739775e8bce696a57a2e1bc99368f23/1.40.0/Clean/RELEASE/BoringSSL\n", "1.40.0"},
+		{"envoy  version: abc/1.39.2/Distribution/RELEASE/BoringSSL", "1.39.2"},
+		{"", "(version unknown)"},
+		{"version: abc", "(version unknown)"},
+	}
+	for _, tt := range tests {
+		if got := envoyVersionOf(tt.out); got != tt.want {
+			t.Errorf("envoyVersionOf(%q) = %q, want %q", tt.out, got, tt.want)
+		}
+	}
+}
