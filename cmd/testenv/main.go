@@ -1,10 +1,12 @@
-// Command testenv runs the pieces of the local stack (SPEC section 7) one per process, so a
-// container can run each:
+// Command testenv runs the local stack (SPEC section 7):
 //
+//	testenv up      [--port 8000]    the whole stack behind a real Envoy, until Ctrl-C (make demo)
+//	testenv bench   [--duration 30s] no-auth, jwt_authn and cognito-authz behind Envoy, side by side
 //	testenv issuer  [--listen :8080] [--base-url http://issuer:8080] [--pool-id local_pool] [--client-id demo-client]
 //	testenv backend [--listen :8081]
 //
-// It is wiring only: the pieces live in testenv/issuer and testenv/backend.
+// issuer and backend run one piece per process, so a container can run each. It is wiring only:
+// the pieces live in testenv/issuer, testenv/backend, testenv/e2e and testenv/bench.
 package main
 
 import (
@@ -27,13 +29,11 @@ type command struct {
 }
 
 // commands lists the subcommands in the order usage shows them.
-//
-// `up` (the whole stack as local processes behind a real Envoy) and `bench` (the side-by-side
-// benchmark) belong here too; they are added with the service runner, as commands of this table.
 var commands = []command{
 	{"issuer", "serve a local Cognito-compatible issuer (JWKS and a token mint endpoint)", runIssuer},
 	{"backend", "serve the demo app", runBackend},
 	{"up", "run the whole stack (issuer, cognito-authz, backend, Envoy) on loopback until Ctrl-C", runUp},
+	{"bench", "measure no-auth, jwt_authn and cognito-authz behind Envoy side by side", runBench},
 }
 
 // env is what a command may use besides its arguments.
