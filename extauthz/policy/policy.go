@@ -6,6 +6,8 @@ package policy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/httptext"
 )
 
 // Auth is how much a route asks of the caller.
@@ -79,7 +81,7 @@ func (r Rule) validate() error {
 		return fmt.Errorf("path_prefix: %q must not contain a query or fragment", r.PathPrefix)
 	}
 	for j, m := range r.Methods {
-		if m == "" || !isToken(m) {
+		if !httptext.IsToken(m) {
 			return fmt.Errorf("methods[%d]: %q is not an HTTP method", j, m)
 		}
 		if m != strings.ToUpper(m) {
@@ -108,22 +110,4 @@ func (r Rule) validate() error {
 		return fmt.Errorf("auth: groups_any and scopes_all need auth: required, not %s", auth)
 	}
 	return nil
-}
-
-// isToken reports whether s is an RFC 9110 token (the syntax of methods and header names).
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isTChar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func isTChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

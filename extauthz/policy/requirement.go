@@ -4,6 +4,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/httptext"
 	"github.com/cognito-authz/cognito-authz/extauthz/reason"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
@@ -170,7 +171,7 @@ func canonicalPath(p string) (string, bool) {
 	if isCanonical(p) {
 		return p, false
 	}
-	decoded := percentDecode(p)
+	decoded := httptext.PercentDecode(p)
 	cleaned := path.Clean(decoded)
 	if strings.HasSuffix(decoded, "/") && cleaned != "/" {
 		cleaned += "/"
@@ -198,37 +199,6 @@ func isCanonical(p string) bool {
 		}
 	}
 	return true
-}
-
-// percentDecode decodes every valid %XX escape and leaves invalid ones as they are.
-func percentDecode(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) {
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
-			if ok1 && ok2 {
-				b.WriteByte(hi<<4 | lo)
-				i += 2
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }
 
 // strictness orders requirements so the stricter of two readings of one path can win.

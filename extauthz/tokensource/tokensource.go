@@ -29,6 +29,8 @@ package tokensource
 import (
 	"fmt"
 	"strings"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/httptext"
 )
 
 // Config lists where tokens are looked for; the first source that yields a token wins.
@@ -51,7 +53,7 @@ func (c Config) Validate() error {
 	}
 	for i, h := range c.Headers {
 		switch {
-		case h == "" || !isToken(h):
+		case !httptext.IsToken(h):
 			return fmt.Errorf("token_sources.headers[%d]: %q is not a header name", i, h)
 		case h != strings.ToLower(h):
 			return fmt.Errorf("token_sources.headers[%d]: %q must be lower-case", i, h)
@@ -62,7 +64,7 @@ func (c Config) Validate() error {
 		}
 	}
 	for i, name := range c.Cookies {
-		if name == "" || !isToken(name) {
+		if !httptext.IsToken(name) {
 			return fmt.Errorf("token_sources.cookies[%d]: %q is not a cookie name", i, name)
 		}
 	}
@@ -71,7 +73,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("token_sources.amplify_cookies: no client ids to read cookies for (set the issuers' client_ids)")
 		}
 		for _, id := range c.AmplifyClientIDs {
-			if id == "" || !isToken(id) {
+			if !httptext.IsToken(id) {
 				return fmt.Errorf("token_sources.amplify_cookies: client id %q cannot be part of a cookie name", id)
 			}
 		}
@@ -294,7 +296,7 @@ func cookie(cookieHeader, name string) (string, bool) {
 			continue
 		}
 		k = strings.TrimSpace(k)
-		if k != name && (strings.IndexByte(k, '%') < 0 || unescape(k) != name) {
+		if k != name && (strings.IndexByte(k, '%') < 0 || httptext.PercentDecode(k) != name) {
 			continue
 		}
 		v = strings.TrimSpace(v)
@@ -302,7 +304,7 @@ func cookie(cookieHeader, name string) (string, bool) {
 			v = v[1 : len(v)-1]
 		}
 		if strings.IndexByte(v, '%') >= 0 {
-			v = unescape(v)
+			v = httptext.PercentDecode(v)
 		}
 		if v != "" {
 			return v, true
@@ -320,49 +322,4 @@ func indexCookieSeparator(s string) int {
 		}
 	}
 	return -1
-}
-
-// unescape decodes valid %XX escapes and leaves anything else as it is.
-func unescape(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) {
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
-			if ok1 && ok2 {
-				b.WriteByte(hi<<4 | lo)
-				i += 2
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
-
-// isToken reports whether s is an RFC 9110 token (header names, cookie names).
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
