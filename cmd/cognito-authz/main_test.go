@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"reflect"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/runner"
+	"github.com/cognito-authz/cognito-authz/testenv/issuer"
 )
 
 // TestMain lets a test run the real program, signals and exit code included: the test binary
@@ -47,12 +49,20 @@ func runCLI(t *testing.T, stdin string, args ...string) result {
 }
 
 func TestVerify(t *testing.T) {
-	published, unpublished := newTestKey(t, "k1"), newTestKey(t, "k2")
-	issuer := newTestIssuer(t, published)
-	down := newTestIssuer(t, published)
-	down.up.Store(false)
+	pool := newTestIssuer(t, issuer.Options{})
+	down := newTestIssuer(t, issuer.Options{Key: pool.SigningKey()})
+	down.FailJWKS(http.StatusServiceUnavailable)
+	unpublished, err := issuer.NewKey("unpublished")
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
-	valid := published.sign(t, accessClaims(issuer.issuer(), now))
+	valid := mint(t, pool, aliceAccess())
+	expired, otherApp, otherKey := aliceAccess(), aliceAccess(), aliceAccess()
+	expired.IssuedAt, expired.TTL = now.Add(-2*time.Hour), time.Hour
+	otherApp.ClientID = "other-app"
+	otherKey.Key = unpublished
+	alice := sub(t, pool, "alice")
 
 	tests := []struct {
 		name       string
@@ -63,35 +73,23 @@ func TestVerify(t *testing.T) {
 		wantReason string
 		wantStderr string // for exit 2: what the error names
 	}{
-		{name: "valid", args: append(issuer.flags(), valid), wantCode: 0, wantValid: true},
-		{name: "valid from stdin", args: append(issuer.flags(), "-"), stdin: "Bearer " + valid + "\n", wantCode: 0, wantValid: true},
-		{
-			name:     "expired",
-			args:     append(issuer.flags(), published.sign(t, with(accessClaims(issuer.issuer(), now.Add(-2*time.Hour)), "exp", now.Add(-time.Hour).Unix()))),
-			wantCode: 1, wantReason: "expired",
-		},
-		{name: "garbage", args: append(issuer.flags(), "garbage"), wantCode: 1, wantReason: "malformed"},
-		{name: "empty stdin", args: append(issuer.flags(), "-"), wantCode: 1, wantReason: "missing"},
-		{
-			name:     "another app's token",
-			args:     append(issuer.flags(), published.sign(t, with(accessClaims(issuer.issuer(), now), "client_id", "other-app"))),
-			wantCode: 1, wantReason: "wrong_client",
-		},
-		{
-			name:     "a key the issuer never published",
-			args:     append(issuer.flags(), unpublished.sign(t, accessClaims(issuer.issuer(), now))),
-			wantCode: 1, wantReason: "unknown_kid",
-		},
-		{name: "access token where ID tokens are wanted", args: append(issuer.flags(), "--token-use", "id", valid), wantCode: 1, wantReason: "wrong_token_use"},
-		{name: "key endpoint down", args: append(down.flags(), valid), wantCode: 1, wantReason: "jwks_unavailable"},
+		{name: "valid", args: append(issuerFlags(pool), valid), wantCode: 0, wantValid: true},
+		{name: "valid from stdin", args: append(issuerFlags(pool), "-"), stdin: "Bearer " + valid + "\n", wantCode: 0, wantValid: true},
+		{name: "expired", args: append(issuerFlags(pool), mint(t, pool, expired)), wantCode: 1, wantReason: "expired"},
+		{name: "garbage", args: append(issuerFlags(pool), "garbage"), wantCode: 1, wantReason: "malformed"},
+		{name: "empty stdin", args: append(issuerFlags(pool), "-"), wantCode: 1, wantReason: "missing"},
+		{name: "another app's token", args: append(issuerFlags(pool), mint(t, pool, otherApp)), wantCode: 1, wantReason: "wrong_client"},
+		{name: "a key the issuer never published", args: append(issuerFlags(pool), mint(t, pool, otherKey)), wantCode: 1, wantReason: "unknown_kid"},
+		{name: "access token where ID tokens are wanted", args: append(issuerFlags(pool), "--token-use", "id", valid), wantCode: 1, wantReason: "wrong_token_use"},
+		{name: "key endpoint down", args: append(issuerFlags(down), mint(t, down, aliceAccess())), wantCode: 1, wantReason: "jwks_unavailable"},
 		{
 			name:     "no client id",
-			args:     []string{"--issuer", issuer.issuer(), "--jwks-url", issuer.URL + "/jwks.json", valid},
+			args:     []string{"--issuer", pool.IssuerURL(), "--jwks-url", pool.JWKSURL(), valid},
 			wantCode: 2, wantStderr: "issuers[0].client_ids: required",
 		},
 		{name: "broken config file", args: []string{"--config", "testdata/unknown_key.yaml", valid}, wantCode: 2, wantStderr: "issuers[0].clientids: unknown key"},
-		{name: "no token", args: issuer.flags(), wantCode: 2, wantStderr: "want exactly one TOKEN"},
-		{name: "two tokens", args: append(issuer.flags(), valid, valid), wantCode: 2, wantStderr: "want exactly one TOKEN"},
+		{name: "no token", args: issuerFlags(pool), wantCode: 2, wantStderr: "want exactly one TOKEN"},
+		{name: "two tokens", args: append(issuerFlags(pool), valid, valid), wantCode: 2, wantStderr: "want exactly one TOKEN"},
 		{name: "unknown flag", args: []string{"--user-pool", "us-east-1_X", valid}, wantCode: 2, wantStderr: "flag provided but not defined: -user-pool"},
 	}
 	for _, tt := range tests {
@@ -118,7 +116,7 @@ func TestVerify(t *testing.T) {
 			}
 			if tt.wantValid {
 				claims, _ := out["claims"].(map[string]any)
-				if out["issuer"] != issuer.issuer() || out["token_use"] != "access" || claims["sub"] != "user-1" || claims["username"] != "alice" {
+				if out["issuer"] != pool.IssuerURL() || out["token_use"] != "access" || claims["sub"] != alice || claims["username"] != "alice" {
 					t.Errorf("valid output %s", r.stdout)
 				}
 				if _, hasReason := out["reason"]; hasReason {
@@ -245,9 +243,9 @@ func TestCommands(t *testing.T) {
 }
 
 func TestHealthcheck(t *testing.T) {
-	up := newTestIssuer(t, newTestKey(t, "k1"))
-	down := newTestIssuer(t)
-	down.up.Store(false)
+	up := newTestIssuer(t, issuer.Options{})
+	down := newTestIssuer(t, issuer.Options{Key: up.SigningKey()})
+	down.FailJWKS(http.StatusServiceUnavailable)
 	ready := startService(t, up)
 	waitFor(t, "ready", ready.Ready)
 	notReady := startService(t, down)
@@ -279,12 +277,12 @@ func TestHealthcheck(t *testing.T) {
 	}
 }
 
-// startService runs the service in-process against issuer, on loopback ports the kernel picks.
-func startService(t *testing.T, issuer *testIssuer) *runner.Runner {
+// startService runs the service in-process against pool, on loopback ports the kernel picks.
+func startService(t *testing.T, pool *issuer.Issuer) *runner.Runner {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Issuers = []config.Issuer{{Issuer: issuer.issuer(), JWKSURL: issuer.URL + "/jwks.json", ClientIDs: []string{testClientID}, TokenUse: "access"}}
+	cfg.Issuers = []config.Issuer{{Issuer: pool.IssuerURL(), JWKSURL: pool.JWKSURL(), ClientIDs: []string{testClientID}, TokenUse: "access"}}
 	r, err := runner.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -303,9 +301,8 @@ func startService(t *testing.T, issuer *testIssuer) *runner.Runner {
 // TestServeSIGTERM runs the real program: JSON logs by default, a debug line per decision with
 // --log-level debug and never the token, and SIGTERM a graceful exit 0.
 func TestServeSIGTERM(t *testing.T) {
-	key := newTestKey(t, "k1")
-	issuer := newTestIssuer(t, key)
-	args := append(issuer.flags(), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-level", "debug")
+	pool := newTestIssuer(t, issuer.Options{})
+	args := append(issuerFlags(pool), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-level", "debug")
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
 	stderr, err := cmd.StderrPipe()
@@ -340,7 +337,7 @@ func TestServeSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	token := key.sign(t, accessClaims(issuer.issuer(), time.Now()))
+	token := mint(t, pool, aliceAccess())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err = authv3.NewAuthorizationClient(conn).Check(ctx, &authv3.CheckRequest{
@@ -352,7 +349,7 @@ func TestServeSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	decision := logs.waitFor("check")
-	if decision["result"] != "authenticated" || decision["sub"] != "user-1" || decision["jti"] != "jti-1" || decision["level"] != "debug" {
+	if decision["result"] != "authenticated" || decision["sub"] != sub(t, pool, "alice") || decision["jti"] != "jti-1" || decision["level"] != "debug" {
 		t.Errorf("decision line %v", decision)
 	}
 
