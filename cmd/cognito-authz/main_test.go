@@ -22,6 +22,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/runner"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
+	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 // TestMain lets a test run the real program, signals and exit code included: the test binary
@@ -247,7 +248,9 @@ func TestHealthcheck(t *testing.T) {
 	down := newTestIssuer(t, issuer.Options{Key: up.SigningKey()})
 	down.FailJWKS(http.StatusServiceUnavailable)
 	ready := startService(t, up)
-	waitFor(t, "ready", ready.Ready)
+	if err := poll.Until(t.Context(), 15*time.Second, ready.Ready); err != nil {
+		t.Fatalf("service not ready: %v", err)
+	}
 	notReady := startService(t, down)
 
 	closed := startService(t, up)
@@ -425,16 +428,4 @@ func (l *logReader) all() []string {
 		l.seen = append(l.seen, line)
 	}
 	return l.seen
-}
-
-// waitFor polls cond until it holds, failing at the deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

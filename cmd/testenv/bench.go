@@ -29,6 +29,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
+	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 // benchStdout receives the table; a variable so a test can read it.
@@ -407,7 +408,7 @@ func startAuthzInProcess(ctx context.Context, e env, is *issuer.Issuer, users in
 		return nil, fmt.Errorf("cognito-authz: %w", err)
 	}
 	a := inProcessAuthz{r}
-	if err := waitFor(ctx, benchReadyWait, r.Ready); err != nil {
+	if err := poll.Until(ctx, benchReadyWait, r.Ready); err != nil {
 		_ = r.Shutdown(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("cognito-authz never became ready (keys not loaded): %w", err)
 	}
@@ -486,7 +487,7 @@ func startAuthzProcess(ctx context.Context, e env, bin string, is *issuer.Issuer
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}
-	err = waitFor(ctx, benchReadyWait, ready)
+	err = poll.Until(ctx, benchReadyWait, ready)
 	select {
 	case <-a.exited:
 		err = fmt.Errorf("exited while starting: %v", cmd.ProcessState)
@@ -580,22 +581,6 @@ func loadAverage() string {
 		return fields[0]
 	}
 	return "?"
-}
-
-// waitFor polls cond until it holds, ctx ends or timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-	return nil
 }
 
 // warnLogger shows cognito-authz's warnings and errors only: a line per decision would cost more

@@ -23,6 +23,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
+	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 // cognito-local (github.com/jagregory/cognito-local) is a Cognito emulator nobody here wrote: its
@@ -254,20 +255,28 @@ func startCognitoLocal(t *testing.T, startJS string) *cognitoLocal {
 
 	ctx, cancel := context.WithTimeout(t.Context(), cognitoLocalStartTimeout)
 	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if cl.healthy(ctx) {
-			return cl
+	healthy, gone := false, false
+	// A process that has exited will not answer later: stop asking.
+	_ = poll.Until(ctx, cognitoLocalStartTimeout, func() bool {
+		if healthy = cl.healthy(ctx); healthy {
+			return true
 		}
 		select {
 		case <-exited:
-			t.Fatalf("cognito-local exited while starting")
-		case <-ctx.Done():
-			t.Fatalf("cognito-local did not answer /health within %v", cognitoLocalStartTimeout)
-		case <-tick.C:
+			gone = true
+		default:
 		}
+		return gone
+	})
+	switch {
+	case healthy:
+		return cl
+	case gone:
+		t.Fatalf("cognito-local exited while starting")
+	default:
+		t.Fatalf("cognito-local did not answer /health within %v", cognitoLocalStartTimeout)
 	}
+	return nil
 }
 
 func (c *cognitoLocal) healthy(ctx context.Context) bool {

@@ -13,6 +13,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
+	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 func TestAnonymousRequestReachesTheAppAsAnonymous(t *testing.T) {
@@ -300,9 +301,9 @@ func TestKeysKeepWorkingWhenTheKeyEndpointGoesDown(t *testing.T) {
 
 	s.Issuer.FailJWKS(http.StatusServiceUnavailable)
 	failedFetches := s.Issuer.JWKSRequests() + 3
-	waitFor(t, "cognito-authz to fail to refetch the keys three times", 20*time.Second, func() bool {
-		return s.Issuer.JWKSRequests() >= failedFetches
-	})
+	if err := poll.Until(t.Context(), 20*time.Second, func() bool { return s.Issuer.JWKSRequests() >= failedFetches }); err != nil {
+		t.Fatalf("cognito-authz did not fail to refetch the keys three times: %v", err)
+	}
 
 	// Minted after the endpoint failed, so no cached verification can help: the kept keys must.
 	token := mint(t, s.Issuer, issuer.TokenSpec{Username: "alice"})

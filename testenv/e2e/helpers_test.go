@@ -152,19 +152,3 @@ func wantChallenge(t *testing.T, a *e2e.Answer, contains ...string) {
 		}
 	}
 }
-
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("gave up after %v waiting for %s", timeout, what)
-		case <-tick.C:
-		}
-	}
-}

@@ -26,6 +26,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
+	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 // ClientID is the app client of the local user pool, as in deploy/compose/cognito-authz.yaml.
@@ -154,7 +155,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err := s.Authz.Start(ctx); err != nil {
 		return s, fmt.Errorf("cognito-authz: %w", err)
 	}
-	if err := waitUntil(ctx, readyTimeout, s.Authz.Ready); err != nil {
+	if err := poll.Until(ctx, readyTimeout, s.Authz.Ready); err != nil {
 		return s, fmt.Errorf("cognito-authz did not load its keys (issuers %v): %w", s.issuerNames(), err)
 	}
 
@@ -190,22 +191,6 @@ func (s *Stack) issuerNames() []string {
 		names = append(names, is.Issuer+is.UserPoolID)
 	}
 	return names
-}
-
-// waitUntil polls cond until it holds, ctx ends or timeout passes.
-func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-	return nil
 }
 
 // URL is Envoy's listener, where the app is reached, e.g. http://127.0.0.1:8000.
