@@ -4,26 +4,15 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/runner"
 )
 
 // checkConfig validates the configuration as serve would build it, and prints the effective
 // configuration as YAML.
 func checkConfig(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check-config", "[flags]", stderr)
-	o := config.BindFlags(fs)
-	o.BindServeFlags(fs)
-	if code, ok := parseFlags(fs, args); !ok {
+	cfg, code, ok := serveConfig("check-config", args, stderr)
+	if !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "cognito-authz check-config: unexpected argument %q\n", fs.Arg(0))
-		return exitBadArgs
-	}
-	cfg := resolveConfig(o, "check-config", stderr)
-	if cfg == nil {
-		return exitBadArgs
 	}
 	// Building the service (it binds and fetches nothing) catches what only the packages that do
 	// the work can judge.

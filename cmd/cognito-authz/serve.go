@@ -13,19 +13,9 @@ import (
 
 // serve runs the service until ctx ends, then shuts down gracefully within a bound.
 func serve(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := newFlagSet("serve", "[flags]", stderr)
-	o := config.BindFlags(fs)
-	o.BindServeFlags(fs)
-	if code, ok := parseFlags(fs, args); !ok {
+	cfg, code, ok := serveConfig("serve", args, stderr)
+	if !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "cognito-authz serve: unexpected argument %q\n", fs.Arg(0))
-		return exitBadArgs
-	}
-	cfg := resolveConfig(o, "serve", stderr)
-	if cfg == nil {
-		return exitBadArgs
 	}
 	log, err := newLogger(cfg.Log, stderr)
 	if err != nil {
@@ -48,4 +38,24 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log.Error("service failed", zap.Error(err))
 	return exitFailed
+}
+
+// serveConfig parses serve's flags and resolves the configuration they and the file describe.
+// check-config calls it too, so that it judges exactly what serve would run. ok is false when the
+// command must exit with code; the problem has then been reported on stderr.
+func serveConfig(command string, args []string, stderr io.Writer) (cfg *config.Config, code int, ok bool) {
+	fs := newFlagSet(command, "[flags]", stderr)
+	o := config.BindFlags(fs)
+	o.BindServeFlags(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return nil, code, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "cognito-authz %s: unexpected argument %q\n", command, fs.Arg(0))
+		return nil, exitBadArgs, false
+	}
+	if cfg = resolveConfig(o, command, stderr); cfg == nil {
+		return nil, exitBadArgs, false
+	}
+	return cfg, exitOK, true
 }
