@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 )
 
 func runBackend(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("testenv backend", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "backend", "")
 	listen := fs.String("listen", ":8081", "address to listen on")
 	if err := parseFlags(fs, args); err != nil {
 		return err

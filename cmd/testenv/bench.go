@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -60,15 +59,10 @@ type benchFlags struct {
 
 func parseBenchFlags(e env, args []string) (benchFlags, error) {
 	var f benchFlags
-	fs := flag.NewFlagSet("testenv bench", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: testenv bench [flags]\n\n"+
-			"Starts the demo backend, the local issuer, cognito-authz and three Envoys on loopback (no-auth,\n"+
+	fs := newFlagSet(e, "bench",
+		"Starts the demo backend, the local issuer, cognito-authz and three Envoys on loopback (no-auth,\n"+
 			"jwt_authn, cognito-authz: the same routes), then sends each the same token mix, first at --rate,\n"+
-			"then flat out, and prints a table. Needs envoy ("+envoyproc.InstallHint+").\n\n")
-		fs.PrintDefaults()
-	}
+			"then flat out, and prints a table. Needs envoy ("+envoyproc.InstallHint+").")
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "measured time per setup in each phase (fixed rate, then flat out)")
 	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "unmeasured flat-out traffic per setup before the first phase")
 	fs.IntVar(&f.rate, "rate", 500, "requests per second of the fixed-rate phase")
@@ -85,25 +79,17 @@ func parseBenchFlags(e env, args []string) (benchFlags, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return f, err
 	}
-	var errs []string
-	bad := func(cond bool, format string, args ...any) {
-		if cond {
-			errs = append(errs, fmt.Sprintf(format, args...))
-		}
-	}
-	bad(f.duration <= 0 || f.duration > maxBenchDuration, "--duration %v: want more than 0 and at most %v", f.duration, maxBenchDuration)
-	bad(f.warmup < 0 || f.warmup > maxBenchWarmup, "--warmup %v: want 0 to %v", f.warmup, maxBenchWarmup)
-	bad(f.rate <= 0 || f.rate > 100000, "--rate %d: want 1 to 100000", f.rate)
-	bad(f.workers <= 0 || f.workers > 1024, "--workers %d: want 1 to 1024", f.workers)
-	bad(f.rounds <= 0 || f.rounds > 10, "--rounds %d: want 1 to 10", f.rounds)
-	bad(f.users <= 0 || f.users > maxBenchUsers, "--users %d: want 1 to %d", f.users, maxBenchUsers)
-	bad(!(f.anonymous >= 0 && f.anonymous < 1), "--anonymous %v: want at least 0 and below 1", f.anonymous)
-	bad(!strings.HasPrefix(f.path, "/"), "--path %q: want a path starting with /", f.path)
-	bad(f.envoyThreads <= 0 || f.envoyThreads > 64, "--envoy-concurrency %d: want 1 to 64", f.envoyThreads)
-	if len(errs) > 0 {
-		return f, usageError{msg: strings.Join(errs, "; ")}
-	}
-	return f, nil
+	var problems flagProblems
+	problems.check(f.duration <= 0 || f.duration > maxBenchDuration, "--duration %v: want more than 0 and at most %v", f.duration, maxBenchDuration)
+	problems.check(f.warmup < 0 || f.warmup > maxBenchWarmup, "--warmup %v: want 0 to %v", f.warmup, maxBenchWarmup)
+	problems.check(f.rate <= 0 || f.rate > 100000, "--rate %d: want 1 to 100000", f.rate)
+	problems.check(f.workers <= 0 || f.workers > 1024, "--workers %d: want 1 to 1024", f.workers)
+	problems.check(f.rounds <= 0 || f.rounds > 10, "--rounds %d: want 1 to 10", f.rounds)
+	problems.check(f.users <= 0 || f.users > maxBenchUsers, "--users %d: want 1 to %d", f.users, maxBenchUsers)
+	problems.check(!(f.anonymous >= 0 && f.anonymous < 1), "--anonymous %v: want at least 0 and below 1", f.anonymous)
+	problems.check(!strings.HasPrefix(f.path, "/"), "--path %q: want a path starting with /", f.path)
+	problems.check(f.envoyThreads <= 0 || f.envoyThreads > 64, "--envoy-concurrency %d: want 1 to 64", f.envoyThreads)
+	return f, problems.err()
 }
 
 func runBench(ctx context.Context, e env, args []string) error {

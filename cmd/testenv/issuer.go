@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"strings"
 
@@ -10,8 +9,7 @@ import (
 )
 
 func runIssuer(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("testenv issuer", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlagSet(e, "issuer", "")
 	listen := fs.String("listen", ":8080", "address to listen on")
 	baseURL := fs.String("base-url", "http://issuer:8080", "URL clients reach the issuer at; tokens carry iss=<base-url>/<pool-id>")
 	poolID := fs.String("pool-id", issuer.DefaultPoolID, "user pool id")

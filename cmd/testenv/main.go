@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -101,6 +102,39 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
+}
+
+// newFlagSet returns command name's flag set, reporting to e.stderr instead of exiting. about, when
+// not empty, is printed between the usage line and the flags.
+func newFlagSet(e env, name, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet("testenv "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	if about != "" {
+		fs.Usage = func() {
+			fmt.Fprintf(fs.Output(), "usage: testenv %s [flags]\n\n%s\n\n", name, about)
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// flagProblems collects what is wrong with a command's flag values, so that one usage error names
+// them all.
+type flagProblems []string
+
+// check records the problem format describes when bad holds.
+func (p *flagProblems) check(bad bool, format string, args ...any) {
+	if bad {
+		*p = append(*p, fmt.Sprintf(format, args...))
+	}
+}
+
+// err is a usage error naming every problem, or nil when there is none.
+func (p flagProblems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return usageError{msg: strings.Join(p, "; ")}
 }
 
 // parseFlags parses args into fs, turning a bad flag or a stray argument into errUsage.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -48,14 +47,9 @@ type upFlags struct {
 
 func parseUpFlags(e env, args []string) (upFlags, error) {
 	var f upFlags
-	fs := flag.NewFlagSet("testenv up", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: testenv up [flags]\n\n"+
-			"Starts the local issuer, cognito-authz, the demo backend and Envoy on loopback, prints the URL,\n"+
-			"tokens and curl lines to try, and runs until Ctrl-C. Needs envoy ("+envoyproc.InstallHint+").\n\n")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet(e, "up",
+		"Starts the local issuer, cognito-authz, the demo backend and Envoy on loopback, prints the URL,\n"+
+			"tokens and curl lines to try, and runs until Ctrl-C. Needs envoy ("+envoyproc.InstallHint+").")
 	fs.IntVar(&f.port, "port", upDefaultPort, "Envoy's port on 127.0.0.1 (0: any free port)")
 	fs.DurationVar(&f.ttl, "ttl", 8*time.Hour, "lifetime of the printed tokens (at most 24h, as in Cognito)")
 	fs.BoolVar(&f.check, "check", false, "send the printed requests, report each answer, stop; exit 1 if one is not as printed")
@@ -63,20 +57,11 @@ func parseUpFlags(e env, args []string) (upFlags, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return f, err
 	}
-	var errs []string
-	if f.port < 0 || f.port > 65535 {
-		errs = append(errs, fmt.Sprintf("--port %d: want 0 to 65535", f.port))
-	}
-	if f.ttl <= 0 || f.ttl > 24*time.Hour {
-		errs = append(errs, fmt.Sprintf("--ttl %v: want more than 0 and at most 24h", f.ttl))
-	}
-	if !slices.Contains(config.LogLevels, f.logLevel) {
-		errs = append(errs, fmt.Sprintf("--log-level %q: want one of %s", f.logLevel, strings.Join(config.LogLevels, ", ")))
-	}
-	if len(errs) > 0 {
-		return f, usageError{msg: strings.Join(errs, "; ")}
-	}
-	return f, nil
+	var problems flagProblems
+	problems.check(f.port < 0 || f.port > 65535, "--port %d: want 0 to 65535", f.port)
+	problems.check(f.ttl <= 0 || f.ttl > 24*time.Hour, "--ttl %v: want more than 0 and at most 24h", f.ttl)
+	problems.check(!slices.Contains(config.LogLevels, f.logLevel), "--log-level %q: want one of %s", f.logLevel, strings.Join(config.LogLevels, ", "))
+	return f, problems.err()
 }
 
 func runUp(ctx context.Context, e env, args []string) error {
