@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cognito-authz/cognito-authz/testenv/issuer"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from a command's goroutine while the test reads it.
@@ -115,27 +116,13 @@ func TestIssuerCommandServes(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&minted); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST token: %d %v", resp.StatusCode, err)
 	}
-	payload := decodePayload(t, minted.Token)
-	if payload["iss"] != "http://issuer.test:8080/eu-west-1_Test" || payload["client_id"] != "cli" {
-		t.Errorf("iss %v client_id %v, want the flags' http://issuer.test:8080/eu-west-1_Test and cli", payload["iss"], payload["client_id"])
-	}
-}
-
-func decodePayload(t *testing.T, token string) map[string]any {
-	t.Helper()
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		t.Fatalf("token has %d segments", len(parts))
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	payload, err := issuer.UnverifiedClaims(minted.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
+	if payload["iss"] != "http://issuer.test:8080/eu-west-1_Test" || payload["client_id"] != "cli" {
+		t.Errorf("iss %v client_id %v, want the flags' http://issuer.test:8080/eu-west-1_Test and cli", payload["iss"], payload["client_id"])
 	}
-	return m
 }
 
 func TestBackendCommandServes(t *testing.T) {

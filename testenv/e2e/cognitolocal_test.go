@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
+	"github.com/cognito-authz/cognito-authz/testenv/issuer"
 	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
@@ -399,16 +398,8 @@ func (c *cognitoLocal) signIn(t *testing.T, clientID string, u cognitoUser) cogn
 // test configures.
 func claim(t *testing.T, token, name string) string {
 	t.Helper()
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		t.Fatalf("token has %d segments", len(parts))
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	payload, err := issuer.UnverifiedClaims(token)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var payload map[string]any
-	if err := json.Unmarshal(raw, &payload); err != nil {
 		t.Fatal(err)
 	}
 	v, _ := payload[name].(string)
