@@ -32,16 +32,6 @@ func aliceAccess() issuer.TokenSpec {
 	}
 }
 
-// mint mints spec with is, failing the test on error.
-func mint(t *testing.T, is *issuer.Issuer, spec issuer.TokenSpec) string {
-	t.Helper()
-	token, err := is.Mint(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return token
-}
-
 // sub is the sub the pool gives username.
 func sub(t *testing.T, is *issuer.Issuer, username string) string {
 	t.Helper()

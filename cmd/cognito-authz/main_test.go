@@ -58,7 +58,7 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	valid := mint(t, pool, aliceAccess())
+	valid := pool.MustMint(t, aliceAccess())
 	expired, otherApp, otherKey := aliceAccess(), aliceAccess(), aliceAccess()
 	expired.IssuedAt, expired.TTL = now.Add(-2*time.Hour), time.Hour
 	otherApp.ClientID = "other-app"
@@ -76,13 +76,13 @@ func TestVerify(t *testing.T) {
 	}{
 		{name: "valid", args: append(issuerFlags(pool), valid), wantCode: 0, wantValid: true},
 		{name: "valid from stdin", args: append(issuerFlags(pool), "-"), stdin: "Bearer " + valid + "\n", wantCode: 0, wantValid: true},
-		{name: "expired", args: append(issuerFlags(pool), mint(t, pool, expired)), wantCode: 1, wantReason: "expired"},
+		{name: "expired", args: append(issuerFlags(pool), pool.MustMint(t, expired)), wantCode: 1, wantReason: "expired"},
 		{name: "garbage", args: append(issuerFlags(pool), "garbage"), wantCode: 1, wantReason: "malformed"},
 		{name: "empty stdin", args: append(issuerFlags(pool), "-"), wantCode: 1, wantReason: "missing"},
-		{name: "another app's token", args: append(issuerFlags(pool), mint(t, pool, otherApp)), wantCode: 1, wantReason: "wrong_client"},
-		{name: "a key the issuer never published", args: append(issuerFlags(pool), mint(t, pool, otherKey)), wantCode: 1, wantReason: "unknown_kid"},
+		{name: "another app's token", args: append(issuerFlags(pool), pool.MustMint(t, otherApp)), wantCode: 1, wantReason: "wrong_client"},
+		{name: "a key the issuer never published", args: append(issuerFlags(pool), pool.MustMint(t, otherKey)), wantCode: 1, wantReason: "unknown_kid"},
 		{name: "access token where ID tokens are wanted", args: append(issuerFlags(pool), "--token-use", "id", valid), wantCode: 1, wantReason: "wrong_token_use"},
-		{name: "key endpoint down", args: append(issuerFlags(down), mint(t, down, aliceAccess())), wantCode: 1, wantReason: "jwks_unavailable"},
+		{name: "key endpoint down", args: append(issuerFlags(down), down.MustMint(t, aliceAccess())), wantCode: 1, wantReason: "jwks_unavailable"},
 		{
 			name:     "no client id",
 			args:     []string{"--issuer", pool.IssuerURL(), "--jwks-url", pool.JWKSURL(), valid},
@@ -340,7 +340,7 @@ func TestServeSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	token := mint(t, pool, aliceAccess())
+	token := pool.MustMint(t, aliceAccess())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err = authv3.NewAuthorizationClient(conn).Check(ctx, &authv3.CheckRequest{

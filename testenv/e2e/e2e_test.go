@@ -30,8 +30,8 @@ func TestForgedIdentityHeadersNeverReachTheApp(t *testing.T) {
 	s := startStack(t, nil)
 	admin := user(t, s.Issuer, "alice", "admin")
 	plain := user(t, s.Issuer, "bob")
-	adminToken := mint(t, s.Issuer, issuer.TokenSpec{Username: admin.Username})
-	plainToken := mint(t, s.Issuer, issuer.TokenSpec{Username: plain.Username})
+	adminToken := s.Issuer.MustMint(t, issuer.TokenSpec{Username: admin.Username})
+	plainToken := s.Issuer.MustMint(t, issuer.TokenSpec{Username: plain.Username})
 
 	// Every header cognito-authz owns, claiming the admin's identity; some twice, some in odd case.
 	forged := http.Header{
@@ -113,7 +113,7 @@ func TestValidTokensSetIdentityHeaders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := get(t, s, backend.HomePath, e2e.Bearer(mint(t, s.Issuer, tt.spec)))
+			a := get(t, s, backend.HomePath, e2e.Bearer(s.Issuer.MustMint(t, tt.spec)))
 			wantApp(t, a)
 			wantIdentity(t, a, tt.want)
 			if a.App.User == nil || a.App.User.Sub != alice.Sub {
@@ -127,13 +127,13 @@ func TestIssuerConfiguredForIDTokensOnly(t *testing.T) {
 	s := startStack(t, func(c *config.Config) { c.Issuers[0].TokenUse = verifier.TokenUseID })
 	carol := user(t, s.Issuer, "carol", "admin")
 
-	a := get(t, s, backend.AdminPath, e2e.Bearer(mint(t, s.Issuer, issuer.TokenSpec{Use: issuer.ID, Username: "carol"})))
+	a := get(t, s, backend.AdminPath, e2e.Bearer(s.Issuer.MustMint(t, issuer.TokenSpec{Use: issuer.ID, Username: "carol"})))
 	wantApp(t, a)
 	wantIdentity(t, a, map[string]string{"x-auth-status": "authenticated", "x-user-sub": carol.Sub,
 		"x-user-name": "carol", "x-user-email": carol.Email, "x-user-groups": "admin",
 		"x-user-client-id": e2e.ClientID, "x-user-token-use": "id"})
 
-	access := mint(t, s.Issuer, issuer.TokenSpec{Username: "carol"})
+	access := s.Issuer.MustMint(t, issuer.TokenSpec{Username: "carol"})
 	a = get(t, s, backend.HomePath, e2e.Bearer(access))
 	wantApp(t, a)
 	wantIdentity(t, a, map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "wrong_token_use"})
@@ -157,15 +157,15 @@ func TestInvalidTokensAreAnonymousOnOptionalRoutesAndDeniedOnRequiredOnes(t *tes
 		token  string
 		reason string
 	}{
-		{"expired", mint(t, s.Issuer, issuer.TokenSpec{Username: "alice",
+		{"expired", s.Issuer.MustMint(t, issuer.TokenSpec{Username: "alice",
 			IssuedAt: time.Now().Add(-2 * time.Hour), TTL: time.Hour}), "expired"},
-		{"signed by another key under the pool's kid", mint(t, s.Issuer, issuer.TokenSpec{Username: "alice",
+		{"signed by another key under the pool's kid", s.Issuer.MustMint(t, issuer.TokenSpec{Username: "alice",
 			Key: otherKey, SetHeader: map[string]any{"kid": signingKid}}), "bad_signature"},
-		{"signed by a key the pool never published", mint(t, s.Issuer, issuer.TokenSpec{Username: "alice",
+		{"signed by a key the pool never published", s.Issuer.MustMint(t, issuer.TokenSpec{Username: "alice",
 			Key: otherKey}), "unknown_kid"},
-		{"another app client", mint(t, s.Issuer, issuer.TokenSpec{Username: "alice",
+		{"another app client", s.Issuer.MustMint(t, issuer.TokenSpec{Username: "alice",
 			Set: map[string]any{"client_id": "someone-else"}}), "wrong_client"},
-		{"another issuer", mint(t, s.Issuer, issuer.TokenSpec{Username: "alice",
+		{"another issuer", s.Issuer.MustMint(t, issuer.TokenSpec{Username: "alice",
 			Set: map[string]any{"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other"}}), "wrong_issuer"},
 		{"not a JWT", "not-a-jwt", "malformed"},
 	}
@@ -189,8 +189,8 @@ func TestAdminRouteNeedsGroupAdmin(t *testing.T) {
 	s := startStack(t, nil)
 	alice := user(t, s.Issuer, "alice", "admin")
 	user(t, s.Issuer, "bob", "editors")
-	adminToken := mint(t, s.Issuer, issuer.TokenSpec{Username: "alice"})
-	editorToken := mint(t, s.Issuer, issuer.TokenSpec{Username: "bob"})
+	adminToken := s.Issuer.MustMint(t, issuer.TokenSpec{Username: "alice"})
+	editorToken := s.Issuer.MustMint(t, issuer.TokenSpec{Username: "bob"})
 	tests := []struct {
 		name      string
 		path      string
@@ -239,7 +239,7 @@ func TestAdminRouteNeedsGroupAdmin(t *testing.T) {
 
 func TestHealthzNeverCallsTheService(t *testing.T) {
 	s := startStack(t, nil)
-	token := mint(t, s.Issuer, issuer.TokenSpec{Username: "alice"})
+	token := s.Issuer.MustMint(t, issuer.TokenSpec{Username: "alice"})
 
 	before := checksAnswered(t, s)
 	for _, h := range []http.Header{nil, e2e.Bearer(token), e2e.Bearer("not-a-jwt")} {
@@ -261,7 +261,7 @@ func TestHealthzNeverCallsTheService(t *testing.T) {
 func TestServiceStoppedMeans503NeverThrough(t *testing.T) {
 	s := startStack(t, nil)
 	user(t, s.Issuer, "alice", "admin")
-	token := mint(t, s.Issuer, issuer.TokenSpec{Username: "alice"})
+	token := s.Issuer.MustMint(t, issuer.TokenSpec{Username: "alice"})
 	wantApp(t, get(t, s, backend.AdminPath, e2e.Bearer(token))) // working before
 
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
@@ -306,7 +306,7 @@ func TestKeysKeepWorkingWhenTheKeyEndpointGoesDown(t *testing.T) {
 	}
 
 	// Minted after the endpoint failed, so no cached verification can help: the kept keys must.
-	token := mint(t, s.Issuer, issuer.TokenSpec{Username: "alice"})
+	token := s.Issuer.MustMint(t, issuer.TokenSpec{Username: "alice"})
 	a := get(t, s, backend.AdminPath, e2e.Bearer(token))
 	wantApp(t, a)
 	wantIdentity(t, a, map[string]string{"x-auth-status": "authenticated", "x-user-sub": alice.Sub,
@@ -318,7 +318,7 @@ func TestKeysKeepWorkingWhenTheKeyEndpointGoesDown(t *testing.T) {
 	if _, err := s.Issuer.Rotate(); err != nil {
 		t.Fatal(err)
 	}
-	rotated := mint(t, s.Issuer, issuer.TokenSpec{Username: "alice"})
+	rotated := s.Issuer.MustMint(t, issuer.TokenSpec{Username: "alice"})
 	a = get(t, s, backend.AdminPath, e2e.Bearer(rotated))
 	if a.Status != http.StatusServiceUnavailable || a.App != nil {
 		t.Errorf("admin route, token under a key that cannot be fetched: %s, want 503", a)

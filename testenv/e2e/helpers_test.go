@@ -73,16 +73,6 @@ func get(t *testing.T, s *e2e.Stack, path string, header http.Header) *e2e.Answe
 	return a
 }
 
-// mint returns a token of the stack's issuer, failing the test if it cannot.
-func mint(t *testing.T, is *issuer.Issuer, spec issuer.TokenSpec) string {
-	t.Helper()
-	tok, err := is.Mint(spec)
-	if err != nil {
-		t.Fatalf("mint %+v: %v", spec, err)
-	}
-	return tok
-}
-
 // user returns the issuer's user, with groups when given.
 func user(t *testing.T, is *issuer.Issuer, name string, groups ...string) issuer.User {
 	t.Helper()

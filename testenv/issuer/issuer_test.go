@@ -230,8 +230,8 @@ func equalJSON(a, b any) bool {
 
 func TestMintGivesFreshIDsAndStableSubs(t *testing.T) {
 	is := newIssuer(t)
-	a := decode(t, mint(t, is, issuer.TokenSpec{Username: "alice"}))
-	b := decode(t, mint(t, is, issuer.TokenSpec{Username: "alice"}))
+	a := decode(t, is.MustMint(t, issuer.TokenSpec{Username: "alice"}))
+	b := decode(t, is.MustMint(t, issuer.TokenSpec{Username: "alice"}))
 	for _, name := range []string{"jti", "origin_jti", "event_id"} {
 		if a.claims[name] == b.claims[name] {
 			t.Errorf("%s repeated across tokens: %v", name, a.claims[name])
@@ -259,15 +259,6 @@ func TestMintGivesFreshIDsAndStableSubs(t *testing.T) {
 	if other.Sub == same.Sub || bob.Sub == same.Sub {
 		t.Errorf("subs collide: alice@other_pool %s, bob %s, alice %s", other.Sub, bob.Sub, same.Sub)
 	}
-}
-
-func mint(t *testing.T, is *issuer.Issuer, spec issuer.TokenSpec) string {
-	t.Helper()
-	token, err := is.Mint(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return token
 }
 
 // fetchKeySet reads the served JWKS with an independent JOSE implementation.
@@ -322,7 +313,7 @@ func TestJWKSShape(t *testing.T) {
 	if bits := new(big.Int).SetBytes(n).BitLen(); bits != 2048 {
 		t.Errorf("modulus has %d bits, want 2048", bits)
 	}
-	if !verifies(t, fetchKeySet(t, is), mint(t, is, issuer.TokenSpec{Username: "alice"})) {
+	if !verifies(t, fetchKeySet(t, is), is.MustMint(t, issuer.TokenSpec{Username: "alice"})) {
 		t.Error("a minted token does not verify against the served JWKS")
 	}
 }
@@ -387,7 +378,7 @@ func TestMintOverrides(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			token := mint(t, is, tt.spec)
+			token := is.MustMint(t, tt.spec)
 			if got := verifies(t, set, token); got != tt.verifies {
 				t.Errorf("signature verifies = %v, want %v", got, tt.verifies)
 			}
@@ -448,13 +439,13 @@ func TestNewRejectsBadOptions(t *testing.T) {
 func TestKeyRotation(t *testing.T) {
 	is := newIssuer(t)
 	first := is.SigningKey()
-	before := mint(t, is, issuer.TokenSpec{Username: "alice"})
+	before := is.MustMint(t, issuer.TokenSpec{Username: "alice"})
 
 	second, err := is.Rotate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := mint(t, is, issuer.TokenSpec{Username: "alice"})
+	after := is.MustMint(t, issuer.TokenSpec{Username: "alice"})
 	if second.ID == first.ID || is.SigningKey() != second {
 		t.Fatalf("Rotate: signing key %s, want a new one (old %s)", is.SigningKey().ID, first.ID)
 	}

@@ -21,3 +21,13 @@ func NewTestServer(t testing.TB, opts Options) *Issuer {
 	t.Cleanup(srv.Close)
 	return is
 }
+
+// MustMint is Mint for tests: a spec Mint rejects fails t.
+func (is *Issuer) MustMint(t testing.TB, spec TokenSpec) string {
+	t.Helper()
+	token, err := is.Mint(spec)
+	if err != nil {
+		t.Fatalf("issuer: mint %+v: %v", spec, err)
+	}
+	return token
+}
