@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/httptext"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
 
@@ -188,20 +189,7 @@ func (v *validation) url(key, raw string) {
 }
 
 func (v *validation) headerName(key, name string) {
-	if !isToken(name) {
+	if !httptext.IsToken(name) {
 		v.add(key, "%q is not a header name", name)
 	}
-}
-
-// isToken reports whether s is an RFC 9110 token: what header names, cookie names and methods are.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r >= 0x80 || !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
-			return false
-		}
-	}
-	return true
 }
