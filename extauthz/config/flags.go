@@ -141,7 +141,7 @@ func applyRegion(is *Issuer, region string) error {
 		is.UserPoolID = region + "_" + is.UserPoolID
 		return nil
 	}
-	if have := RegionOf(is.UserPoolID); have != "" && have != region {
+	if have := verifier.RegionOf(is.UserPoolID); have != "" && have != region {
 		return &KeyError{Key: "--region", Problem: fmt.Sprintf("%q does not match user pool id %q (region %s)", region, is.UserPoolID, have)}
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -13,18 +12,6 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/httptext"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
-
-// userPoolIDPattern is <region>_<id>, e.g. us-east-1_AbCdEf123 or us-gov-west-1_Xyz.
-var userPoolIDPattern = regexp.MustCompile(`^([a-z]{2,}(?:-[a-z]+)+-[0-9]+)_[0-9A-Za-z]+$`)
-
-// RegionOf returns the region of a user pool id, or "" when id is not one.
-func RegionOf(userPoolID string) string {
-	m := userPoolIDPattern.FindStringSubmatch(userPoolID)
-	if m == nil {
-		return ""
-	}
-	return m[1]
-}
 
 // Validate checks the whole configuration and returns every problem found, each a *KeyError
 // naming its key path (joined with errors.Join), or nil. It reads the TLS files, so a certificate
@@ -75,7 +62,7 @@ func (c *Config) validateIssuers(v *validation) {
 		case is.UserPoolID != "" && is.Issuer != "":
 			v.add(key, "user_pool_id and issuer are mutually exclusive; set one")
 		case is.UserPoolID != "":
-			if RegionOf(is.UserPoolID) == "" {
+			if verifier.RegionOf(is.UserPoolID) == "" {
 				v.add(key+".user_pool_id", "%q is not a user pool id (want <region>_<id>, e.g. us-east-1_AbCdEf123)", is.UserPoolID)
 			}
 		default:

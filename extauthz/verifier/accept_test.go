@@ -274,3 +274,20 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestRegionOf(t *testing.T) {
+	tests := map[string]string{
+		"us-east-1_AbCdEf123":  "us-east-1",
+		"us-gov-west-1_Xyz":    "us-gov-west-1",
+		"ap-southeast-2_a1B2":  "ap-southeast-2",
+		"AbCdEf123":            "",
+		"us-east-1_":           "",
+		"us-east-1_bad-chars!": "",
+		"":                     "",
+	}
+	for id, want := range tests {
+		if got := RegionOf(id); got != want {
+			t.Errorf("RegionOf(%q) = %q, want %q", id, got, want)
+		}
+	}
+}

@@ -10,8 +10,18 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/jwks"
 )
 
-// userPoolIDPattern is the shape AWS gives user pool ids: <region>_<id>.
+// userPoolIDPattern is the shape AWS gives user pool ids: <region>_<id>, e.g. us-east-1_AbCdEf123
+// or us-gov-west-1_Xyz.
 var userPoolIDPattern = regexp.MustCompile(`^([a-z]{2}(?:-[a-z]+)+-\d+)_([0-9A-Za-z]+)$`)
+
+// RegionOf returns the region of a user pool id, or "" when userPoolID is not one.
+func RegionOf(userPoolID string) string {
+	m := userPoolIDPattern.FindStringSubmatch(userPoolID)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
 
 // issuer is one configured user pool with its keys.
 type issuer struct {
@@ -27,11 +37,10 @@ func issuerURLs(c IssuerConfig) (accepted []string, jwksURL string, err error) {
 	case c.UserPoolID != "" && c.Issuer != "":
 		return nil, "", fmt.Errorf("set user_pool_id or issuer, not both")
 	case c.UserPoolID != "":
-		m := userPoolIDPattern.FindStringSubmatch(c.UserPoolID)
-		if m == nil {
+		region := RegionOf(c.UserPoolID)
+		if region == "" {
 			return nil, "", fmt.Errorf("user_pool_id %q is not of the form <region>_<id>, e.g. us-east-1_AbCdEf123", c.UserPoolID)
 		}
-		region := m[1]
 		if c.Region != "" && c.Region != region {
 			return nil, "", fmt.Errorf("region %q does not match user_pool_id %q", c.Region, c.UserPoolID)
 		}
