@@ -33,9 +33,8 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -buildvcs=false -ldflags="-s -w" -o /out/testenv ./cmd/testenv
 
-# Demo only: the debug variant carries busybox so compose can probe the issuer and backend over
-# HTTP (/busybox/wget); the service image below has no shell at all.
-FROM gcr.io/distroless/static-debian12:debug-nonroot AS testenv
+# Demo only: the issuer and backend. No shell here either: compose probes them with `testenv probe`.
+FROM gcr.io/distroless/static-debian12:nonroot AS testenv
 COPY --from=build-testenv /out/testenv /testenv
 USER 65532:65532
 ENTRYPOINT ["/testenv"]

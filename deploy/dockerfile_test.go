@@ -98,7 +98,7 @@ func TestDockerfileBaseImagesArePinned(t *testing.T) {
 					t.Errorf("golang %s is older than the go %s that go.mod requires", m[1], mainGo)
 				}
 			case "gcr.io/distroless/static-debian12":
-				want := map[string]string{"testenv": "debug-nonroot", serviceStage: "nonroot"}[st.Name]
+				want := map[string]string{"testenv": "nonroot", serviceStage: "nonroot"}[st.Name]
 				if tag != want {
 					t.Errorf("distroless tag %q, want %q", tag, want)
 				}

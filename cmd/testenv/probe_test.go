@@ -1,0 +1,42 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestProbe(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"2xx", []string{"probe", srv.URL + "/healthz"}, 0, ""},
+		{"503", []string{"probe", srv.URL + "/other"}, 1, "503"},
+		{"nothing listening", []string{"probe", closed.URL}, 1, "probe:"},
+		{"no URL", []string{"probe"}, 2, "exactly one URL"},
+		{"two URLs", []string{"probe", srv.URL, srv.URL}, 2, "exactly one URL"},
+		{"not http", []string{"probe", "ftp://127.0.0.1/"}, 2, "not an http(s) URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr syncBuffer
+			code := run(t.Context(), tt.args, env{stderr: &stderr})
+			if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and stderr containing %q", code, stderr.String(), tt.code, tt.want)
+			}
+		})
+	}
+}
