@@ -31,7 +31,7 @@ type keyPair struct {
 	key *rsa.PrivateKey
 }
 
-func newKeyPair(t *testing.T, kid string) keyPair {
+func newKeyPair(t testing.TB, kid string) keyPair {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -41,7 +41,7 @@ func newKeyPair(t *testing.T, kid string) keyPair {
 }
 
 // sign makes a compact RS256 JWS of claims.
-func (k keyPair) sign(t *testing.T, claims map[string]any) string {
+func (k keyPair) sign(t testing.TB, claims map[string]any) string {
 	t.Helper()
 	enc := base64.RawURLEncoding
 	header, err := json.Marshal(map[string]string{"alg": "RS256", "kid": k.kid, "typ": "JWT"})
@@ -82,7 +82,7 @@ type jwksServer struct {
 	hold chan struct{} // non-nil: requests wait until it is closed
 }
 
-func newJWKSServer(t *testing.T, keys ...keyPair) *jwksServer {
+func newJWKSServer(t testing.TB, keys ...keyPair) *jwksServer {
 	s := &jwksServer{keys: keys}
 	s.up.Store(true)
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -139,7 +139,7 @@ func accessClaims(issuer, clientID string) map[string]any {
 }
 
 // eventually waits for cond, failing the test at the deadline.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {

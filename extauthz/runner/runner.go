@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,10 +113,30 @@ func New(cfg *config.Config, log *zap.Logger) (*Runner, error) {
 	return r, nil
 }
 
+// Flow-control windows of the gRPC listener. A check is a few KiB at most (max_token_bytes plus
+// Envoy's attributes), so these never hold a check back; being static they also turn off
+// grpc-go's bandwidth-delay probing, which otherwise sends Envoy a PING and a WINDOW_UPDATE about
+// once per round trip on a busy connection, for windows small messages never need.
+const (
+	streamWindow = 1 << 20
+	connWindow   = 4 << 20
+)
+
 // serverOptions: Envoy keeps a few long-lived HTTP/2 connections and multiplexes every check on
 // them, may ping them to keep them alive, and must never be cut off for pinging.
 func serverOptions(cfg *config.Config) ([]grpc.ServerOption, error) {
+	c, err := newCodec()
+	if err != nil {
+		return nil, err
+	}
 	opts := []grpc.ServerOption{
+		grpc.ForceServerCodecV2(c),
+		// Checks run on goroutines kept between calls instead of one new goroutine each, whose
+		// stack would be grown again on every check (runtime.morestack in the profile). When every
+		// worker is busy grpc starts a goroutine as before, so this bounds nothing.
+		grpc.NumStreamWorkers(streamWorkers()),
+		grpc.StaticStreamWindowSize(streamWindow),
+		grpc.StaticConnWindowSize(connWindow),
 		grpc.MaxConcurrentStreams(1024),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             5 * time.Second, // grpc-go's default, 5 minutes, would GOAWAY Envoy's keepalive pings
@@ -135,6 +156,10 @@ func serverOptions(cfg *config.Config) ([]grpc.ServerOption, error) {
 	}
 	return opts, nil
 }
+
+// streamWorkers is enough workers for the checks Envoy keeps in flight on a busy instance; they
+// are idle goroutines otherwise.
+func streamWorkers() uint32 { return uint32(max(16, 4*runtime.GOMAXPROCS(0))) }
 
 // Metrics are the service's metrics, for a caller that wants to read or extend them.
 func (r *Runner) Metrics() *metrics.Metrics { return r.metrics }

@@ -43,7 +43,7 @@ func testConfig(jwks *jwksServer) *config.Config {
 	return cfg
 }
 
-func startRunner(t *testing.T, cfg *config.Config) *Runner {
+func startRunner(t testing.TB, cfg *config.Config) *Runner {
 	t.Helper()
 	r, err := New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)))
 	if err != nil {
@@ -60,7 +60,7 @@ func startRunner(t *testing.T, cfg *config.Config) *Runner {
 	return r
 }
 
-func dial(t *testing.T, addr net.Addr, creds credentials.TransportCredentials) *grpc.ClientConn {
+func dial(t testing.TB, addr net.Addr, creds credentials.TransportCredentials) *grpc.ClientConn {
 	t.Helper()
 	if creds == nil {
 		creds = insecure.NewCredentials()

@@ -1,0 +1,210 @@
+package runner
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+func setHeader(key, value string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: key, Value: value},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}
+}
+
+func stringStruct(kv ...string) *structpb.Struct {
+	s := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		s.Fields[kv[i]] = structpb.NewStringValue(kv[i+1])
+	}
+	return s
+}
+
+// authenticatedResponse has the shape of authz's answer to a verified access token: identity
+// headers set, the unset ones removed, dynamic metadata.
+func authenticatedResponse() *authv3.CheckResponse {
+	return &authv3.CheckResponse{
+		Status: &rpcstatus.Status{Code: int32(codes.OK)},
+		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
+			Headers: []*corev3.HeaderValueOption{
+				setHeader("x-user-sub", "5f1c2e4a-0b7d-4c49-9a8e-3d2f6b1c0e99"),
+				setHeader("x-user-name", "alice"),
+				setHeader("x-user-groups", "admin,users"),
+				setHeader("x-user-scopes", "openid reports/read reports/export"),
+				setHeader("x-user-client-id", clientID),
+				setHeader("x-user-token-use", "access"),
+				setHeader("x-auth-status", "authenticated"),
+			},
+			HeadersToRemove: []string{"x-user-email", "x-auth-reason"},
+		}},
+		DynamicMetadata: stringStruct("auth_status", "authenticated", "sub", "5f1c2e4a-0b7d-4c49-9a8e-3d2f6b1c0e99",
+			"username", "alice", "groups", "admin,users", "client_id", clientID, "token_use", "access"),
+	}
+}
+
+// deniedResponse is a 401 with a body, bigger than grpc's buffer pooling threshold when body is.
+func deniedResponse(body string) *authv3.CheckResponse {
+	return &authv3.CheckResponse{
+		Status: &rpcstatus.Status{Code: int32(codes.Unauthenticated), Message: "unauthenticated: expired"},
+		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+			Status: &typev3.HttpStatus{Code: typev3.StatusCode_Unauthorized},
+			Headers: []*corev3.HeaderValueOption{
+				setHeader("content-type", "application/json"),
+				setHeader("www-authenticate", `Bearer realm="cognito-authz", error="invalid_token", error_description="expired"`),
+			},
+			Body: body,
+		}},
+		DynamicMetadata: stringStruct("auth_status", "unauthenticated", "reason", "expired"),
+	}
+}
+
+// envoyCheckRequest is a CheckRequest as Envoy 1.40's ext_authz filter builds it for a GET from
+// an HTTP/1.1 client. allHeaders: every request header, as without allowed_headers; otherwise
+// only authorization, as with the allowed_headers of testenv/envoyconf.
+func envoyCheckRequest(token string, allHeaders bool) *authv3.CheckRequest {
+	headers := map[string]string{"authorization": "Bearer " + token}
+	if allHeaders {
+		for k, v := range map[string]string{
+			":authority": "127.0.0.1:8000", ":method": "GET", ":path": "/api/activities/home", ":scheme": "http",
+			"accept-encoding": "gzip", "user-agent": "Go-http-client/1.1", "x-envoy-external-address": "127.0.0.1",
+			"x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "http", "x-request-id": "cc88aa2d-d0ac-46f7-8f76-4e66012447b8",
+		} {
+			headers[k] = v
+		}
+	}
+	peer := func(port uint32) *authv3.AttributeContext_Peer {
+		return &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{
+			SocketAddress: &corev3.SocketAddress{Address: "127.0.0.1", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port}},
+		}}}
+	}
+	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Source:      peer(57420),
+		Destination: peer(8000),
+		Request: &authv3.AttributeContext_Request{
+			Time: &timestamppb.Timestamp{Seconds: 1795952981, Nanos: 170481000},
+			Http: &authv3.AttributeContext_HttpRequest{
+				Id: "11650399440608264115", Method: "GET", Headers: headers,
+				Path: "/api/activities/home", Host: "127.0.0.1:8000", Scheme: "http", Protocol: "HTTP/1.1",
+			},
+		},
+		MetadataContext:      &corev3.Metadata{},
+		RouteMetadataContext: &corev3.Metadata{},
+	}}
+}
+
+func newTestCodec(t testing.TB) codec {
+	t.Helper()
+	c, err := newCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestCodecRoundTrip: whatever encoder the build has, the bytes decode to the message sent, and
+// what the codec decodes equals protobuf's own decoding.
+func TestCodecRoundTrip(t *testing.T) {
+	c := newTestCodec(t)
+	tests := []struct {
+		name string
+		msg  proto.Message
+	}{
+		{"authenticated answer", authenticatedResponse()},
+		{"denial", deniedResponse(`{"error":"unauthenticated","reason":"expired"}`)},
+		{"denial bigger than the pooling threshold", deniedResponse(strings.Repeat("x", 64<<10))},
+		{"empty answer", &authv3.CheckResponse{}},
+		{"check request, every header", envoyCheckRequest("aaa.bbb.ccc", true)},
+		{"check request, token headers only", envoyCheckRequest("aaa.bbb.ccc", false)},
+		{"health answer", &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := c.Marshal(tt.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wire := data.Materialize()
+			data.Free()
+			decoded := tt.msg.ProtoReflect().New().Interface()
+			if err := proto.Unmarshal(wire, decoded); err != nil {
+				t.Fatalf("protobuf cannot decode the codec's bytes: %v", err)
+			}
+			if !proto.Equal(decoded, tt.msg) {
+				t.Errorf("codec encoded %v, decoded as %v", tt.msg, decoded)
+			}
+
+			plain, err := proto.Marshal(tt.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			viaCodec := tt.msg.ProtoReflect().New().Interface()
+			if err := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(plain)}, viaCodec); err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(viaCodec, tt.msg) {
+				t.Errorf("codec decoded %v, want %v", viaCodec, tt.msg)
+			}
+		})
+	}
+}
+
+func TestCodecRejects(t *testing.T) {
+	c := newTestCodec(t)
+	if _, err := c.Marshal("not a message"); err == nil {
+		t.Error("Marshal of a string: no error")
+	}
+	if err := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer([]byte{0xff, 0xff})}, &authv3.CheckRequest{}); err == nil {
+		t.Error("Unmarshal of junk: no error")
+	}
+	if err := c.Unmarshal(mem.BufferSlice{}, "not a message"); err == nil {
+		t.Error("Unmarshal into a string: no error")
+	}
+	if got := c.Name(); got != "proto" {
+		t.Errorf("Name() = %q, want proto (the content-subtype Envoy sends)", got)
+	}
+}
+
+// badVT is a generated encoder gone wrong: it fails, or writes fewer bytes than it sized (what a
+// message changed between SizeVT and marshalling would do).
+type badVT struct {
+	size, wrote int
+	err         error
+}
+
+func (b badVT) SizeVT() int { return b.size }
+func (b badVT) MarshalToSizedBufferVTStrict([]byte) (int, error) {
+	return b.wrote, b.err
+}
+
+func TestCodecRefusesABrokenEncoding(t *testing.T) {
+	c := newTestCodec(t)
+	tests := []struct {
+		name string
+		msg  badVT
+		want string
+	}{
+		{"encoder error", badVT{size: 10, err: errors.New("boom")}, "boom"},
+		{"short write", badVT{size: 10, wrote: 7}, "wrote 7 bytes, sized 10"},
+		{"short write, pooled buffer", badVT{size: 64 << 10, wrote: 7}, "wrote 7 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := c.Marshal(tt.msg)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Marshal = %d bytes, %v; want an error with %q", data.Len(), err, tt.want)
+			}
+		})
+	}
+}
