@@ -29,17 +29,19 @@ import (
 )
 
 // probeAuthz is a stand-in ext_authz server that records what Envoy asks and answers by fixed
-// rules, so these tests can check the Envoy configuration without cognito-authz itself:
+// rules, so these tests can check the Envoy configuration without cognito-authz itself. Envoy
+// sends it only the Authorization and Cookie headers (allowed_headers), so the test's own
+// instructions ride in cookies:
 //
 //	authorization: Bearer good   OK, sets x-auth-status: authenticated and x-user-sub: sub-1
-//	x-probe: slow                never answers (until Envoy gives up)
-//	x-probe: error               a gRPC error
+//	cookie probe=slow            never answers (until Envoy gives up)
+//	cookie probe=error           a gRPC error
 //	context auth=required        denied 401 with WWW-Authenticate
 //	otherwise                    OK, sets x-auth-status: anonymous and removes x-user-sub
 type probeAuthz struct {
 	authv3.UnimplementedAuthorizationServer
 	mu    sync.Mutex
-	calls map[string]*authv3.CheckRequest // by the x-test-id request header
+	calls map[string]*authv3.CheckRequest // by the probe-id cookie
 }
 
 func startProbeAuthz(t *testing.T) (*probeAuthz, string) {
@@ -72,14 +74,15 @@ func header(key, value string) *corev3.HeaderValueOption {
 
 func (p *probeAuthz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	h := req.GetAttributes().GetRequest().GetHttp().GetHeaders()
+	cookies := probeCookies(h["cookie"])
 	p.mu.Lock()
-	p.calls[h["x-test-id"]] = req
+	p.calls[cookies["probe-id"]] = req
 	p.mu.Unlock()
 	switch {
-	case h["x-probe"] == "slow":
+	case cookies["probe"] == "slow":
 		<-ctx.Done() // Envoy's timeout cancels the call
 		return nil, ctx.Err()
-	case h["x-probe"] == "error":
+	case cookies["probe"] == "error":
 		return nil, grpcstatus.Error(codes.Internal, "probe error")
 	case h["authorization"] == "Bearer good":
 		return &authv3.CheckResponse{
@@ -108,18 +111,33 @@ func (p *probeAuthz) Check(ctx context.Context, req *authv3.CheckRequest) (*auth
 	}
 }
 
-// send makes one request through Envoy with a fresh x-test-id; the response body is decoded when
-// it is the backend's JSON.
+// probeCookies reads the name=value pairs of a Cookie header.
+func probeCookies(header string) map[string]string {
+	out := map[string]string{}
+	for pair := range strings.SplitSeq(header, ";") {
+		if name, value, ok := strings.Cut(strings.TrimSpace(pair), "="); ok {
+			out[name] = value
+		}
+	}
+	return out
+}
+
+// send makes one request through Envoy with a fresh probe-id cookie (after any cookie in headers);
+// the response body is decoded when it is the backend's JSON.
 func send(t *testing.T, url, id string, headers map[string]string) (*http.Response, backend.Response) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("x-test-id", id)
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
+	cookie := "probe-id=" + id
+	if c := req.Header.Get("cookie"); c != "" {
+		cookie = c + "; " + cookie
+	}
+	req.Header.Set("cookie", cookie)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -216,6 +234,20 @@ func TestExtAuthzRoutesThroughEnvoy(t *testing.T) {
 				if got := call.GetAttributes().GetRequest().GetHttp().GetPath(); got != tt.checkedPath {
 					t.Errorf("checked path %q, want %q", got, tt.checkedPath)
 				}
+				// allowed_headers: the token's headers reach the check, nothing else does (the
+				// forged x-user-sub, user-agent, x-request-id, pseudo-headers).
+				sent := call.GetAttributes().GetRequest().GetHttp().GetHeaders()
+				for name := range sent {
+					if name != "authorization" && name != "cookie" {
+						t.Errorf("Envoy sent header %q to the check", name)
+					}
+				}
+				if want := tt.headers["authorization"]; sent["authorization"] != want {
+					t.Errorf("the check saw authorization %q, want %q", sent["authorization"], want)
+				}
+				if !strings.Contains(sent["cookie"], "probe-id="+id) {
+					t.Errorf("the check saw cookie %q, want the probe-id cookie", sent["cookie"])
+				}
 				got := call.GetAttributes().GetContextExtensions()
 				if len(got) != len(tt.extensions) {
 					t.Errorf("context_extensions %v, want %v", got, tt.extensions)
@@ -252,7 +284,7 @@ func TestExtAuthzFailsClosed(t *testing.T) {
 	envoy := envoyproc.StartTest(t, envoyproc.Config{Backend: startBackend(t), Authz: authzAddr, AuthzTimeout: "0.25s"})
 	for _, probe := range []string{"slow", "error"} {
 		t.Run(probe, func(t *testing.T) {
-			resp, body := send(t, envoy.URL()+backend.HomePath, "fail-"+probe, map[string]string{"x-probe": probe})
+			resp, body := send(t, envoy.URL()+backend.HomePath, "fail-"+probe, map[string]string{"cookie": "probe=" + probe})
 			if resp.StatusCode != http.StatusServiceUnavailable || body.Method != "" {
 				t.Errorf("status %d (app answered: %v), want 503 from Envoy", resp.StatusCode, body.Method != "")
 			}
