@@ -23,7 +23,7 @@ ARG VERSION=dev
 # Static (no cgo, so no libc to ship), reproducible paths, version stamped for `cognito-authz version`.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -buildvcs=false -ldflags="-s -w -X main.version=${VERSION}" -o /out/cognito-authz ./cmd/cognito-authz
+    go build -tags vtprotobuf -trimpath -buildvcs=false -ldflags="-s -w -X main.version=${VERSION}" -o /out/cognito-authz ./cmd/cognito-authz
 
 # The demo binaries build in their own stage so the default target never compiles them.
 FROM build AS build-testenv
