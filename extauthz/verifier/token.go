@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+
 	"errors"
+	fastjson "github.com/goccy/go-json"
+	"strings"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/reason"
 )
@@ -55,29 +58,25 @@ type parsedToken struct {
 var b64 = base64.RawURLEncoding.Strict()
 
 // parse splits a compact JWS and decodes its parts. It accepts only exactly three non-empty
-// base64url segments without padding or whitespace (Go's decoder would skip newlines) and
-// canonical encodings (Strict: no stray trailing bits, so one signature has one spelling).
+// base64url segments without padding or whitespace and canonical encodings (Strict: no stray
+// trailing bits, so one signature has one spelling). The strict raw-URL decoder rejects every
+// byte outside the base64url alphabet except CR and LF, which Go's decoders skip: those are
+// refused here first.
 func parse(token string) (*parsedToken, *Error) {
-	first, second := -1, -1
-	for i := 0; i < len(token); i++ {
-		c := token[i]
-		switch {
-		case c == '.':
-			switch {
-			case first < 0:
-				first = i
-			case second < 0:
-				second = i
-			default:
-				return nil, fail(reason.Malformed, "token has more than three segments")
-			}
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
-			return nil, fail(reason.Malformed, "token has a character outside base64url at offset %d", i)
-		}
+	first := strings.IndexByte(token, '.')
+	if first < 0 {
+		return nil, fail(reason.Malformed, "token does not have three segments")
 	}
+	second := strings.IndexByte(token[first+1:], '.')
 	if second < 0 {
 		return nil, fail(reason.Malformed, "token does not have three segments")
+	}
+	second += first + 1
+	if strings.IndexByte(token[second+1:], '.') >= 0 {
+		return nil, fail(reason.Malformed, "token has more than three segments")
+	}
+	if strings.ContainsAny(token, "\r\n") {
+		return nil, fail(reason.Malformed, "token contains a line break")
 	}
 	headerSeg, payloadSeg, sigSeg := token[:first], token[first+1:second], token[second+1:]
 	if headerSeg == "" || payloadSeg == "" || sigSeg == "" {
@@ -112,12 +111,18 @@ func decodeObject(part string, data []byte, out any, fields []string) *Error {
 	if len(data) == 0 || data[0] != '{' {
 		return fail(reason.Malformed, "%s is not a JSON object", part)
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	// encoding/json's scanner is the arbiter of what is JSON; goccy/go-json then decodes about
+	// five times faster than encoding/json, which matters on the uncached path. Its errors name
+	// Go fields, so a failure is decoded again by encoding/json for a message in the token's terms.
+	if !json.Valid(data) {
+		return fail(reason.Malformed, "%s is not valid JSON", part)
+	}
+	if err := fastjson.Unmarshal(data, out); err != nil {
 		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
+		if err := json.Unmarshal(data, out); errors.As(err, &typeErr) && typeErr.Field != "" {
 			return fail(reason.Malformed, "%s member %q must be %s, not %s", part, typeErr.Field, describeType(typeErr.Type.String()), typeErr.Value)
 		}
-		return fail(reason.Malformed, "%s is not valid JSON", part)
+		return fail(reason.Malformed, "%s does not decode into the expected member types", part)
 	}
 	var buf [24]objectMember
 	members := scanObjectMembers(data, buf[:])
