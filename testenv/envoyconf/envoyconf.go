@@ -121,16 +121,13 @@ func Local() Params {
 // LocalJWTAuthn is envoy/envoy-jwt-authn.yaml: Local with Envoy's jwt_authn in place of
 // cognito-authz, verifying against the local issuer (cmd/testenv issuer) on 127.0.0.1:8080.
 func LocalJWTAuthn() Params {
-	return Params{
-		Title:         "Envoy in front of the demo app, checked by Envoy's jwt_authn (benchmark baseline): local processes on loopback.",
-		Filter:        JWTAuthn,
-		ListenAddress: "127.0.0.1", ListenPort: 8000,
-		AdminAddress: "127.0.0.1", AdminPort: 9901,
-		ClusterType: StrictDNS,
-		Backend:     Endpoint{Host: "127.0.0.1", Port: 8081},
-		IssuerURL:   "http://127.0.0.1:8080/local_pool",
-		JWKSURL:     "http://127.0.0.1:8080/local_pool/.well-known/jwks.json",
-	}
+	p := Local()
+	p.Title = "Envoy in front of the demo app, checked by Envoy's jwt_authn (benchmark baseline): local processes on loopback."
+	p.Filter = JWTAuthn
+	p.Authz = Endpoint{}
+	p.IssuerURL = "http://127.0.0.1:8080/local_pool"
+	p.JWKSURL = "http://127.0.0.1:8080/local_pool/.well-known/jwks.json"
+	return p
 }
 
 // Committed maps each file under envoy/ to the preset it is rendered from.
