@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -329,7 +330,7 @@ func numericDate(seconds float64) time.Time {
 
 // Map decodes the verified payload into a claim map, numbers kept exact, for `verify` output.
 func (c *Claims) Map() (map[string]any, error) {
-	dec := json.NewDecoder(strings.NewReader(string(c.Payload)))
+	dec := json.NewDecoder(bytes.NewReader(c.Payload))
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
