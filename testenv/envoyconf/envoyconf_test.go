@@ -150,8 +150,9 @@ func TestPresetsAgree(t *testing.T) {
 	}
 	grpcService := extAuthz["grpc_service"]
 	wantService := map[string]string{
-		"envoy_grpc": "cluster_name: cognito_authz",
-		"timeout":    "0.25s",
+		"envoy_grpc/cluster_name":       "cognito_authz",
+		"envoy_grpc/skip_envoy_headers": "true",
+		"timeout":                       "0.25s",
 		// Only failures that mean the check never got an answer are retried, never a decision.
 		"retry_policy/retry_on":                    "connect-failure,refused-stream,reset,unavailable",
 		"retry_policy/num_retries":                 "2",
