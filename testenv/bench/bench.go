@@ -45,6 +45,9 @@ const (
 type Setup struct {
 	Name    string // e.g. NoAuth
 	BaseURL string // e.g. http://127.0.0.1:41234; loopback only
+	// Processes, when given, are measured around each of the setup's turns (Linux only) and
+	// reported as CPU time and system calls per request.
+	Processes []Process
 }
 
 // Options describe one benchmark run.
@@ -191,11 +194,17 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	tallies := map[string][]tally{}
 	for _, ph := range phases {
 		tallies[ph.name] = make([]tally, len(runners))
+		for i, r := range runners {
+			tallies[ph.name][i].procs = newProcTallies(r.setup.Processes)
+		}
 		for round, order := range turnOrder(len(runners), opts.Rounds) {
 			for _, i := range order {
 				t := &tallies[ph.name][i]
 				before := *t
-				if err := runners[i].attack(ctx, ph.name, ph.pacer, slice, t); err != nil {
+				measured := t.measureProcs(runners[i].setup.Processes)
+				err := runners[i].attack(ctx, ph.name, ph.pacer, slice, t)
+				measured()
+				if err != nil {
 					return nil, err
 				}
 				progress("%s round %d/%d %s: %d requests, %d errors%s", ph.name, round+1, opts.Rounds,
@@ -211,9 +220,18 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		return out
 	}
+	var costs []SetupCosts
+	for _, ph := range phases {
+		for i, r := range runners {
+			if c := tallies[ph.name][i].processCosts(); len(c) > 0 {
+				costs = append(costs, SetupCosts{Phase: ph.name, Setup: r.setup.Name, Processes: c})
+			}
+		}
+	}
 	return &Report{
-		Setups:    results(PhaseFlatOut),
-		FixedRate: FixedRateReport{Rate: opts.Rate, Setups: results(PhaseFixedRate)},
+		Setups:       results(PhaseFlatOut),
+		FixedRate:    FixedRateReport{Rate: opts.Rate, Setups: results(PhaseFixedRate)},
+		ProcessCosts: costs,
 		Method: Method{
 			Path:            opts.Mix.Path,
 			Mix:             sched.stats(),

@@ -25,6 +25,15 @@ type Report struct {
 	Setups    []Result        `json:"setups"`
 	FixedRate FixedRateReport `json:"fixed_rate"`
 	Method    Method          `json:"method"`
+	// ProcessCosts is where each setup's requests cost CPU, for setups whose processes were given.
+	ProcessCosts []SetupCosts `json:"process_costs,omitempty"`
+}
+
+// SetupCosts is the cost per request of one setup's processes in one phase.
+type SetupCosts struct {
+	Phase     string        `json:"phase"`
+	Setup     string        `json:"setup"`
+	Processes []ProcessCost `json:"processes"`
 }
 
 // FixedRateReport is the fixed-rate phase.
@@ -43,6 +52,7 @@ type Method struct {
 	Workers         int      `json:"workers"` // flat-out concurrency
 	CPUs            int      `json:"cpus"`    // logical CPUs of the machine, shared by everything
 	Machine         string   `json:"machine,omitempty"`
+	Authz           string   `json:"authz,omitempty"` // how cognito-authz ran: in the bench process or its own
 }
 
 // Result is one setup in one phase. The JSON has exactly the keys issue #6 names.
@@ -85,6 +95,39 @@ type tally struct {
 	elapsed              time.Duration // sum of the slices' windows
 	latencies            vegeta.LatencyMetrics
 	errorKinds           map[string]uint64
+	procs                []procTally // one per Setup.Processes, in order
+}
+
+func newProcTallies(ps []Process) []procTally {
+	out := make([]procTally, len(ps))
+	for i, p := range ps {
+		out[i].name = p.Name
+	}
+	return out
+}
+
+// measureProcs starts measuring a turn of the setup's processes; the function it returns ends it.
+func (t *tally) measureProcs(ps []Process) (done func()) {
+	dones := make([]func(), len(ps))
+	for i, p := range ps {
+		dones[i] = t.procs[i].measure(p.PID)
+	}
+	return func() {
+		for _, d := range dones {
+			d()
+		}
+	}
+}
+
+// processCosts divides the processes' counters by every request sent in the phase, answered or not.
+func (t *tally) processCosts() []ProcessCost {
+	var out []ProcessCost
+	for i := range t.procs {
+		if c, ok := t.procs[i].cost(t.requests); ok {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (t *tally) add(res *vegeta.Result) {
@@ -217,6 +260,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 	ew := &errWriter{w: w}
 	m := r.Method
 	perSetup := fmt.Sprintf("%gs per setup in %d rounds", m.DurationSeconds, m.Rounds)
+	if m.Machine != "" {
+		fmt.Fprintf(ew, "machine: %s\n", m.Machine)
+	}
+	if m.Authz != "" {
+		fmt.Fprintf(ew, "cognito-authz: %s\n", m.Authz)
+	}
 	writeResults(ew, fmt.Sprintf("flat out: %d concurrent requests, %s", m.Workers, perSetup), r.Setups)
 	fmt.Fprintln(ew)
 	writeResults(ew, fmt.Sprintf("fixed rate: %d req/s, %s", r.FixedRate.Rate, perSetup), r.FixedRate.Setups)
@@ -236,7 +285,21 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 		}
 	}
+	if len(r.ProcessCosts) > 0 {
+		fmt.Fprintln(ew)
+		writeCosts(ew, r.ProcessCosts)
+	}
 	return ew.err
+}
+
+func writeCosts(w io.Writer, costs []SetupCosts) {
+	fmt.Fprintln(w, "cost per request, by process (from /proc; CPU is user + system)")
+	fmt.Fprintf(w, "  %-10s %-14s %-26s %9s %8s %8s\n", "phase", "setup", "process", "CPU µs", "reads", "writes")
+	for _, c := range costs {
+		for _, p := range c.Processes {
+			fmt.Fprintf(w, "  %-10s %-14s %-26s %9.1f %8.2f %8.2f\n", c.Phase, c.Setup, p.Name, p.CPUMicros, p.ReadCalls, p.WriteCalls)
+		}
+	}
 }
 
 func writeResults(w io.Writer, title string, results []Result) {

@@ -114,6 +114,9 @@ type Envoy struct {
 // URL is the listener, e.g. http://127.0.0.1:41234.
 func (e *Envoy) URL() string { return e.url }
 
+// PID is the Envoy process's id.
+func (e *Envoy) PID() int { return e.cmd.Process.Pid }
+
 // AdminURL is the admin API, e.g. http://127.0.0.1:41235.
 func (e *Envoy) AdminURL() string { return e.adminURL }
 
