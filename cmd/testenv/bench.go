@@ -54,6 +54,7 @@ type benchFlags struct {
 	envoyThreads     int
 	check            bool
 	cpuProfile       string
+	authzProcs       int // GOMAXPROCS of the --authz-bin process; 0: Go's default
 	authzBin         string
 }
 
@@ -75,6 +76,8 @@ func parseBenchFlags(e env, args []string) (benchFlags, error) {
 	fs.IntVar(&f.envoyThreads, "envoy-concurrency", 1, "worker threads of each Envoy")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (load generator, backend, issuer, cognito-authz) during the measured phases")
 	fs.StringVar(&f.authzBin, "authz-bin", "", "run cognito-authz from this binary as its own process (as deployed) instead of inside this one")
+	fs.IntVar(&f.authzProcs, "authz-gomaxprocs", -1, "GOMAXPROCS of the --authz-bin process: -1 matches --envoy-concurrency (each proxy-side\n"+
+		"process sized alike), 0 leaves Go's default (every CPU)")
 	fs.BoolVar(&f.check, "check", false, "exit 1 when cognito-authz misses a target against jwt_authn (issue #6)")
 	if err := parseFlags(fs, args); err != nil {
 		return f, err
@@ -89,6 +92,11 @@ func parseBenchFlags(e env, args []string) (benchFlags, error) {
 	problems.check(!(f.anonymous >= 0 && f.anonymous < 1), "--anonymous %v: want at least 0 and below 1", f.anonymous)
 	problems.check(!strings.HasPrefix(f.path, "/"), "--path %q: want a path starting with /", f.path)
 	problems.check(f.envoyThreads <= 0 || f.envoyThreads > 64, "--envoy-concurrency %d: want 1 to 64", f.envoyThreads)
+	problems.check(f.authzProcs < -1 || f.authzProcs > 1024, "--authz-gomaxprocs %d: want -1, 0 or up to 1024", f.authzProcs)
+	problems.check(f.authzProcs != -1 && f.authzBin == "", "--authz-gomaxprocs needs --authz-bin: inside this process cognito-authz shares its GOMAXPROCS")
+	if f.authzProcs == -1 {
+		f.authzProcs = f.envoyThreads
+	}
 	return f, problems.err()
 }
 
@@ -138,6 +146,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	report.Method.Machine = describeMachine(ctx, envoyBin, f.envoyThreads) +
 		fmt.Sprintf("; load average %s before, %s after", loadBefore, loadAverage())
+	report.Method.Authz = describeAuthz(f)
 	fmt.Fprintf(e.stderr, "testenv bench: %s\n", stack.authzCounters())
 
 	if err := report.WriteTable(benchStdout); err != nil {
@@ -222,7 +231,7 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 	}
 
 	if f.authzBin != "" {
-		s.authz, err = startAuthzProcess(ctx, e, f.authzBin, is, f.users)
+		s.authz, err = startAuthzProcess(ctx, e, f.authzBin, f.authzProcs, is, f.users)
 	} else {
 		s.authz, err = startAuthzInProcess(ctx, e, is, f.users)
 	}
@@ -252,10 +261,27 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 			return s, fmt.Errorf("envoy for %s: %w", setup.name, err)
 		}
 		s.envoys = append(s.envoys, envoy)
-		s.setups = append(s.setups, bench.Setup{Name: setup.name, BaseURL: envoy.URL()})
+		s.setups = append(s.setups, bench.Setup{Name: setup.name, BaseURL: envoy.URL(),
+			Processes: s.processes(setup.name, envoy)})
 		fmt.Fprintf(e.stderr, "testenv bench: %s on %s\n", setup.name, envoy.URL())
 	}
 	return s, nil
+}
+
+// processes lists what the bench measures per request for a setup: its Envoy, cognito-authz when
+// it has a process of its own, and this process (load generator, app and issuer, and cognito-authz
+// when it runs here), whose share every setup pays.
+func (s *benchStack) processes(setup string, envoy *envoyproc.Envoy) []bench.Process {
+	self := "testenv bench (load, app)"
+	ps := []bench.Process{{Name: "envoy", PID: envoy.PID()}}
+	if setup == bench.CognitoAuthz {
+		if p, ok := s.authz.process(); ok {
+			ps = append(ps, p)
+		} else {
+			self = "testenv bench (load, app, authz)"
+		}
+	}
+	return append(ps, bench.Process{Name: self, PID: os.Getpid()})
 }
 
 func (s *benchStack) serve(l net.Listener, h http.Handler) {
@@ -370,6 +396,8 @@ type authzService interface {
 	// counters sums each counter's series by metric name.
 	counters() (map[string]float64, error)
 	stop(ctx context.Context) error
+	// process is the service's own process, or false when it runs inside this one.
+	process() (bench.Process, bool)
 }
 
 // authzConfig is the service's configuration for the bench issuer: SPEC defaults otherwise, with
@@ -403,6 +431,7 @@ func startAuthzInProcess(ctx context.Context, e env, is *issuer.Issuer, users in
 
 func (a inProcessAuthz) grpcAddr() string               { return a.r.GRPCAddr().String() }
 func (a inProcessAuthz) stop(ctx context.Context) error { return a.r.Shutdown(ctx) }
+func (a inProcessAuthz) process() (bench.Process, bool) { return bench.Process{}, false }
 
 func (a inProcessAuthz) counters() (map[string]float64, error) {
 	families, err := a.r.Metrics().Registry().Gather()
@@ -426,7 +455,12 @@ type processAuthz struct {
 	adminURL string
 }
 
-func startAuthzProcess(ctx context.Context, e env, bin string, is *issuer.Issuer, users int) (authzService, error) {
+func (a *processAuthz) process() (bench.Process, bool) {
+	return bench.Process{Name: "cognito-authz", PID: a.cmd.Process.Pid}, true
+}
+
+// startAuthzProcess runs bin with GOMAXPROCS=procs, or Go's default when procs is 0.
+func startAuthzProcess(ctx context.Context, e env, bin string, procs int, is *issuer.Issuer, users int) (authzService, error) {
 	cfg := authzConfig(is, users)
 	// The service's flags have no cache size; a file carries the whole configuration instead.
 	ports, err := freeLoopbackAddrs(2)
@@ -449,6 +483,9 @@ func startAuthzProcess(ctx context.Context, e env, bin string, is *issuer.Issuer
 	}
 	cmd := exec.Command(bin, "serve", "--config", cfgPath, "--log-level", "warn", "--log-format", "console")
 	cmd.Stdout, cmd.Stderr = e.stderr, e.stderr
+	if procs > 0 {
+		cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", procs))
+	}
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("cognito-authz: start %s: %w", bin, err)
@@ -585,6 +622,18 @@ func envoyVersionOf(out string) string {
 		}
 	}
 	return "(version unknown)"
+}
+
+// describeAuthz says how cognito-authz ran, for the report.
+func describeAuthz(f benchFlags) string {
+	switch {
+	case f.authzBin == "":
+		return "inside the bench process"
+	case f.authzProcs > 0:
+		return fmt.Sprintf("own process (%s), GOMAXPROCS=%d", f.authzBin, f.authzProcs)
+	default:
+		return fmt.Sprintf("own process (%s), GOMAXPROCS=%d (Go's default)", f.authzBin, runtime.NumCPU())
+	}
 }
 
 // describeMachine names the CPU and the versions measured, for the report.

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -34,6 +36,8 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		{[]string{"--anonymous", "NaN"}, "--anonymous NaN"},
 		{[]string{"--path", "api"}, `--path "api"`},
 		{[]string{"--envoy-concurrency", "0"}, "--envoy-concurrency 0"},
+		{[]string{"--authz-gomaxprocs", "2"}, "--authz-gomaxprocs needs --authz-bin"},
+		{[]string{"--authz-gomaxprocs", "-2", "--authz-bin", "x"}, "--authz-gomaxprocs -2"},
 		{[]string{"--rate", "0", "--users", "0"}, "--rate 0: want 1 to 100000; --users 0"},
 	}
 	for _, tt := range tests {
@@ -90,8 +94,22 @@ func TestBenchEndToEnd(t *testing.T) {
 			t.Errorf("%s: setups %v, want %v", phase, names, want)
 		}
 	}
-	if report.Method.Mix.Users != 20 || report.Method.Machine == "" {
+	if report.Method.Mix.Users != 20 || report.Method.Machine == "" || report.Method.Authz != "inside the bench process" {
 		t.Errorf("method %+v", report.Method)
+	}
+	if runtime.GOOS == "linux" {
+		// Every setup's Envoy is measured in both phases, and it reads at least its client's request.
+		envoys := map[string]bool{}
+		for _, c := range report.ProcessCosts {
+			for _, p := range c.Processes {
+				if p.Name == "envoy" && p.ReadCalls >= 1 {
+					envoys[c.Phase+" "+c.Setup] = true
+				}
+			}
+		}
+		if len(envoys) != 2*len(want) {
+			t.Errorf("process costs with an envoy that read its requests: %v, want %d\n%s", envoys, 2*len(want), raw)
+		}
 	}
 	for _, want := range []string{"flat out:", "fixed rate: 100 req/s", "cognito-authz vs jwt_authn, flat-out:"} {
 		if !strings.Contains(table.String(), want) {
@@ -140,6 +158,22 @@ func TestEnvoyVersionOf(t *testing.T) {
 	for _, tt := range tests {
 		if got := envoyVersionOf(tt.out); got != tt.want {
 			t.Errorf("envoyVersionOf(%q) = %q, want %q", tt.out, got, tt.want)
+		}
+	}
+}
+
+func TestDescribeAuthz(t *testing.T) {
+	tests := []struct {
+		flags benchFlags
+		want  string
+	}{
+		{benchFlags{}, "inside the bench process"},
+		{benchFlags{authzBin: "bin/cognito-authz", authzProcs: 1}, "own process (bin/cognito-authz), GOMAXPROCS=1"},
+		{benchFlags{authzBin: "bin/cognito-authz"}, fmt.Sprintf("own process (bin/cognito-authz), GOMAXPROCS=%d (Go's default)", runtime.NumCPU())},
+	}
+	for _, tt := range tests {
+		if got := describeAuthz(tt.flags); got != tt.want {
+			t.Errorf("describeAuthz(%+v) = %q, want %q", tt.flags, got, tt.want)
 		}
 	}
 }
