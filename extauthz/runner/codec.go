@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"google.golang.org/grpc/encoding"
 	protocodec "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
@@ -31,14 +32,29 @@ type vtMarshaler interface {
 // Two consequences: bad content in a skipped field (invalid UTF-8 in host, say) is no longer an
 // error, and a field Check starts reading must be added to decodeCheckRequest, or Check sees it
 // empty; TestCheckReadsOnlyDecodedFields fails until it is.
+//
+// A CheckResponse is encoded once and its bytes remembered: authz.Server.Check gives the same
+// few responses again and again (built once per kind of answer, and once per verified token for
+// authenticated ones), and it never changes one it has given (its contract). The encodings are
+// remembered by the response's identity in a bounded cache that holds the response itself, so no
+// other response can take its address while its bytes are remembered.
 type codec struct {
-	proto encoding.CodecV2
+	proto   encoding.CodecV2
+	encoded *lru.Cache[*authv3.CheckResponse, []byte]
 }
+
+// encodedResponses bounds the encodings remembered: more than the answers authz keeps (its
+// canned ones and 1024 authenticated), at a few hundred bytes each.
+const encodedResponses = 2048
 
 func newCodec() (codec, error) {
 	c := codec{proto: encoding.GetCodecV2(protocodec.Name)}
 	if c.proto == nil {
 		return c, fmt.Errorf("runner: grpc's %q codec is not registered", protocodec.Name)
+	}
+	var err error
+	if c.encoded, err = lru.New[*authv3.CheckResponse, []byte](encodedResponses); err != nil {
+		return c, fmt.Errorf("runner: %w", err)
 	}
 	return c, nil
 }
@@ -62,6 +78,29 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 }
 
 func (c codec) Marshal(v any) (mem.BufferSlice, error) {
+	resp, ok := v.(*authv3.CheckResponse)
+	if !ok || resp == nil {
+		return c.marshal(v)
+	}
+	// Peek, not Get: a read lock only, and no reordering on every check. Entries then leave in the
+	// order they came; one still in use is encoded again once.
+	if wire, ok := c.encoded.Peek(resp); ok {
+		// gRPC only reads a SliceBuffer (and frees it as a no-op): one copy serves every stream.
+		return mem.BufferSlice{mem.SliceBuffer(wire)}, nil
+	}
+	data, err := c.marshal(resp)
+	if err != nil {
+		return nil, err
+	}
+	// Kept as a plain slice of its own: a pooled buffer goes back to the pool once written.
+	wire := data.Materialize()
+	data.Free()
+	c.encoded.Add(resp, wire)
+	return mem.BufferSlice{mem.SliceBuffer(wire)}, nil
+}
+
+// marshal encodes v with its generated vtprotobuf code when it has it, else with protobuf.
+func (c codec) marshal(v any) (mem.BufferSlice, error) {
 	m, ok := v.(vtMarshaler)
 	if !ok {
 		return c.proto.Marshal(v)

@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -257,5 +258,58 @@ func TestCodecRefusesABrokenEncoding(t *testing.T) {
 				t.Fatalf("Marshal = %d bytes, %v; want an error with %q", data.Len(), err, tt.want)
 			}
 		})
+	}
+}
+
+// TestCodecRemembersEncodings: the same response is encoded once and its bytes served again,
+// another response (even an equal one) gets its own encoding, and the bytes are protobuf's.
+func TestCodecRemembersEncodings(t *testing.T) {
+	c := newTestCodec(t)
+	encode := func(resp *authv3.CheckResponse) []byte {
+		t.Helper()
+		data, err := c.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) != 1 {
+			t.Fatalf("encoding in %d buffers, want 1", len(data))
+		}
+		return data[0].ReadOnlyData()
+	}
+	alice, bob := authenticatedResponse(), authenticatedResponse()
+	bob.GetOkResponse().Headers[0].Header.Value = "another-sub"
+
+	first, again := encode(alice), encode(alice)
+	if &first[0] != &again[0] {
+		t.Error("the same response was encoded twice")
+	}
+	if c.encoded.Len() != 1 {
+		t.Errorf("%d encodings remembered, want 1", c.encoded.Len())
+	}
+	for name, tt := range map[string]struct {
+		resp *authv3.CheckResponse
+		wire []byte
+	}{"alice": {alice, again}, "bob": {bob, encode(bob)}} {
+		var decoded authv3.CheckResponse
+		if err := proto.Unmarshal(tt.wire, &decoded); err != nil || !proto.Equal(&decoded, tt.resp) {
+			t.Errorf("%s: remembered bytes decode to %v (%v), want %v", name, &decoded, err, tt.resp)
+		}
+	}
+	if equal := authenticatedResponse(); &encode(equal)[0] == &first[0] {
+		t.Error("an equal but different response was served another's bytes")
+	}
+}
+
+// TestCodecForgetsTheOldestEncodings: the remembered encodings are bounded.
+func TestCodecForgetsTheOldestEncodings(t *testing.T) {
+	c := newTestCodec(t)
+	for i := range encodedResponses + 10 {
+		resp := &authv3.CheckResponse{DynamicMetadata: stringStruct("sub", strconv.Itoa(i))}
+		if _, err := c.Marshal(resp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := c.encoded.Len(); got != encodedResponses {
+		t.Errorf("%d encodings remembered, want %d", got, encodedResponses)
 	}
 }
