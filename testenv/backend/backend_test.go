@@ -2,6 +2,7 @@ package backend_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -190,5 +191,43 @@ func TestHeadersEcho(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPingIsTheSameForEveryCaller: the bench path's answer must not depend on who is calling or
+// what headers arrive, or a benchmark through it would measure the app, not what is in front of it.
+func TestPingIsTheSameForEveryCaller(t *testing.T) {
+	srv := newServer(t)
+	callers := map[string][]header{
+		"anonymous":     nil,
+		"authenticated": {{"x-auth-status", "authenticated"}, {"x-user-sub", "s1"}, {"x-user-name", "alice"}, {"x-user-groups", "admin"}},
+		"with a token":  {{"Authorization", "Bearer abc"}, {"x-jwt-payload", "eyJzdWIiOiJzMSJ9"}},
+	}
+	for name, headers := range callers {
+		t.Run(name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, srv.URL+backend.PingPath, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range headers {
+				req.Header.Add(h.name, h.value)
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusOK || string(body) != "{\"status\":\"ok\"}\n" || resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("GET %s = %d %q (%s), want 200 {\"status\":\"ok\"}", backend.PingPath, resp.StatusCode, body, resp.Header.Get("Content-Type"))
+			}
+		})
+	}
+	// Anything but GET and HEAD is not a ping: it gets the usual not-found answer.
+	if status, _, body := do(t, srv, http.MethodPost, backend.PingPath); status != http.StatusNotFound || body.Error != "not found" {
+		t.Errorf("POST %s = %d %+v, want 404", backend.PingPath, status, body)
 	}
 }
