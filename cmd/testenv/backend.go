@@ -13,6 +13,6 @@ func runBackend(ctx context.Context, e env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stderr, "testenv backend: listening on %s (%s, %s/..., %s)\n", *listen, backend.HomePath, backend.AdminPath, backend.HealthzPath)
+	fmt.Fprintf(e.stderr, "testenv backend: listening on %s (%s, %s/..., %s, %s)\n", *listen, backend.HomePath, backend.AdminPath, backend.HealthzPath, backend.PingPath)
 	return serve(ctx, e, *listen, backend.New(backend.Options{}))
 }

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/runner"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
@@ -56,6 +57,7 @@ type benchFlags struct {
 	cpuProfile       string
 	authzProcs       int // GOMAXPROCS of the --authz-bin process; 0: Go's default
 	authzBin         string
+	floor            bool
 }
 
 func parseBenchFlags(e env, args []string) (benchFlags, error) {
@@ -71,13 +73,16 @@ func parseBenchFlags(e env, args []string) (benchFlags, error) {
 	fs.IntVar(&f.rounds, "rounds", bench.DefaultRounds, "turns per setup per phase, alternating the order of setups")
 	fs.IntVar(&f.users, "users", 1000, "users with a token each; requests pick one at random, so tokens repeat")
 	fs.Float64Var(&f.anonymous, "anonymous", 0.1, "share of requests without a token")
-	fs.StringVar(&f.path, "path", backend.HomePath, "path requested (a route where auth is optional)")
+	fs.StringVar(&f.path, "path", backend.PingPath, "path requested (a route where auth is optional); the default's answer is the same\n"+
+		"for every caller, so the app costs the same behind every setup")
 	fs.StringVar(&f.jsonPath, "json", "", "also write the results to this file as JSON")
 	fs.IntVar(&f.envoyThreads, "envoy-concurrency", 1, "worker threads of each Envoy")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (load generator, backend, issuer, cognito-authz) during the measured phases")
 	fs.StringVar(&f.authzBin, "authz-bin", "", "run cognito-authz from this binary as its own process (as deployed) instead of inside this one")
 	fs.IntVar(&f.authzProcs, "authz-gomaxprocs", -1, "GOMAXPROCS of the --authz-bin process: -1 matches --envoy-concurrency (each proxy-side\n"+
 		"process sized alike), 0 leaves Go's default (every CPU)")
+	fs.BoolVar(&f.floor, "floor", false, "add a fourth setup, "+floorSetup+": Envoy's ext_authz to a second cognito-authz whose\n"+
+		"every route is auth: off, which answers without looking at a token; the cost of any ext_authz call")
 	fs.BoolVar(&f.check, "check", false, "exit 1 when cognito-authz misses a target against jwt_authn (issue #6)")
 	if err := parseFlags(fs, args); err != nil {
 		return f, err
@@ -186,10 +191,15 @@ func writeReportFile(path string, r *bench.Report) error {
 	return nil
 }
 
+// floorSetup is --floor's setup: the ext_authz round trip with no token work, the least any
+// ext_authz service costs. It is not one of issue #6's three setups.
+const floorSetup = "ext_authz-floor"
+
 // benchStack is everything the bench runs against, on loopback ports of its own.
 type benchStack struct {
 	servers []*http.Server
 	authz   authzService
+	floor   authzService // --floor's cognito-authz, or nil
 	envoys  []*envoyproc.Envoy
 	setups  []bench.Setup
 	tokens  []string
@@ -230,27 +240,43 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 		s.tokens, s.subs = append(s.tokens, tok), append(s.subs, u.Sub)
 	}
 
-	if f.authzBin != "" {
-		s.authz, err = startAuthzProcess(ctx, e, f.authzBin, f.authzProcs, is, f.users)
-	} else {
-		s.authz, err = startAuthzInProcess(ctx, e, is, f.users)
+	startAuthz := func(cfg *config.Config) (authzService, error) {
+		if f.authzBin != "" {
+			return startAuthzProcess(ctx, e, f.authzBin, f.authzProcs, cfg)
+		}
+		return startAuthzInProcess(ctx, e, cfg)
 	}
-	if err != nil {
+	if s.authz, err = startAuthz(authzConfig(is, f.users)); err != nil {
 		return s, err
 	}
-
-	for _, setup := range []struct {
+	type setup struct {
 		name   string
 		filter envoyconf.Filter
-	}{
-		{bench.NoAuth, envoyconf.NoAuth},
-		{bench.JWTAuthn, envoyconf.JWTAuthn},
-		{bench.CognitoAuthz, envoyconf.ExtAuthz},
-	} {
+		authz  authzService
+	}
+	setups := []setup{
+		{bench.NoAuth, envoyconf.NoAuth, nil},
+		{bench.JWTAuthn, envoyconf.JWTAuthn, nil},
+		{bench.CognitoAuthz, envoyconf.ExtAuthz, s.authz},
+	}
+	if f.floor {
+		cfg := authzConfig(is, f.users)
+		cfg.Policy.Rules = []config.Rule{{PathPrefix: "/", Auth: policy.AuthOff}}
+		if s.floor, err = startAuthz(cfg); err != nil {
+			return s, fmt.Errorf("%s: %w", floorSetup, err)
+		}
+		setups = append(setups, setup{floorSetup, envoyconf.ExtAuthz, s.floor})
+	}
+
+	for _, setup := range setups {
+		var authzAddr string
+		if setup.authz != nil {
+			authzAddr = setup.authz.grpcAddr()
+		}
 		envoy, err := envoyproc.Start(ctx, envoyproc.Config{
 			Filter:      setup.filter,
 			Backend:     backendLis.Addr().String(),
-			Authz:       s.authz.grpcAddr(),
+			Authz:       authzAddr,
 			IssuerURL:   is.IssuerURL(),
 			JWKSURL:     is.JWKSURL(),
 			Binary:      envoyBin,
@@ -262,20 +288,20 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 		}
 		s.envoys = append(s.envoys, envoy)
 		s.setups = append(s.setups, bench.Setup{Name: setup.name, BaseURL: envoy.URL(),
-			Processes: s.processes(setup.name, envoy)})
+			Processes: processes(envoy, setup.authz)})
 		fmt.Fprintf(e.stderr, "testenv bench: %s on %s\n", setup.name, envoy.URL())
 	}
 	return s, nil
 }
 
-// processes lists what the bench measures per request for a setup: its Envoy, cognito-authz when
-// it has a process of its own, and this process (load generator, app and issuer, and cognito-authz
-// when it runs here), whose share every setup pays.
-func (s *benchStack) processes(setup string, envoy *envoyproc.Envoy) []bench.Process {
+// processes lists what the bench measures per request for a setup: its Envoy, its cognito-authz
+// (if any) when that has a process of its own, and this process (load generator, app and issuer,
+// and cognito-authz when it runs here), whose share every setup pays.
+func processes(envoy *envoyproc.Envoy, authz authzService) []bench.Process {
 	self := "testenv bench (load, app)"
 	ps := []bench.Process{{Name: "envoy", PID: envoy.PID()}}
-	if setup == bench.CognitoAuthz {
-		if p, ok := s.authz.process(); ok {
+	if authz != nil {
+		if p, ok := authz.process(); ok {
 			ps = append(ps, p)
 		} else {
 			self = "testenv bench (load, app, authz)"
@@ -299,8 +325,11 @@ func (s *benchStack) close(e env) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	if s.authz != nil {
-		if err := s.authz.stop(ctx); err != nil {
+	for _, a := range []authzService{s.authz, s.floor} {
+		if a == nil {
+			continue
+		}
+		if err := a.stop(ctx); err != nil {
 			fmt.Fprintf(e.stderr, "testenv bench: stop cognito-authz: %v\n", err)
 		}
 	}
@@ -311,8 +340,9 @@ func (s *benchStack) close(e env) {
 
 // probe checks, before anything is measured, that each setup does what its name says: a request
 // with a token reaches the app as that user behind jwt_authn and cognito-authz (so neither is
-// fast because it lets everything through unverified), as nobody behind no-auth, and a request
-// without a token is served everywhere.
+// fast because it lets everything through unverified), as nobody behind no-auth and the floor
+// (which must not verify, or it would be no floor), and a request without a token is served
+// everywhere.
 func (s *benchStack) probe(ctx context.Context) error {
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	defer client.CloseIdleConnections()
@@ -328,7 +358,7 @@ func (s *benchStack) probe(ctx context.Context) error {
 			}
 			sub := first(got.Headers["x-user-sub"])
 			var want string
-			if withToken && setup.Name != bench.NoAuth {
+			if withToken && setup.Name != bench.NoAuth && setup.Name != floorSetup {
 				want = s.subs[0]
 			}
 			if sub != want {
@@ -413,8 +443,8 @@ func authzConfig(is *issuer.Issuer, users int) *config.Config {
 
 type inProcessAuthz struct{ r *runner.Runner }
 
-func startAuthzInProcess(ctx context.Context, e env, is *issuer.Issuer, users int) (authzService, error) {
-	r, err := runner.New(authzConfig(is, users), warnLogger(e.stderr))
+func startAuthzInProcess(ctx context.Context, e env, cfg *config.Config) (authzService, error) {
+	r, err := runner.New(cfg, warnLogger(e.stderr))
 	if err != nil {
 		return nil, err
 	}
@@ -460,8 +490,7 @@ func (a *processAuthz) process() (bench.Process, bool) {
 }
 
 // startAuthzProcess runs bin with GOMAXPROCS=procs, or Go's default when procs is 0.
-func startAuthzProcess(ctx context.Context, e env, bin string, procs int, is *issuer.Issuer, users int) (authzService, error) {
-	cfg := authzConfig(is, users)
+func startAuthzProcess(ctx context.Context, e env, bin string, procs int, cfg *config.Config) (authzService, error) {
 	// The service's flags have no cache size; a file carries the whole configuration instead.
 	ports, err := freeLoopbackAddrs(2)
 	if err != nil {

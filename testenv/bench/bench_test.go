@@ -362,8 +362,16 @@ func TestReportJSONHasTheIssuesShape(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, []string{"fixed_rate", "method", "setups"}) {
+	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, []string{"fixed_rate", "method", "process_costs", "setups"}) {
 		t.Errorf("top-level keys %v", got)
+	}
+	costs := doc["process_costs"].([]any)[0].(map[string]any)
+	if costs["setup"] != CognitoAuthz || costs["phase"] != PhaseFlatOut {
+		t.Errorf("process_costs[0] = %v", costs)
+	}
+	envoy := costs["processes"].([]any)[0].(map[string]any)
+	if got := slices.Sorted(maps.Keys(envoy)); !slices.Equal(got, []string{"cpu_us_per_request", "name", "read_syscalls_per_request", "write_syscalls_per_request"}) {
+		t.Errorf("process_costs[0].processes[0] keys %v", got)
 	}
 	resultKeys := []string{"errors", "name", "p50_ms", "p90_ms", "p99_ms", "rps"}
 	check := func(where string, v any) {
@@ -403,7 +411,14 @@ func sampleReport() *Report {
 			{Name: CognitoAuthz, RPS: 499, P50Ms: 0.9, P90Ms: 1.5, P99Ms: 3, Errors: 2, Requests: 5000,
 				ErrorKinds: map[string]uint64{"503 Service Unavailable": 2}},
 		}},
-		Method: Method{Path: "/api/activities/home", DurationSeconds: 10, Rounds: 2, Workers: 16, CPUs: 2},
+		Method: Method{Path: "/api/activities/home", DurationSeconds: 10, Rounds: 2, Workers: 16, CPUs: 2,
+			Machine: "2 logical CPUs", Authz: "own process, GOMAXPROCS=1"},
+		ProcessCosts: []SetupCosts{
+			{Phase: PhaseFlatOut, Setup: CognitoAuthz, Processes: []ProcessCost{
+				{Name: "envoy", CPUMicros: 201.25, ReadCalls: 4.33, WriteCalls: 1.25},
+				{Name: "cognito-authz", CPUMicros: 52.8, ReadCalls: 0.37, WriteCalls: 0.2},
+			}},
+		},
 	}
 }
 
@@ -454,6 +469,11 @@ func TestWriteTable(t *testing.T) {
 		"cognito-authz vs jwt_authn, flat-out: throughput 0.95× (target ≥ 0.90×) ok; p99 1.30× (target ≤ 1.30×) ok; errors 0 (target 0) ok",
 		"cognito-authz vs jwt_authn, fixed-rate: throughput 1.00× (target ≥ 0.90×) ok; p99 1.50× (target ≤ 1.30×) MISSED; errors 2 (target 0) MISSED",
 		"no-auth vs jwt_authn, flat-out: throughput 1.50×",
+		"machine: 2 logical CPUs",
+		"cognito-authz: own process, GOMAXPROCS=1",
+		"  phase      setup         process          CPU µs    reads   writes",
+		"  flat-out   cognito-authz envoy             201.2     4.33     1.25",
+		"  flat-out   cognito-authz cognito-authz      52.8     0.37     0.20",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)

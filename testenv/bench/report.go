@@ -293,11 +293,19 @@ func (r *Report) WriteTable(w io.Writer) error {
 }
 
 func writeCosts(w io.Writer, costs []SetupCosts) {
+	setupWidth, processWidth := len("setup"), len("process")
+	for _, c := range costs {
+		setupWidth = max(setupWidth, len(c.Setup))
+		for _, p := range c.Processes {
+			processWidth = max(processWidth, len(p.Name))
+		}
+	}
 	fmt.Fprintln(w, "cost per request, by process (from /proc; CPU is user + system)")
-	fmt.Fprintf(w, "  %-10s %-14s %-26s %9s %8s %8s\n", "phase", "setup", "process", "CPU µs", "reads", "writes")
+	fmt.Fprintf(w, "  %-10s %-*s %-*s %9s %8s %8s\n", "phase", setupWidth, "setup", processWidth, "process", "CPU µs", "reads", "writes")
 	for _, c := range costs {
 		for _, p := range c.Processes {
-			fmt.Fprintf(w, "  %-10s %-14s %-26s %9.1f %8.2f %8.2f\n", c.Phase, c.Setup, p.Name, p.CPUMicros, p.ReadCalls, p.WriteCalls)
+			fmt.Fprintf(w, "  %-10s %-*s %-*s %9.1f %8.2f %8.2f\n", c.Phase, setupWidth, c.Setup, processWidth, p.Name,
+				p.CPUMicros, p.ReadCalls, p.WriteCalls)
 		}
 	}
 }
