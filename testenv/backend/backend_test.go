@@ -2,9 +2,9 @@ package backend_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -205,24 +205,9 @@ func TestPingIsTheSameForEveryCaller(t *testing.T) {
 	}
 	for name, headers := range callers {
 		t.Run(name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodGet, srv.URL+backend.PingPath, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, h := range headers {
-				req.Header.Add(h.name, h.value)
-			}
-			resp, err := srv.Client().Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != http.StatusOK || string(body) != "{\"status\":\"ok\"}\n" || resp.Header.Get("Content-Type") != "application/json" {
-				t.Errorf("GET %s = %d %q (%s), want 200 {\"status\":\"ok\"}", backend.PingPath, resp.StatusCode, body, resp.Header.Get("Content-Type"))
+			status, _, body := do(t, srv, http.MethodGet, backend.PingPath, headers...)
+			if want := (backend.Response{Status: "ok"}); status != http.StatusOK || !reflect.DeepEqual(body, want) {
+				t.Errorf("GET %s = %d %+v, want 200 %+v", backend.PingPath, status, body, want)
 			}
 		})
 	}
