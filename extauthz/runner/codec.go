@@ -44,8 +44,8 @@ type codec struct {
 }
 
 // encodedResponses bounds the encodings remembered: more than the answers authz keeps (its
-// canned ones and 1024 authenticated), at a few hundred bytes each.
-const encodedResponses = 2048
+// canned ones and up to 8192 authenticated), at a few hundred bytes each.
+const encodedResponses = 10000
 
 func newCodec() (codec, error) {
 	c := codec{proto: encoding.GetCodecV2(protocodec.Name)}
