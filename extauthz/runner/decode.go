@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -207,70 +208,57 @@ func decodeHeaderMap(b []byte, m *corev3.HeaderMap) error {
 }
 
 func decodeHeaderValue(b []byte, hv *corev3.HeaderValue) error {
-	var key, value, raw []byte
-	var hasKey, hasValue, hasRaw bool
-	for len(b) > 0 {
-		f, err := consumeField(b)
-		if err != nil {
-			return err
-		}
-		b = b[f.n:]
-		if f.typ != protowire.BytesType {
-			continue
-		}
-		switch f.num {
-		case headerValueKey:
-			if !utf8.Valid(f.value) {
-				return fmt.Errorf("key: %w", errInvalidUTF8)
-			}
-			key, hasKey = f.value, true
-		case headerValueValue:
-			if !utf8.Valid(f.value) {
-				return fmt.Errorf("value: %w", errInvalidUTF8)
-			}
-			value, hasValue = f.value, true
-		case headerValueRawValue: // bytes: not UTF-8 checked
-			raw, hasRaw = f.value, true
-		}
+	var f stringFields
+	// raw_value is bytes: not UTF-8 checked.
+	if err := f.decode(b, headerValueKey, headerValueValue); err != nil {
+		return err
 	}
-	if hasKey {
-		hv.Key = string(key)
+	if f.has[headerValueKey] {
+		hv.Key = string(f.last[headerValueKey])
 	}
-	if hasValue {
-		hv.Value = string(value)
+	if f.has[headerValueValue] {
+		hv.Value = string(f.last[headerValueValue])
 	}
-	if hasRaw {
-		hv.RawValue = append([]byte(nil), raw...) // nil when empty, like protobuf
+	if f.has[headerValueRawValue] {
+		hv.RawValue = append([]byte(nil), f.last[headerValueRawValue]...) // nil when empty, like protobuf
 	}
 	return nil
 }
 
-// decodeMapEntry adds one map<string, string> entry to m.
+// decodeMapEntry adds one map<string, string> entry to m; a missing key or value is "".
 func decodeMapEntry(b []byte, m map[string]string) error {
-	var key, value []byte
+	var f stringFields
+	if err := f.decode(b, mapEntryKey, mapEntryValue); err != nil {
+		return err
+	}
+	m[string(f.last[mapEntryKey])] = string(f.last[mapEntryValue])
+	return nil
+}
+
+// stringFields is the last occurrence of each length-delimited field numbered 1 to 3 of a small
+// message (a HeaderValue, a map entry), still pointing into the wire bytes.
+type stringFields struct {
+	last [4][]byte
+	has  [4]bool
+}
+
+// decode reads the message b. The fields numbered in utf8 are proto3 strings: every occurrence
+// must be valid UTF-8, as protobuf checks, not only the last.
+func (sf *stringFields) decode(b []byte, utf8Fields ...protowire.Number) error {
 	for len(b) > 0 {
 		f, err := consumeField(b)
 		if err != nil {
 			return err
 		}
 		b = b[f.n:]
-		if f.typ != protowire.BytesType {
+		if f.typ != protowire.BytesType || f.num > 3 {
 			continue
 		}
-		switch f.num {
-		case mapEntryKey:
-			if !utf8.Valid(f.value) {
-				return fmt.Errorf("key: %w", errInvalidUTF8)
-			}
-			key = f.value
-		case mapEntryValue:
-			if !utf8.Valid(f.value) {
-				return fmt.Errorf("value: %w", errInvalidUTF8)
-			}
-			value = f.value
+		if slices.Contains(utf8Fields, f.num) && !utf8.Valid(f.value) {
+			return fmt.Errorf("field %d: %w", f.num, errInvalidUTF8)
 		}
+		sf.last[f.num], sf.has[f.num] = f.value, true
 	}
-	m[string(key)] = string(value)
 	return nil
 }
 
