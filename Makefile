@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # CheckResponse (docs/performance.md); without it the codec falls back to plain protobuf.
 TAGS := vtprotobuf
 
-.PHONY: all build test test-short lint demo bench envoy tidy
+.PHONY: all build deps test test-short lint demo bench envoy tidy
 
 all: build
 
@@ -16,9 +16,13 @@ build:
 	CGO_ENABLED=0 go build -tags $(TAGS) -trimpath -ldflags "$(LDFLAGS)" -o bin/cognito-authz ./cmd/cognito-authz
 	CGO_ENABLED=0 go build -tags $(TAGS) -trimpath -ldflags "$(LDFLAGS)" -o bin/testenv ./cmd/testenv
 
+# Installs what the tests need and is missing (.ci/install-deps: Envoy, ...), pinned.
+deps:
+	.ci/install-deps
+
 # Every test, the end-to-end ones through a real Envoy included (they skip with a message when no
 # envoy binary is found, and fail instead when COGNITO_AUTHZ_REQUIRE_ENVOY=1, as in CI).
-test:
+test: deps
 	go vet -tags $(TAGS) ./...
 	go test -tags $(TAGS) -count=1 ./...
 	go test -count=1 ./extauthz/runner   # the codec's fallback, as built without the tag
