@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -380,11 +382,50 @@ func TestRunStopsWhenContextEnds(t *testing.T) {
 }
 
 // authStatus is the x-auth-status an OK response sets, or "" when denied.
-func authStatus(resp *authv3.CheckResponse) string {
+func authStatus(resp *authv3.CheckResponse) string { return okHeader(resp, "x-auth-status") }
+
+// okHeader is the value an OK answer sets for name, or "".
+func okHeader(resp *authv3.CheckResponse, name string) string {
 	for _, h := range resp.GetOkResponse().GetHeaders() {
-		if h.GetHeader().GetKey() == "x-auth-status" {
+		if h.GetHeader().GetKey() == name {
 			return h.GetHeader().GetValue()
 		}
 	}
 	return ""
+}
+
+// TestClaimThatCannotBeAHeaderIsMalformed: a genuine token whose claim holds invalid UTF-8 (or a
+// control character) gets a decision through the real codec, anonymous with reason malformed on
+// an optional route, never a gRPC error (which Envoy would answer 503 even there). It runs in
+// both builds: `make test` runs this package with and without -tags vtprotobuf.
+func TestClaimThatCannotBeAHeaderIsMalformed(t *testing.T) {
+	key := newKeyPair(t, "k1")
+	jwks := newJWKSServer(t, key)
+	cfg := testConfig(jwks)
+	r := startRunner(t, cfg)
+	conn := dial(t, r.GRPCAddr(), nil)
+	eventually(t, "ready", r.Ready)
+	claims, err := json.Marshal(accessClaims(cfg.Issuers[0].Issuer, clientID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := []byte(`{"alg":"RS256","kid":"k1"}`)
+	for name, bad := range map[string]string{
+		"invalid UTF-8 in username":      "\xff\xfe",
+		"lone surrogate in username":     "\xed\xa0\x80",
+		"truncated sequence in username": "caf\xc3",
+		"control character in username":  `\u0007`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			payload := bytes.Replace(claims, []byte(`"username":"alice"`), []byte(`"username":"alice`+bad+`"`), 1)
+			resp := check(t, conn, key.signRaw(t, header, payload))
+			if got, why := authStatus(resp), okHeader(resp, "x-auth-reason"); got != "anonymous" || why != "malformed" {
+				t.Fatalf("x-auth-status %q, x-auth-reason %q, want anonymous, malformed", got, why)
+			}
+		})
+	}
+	// The same token with a sound username is let in, so the above is about the claim alone.
+	if got := authStatus(check(t, conn, key.signRaw(t, header, claims))); got != "authenticated" {
+		t.Fatalf("the sound token: x-auth-status %q", got)
+	}
 }
