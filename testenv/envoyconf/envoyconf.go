@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/authz"
 )
 
 // EnvoyVersion is the Envoy release the configurations are written and validated for.
@@ -38,12 +40,29 @@ const (
 	Static    = "STATIC"     // literal IP addresses only
 )
 
-// IdentityHeaders are the headers cognito-authz owns with its default prefix (SPEC section 5). The
-// /healthz route, which skips the check, removes them so a client cannot hand them to the app.
-var IdentityHeaders = []string{
-	"x-auth-status", "x-auth-reason",
-	"x-user-sub", "x-user-name", "x-user-email", "x-user-groups", "x-user-scopes",
-	"x-user-client-id", "x-user-token-use",
+// IdentityPrefix and OwnedHeaders are the request headers cognito-authz owns as configured in the
+// stack (docs/reference.md, identity headers): every header under the prefix, x-auth-status,
+// x-auth-reason and the claims header name, whether or not claims_header is enabled. Envoy removes
+// them from every client request before the check.
+const IdentityPrefix = authz.DefaultPrefix
+
+// ClaimsHeader is the claims header name the README's configuration enables.
+const ClaimsHeader = "x-jwt-claims"
+
+// OwnedHeaders are the owned names outside IdentityPrefix.
+var OwnedHeaders = []string{authz.HeaderAuthStatus, authz.HeaderAuthReason, ClaimsHeader}
+
+// FrontEndDevOrigin is where a browser front end under development runs (the original app's web
+// client ran on port 3000, its API on another), allowed to call the stack from its own origin.
+const FrontEndDevOrigin = "http://localhost:3000"
+
+// DemoCORSOrigins are the origins the stack on port allows: its own, under both loopback names,
+// and FrontEndDevOrigin. Port 0 (not known yet) leaves only FrontEndDevOrigin.
+func DemoCORSOrigins(port int) []string {
+	if port == 0 {
+		return []string{FrontEndDevOrigin}
+	}
+	return []string{fmt.Sprintf("http://localhost:%d", port), fmt.Sprintf("http://127.0.0.1:%d", port), FrontEndDevOrigin}
 }
 
 // Endpoint is one upstream host and port.
@@ -74,6 +93,10 @@ type Params struct {
 	// AuthzHealthInterval is how often Envoy asks each replica's grpc.health.v1, e.g. 1s; empty:
 	// DefaultAuthzHealthInterval. Tests shorten it to see a replica come and go sooner.
 	AuthzHealthInterval string
+
+	// CORSOrigins are the browser origins allowed to call every route from another origin (Envoy's
+	// CORS filter, before the check); nil: DemoCORSOrigins(ListenPort); empty, not nil: none.
+	CORSOrigins []string
 
 	// JWTAuthn only: the issuer (iss) and where its keys are; the issuer cluster is JWKSURL's host.
 	IssuerURL string
@@ -144,7 +167,6 @@ var templateText string
 
 var tmpl = template.Must(template.New("envoy.yaml").Funcs(template.FuncMap{
 	"yaml": yamlString,
-	"join": strings.Join,
 }).Option("missingkey=error").Parse(templateText))
 
 // templateData is Params plus what the template derives from them.
@@ -153,10 +175,11 @@ type templateData struct {
 	ExtAuthz        bool
 	JWTAuthn        bool
 	NoAuth          bool
-	EnvoyVersion    string
-	Issuer          Endpoint
-	IdentityHeaders []string
-	AuthzEndpoints  []Endpoint // Authz, or AuthzReplicas
+	EnvoyVersion   string
+	Issuer         Endpoint
+	IdentityPrefix string
+	OwnedHeaders   []string
+	AuthzEndpoints []Endpoint // Authz, or AuthzReplicas
 }
 
 // Render returns the configuration for p, or an error naming the first bad parameter.
@@ -179,7 +202,10 @@ func prepare(p Params) (templateData, error) {
 	if p.AuthzHealthInterval == "" {
 		p.AuthzHealthInterval = DefaultAuthzHealthInterval
 	}
-	d := templateData{Params: p, EnvoyVersion: EnvoyVersion, IdentityHeaders: IdentityHeaders,
+	if p.CORSOrigins == nil {
+		p.CORSOrigins = DemoCORSOrigins(p.ListenPort)
+	}
+	d := templateData{Params: p, EnvoyVersion: EnvoyVersion, IdentityPrefix: IdentityPrefix, OwnedHeaders: OwnedHeaders,
 		ExtAuthz: p.Filter == ExtAuthz, JWTAuthn: p.Filter == JWTAuthn, NoAuth: p.Filter == NoAuth}
 	var errs []error
 	check := func(ok bool, format string, args ...any) {
@@ -193,6 +219,11 @@ func prepare(p Params) (templateData, error) {
 	checkAddr := func(name, host string, port int) {
 		check(host != "", "%s: address is empty", name)
 		check(port >= 0 && port <= 65535, "%s: port %d out of range", name, port)
+	}
+	for _, o := range p.CORSOrigins {
+		u, err := url.Parse(o)
+		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "" && u.RawQuery == "",
+			"CORS origin: %q is not scheme://host[:port]", o)
 	}
 	checkAddr("listen", p.ListenAddress, p.ListenPort)
 	checkAddr("admin", p.AdminAddress, p.AdminPort)
