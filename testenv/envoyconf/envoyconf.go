@@ -172,9 +172,9 @@ var tmpl = template.Must(template.New("envoy.yaml").Funcs(template.FuncMap{
 // templateData is Params plus what the template derives from them.
 type templateData struct {
 	Params
-	ExtAuthz        bool
-	JWTAuthn        bool
-	NoAuth          bool
+	ExtAuthz       bool
+	JWTAuthn       bool
+	NoAuth         bool
 	EnvoyVersion   string
 	Issuer         Endpoint
 	IdentityPrefix string
