@@ -152,6 +152,10 @@ func TestCheckConfig(t *testing.T) {
 		wantStderr []string
 	}{
 		{name: "good file", args: []string{"--config", "testdata/good.yaml"}},
+		{
+			name: "a required rule leaving methods to the default is a warning", args: []string{"--config", "testdata/method_gap.yaml"},
+			wantStderr: []string{"warning: policy.rules[0].methods: PUT, PATCH, DELETE, OPTIONS of /api/admin are left to policy.default (optional)"},
+		},
 		{name: "flags alone", args: []string{"--user-pool-id", "us-east-1_X", "--client-id", "abc"}},
 		{name: "flags over a file", args: []string{"--config", "testdata/missing_client_ids.yaml", "--client-id", "abc", "--listen", "127.0.0.1:7001"}},
 		{name: "unknown key", args: []string{"--config", "testdata/unknown_key.yaml"}, wantCode: 2, wantStderr: []string{"issuers[0].clientids: unknown key (line 4)"}},
