@@ -3,8 +3,11 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
+	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
 	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
@@ -326,4 +330,57 @@ func TestKeysKeepWorkingWhenTheKeyEndpointGoesDown(t *testing.T) {
 	a = get(t, s, backend.HomePath, e2e.Bearer(rotated))
 	wantApp(t, a)
 	wantIdentity(t, a, map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "jwks_unavailable"})
+}
+
+// TestStalledKeyEndpointGetsAnAnswerInTime: with the key endpoint stalling, a token under a key
+// not fetched yet makes cognito-authz refetch, and it answers jwks_unavailable before Envoy's own
+// 0.25s timeout (the product's): anonymous on an optional route, its own 503 on a required one.
+// Waiting for the fetch's own timeout (5s) instead left Envoy to answer 503 everywhere.
+func TestStalledKeyEndpointGetsAnAnswerInTime(t *testing.T) {
+	var stall atomic.Bool
+	stalled := make(chan struct{})
+	var keysURL string
+	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stall.Load() {
+			select {
+			case <-stalled:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		resp, err := http.Get(keysURL)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(keys.Close)
+	t.Cleanup(func() { close(stalled) })
+	s := startStackWith(t, e2e.Options{
+		AuthzTimeout: envoyconf.DefaultAuthzTimeout,
+		Configure: func(c *config.Config) {
+			keysURL = c.Issuers[0].JWKSURL
+			c.Issuers[0].JWKSURL = keys.URL
+			c.JWKS.MinRefetchInterval = time.Millisecond // every unknown kid may refetch
+		},
+	})
+	user(t, s.Issuer, "alice", "admin")
+
+	stall.Store(true)
+	if _, err := s.Issuer.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	token := e2e.Bearer(s.Issuer.MustMint(t, issuer.TokenSpec{Username: "alice"}))
+	for i := range 3 {
+		a := get(t, s, backend.HomePath, token)
+		wantApp(t, a)
+		wantIdentity(t, a, map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "jwks_unavailable"})
+		a = get(t, s, backend.AdminPath, token)
+		if a.Status != http.StatusServiceUnavailable || !strings.Contains(string(a.Body), `"reason":"jwks_unavailable"`) {
+			t.Errorf("request %d, admin route: %s, want cognito-authz's 503 with reason jwks_unavailable (not Envoy's)", i, a)
+		}
+	}
 }

@@ -163,8 +163,10 @@ func TestPresetsAgree(t *testing.T) {
 		"envoy_grpc/skip_envoy_headers": "true",
 		"timeout":                       "0.25s",
 		// Only failures that mean the check never got an answer are retried, never a decision.
-		"retry_policy/retry_on":                    "connect-failure,refused-stream,reset,unavailable",
-		"retry_policy/num_retries":                 "2",
+		"retry_policy/retry_on":    "connect-failure,refused-stream,reset,unavailable",
+		"retry_policy/num_retries": "2",
+		// Envoy's per-try timeout is max_interval: the whole timeout, never cutting a check short.
+		"retry_policy/retry_back_off/max_interval": "0.25s",
 		"retry_policy/retry_host_predicate/0/name": "envoy.retry_host_predicates.previous_hosts",
 	}
 	for key, v := range wantService {
