@@ -41,6 +41,8 @@ type Metrics struct {
 	keys       *prometheus.GaugeVec
 	cacheHits  prometheus.Counter
 	cacheMiss  prometheus.Counter
+	// decodePanics counts requests whose decoding panicked (a bug): refused, never answered.
+	decodePanics prometheus.Counter
 }
 
 var (
@@ -81,6 +83,10 @@ func New() *Metrics {
 			Name: "cognito_authz_token_cache_misses_total",
 			Help: "Tokens not in the verified-token cache, so verified in full.",
 		}),
+		decodePanics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cognito_authz_request_decode_panics_total",
+			Help: "Check requests whose decoding panicked (a bug); each was refused, so Envoy answered 503.",
+		}),
 	}
 	// Resolving every child now makes each series visible at zero and keeps the hot path free of
 	// label hashing.
@@ -93,7 +99,7 @@ func New() *Metrics {
 		m.rejections[i] = m.rejectVec.WithLabelValues(string(c))
 	}
 	m.registry.MustRegister(
-		m.checksVec, m.duration, m.rejectVec, m.fetches, m.keys, m.cacheHits, m.cacheMiss,
+		m.checksVec, m.duration, m.rejectVec, m.fetches, m.keys, m.cacheHits, m.cacheMiss, m.decodePanics,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -151,3 +157,6 @@ func (m *Metrics) TokenCacheHit() { m.cacheHits.Inc() }
 
 // TokenCacheMiss records a verified-token cache miss (verifier.Observer).
 func (m *Metrics) TokenCacheMiss() { m.cacheMiss.Inc() }
+
+// RequestDecodePanicked records a check request whose decoding panicked.
+func (m *Metrics) RequestDecodePanicked() { m.decodePanics.Inc() }

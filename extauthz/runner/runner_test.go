@@ -6,17 +6,21 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -293,6 +297,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		"cognito_authz_token_cache_hits_total 1",
 		"cognito_authz_token_cache_misses_total 2",
 		"cognito_authz_check_duration_seconds_count 3",
+		"cognito_authz_request_decode_panics_total 0",
 		"go_goroutines",
 	} {
 		if !strings.Contains(body, want) {
@@ -427,5 +432,43 @@ func TestClaimThatCannotBeAHeaderIsMalformed(t *testing.T) {
 	// The same token with a sound username is let in, so the above is about the claim alone.
 	if got := authStatus(check(t, conn, key.signRaw(t, header, claims))); got != "authenticated" {
 		t.Fatalf("the sound token: x-auth-status %q", got)
+	}
+}
+
+// TestDecodePanicIsLoggedAndCounted: what the runner does with a panic the codec recovered from:
+// counted in cognito_authz_request_decode_panics_total, logged with the runtime error's message
+// and nothing of any other panic value (it might carry a token).
+func TestDecodePanicIsLoggedAndCounted(t *testing.T) {
+	core, logs := observer.New(zap.ErrorLevel)
+	r, err := New(testConfig(newJWKSServer(t, newKeyPair(t, "k1"))), zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outOfRange runtime.Error
+	func() {
+		defer func() { outOfRange = recover().(runtime.Error) }()
+		_ = []int{}[len(t.Name())]
+	}()
+	r.decodePanicked(outOfRange)
+	r.decodePanicked("Bearer eyJhbGciOiJSUzI1NiJ9.secret.signature")
+
+	entries := logs.All()
+	if len(entries) != 2 {
+		t.Fatalf("%d log entries, want 2", len(entries))
+	}
+	if got := entries[0].ContextMap()["panic"]; got != outOfRange.Error() {
+		t.Errorf("logged panic %q, want the runtime error %q", got, outOfRange.Error())
+	}
+	for _, e := range entries {
+		if line := fmt.Sprint(e.Message, e.ContextMap()); strings.Contains(line, "eyJ") {
+			t.Errorf("the log carries the panic value: %s", line)
+		}
+	}
+	if err := testutil.GatherAndCompare(r.Metrics().Registry(), strings.NewReader(`
+# HELP cognito_authz_request_decode_panics_total Check requests whose decoding panicked (a bug); each was refused, so Envoy answered 503.
+# TYPE cognito_authz_request_decode_panics_total counter
+cognito_authz_request_decode_panics_total 2
+`), "cognito_authz_request_decode_panics_total"); err != nil {
+		t.Error(err)
 	}
 }
