@@ -59,13 +59,14 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		return s.canned.cancelled, cancelled, nil
 	}
 	http := req.GetAttributes().GetRequest().GetHttp()
+	headers := requestHeaders(http)
 	requirement := s.policy.Requirement(http.GetPath(), http.GetMethod(), req.GetAttributes().GetContextExtensions())
 	if requirement.Auth == policy.AuthOff {
 		d := policy.Decision{Result: policy.Skipped}
-		return s.canned.forDecision(d), d, nil
+		return s.names.removeStrays(s.canned.forDecision(d), headers), d, nil
 	}
 
-	token, present, findErr := s.finder.Find(requestHeaders(http))
+	token, present, findErr := s.finder.Find(headers)
 	var (
 		failure reason.Code
 		claims  *verifier.Claims
@@ -88,14 +89,14 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 
 	d := s.policy.Decide(requirement, present, claims, failure)
 	if d.Result != policy.Authenticated {
-		return s.canned.forDecision(d), d, claims
+		return s.names.removeStrays(s.canned.forDecision(d), headers), d, claims
 	}
 	resp := s.answers.get(claims)
 	if resp == nil {
 		resp = s.canned.names.authenticated(claims)
 		s.answers.put(claims, resp)
 	}
-	return resp, d, claims
+	return s.names.removeStrays(resp, headers), d, claims
 }
 
 // finish records and logs one decision.
