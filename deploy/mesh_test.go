@@ -230,9 +230,20 @@ func TestGatewayOverlaysKeepTheBaseConfig(t *testing.T) {
 	}
 }
 
-// Headers with an underscore in their name never reach the app through a mesh or gateway, as
-// through envoy/envoy.yaml: app servers that fold '_' into '-' would read x_user_sub as identity.
+// Headers with an underscore in their name never reach the app through compose's Envoy, a mesh or
+// a gateway: app servers that fold '_' into '-' would read x_user_sub as identity.
 func TestMeshesDropUnderscoreHeaders(t *testing.T) {
+	t.Run("compose", func(t *testing.T) {
+		for _, l := range composeEnvoyConfig(t).StaticResources.Listeners {
+			for _, fc := range l.FilterChains {
+				for _, f := range fc.Filters {
+					if got := f.TypedConfig.CommonHTTPProtocolOptions.HeadersWithUnderscoresAction; got != "DROP_HEADER" {
+						t.Errorf("envoy/envoy.yaml listener %s: headers_with_underscores_action %q, want DROP_HEADER", l.Name, got)
+					}
+				}
+			}
+		}
+	})
 	t.Run("istio", func(t *testing.T) {
 		objs := kustomize(t, "istio")
 		ap := only[*istioAuthorizationPolicy](t, objs)
