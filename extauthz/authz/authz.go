@@ -165,7 +165,6 @@ var identitySuffixes = [slotClaims]string{"sub", "name", "email", "groups", "sco
 // headerNames are the owned header names and, per set of identity headers an authenticated
 // response sets, the names it must remove, all built once.
 type headerNames struct {
-	prefix             string
 	slots              [slotCount]string // slotClaims empty when there is no claims header
 	stripAuthorization bool
 	// authenticatedRemove[mask] lists the owned headers to remove when the slots in mask are set.
@@ -191,7 +190,6 @@ func newHeaderNames(cfg HeaderConfig, tokenHeaders []string) (headerNames, error
 	if err := checkHeaderName("identity_headers.prefix", prefix); err != nil {
 		return n, err
 	}
-	n.prefix = prefix
 	for i, suffix := range identitySuffixes {
 		n.slots[i] = prefix + suffix
 	}

@@ -59,14 +59,13 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		return s.canned.cancelled, cancelled, nil
 	}
 	http := req.GetAttributes().GetRequest().GetHttp()
-	headers := requestHeaders(http)
 	requirement := s.policy.Requirement(http.GetPath(), http.GetMethod(), req.GetAttributes().GetContextExtensions())
 	if requirement.Auth == policy.AuthOff {
 		d := policy.Decision{Result: policy.Skipped}
-		return s.names.removeStrays(s.canned.forDecision(d), headers), d, nil
+		return s.canned.forDecision(d), d, nil
 	}
 
-	token, present, findErr := s.finder.Find(headers)
+	token, present, findErr := s.finder.Find(requestHeaders(http))
 	var (
 		failure reason.Code
 		claims  *verifier.Claims
@@ -89,14 +88,14 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 
 	d := s.policy.Decide(requirement, present, claims, failure)
 	if d.Result != policy.Authenticated {
-		return s.names.removeStrays(s.canned.forDecision(d), headers), d, claims
+		return s.canned.forDecision(d), d, claims
 	}
 	resp := s.answers.get(claims)
 	if resp == nil {
 		resp = s.canned.names.authenticated(claims)
 		s.answers.put(claims, resp)
 	}
-	return s.names.removeStrays(resp, headers), d, claims
+	return resp, d, claims
 }
 
 // finish records and logs one decision.

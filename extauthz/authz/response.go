@@ -229,37 +229,6 @@ func (n *headerNames) authenticated(c *verifier.Claims) *authv3.CheckResponse {
 	return &r.resp
 }
 
-// removeStrays adds to an OK answer the request's headers under the identity prefix that it does
-// not cover yet, such as a client's x-user-role: every header under the prefix is owned
-// (docs/reference.md, identity headers). The service sees only the headers Envoy sends it, so
-// the shipped Envoy configs remove the rest themselves (header_mutation); behind a mesh or
-// gateway that sends every header, this removes them all. The answer is shared, so it is copied,
-// never changed; a request without such a header (every honest one) costs one look at each name.
-func (n *headerNames) removeStrays(resp *authv3.CheckResponse, headers map[string]string) *authv3.CheckResponse {
-	ok := resp.GetOkResponse()
-	if ok == nil {
-		return resp
-	}
-	var strays []string
-	for name := range headers {
-		if strings.HasPrefix(name, n.prefix) && !slices.Contains(n.slots[:], name) {
-			strays = append(strays, name)
-		}
-	}
-	if strays == nil {
-		return resp
-	}
-	slices.Sort(strays) // a deterministic answer
-	return &authv3.CheckResponse{
-		Status: resp.Status,
-		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
-			Headers:         ok.Headers,
-			HeadersToRemove: append(slices.Clip(ok.HeadersToRemove), strays...),
-		}},
-		DynamicMetadata: resp.DynamicMetadata,
-	}
-}
-
 // joinNames joins group or scope names with sep so that the list splits back into exactly these
 // names (docs/reference.md, identity headers): within a name, ',', '%' and whitespace are
 // percent-encoded (a group "guest,admin" is "guest%2Cadmin", never two groups). Names with none
