@@ -39,7 +39,6 @@ type flaskAnswer struct {
 		Private      bool
 	} `json:"activities"`
 	Admin  bool   `json:"admin"`
-	Error  string `json:"error"`
 	Reason string `json:"reason"` // cognito-authz's denials only
 }
 
