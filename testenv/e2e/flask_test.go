@@ -154,6 +154,9 @@ func startFlaskApp(t *testing.T) string {
 // TestFlaskExampleUnitTests runs the example's own tests of what the headers can say (encoded group
 // names, a repeated header), which the local issuer does not easily produce.
 func TestFlaskExampleUnitTests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs python3: not with -short")
+	}
 	python := requireFlask(t)
 	cmd := exec.CommandContext(t.Context(), python, "-m", "unittest", "-v", "test_app")
 	cmd.Dir = flaskDir
