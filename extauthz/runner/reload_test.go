@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
@@ -18,6 +20,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 )
@@ -352,5 +356,41 @@ func TestReloadNeedsRestartForListeners(t *testing.T) {
 	warned := logs.FilterMessageSnippet("needs a restart").FilterField(zap.String("key", "listen")).Len()
 	if warned != 1 {
 		t.Errorf("%d restart warnings for listen, want 1", warned)
+	}
+}
+
+// TestReloadRereadsTLSFiles: new certificate files (a renewal written over the old ones) serve the
+// next connections without a restart; the configuration file itself did not change.
+func TestReloadRereadsTLSFiles(t *testing.T) {
+	oldPKI, newPKI := newTestPKI(t), newTestPKI(t)
+	jwks := newJWKSServer(t, newKeyPair(t, "k1"))
+	path := configFile(t, filepath.Join(t.TempDir(), "config.yaml"), []*jwksServer{jwks}, optionalItems)
+	content, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, string(content)+fmt.Sprintf("tls:\n  cert_file: %s\n  key_file: %s\n", oldPKI.serverCert, oldPKI.serverKey))
+	r, _ := startReloading(t, path, nil)
+
+	healthy := func(pool *x509.CertPool) bool {
+		conn := dial(t, r.GRPCAddr(), credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "localhost"}))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+		return err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING
+	}
+	if !healthy(oldPKI.pool) || healthy(newPKI.pool) {
+		t.Fatal("before the renewal the old certificate, and only it, should be served")
+	}
+	for _, f := range [][2]string{{newPKI.serverKey, oldPKI.serverKey}, {newPKI.serverCert, oldPKI.serverCert}} {
+		b, err := os.ReadFile(f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, f[1], string(b))
+	}
+	eventually(t, "the renewed certificate served", func() bool { return healthy(newPKI.pool) })
+	if healthy(oldPKI.pool) {
+		t.Error("the old certificate is still served to new connections")
 	}
 }
