@@ -98,13 +98,31 @@ func startReloading(t *testing.T, path string, signals chan os.Signal) (*Runner,
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = r.Shutdown(ctx)
-	})
+	shutdownAtEnd(t, r)
 	eventually(t, "ready", r.Ready)
 	return r, logs
+}
+
+// reloadEnv is a runner reloading from a file whose one issuer is jwks, with the optional rule on
+// /api/items, and a token of a user in no group.
+type reloadEnv struct {
+	jwks  *jwksServer
+	path  string
+	r     *Runner
+	logs  *observer.ObservedLogs
+	conn  *grpc.ClientConn
+	token string
+}
+
+func newReloadEnv(t *testing.T) *reloadEnv {
+	t.Helper()
+	key := newKeyPair(t, "k1")
+	e := &reloadEnv{jwks: newJWKSServer(t, key)}
+	e.path = configFile(t, filepath.Join(t.TempDir(), "config.yaml"), []*jwksServer{e.jwks}, optionalItems)
+	e.r, e.logs = startReloading(t, e.path, nil)
+	e.conn = dial(t, e.r.GRPCAddr(), nil)
+	e.token = key.sign(t, accessClaims(e.jwks.URL+"/pool", clientID))
+	return e
 }
 
 // reloads reads cognito_authz_config_reloads_total{result}.
@@ -168,12 +186,8 @@ func httpOutcomeOf(client *http.Client, addr, token string) string {
 // without one failed check; each client sees the old answer, then only the new one. The issuer did
 // not change, so its keys are not fetched again.
 func TestReloadUnderLoad(t *testing.T) {
-	key := newKeyPair(t, "k1")
-	jwks := newJWKSServer(t, key)
-	path := configFile(t, filepath.Join(t.TempDir(), "config.yaml"), []*jwksServer{jwks}, optionalItems)
-	r, _ := startReloading(t, path, nil)
-	conn := dial(t, r.GRPCAddr(), nil)
-	token := key.sign(t, accessClaims(jwks.URL+"/pool", clientID)) // a user in no group
+	e := newReloadEnv(t)
+	jwks, path, r, conn, token := e.jwks, e.path, e.r, e.conn, e.token
 	fetches := jwks.requests.Load()
 
 	var (
@@ -234,12 +248,8 @@ func TestReloadUnderLoad(t *testing.T) {
 // TestBrokenConfigKeepsTheLastGood: a file that does not validate is refused with a log line
 // naming the key and counted; the old rule keeps answering; a fixed file then applies.
 func TestBrokenConfigKeepsTheLastGood(t *testing.T) {
-	key := newKeyPair(t, "k1")
-	jwks := newJWKSServer(t, key)
-	path := configFile(t, filepath.Join(t.TempDir(), "config.yaml"), []*jwksServer{jwks}, optionalItems)
-	r, logs := startReloading(t, path, nil)
-	conn := dial(t, r.GRPCAddr(), nil)
-	token := key.sign(t, accessClaims(jwks.URL+"/pool", clientID))
+	e := newReloadEnv(t)
+	jwks, path, r, logs, conn, token := e.jwks, e.path, e.r, e.logs, e.conn, e.token
 
 	for _, broken := range []struct{ name, rules, key string }{
 		{"unknown auth value", "    - {path_prefix: /api/items, auth: sometimes, groups_any: [admin]}\n", "policy.rules[0].auth"},
@@ -340,12 +350,8 @@ func TestReloadNewIssuer(t *testing.T) {
 // TestReloadNeedsRestartForListeners: a new listen address is logged as needing a restart; the
 // rest of the file applies and the old address keeps serving.
 func TestReloadNeedsRestartForListeners(t *testing.T) {
-	key := newKeyPair(t, "k1")
-	jwks := newJWKSServer(t, key)
-	path := configFile(t, filepath.Join(t.TempDir(), "config.yaml"), []*jwksServer{jwks}, optionalItems)
-	r, logs := startReloading(t, path, nil)
-	conn := dial(t, r.GRPCAddr(), nil)
-	token := key.sign(t, accessClaims(jwks.URL+"/pool", clientID))
+	e := newReloadEnv(t)
+	jwks, path, logs, conn, token := e.jwks, e.path, e.logs, e.conn, e.token
 
 	content, err := os.ReadFile(configFile(t, path+".next", []*jwksServer{jwks}, adminItems))
 	if err != nil {
