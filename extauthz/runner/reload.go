@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -88,12 +89,16 @@ func (r *Runner) watch(ctx context.Context, rl Reloading) {
 			why = "file changed"
 		}
 		// Taken before loading: a change made while the reload runs is seen at the next tick.
-		now := fingerprint(r.watchedFiles(rl.File))
+		files := r.watchedFiles(rl.File)
+		now := fingerprint(files)
 		if why != "signal" && now == seen {
 			continue
 		}
 		seen = now
 		_ = r.ReloadFrom(ctx, rl.Load, why) // logged and counted there
+		if after := r.watchedFiles(rl.File); !slices.Equal(after, files) {
+			seen = fingerprint(after) // new TLS file names are not a change to reload for again
+		}
 	}
 }
 
@@ -161,9 +166,10 @@ func splitErrors(err error) []error {
 }
 
 // Reload replaces the engine with one built from cfg. The keys of issuers configured as before
-// are kept, not fetched again; the keys of a new issuer are fetched first, within ctx and
-// jwks.fetch_timeout, and the reload is refused when they cannot be had, so a configuration never
-// takes over with an issuer whose tokens it could not check. A refused reload changes nothing.
+// are kept, not fetched again; the keys of every issuer that has none (a new one, or one whose
+// keys never loaded) are fetched first, within ctx and jwks.fetch_timeout, and the reload is
+// refused when they cannot be had, so a configuration never takes over with an issuer whose tokens
+// it could not check. A refused reload changes nothing.
 func (r *Runner) Reload(ctx context.Context, cfg *config.Config) error {
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
