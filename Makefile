@@ -20,13 +20,22 @@ build:
 deps:
 	.ci/install-deps
 
-# Every test, the end-to-end ones through a real Envoy included (they skip with a message when no
-# envoy binary is found, and fail instead when COGNITO_AUTHZ_REQUIRE_ENVOY=1, as in CI).
+# Every test, the end-to-end ones through a real Envoy included (deps installs Envoy when it is
+# missing). The runs go through cmd/testsummary, which prints go test's usual per-package lines and,
+# at the end, every failed and every skipped test with its reason and "N passed, N failed, N skipped".
+# With COGNITO_AUTHZ_REQUIRE_ENVOY=1 (CI) a test that needs a missing tool fails, and any skip at all
+# fails the run. extauthz/runner runs a second time without the tag: the codec's fallback.
+TEST_SUMMARY_FLAGS := $(if $(filter 1,$(COGNITO_AUTHZ_REQUIRE_ENVOY)),-fail-on-skip)
 test: deps
 	go vet -tags $(TAGS) ./...
-	go test -tags $(TAGS) -count=1 ./...
-	go test -count=1 ./extauthz/runner   # the codec's fallback, as built without the tag
-	cd deploy && go test -count=1 ./...
+	go build -o bin/testsummary ./cmd/testsummary
+	set -o pipefail; { \
+	  rc=0; \
+	  go test -tags $(TAGS) -count=1 -json ./... || rc=1; \
+	  go test -count=1 -json ./extauthz/runner || rc=1; \
+	  (cd deploy && go test -count=1 -json ./...) || rc=1; \
+	  exit $$rc; \
+	} | bin/testsummary $(TEST_SUMMARY_FLAGS)
 
 # Unit tests only: no Envoy, no npm.
 test-short:
