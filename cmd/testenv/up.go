@@ -119,6 +119,11 @@ func runUp(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stderr, "testenv up: stopping")
 		return nil
 	case <-stack.Envoy.Exited():
+		if ctx.Err() != nil {
+			// Ctrl-C reaches Envoy too (one process group): it ended because it was asked to.
+			fmt.Fprintln(e.stderr, "testenv up: stopping")
+			return nil
+		}
 		return fmt.Errorf("envoy exited on its own; its log:\n%s", stack.Envoy.Log())
 	}
 }
