@@ -1,6 +1,7 @@
-// Command cognito-authz is the Envoy ext_authz service for Amazon Cognito tokens (SPEC section 3):
-// serve (the default), verify, check-config, version and healthcheck. It only wires flags to the
-// extauthz packages; every subcommand is a function of its arguments and streams, tested in-process.
+// Command cognito-authz is the Envoy ext_authz service for Amazon Cognito tokens
+// (docs/reference.md#commands): serve (the default), verify, check-config, version and healthcheck.
+// It only wires flags to the extauthz packages; every subcommand is a function of its arguments and
+// streams, tested in-process.
 package main
 
 import (

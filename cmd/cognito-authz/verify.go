@@ -17,7 +17,7 @@ import (
 // maxStdinToken caps what verify reads from stdin; anything near it is too_large anyway.
 const maxStdinToken = 1 << 20
 
-// verifyResult is the one JSON object verify prints (SPEC section 3).
+// verifyResult is the one JSON object verify prints (docs/reference.md#verify).
 type verifyResult struct {
 	Valid    bool              `json:"valid"`
 	Issuer   string            `json:"issuer,omitempty"`
