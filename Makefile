@@ -59,11 +59,14 @@ envoy:
 	@envoy --version
 
 # PORT picks Envoy's port on 127.0.0.1 (make demo PORT=8080; default 8000; 0: any free port).
-# Built, then run, rather than `go run`: go run exits 1 on Ctrl-C whatever the program returns, and
-# testenv up ends cleanly with 0 on Ctrl-C.
+# Ctrl-C ends it with exit 0: testenv up stops cleanly on SIGINT, and it runs built rather than
+# under `go run` (which exits 1 when interrupted). In a terminal it runs as a foreground job of its
+# own (set -m; fg), so that Ctrl-C reaches it alone and not make, which would otherwise die of the
+# signal; without a terminal (scripts, CI) it simply replaces the shell.
 demo: envoy
 	go build -tags $(TAGS) -o bin/testenv ./cmd/testenv
-	exec bin/testenv up $(if $(PORT),--port $(PORT))
+	@if [ -t 0 ]; then set -m; bin/testenv up $(DEMO_FLAGS) & fg >/dev/null; else exec bin/testenv up $(DEMO_FLAGS); fi
+DEMO_FLAGS = $(if $(PORT),--port $(PORT))
 
 # The Go benchmarks, then the three setups through Envoy, with cognito-authz as its own process
 # (the release build, as deployed). BENCH_FLAGS passes more, e.g. BENCH_FLAGS="--duration 20s --rounds 8".
