@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz/metrics"
 	"github.com/cognito-authz/cognito-authz/extauthz/reason"
 	"github.com/cognito-authz/cognito-authz/extauthz/runner"
 )
@@ -22,8 +23,8 @@ const referencePath = "../../docs/reference.md"
 // TestReferenceNamesEverything fails when the code defines a name users meet that
 // docs/reference.md does not name, in the section where a user would look for it: every
 // subcommand and each of its flags (read from the flag sets, through COMMAND -h), every key of the
-// configuration file (the yaml tags of config.Config), every reason code (reason.All) and every
-// metric the service registers (the registry's descriptors). A name is named when it appears in
+// configuration file (the yaml tags of config.Config), every reason code (reason.All), every check
+// result (metrics.Results) and every metric the service registers (the registry's descriptors). A name is named when it appears in
 // backquotes: `--listen`, `jwks.max_bytes`, `expired`, `cognito_authz_checks_total`. New flags,
 // keys, reasons and metrics are found by themselves; only the reference needs writing.
 func TestReferenceNamesEverything(t *testing.T) {
@@ -69,12 +70,21 @@ func TestReferenceNamesEverything(t *testing.T) {
 		}
 	})
 
+	t.Run("results", func(t *testing.T) {
+		results := section(t, ref, "Results")
+		for _, r := range metrics.Results {
+			if !named(results, string(r)) {
+				t.Errorf("result %s is not in the reference's Results section", r)
+			}
+		}
+	})
+
 	t.Run("metrics", func(t *testing.T) {
-		metrics := section(t, ref, "Metrics")
+		text := section(t, ref, "Metrics")
 		for _, name := range metricNames(t) {
-			documented := named(metrics, name)
+			documented := named(text, name)
 			for _, family := range []string{"go_", "process_"} { // runtime collectors, named as families
-				if strings.HasPrefix(name, family) && named(metrics, family+"*") {
+				if strings.HasPrefix(name, family) && named(text, family+"*") {
 					documented = true
 				}
 			}
