@@ -24,9 +24,10 @@ const referencePath = "../../docs/reference.md"
 // docs/reference.md does not name, in the section where a user would look for it: every
 // subcommand and each of its flags (read from the flag sets, through COMMAND -h), every key of the
 // configuration file (the yaml tags of config.Config), every reason code (reason.All), every check
-// result (metrics.Results) and every metric the service registers (the registry's descriptors). A name is named when it appears in
-// backquotes: `--listen`, `jwks.max_bytes`, `expired`, `cognito_authz_checks_total`. New flags,
-// keys, reasons and metrics are found by themselves; only the reference needs writing.
+// result (metrics.Results) and every metric the service registers (the registry's descriptors). A
+// name is named when it appears in backquotes: `--listen`, `jwks.max_bytes`, `expired`,
+// `cognito_authz_checks_total`. New flags, keys, reasons and metrics are found by themselves; only
+// the reference needs writing.
 func TestReferenceNamesEverything(t *testing.T) {
 	data, err := os.ReadFile(referencePath)
 	if err != nil {
