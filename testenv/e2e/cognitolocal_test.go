@@ -1,18 +1,13 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,7 +17,6 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 // cognito-local (github.com/jagregory/cognito-local) is a Cognito emulator nobody here wrote: its
@@ -121,20 +115,12 @@ func TestCognitoLocalTokensThroughEnvoy(t *testing.T) {
 // be reached, unless COGNITO_AUTHZ_REQUIRE_ENVOY=1 (CI), where it fails instead.
 func installCognitoLocal(t *testing.T) string {
 	t.Helper()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv(envoyproc.RequireEnv) == "1" {
-			t.Fatalf("%s (%s=1)", msg, envoyproc.RequireEnv)
-		}
-		t.Skip(msg)
-	}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
-		unavailable("cognito-local needs Node.js and npm (npm not found: %v)", err)
+		toolUnavailable(t, "cognito-local needs Node.js and npm (npm not found: %v)", err)
 	}
 	if _, err := exec.LookPath("node"); err != nil {
-		unavailable("cognito-local needs Node.js (node not found: %v)", err)
+		toolUnavailable(t, "cognito-local needs Node.js (node not found: %v)", err)
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
@@ -167,7 +153,7 @@ func installCognitoLocal(t *testing.T) string {
 	cmd.Dir = tmp
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		unavailable("npm install %s@%s: %v\n%s", cognitoLocalPackage, cognitoLocalVersion, err, tailOf(out, 4096))
+		toolUnavailable(t, "npm install %s@%s: %v\n%s", cognitoLocalPackage, cognitoLocalVersion, err, tailOf(out, 4096))
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if _, statErr := os.Stat(startJS); statErr != nil { // not a concurrent install that won
@@ -180,18 +166,10 @@ func installCognitoLocal(t *testing.T) string {
 	return startJS
 }
 
-func tailOf(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}
-
 // cognitoLocal is one running emulator.
 type cognitoLocal struct {
-	url          string // where it listens, http://127.0.0.1:<port>
+	userPoolAPI
 	issuerDomain string // what its tokens' iss starts with
-	client       *http.Client
 }
 
 // startCognitoLocal runs node on startJS with its data in a temporary directory, on a free
@@ -200,11 +178,9 @@ func startCognitoLocal(t *testing.T, startJS string) *cognitoLocal {
 	t.Helper()
 	port := freePort(t)
 	cl := &cognitoLocal{
-		url:          "http://127.0.0.1:" + strconv.Itoa(port),
+		userPoolAPI:  userPoolAPI{url: "http://127.0.0.1:" + strconv.Itoa(port), client: loopbackClient(t)},
 		issuerDomain: "http://localhost:" + strconv.Itoa(port),
-		client:       &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}},
 	}
-	t.Cleanup(cl.client.CloseIdleConnections)
 
 	// cognito-local keeps its data and reads its config in ./.cognito.
 	dataDir := t.TempDir()
@@ -218,180 +194,13 @@ func startCognitoLocal(t *testing.T, startJS string) *cognitoLocal {
 	if err := os.WriteFile(filepath.Join(dataDir, ".cognito", "config.json"), conf, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logPath := filepath.Join(dataDir, "cognito-local.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command("node", startJS)
 	cmd.Dir = dataDir
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1", "HOME="+dataDir)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = childProcAttr()
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("start cognito-local: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		logFile.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("--- cognito-local log ---\n%s", tailOf(b, 16<<10))
-		}
+	startHelper(t, "cognito-local", cmd, cognitoLocalStartTimeout, func(ctx context.Context) bool {
+		return answersOK(ctx, cl.client, cl.url+"/health")
 	})
-
-	ctx, cancel := context.WithTimeout(t.Context(), cognitoLocalStartTimeout)
-	defer cancel()
-	healthy, gone := false, false
-	// A process that has exited will not answer later: stop asking.
-	_ = poll.Until(ctx, cognitoLocalStartTimeout, func() bool {
-		if healthy = cl.healthy(ctx); healthy {
-			return true
-		}
-		select {
-		case <-exited:
-			gone = true
-		default:
-		}
-		return gone
-	})
-	switch {
-	case healthy:
-		return cl
-	case gone:
-		t.Fatalf("cognito-local exited while starting")
-	default:
-		t.Fatalf("cognito-local did not answer /health within %v", cognitoLocalStartTimeout)
-	}
-	return nil
-}
-
-func (c *cognitoLocal) healthy(ctx context.Context) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/health", nil)
-	if err != nil {
-		return false
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-// freePort returns a loopback port that was free a moment ago, for a program that takes a port
-// number rather than a listener.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// call invokes one Cognito Identity Provider API action, as the AWS SDK would, decoding the
-// answer into out (when not nil).
-func (c *cognitoLocal) call(t *testing.T, action string, in, out any) {
-	t.Helper()
-	body, err := json.Marshal(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, c.url+"/", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "AWSCognitoIdentityProviderService."+action)
-	resp, err := c.client.Do(req)
-	if err != nil {
-		t.Fatalf("cognito-local %s: %v", action, err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		t.Fatalf("cognito-local %s: %v", action, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("cognito-local %s: %s: %s", action, resp.Status, answer)
-	}
-	if out != nil {
-		if err := json.Unmarshal(answer, out); err != nil {
-			t.Fatalf("cognito-local %s: %v in %s", action, err, answer)
-		}
-	}
-}
-
-// cognitoUser is a user created in cognito-local.
-type cognitoUser struct {
-	username, password, email, sub string
-}
-
-// createUser creates a confirmed user with a permanent password, in group when not empty.
-func (c *cognitoLocal) createUser(t *testing.T, poolID, username, group string) cognitoUser {
-	t.Helper()
-	u := cognitoUser{username: username, password: "Passw0rd!" + username, email: username + "@example.com"}
-	var created struct {
-		User struct {
-			Attributes []struct{ Name, Value string }
-		}
-	}
-	c.call(t, "AdminCreateUser", map[string]any{
-		"UserPoolId": poolID, "Username": username, "MessageAction": "SUPPRESS",
-		"TemporaryPassword": "Temp0rary!" + username,
-		"UserAttributes":    []map[string]string{{"Name": "email", "Value": u.email}},
-	}, &created)
-	for _, a := range created.User.Attributes {
-		if a.Name == "sub" {
-			u.sub = a.Value
-		}
-	}
-	if u.sub == "" {
-		t.Fatalf("cognito-local created %s without a sub: %+v", username, created)
-	}
-	c.call(t, "AdminSetUserPassword", map[string]any{
-		"UserPoolId": poolID, "Username": username, "Password": u.password, "Permanent": true,
-	}, nil)
-	if group != "" {
-		c.call(t, "AdminAddUserToGroup", map[string]any{
-			"UserPoolId": poolID, "Username": username, "GroupName": group,
-		}, nil)
-	}
-	return u
-}
-
-// cognitoTokens are the tokens of one sign-in.
-type cognitoTokens struct {
-	AccessToken, IdToken, RefreshToken string
-}
-
-// signIn signs u in with USER_PASSWORD_AUTH, as an app using the Cognito API directly does.
-func (c *cognitoLocal) signIn(t *testing.T, clientID string, u cognitoUser) cognitoTokens {
-	t.Helper()
-	var out struct{ AuthenticationResult cognitoTokens }
-	c.call(t, "InitiateAuth", map[string]any{
-		"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": clientID,
-		"AuthParameters": map[string]string{"USERNAME": u.username, "PASSWORD": u.password},
-	}, &out)
-	tok := out.AuthenticationResult
-	if tok.AccessToken == "" || tok.IdToken == "" {
-		t.Fatalf("cognito-local signed %s in without access and ID tokens", u.username)
-	}
-	return tok
+	return cl
 }
 
 // claim returns a string claim of token's payload, unverified: only to compare with what the

@@ -35,19 +35,22 @@ var identityHeaders = []string{
 // test failed. configure, when not nil, adjusts cognito-authz's configuration.
 func startStack(t *testing.T, configure func(*config.Config)) *e2e.Stack {
 	t.Helper()
+	return startStackWith(t, e2e.Options{Configure: configure})
+}
+
+// startStackWith is startStack with more options; the test's Envoy binary, directory, check
+// timeout and logger are filled in.
+func startStackWith(t *testing.T, opts e2e.Options) *e2e.Stack {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test through a real Envoy: not with -short")
 	}
 	bin := envoyproc.RequireEnvoy(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*e2e.DefaultReadyTimeout)
 	defer cancel()
-	s, err := e2e.Start(ctx, e2e.Options{
-		EnvoyBinary:  bin,
-		EnvoyDir:     t.TempDir(),
-		AuthzTimeout: testAuthzTimeout,
-		Configure:    configure,
-		Logger:       zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-	})
+	opts.EnvoyBinary, opts.EnvoyDir, opts.AuthzTimeout = bin, t.TempDir(), testAuthzTimeout
+	opts.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	s, err := e2e.Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("start the stack: %v", err)
 	}

@@ -50,6 +50,9 @@ type Options struct {
 	AuthzTimeout string
 	// TokenTTL is the lifetime of the local issuer's tokens; default issuer.DefaultTTL.
 	TokenTTL time.Duration
+	// Backend, when set (host:port), is the app Envoy fronts instead of the demo backend, which
+	// is then not started: e.g. an example app running as its own process.
+	Backend string
 	// Configure, when set, adjusts cognito-authz's configuration (DemoConfig for the local issuer)
 	// before it starts; it may replace the issuers, e.g. with another Cognito emulator's pool.
 	Configure func(*config.Config)
@@ -134,16 +137,20 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.serve(issuerLis, s.Issuer)
 
-	backendLis, err := listenLoopback()
-	if err != nil {
-		return s, err
+	backendAddr := opts.Backend
+	if backendAddr == "" {
+		backendLis, err := listenLoopback()
+		if err != nil {
+			return s, err
+		}
+		backendAddr = backendLis.Addr().String()
+		app := backend.New(backend.Options{})
+		s.serve(backendLis, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.backendRequests.Add(1)
+			app.ServeHTTP(w, r)
+		}))
 	}
-	s.backendURL = "http://" + backendLis.Addr().String()
-	app := backend.New(backend.Options{})
-	s.serve(backendLis, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.backendRequests.Add(1)
-		app.ServeHTTP(w, r)
-	}))
+	s.backendURL = "http://" + backendAddr
 
 	s.Config = DemoConfig(s.Issuer.IssuerURL(), s.Issuer.JWKSURL())
 	if opts.Configure != nil {
@@ -160,7 +167,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 
 	s.Envoy, err = envoyproc.Start(ctx, envoyproc.Config{
-		Backend:      backendLis.Addr().String(),
+		Backend:      backendAddr,
 		Authz:        s.Authz.GRPCAddr().String(),
 		AuthzTimeout: opts.AuthzTimeout,
 		ListenPort:   opts.EnvoyPort,
@@ -199,10 +206,11 @@ func (s *Stack) URL() string { return s.Envoy.URL() }
 // IssuerURL is where the local issuer is served (its pool is at IssuerURL()/<pool id>).
 func (s *Stack) IssuerURL() string { return s.issuerURL }
 
-// BackendURL is the demo backend, reached directly (unchecked).
+// BackendURL is the backend (the demo's, or Options.Backend), reached directly (unchecked).
 func (s *Stack) BackendURL() string { return s.backendURL }
 
-// BackendRequests counts the requests that reached the backend, however they came.
+// BackendRequests counts the requests that reached the demo backend, however they came (none
+// with Options.Backend).
 func (s *Stack) BackendRequests() int64 { return s.backendRequests.Load() }
 
 // Checks is how many Check calls cognito-authz has answered (cognito_authz_checks_total, every
