@@ -84,6 +84,11 @@ func TestVerify(t *testing.T) {
 		{name: "a key the issuer never published", args: append(issuerFlags(pool), pool.MustMint(t, otherKey)), wantCode: 1, wantReason: "unknown_kid"},
 		{name: "access token where ID tokens are wanted", args: append(issuerFlags(pool), "--token-use", "id", valid), wantCode: 1, wantReason: "wrong_token_use"},
 		{name: "key endpoint down", args: append(issuerFlags(down), down.MustMint(t, aliceAccess())), wantCode: 1, wantReason: "jwks_unavailable"},
+		// Claims are judged before any key is needed: with the keys out of reach (offline), a token
+		// that is wrong anyway says why, rather than jwks_unavailable.
+		{name: "key endpoint down, token expired", args: append(issuerFlags(down), down.MustMint(t, expired)), wantCode: 1, wantReason: "expired"},
+		{name: "key endpoint down, another app's token", args: append(issuerFlags(down), down.MustMint(t, otherApp)), wantCode: 1, wantReason: "wrong_client"},
+		{name: "key endpoint down, another issuer's token", args: append(issuerFlags(down), valid), wantCode: 1, wantReason: "wrong_issuer"},
 		{
 			name:     "no client id",
 			args:     []string{"--issuer", pool.IssuerURL(), "--jwks-url", pool.JWKSURL(), valid},
@@ -150,10 +155,13 @@ func TestCheckConfig(t *testing.T) {
 		name       string
 		args       []string
 		wantCode   int
+		wantStdout string
 		wantStderr []string
 	}{
 		{name: "good file", args: []string{"--config", "testdata/good.yaml"}},
-		{name: "flags alone", args: []string{"--user-pool-id", "us-east-1_X", "--client-id", "abc"}},
+		{name: "flags alone", args: []string{"--user-pool-id", "us-east-1_X", "--client-id", "abc"}, wantStdout: "jwks_url: https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X/.well-known/jwks.json\n"},
+		{name: "an issuer URL", args: []string{"--issuer", "http://127.0.0.1:8001/local_pool", "--client-id", "abc"}, wantStdout: "jwks_url: http://127.0.0.1:8001/local_pool/.well-known/jwks.json\n"},
+		{name: "a jwks_url given", args: []string{"--issuer", "http://127.0.0.1:8001/local_pool", "--jwks-url", "http://127.0.0.1:9/keys", "--client-id", "abc"}, wantStdout: "jwks_url: http://127.0.0.1:9/keys\n"},
 		{name: "flags over a file", args: []string{"--config", "testdata/missing_client_ids.yaml", "--client-id", "abc", "--listen", "127.0.0.1:7001"}},
 		{name: "unknown key", args: []string{"--config", "testdata/unknown_key.yaml"}, wantCode: 2, wantStderr: []string{"issuers[0].clientids: unknown key (line 4)"}},
 		{name: "missing client ids", args: []string{"--config", "testdata/missing_client_ids.yaml"}, wantCode: 2, wantStderr: []string{"issuers[0].client_ids: required"}},
@@ -179,6 +187,9 @@ func TestCheckConfig(t *testing.T) {
 					t.Errorf("stderr %q does not name %q", r.stderr, want)
 				}
 			}
+			if !strings.Contains(r.stdout, tt.wantStdout) {
+				t.Errorf("stdout lacks %q:\n%s", tt.wantStdout, r.stdout)
+			}
 			if tt.wantCode != 0 {
 				if r.stdout != "" {
 					t.Errorf("a broken configuration printed to stdout: %q", r.stdout)
@@ -201,6 +212,14 @@ func TestCheckConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			want.Log = printed.Log // not part of the file
+			if want, err = want.Effective(); err != nil {
+				t.Fatal(err)
+			}
+			for i, is := range printed.Issuers {
+				if is.JWKSURL == "" {
+					t.Errorf("issuers[%d].jwks_url printed empty, want the URL the service will fetch", i)
+				}
+			}
 			if !reflect.DeepEqual(printed, want) {
 				t.Errorf("printed\n%+v\nwant\n%+v", printed, want)
 			}
@@ -219,6 +238,9 @@ func TestCommands(t *testing.T) {
 		{name: "version", args: []string{"version"}, wantStdout: "cognito-authz dev\n"},
 		{name: "version with an argument", args: []string{"version", "x"}, wantCode: 2, wantStderr: "takes no arguments"},
 		{name: "help", args: []string{"help"}, wantStdout: "cognito-authz verify  [flags] TOKEN|-"},
+		{name: "--help lists the commands", args: []string{"--help"}, wantStdout: "cognito-authz check-config [flags]"},
+		{name: "-h lists the commands", args: []string{"-h"}, wantStdout: "cognito-authz healthcheck [flags]"},
+		{name: "help for a command", args: []string{"help", "verify"}, wantStderr: "usage: cognito-authz verify [flags] TOKEN|-"},
 		{name: "unknown command", args: []string{"serv"}, wantCode: 2, wantStderr: `unknown command "serv"`},
 		{name: "serve help", args: []string{"serve", "-h"}, wantStderr: "-admin-listen"},
 		{name: "verify help", args: []string{"verify", "--help"}, wantStderr: "TOKEN|-"},

@@ -471,7 +471,7 @@ type authzService interface {
 	process() (bench.Process, bool)
 }
 
-// authzConfig is the service's configuration for the bench issuer: SPEC defaults otherwise, with
+// authzConfig is the service's configuration for the bench issuer: the defaults otherwise, with
 // room in the verified-token cache for every user, as a deployment sized for its users would have.
 func authzConfig(is *issuer.Issuer, users int) *config.Config {
 	cfg := config.Default()

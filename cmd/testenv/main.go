@@ -1,4 +1,4 @@
-// Command testenv runs the local stack (SPEC section 7):
+// Command testenv runs the local stack (README.md, "The two commands"):
 //
 //	testenv up      [--port 8000]    the whole stack behind a real Envoy, until Ctrl-C (make demo)
 //	testenv bench   [--duration 30s] no-auth, jwt_authn and cognito-authz behind Envoy, side by side

@@ -37,6 +37,9 @@ const (
 // upDefaultPort keeps the printed curl lines the same from run to run (envoy/envoy-local.yaml's port).
 var upDefaultPort = envoyconf.Local().ListenPort
 
+// upSignalGrace bounds how long after Envoy ends up waits for the Ctrl-C that may have ended it.
+const upSignalGrace = 2 * time.Second
+
 // upFlags are the up command's settings.
 type upFlags struct {
 	port     int
@@ -119,6 +122,14 @@ func runUp(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stderr, "testenv up: stopping")
 		return nil
 	case <-stack.Envoy.Exited():
+		// Ctrl-C reaches Envoy too (one process group), and Envoy may end before this process has
+		// seen its own SIGINT: give that signal a moment to arrive before calling the exit a failure.
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(e.stderr, "testenv up: stopping")
+			return nil
+		case <-time.After(upSignalGrace):
+		}
 		return fmt.Errorf("envoy exited on its own; its log:\n%s", stack.Envoy.Log())
 	}
 }

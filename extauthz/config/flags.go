@@ -10,8 +10,8 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
 
-// Overrides are the command-line flags of SPEC section 3, as parsed; Apply lays them over a
-// configuration. Only flags that were given override anything.
+// Overrides are the command-line flags (docs/reference.md#commands), as parsed; Apply lays them
+// over a configuration. Only flags that were given override anything.
 type Overrides struct {
 	// ConfigFile is --config: the YAML file to read, or "" for flags alone.
 	ConfigFile string
@@ -27,7 +27,7 @@ type Overrides struct {
 // BindFlags defines the flags shared by every subcommand on fs.
 func BindFlags(fs *flag.FlagSet) *Overrides {
 	o := &Overrides{}
-	fs.StringVar(&o.ConfigFile, "config", "", "YAML configuration `file` (SPEC section 4)")
+	fs.StringVar(&o.ConfigFile, "config", "", "YAML configuration `file` (see docs/reference.md)")
 	fs.Var(&o.userPoolID, "user-pool-id", "Cognito user pool `id`, e.g. us-east-1_AbCdEf123")
 	fs.Var(&o.region, "region", "AWS `region` of the user pool (default: from the pool id)")
 	fs.Var(&o.issuer, "issuer", "issuer `URL`, instead of --user-pool-id (a non-AWS issuer)")

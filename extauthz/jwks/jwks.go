@@ -24,7 +24,7 @@ var (
 	ErrUnavailable = errors.New("key set unavailable")
 )
 
-// Defaults for zero Options, from SPEC section 4 (jwks).
+// Defaults for zero Options: the jwks keys of docs/reference.md#configuration-file.
 const (
 	defaultRefreshInterval    = time.Hour
 	defaultMinRefetchInterval = 10 * time.Second
@@ -32,7 +32,7 @@ const (
 	defaultMaxBytes           = 1 << 20
 )
 
-// Options tune a Cache. Zero values take the SPEC defaults.
+// Options tune a Cache. Zero values take those defaults.
 type Options struct {
 	RefreshInterval    time.Duration // background refresh period; default 1h
 	MinRefetchInterval time.Duration // least time between fetches caused by unknown kids; also the retry delay before the first load; default 10s

@@ -1,6 +1,7 @@
-// Package metrics is the service's Prometheus metrics, with exactly the names of SPEC section 6,
-// on a registry of its own. It records what the verifier (verifier.Observer) and the Check service
-// (authz.Recorder) report; recording a check costs no map lookup and no allocation.
+// Package metrics is the service's Prometheus metrics, with exactly the names of
+// docs/reference.md#metrics, on a registry of its own. It records what the verifier
+// (verifier.Observer) and the Check service (authz.Recorder) report; recording a check costs no map
+// lookup and no allocation.
 package metrics
 
 import (

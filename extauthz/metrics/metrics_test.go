@@ -15,7 +15,8 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/reason"
 )
 
-// TestSpecNames: every SPEC section 6 name is exposed, every result and reason from the start.
+// TestSpecNames: every name of docs/reference.md#metrics is exposed, every result and reason from
+// the start.
 func TestSpecNames(t *testing.T) {
 	m := New()
 	m.JWKSFetched("https://issuer.example/pool", nil, 2)

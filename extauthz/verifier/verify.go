@@ -20,7 +20,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/reason"
 )
 
-// Defaults of SPEC section 4.
+// Defaults of docs/reference.md#configuration-file.
 const (
 	DefaultMaxTokenBytes      = 16 << 10
 	DefaultCacheMaxEntries    = 10000
@@ -280,7 +280,7 @@ func (v *Verifier) issuerOf(p *payload) (*issuer, *Error) {
 	return iss, nil
 }
 
-// checkClaims asserts the claims of SPEC section 2 and returns them typed.
+// checkClaims asserts the claims of docs/reference.md#verification and returns them typed.
 func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Claims, *Error) {
 	p := &t.claims
 	use := TokenUse(p.TokenUse)
