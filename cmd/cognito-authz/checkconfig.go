@@ -10,7 +10,7 @@ import (
 // checkConfig validates the configuration as serve would build it, and prints the effective
 // configuration as YAML: defaults and derived values (each issuer's jwks_url) written out.
 func checkConfig(args []string, stdout, stderr io.Writer) int {
-	cfg, code, ok := serveConfig("check-config", args, stderr)
+	cfg, _, code, ok := serveConfig("check-config", args, stderr)
 	if !ok {
 		return code
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"syscall"
@@ -450,4 +451,85 @@ func (l *logReader) all() []string {
 		l.seen = append(l.seen, line)
 	}
 	return l.seen
+}
+
+// TestServeReloads runs the real program with a file that has no issuer (the flags give it): SIGHUP
+// reloads without ending the process, a changed file is reloaded on its own, and the flags are laid
+// over the new file as at start. The HTTP endpoint (--http-listen) answers with the new rule.
+func TestServeReloads(t *testing.T) {
+	pool := newTestIssuer(t, issuer.Options{})
+	path := filepath.Join(t.TempDir(), "cognito-authz.yaml")
+	writeConfig := func(rule string) {
+		t.Helper()
+		if err := os.WriteFile(path+".tmp", []byte("policy:\n  rules:\n    - "+rule+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConfig("{path_prefix: /api/items, auth: optional}")
+	args := append(issuerFlags(pool), "--config", path,
+		"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0")
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logs := newLogReader(t, stderr)
+	exited := make(chan struct{})
+	go func() {
+		logs.drain()
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	serving := logs.waitFor("serving")
+	logs.waitFor("ready: keys loaded for every issuer")
+	token := pool.MustMint(t, issuer.TokenSpec{Username: "bob", Groups: []string{}})
+	status := func() int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+serving["http"].(string)+"/api/items", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(); got != http.StatusOK {
+		t.Fatalf("before any reload: %d, want 200", got)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if got := logs.waitFor("configuration reloaded"); got["trigger"] != "signal" {
+		t.Errorf("reload after SIGHUP: %v", got)
+	}
+	writeConfig("{path_prefix: /api/items, auth: required, groups_any: [admin]}")
+	if got := logs.waitFor("configuration reloaded"); got["trigger"] != "file changed" {
+		t.Errorf("reload after the file changed: %v", got)
+	}
+	if got := status(); got != http.StatusForbidden {
+		t.Errorf("after the new rule: %d, want 403", got)
+	}
+	select {
+	case <-exited:
+		t.Fatal("the process ended")
+	default:
+	}
 }

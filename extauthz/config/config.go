@@ -21,6 +21,7 @@ import (
 type Config struct {
 	Listen          string          `yaml:"listen"`
 	AdminListen     string          `yaml:"admin_listen"`
+	HTTPListen      string          `yaml:"http_listen"` // HTTP forward-auth endpoint; "" is off
 	Issuers         []Issuer        `yaml:"issuers"`
 	ClockSkew       time.Duration   `yaml:"clock_skew"`
 	MaxTokenBytes   int             `yaml:"max_token_bytes"`

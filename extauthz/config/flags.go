@@ -20,8 +20,8 @@ type Overrides struct {
 	clientIDs                           listFlag
 	tokenUse                            stringFlag
 
-	listen, adminListen stringFlag
-	logLevel, logFormat stringFlag
+	listen, adminListen, httpListen stringFlag
+	logLevel, logFormat             stringFlag
 }
 
 // BindFlags defines the flags shared by every subcommand on fs.
@@ -42,6 +42,7 @@ func BindFlags(fs *flag.FlagSet) *Overrides {
 func (o *Overrides) BindServeFlags(fs *flag.FlagSet) {
 	fs.Var(&o.listen, "listen", "gRPC ext_authz and health `address` (default :9001)")
 	fs.Var(&o.adminListen, "admin-listen", "admin HTTP `address` for /metrics /healthz /readyz (default :9090)")
+	fs.Var(&o.httpListen, "http-listen", "HTTP forward-auth `address` for nginx auth_request, Traefik ForwardAuth and Envoy's HTTP ext_authz (default off)")
 	o.logLevel.allowed = LogLevels
 	fs.Var(&o.logLevel, "log-level", "log level: debug | info | warn | error (default info; debug logs every decision)")
 	o.logFormat.allowed = LogFormats
@@ -84,6 +85,7 @@ func (o *Overrides) Apply(cfg *Config) error {
 	}
 	o.listen.apply(&cfg.Listen)
 	o.adminListen.apply(&cfg.AdminListen)
+	o.httpListen.apply(&cfg.HTTPListen)
 	o.logLevel.apply(&cfg.Log.Level)
 	o.logFormat.apply(&cfg.Log.Format)
 	cfg.normalize()

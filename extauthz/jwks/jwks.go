@@ -126,6 +126,16 @@ type flight struct {
 // New returns a Cache for url; it fetches nothing until Load, Lookup or Run.
 func New(url string, opts Options) *Cache { return &Cache{url: url, opts: opts.withDefaults()} }
 
+// Serves reports whether c fetches from url with the same limits as opts would (refresh and
+// refetch intervals, timeout, size cap), so that a new configuration may keep c and its keys
+// instead of fetching them again.
+func (c *Cache) Serves(url string, opts Options) bool {
+	o := opts.withDefaults()
+	return c.url == url && c.opts.RefreshInterval == o.RefreshInterval &&
+		c.opts.MinRefetchInterval == o.MinRefetchInterval && c.opts.FetchTimeout == o.FetchTimeout &&
+		c.opts.MaxBytes == o.MaxBytes
+}
+
 // Load fetches the key set now.
 func (c *Cache) Load(ctx context.Context) error {
 	f, owner := c.begin(false)

@@ -60,6 +60,10 @@ type Config struct {
 	Now                func() time.Time // default time.Now
 	Logger             *zap.Logger
 	Observer           Observer
+	// Previous, when set, is the verifier this one replaces (a configuration reload): an issuer
+	// configured with the same URL, key URL and key settings keeps Previous's key cache, so its
+	// keys are not fetched again. Previous must stop running (Run) before this one starts.
+	Previous *Verifier
 }
 
 // Claims are the verified claims of one token. A *Claims may be shared between callers (the cache
