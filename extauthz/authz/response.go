@@ -23,7 +23,7 @@ import (
 // (every anonymous, skipped and denied answer) and always share their static parts. gRPC only
 // reads them (protobuf's size cache is atomic); nobody may modify a returned response.
 
-// Dynamic metadata keys (SPEC section 5).
+// Dynamic metadata keys (docs/reference.md#dynamic-metadata).
 const (
 	MetaAuthStatus = "auth_status"
 	MetaSub        = "sub"
@@ -230,7 +230,7 @@ func (n *headerNames) authenticated(c *verifier.Claims) *authv3.CheckResponse {
 }
 
 // joinNames joins group or scope names with sep so that the list splits back into exactly these
-// names (docs/reference.md, identity headers): within a name, ',', '%' and whitespace are
+// names (docs/reference.md#headers): within a name, ',', '%' and whitespace are
 // percent-encoded (a group "guest,admin" is "guest%2Cadmin", never two groups). Names with none
 // of them, all of Cognito's usual ones, are joined as they are.
 func joinNames(names []string, sep string) string {

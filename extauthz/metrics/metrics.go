@@ -1,6 +1,7 @@
-// Package metrics is the service's Prometheus metrics, with exactly the names of SPEC section 6,
-// on a registry of its own. It records what the verifier (verifier.Observer) and the Check service
-// (authz.Recorder) report; recording a check costs no map lookup and no allocation.
+// Package metrics is the service's Prometheus metrics, with exactly the names of
+// docs/reference.md#metrics, on a registry of its own. It records what the verifier
+// (verifier.Observer) and the Check service (authz.Recorder) report; recording a check costs no map
+// lookup and no allocation.
 package metrics
 
 import (
@@ -41,6 +42,7 @@ type Metrics struct {
 	keys       *prometheus.GaugeVec
 	cacheHits  prometheus.Counter
 	cacheMiss  prometheus.Counter
+	reloads    *prometheus.CounterVec
 	// decodePanics counts requests whose decoding panicked (a bug): refused, never answered.
 	decodePanics prometheus.Counter
 }
@@ -83,11 +85,17 @@ func New() *Metrics {
 			Name: "cognito_authz_token_cache_misses_total",
 			Help: "Tokens not in the verified-token cache, so verified in full.",
 		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cognito_authz_config_reloads_total",
+			Help: "Configuration reloads (SIGHUP or a changed file), by result: ok, or error when the new configuration was refused and the last good one kept serving.",
+		}, []string{"result"}),
 		decodePanics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cognito_authz_request_decode_panics_total",
 			Help: "Check requests whose decoding panicked (a bug); each was refused, so Envoy answered 503.",
 		}),
 	}
+	m.reloads.WithLabelValues("ok")
+	m.reloads.WithLabelValues("error")
 	// Resolving every child now makes each series visible at zero and keeps the hot path free of
 	// label hashing.
 	m.checks = make([]prometheus.Counter, len(Results))
@@ -99,7 +107,7 @@ func New() *Metrics {
 		m.rejections[i] = m.rejectVec.WithLabelValues(string(c))
 	}
 	m.registry.MustRegister(
-		m.checksVec, m.duration, m.rejectVec, m.fetches, m.keys, m.cacheHits, m.cacheMiss, m.decodePanics,
+		m.checksVec, m.duration, m.rejectVec, m.fetches, m.keys, m.cacheHits, m.cacheMiss, m.reloads, m.decodePanics,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -157,6 +165,15 @@ func (m *Metrics) TokenCacheHit() { m.cacheHits.Inc() }
 
 // TokenCacheMiss records a verified-token cache miss (verifier.Observer).
 func (m *Metrics) TokenCacheMiss() { m.cacheMiss.Inc() }
+
+// ConfigReloaded records one configuration reload; err is why it was refused, nil when applied.
+func (m *Metrics) ConfigReloaded(err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.reloads.WithLabelValues(result).Inc()
+}
 
 // RequestDecodePanicked records a check request whose decoding panicked.
 func (m *Metrics) RequestDecodePanicked() { m.decodePanics.Inc() }
