@@ -1,0 +1,58 @@
+package browser_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/cognito-authz/cognito-authz/testenv/browser"
+)
+
+func TestFindBinaryHonoursTheEnvironment(t *testing.T) {
+	t.Setenv(browser.BinaryEnv, "/nonexistent/chromium")
+	if bin, err := browser.FindBinary(); err == nil {
+		t.Fatalf("FindBinary = %q with %s naming no file, want an error", bin, browser.BinaryEnv)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(browser.BinaryEnv, self)
+	if bin, err := browser.FindBinary(); err != nil || bin != self {
+		t.Fatalf("FindBinary = %q, %v; want %q", bin, err, self)
+	}
+}
+
+func TestStartRendersAPageAndScreenshotsIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real Chromium: not with -short")
+	}
+	bin := browser.Require(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte(`<!doctype html><title>t</title><p id="p">rendered</p><script>document.getElementById('p').dataset.js='ran'</script>`))
+	}))
+	defer srv.Close()
+	t.Setenv(browser.ScreenshotDirEnv, t.TempDir())
+
+	ctx := browser.Start(t, bin, time.Minute)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL), chromedp.WaitVisible(chromedp.CSS(`#p[data-js="ran"]`))); err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#p`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text != "rendered" {
+		t.Fatalf("text %q", text)
+	}
+	path := browser.Screenshot(ctx, t, "page")
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) < 8 || string(b[1:4]) != "PNG" {
+		t.Fatalf("screenshot %s is no PNG: %v", path, err)
+	}
+}
