@@ -1,89 +1,54 @@
 package e2e_test
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
+	"github.com/cognito-authz/cognito-authz/testenv/cognitolocal"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
-// cognito-local (github.com/jagregory/cognito-local) is a Cognito emulator nobody here wrote: its
-// tokens check that the verifier accepts what a Cognito-shaped issuer really sends, not only what
-// our own issuer mints. Pinned: 3.23.x is the last line that runs on Node 20.
-const (
-	cognitoLocalPackage = "cognito-local"
-	cognitoLocalVersion = "3.23.3"
-	// cognitoLocalInstallTimeout bounds the first run's `npm install` from the registry.
-	cognitoLocalInstallTimeout = 4 * time.Minute
-	cognitoLocalStartTimeout   = time.Minute
-)
-
-// These deviations of cognito-local 3.23.3 from real Cognito were seen and need no change here:
-// access tokens carry no `version` or `origin_jti` and ID tokens no `origin_jti` (the verifier
-// does not require them); every pool is signed by one fixed key, kid "CognitoLocal", published in
-// the package; `iss` is http://localhost:9229/<pool> whatever port it listens on unless
-// TokenConfig.IssuerDomain is set, which the test does so that iss names where the keys are.
-
+// cognito-local is a Cognito emulator nobody here wrote: its tokens check that the verifier
+// accepts what a Cognito-shaped issuer really sends, not only what our own issuer mints. Its
+// deviations from Cognito are listed in package cognitolocal.
 func TestCognitoLocalTokensThroughEnvoy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test through a real Envoy: not with -short")
 	}
 	envoyproc.RequireEnvoy(t) // before a possibly long npm install
-	startJS := installCognitoLocal(t)
-	cl := startCognitoLocal(t, startJS)
+	cl := cognitolocal.StartTest(t, cognitolocal.Options{})
+	p := cl.Pool
+	alice, bob := p.Admin, p.User
+	aliceTokens := signIn(t, cl, alice)
+	bobTokens := signIn(t, cl, bob)
 
-	var pool struct{ UserPool struct{ Id string } }
-	cl.call(t, "CreateUserPool", map[string]any{"PoolName": "e2e"}, &pool)
-	poolID := pool.UserPool.Id
-	var client struct{ UserPoolClient struct{ ClientId string } }
-	cl.call(t, "CreateUserPoolClient", map[string]any{"UserPoolId": poolID, "ClientName": "web"}, &client)
-	clientID := client.UserPoolClient.ClientId
-	cl.call(t, "CreateGroup", map[string]any{"UserPoolId": poolID, "GroupName": "admin"}, nil)
-	alice := cl.createUser(t, poolID, "alice", "admin")
-	bob := cl.createUser(t, poolID, "bob", "")
-	aliceTokens := cl.signIn(t, clientID, alice)
-	bobTokens := cl.signIn(t, clientID, bob)
-
-	issuerURL := cl.issuerDomain + "/" + poolID
-	if iss := claim(t, aliceTokens.AccessToken, "iss"); iss != issuerURL {
-		t.Fatalf("cognito-local's tokens carry iss %q, want %q (its TokenConfig.IssuerDomain)", iss, issuerURL)
+	if iss := claim(t, aliceTokens.AccessToken, "iss"); iss != p.Issuer {
+		t.Fatalf("cognito-local's tokens carry iss %q, want %q (its TokenConfig.IssuerDomain)", iss, p.Issuer)
 	}
 	s := startStack(t, func(c *config.Config) {
 		c.Issuers = []config.Issuer{{
-			Issuer:    issuerURL,
-			JWKSURL:   cl.url + "/" + poolID + "/.well-known/jwks.json",
-			ClientIDs: []string{clientID},
+			Issuer:    p.Issuer,
+			JWKSURL:   p.JWKSURL,
+			ClientIDs: []string{p.ClientID},
 			TokenUse:  verifier.TokenUseAny,
 		}}
 	})
 
-	aliceAccess := map[string]string{"x-auth-status": "authenticated", "x-user-sub": alice.sub,
-		"x-user-name": "alice", "x-user-groups": "admin", "x-user-scopes": "aws.cognito.signin.user.admin",
-		"x-user-client-id": clientID, "x-user-token-use": "access"}
-	aliceID := map[string]string{"x-auth-status": "authenticated", "x-user-sub": alice.sub,
-		"x-user-name": "alice", "x-user-email": alice.email, "x-user-groups": "admin",
-		"x-user-client-id": clientID, "x-user-token-use": "id"}
-	bobAccess := map[string]string{"x-auth-status": "authenticated", "x-user-sub": bob.sub,
-		"x-user-name": "bob", "x-user-scopes": "aws.cognito.signin.user.admin",
-		"x-user-client-id": clientID, "x-user-token-use": "access"}
+	aliceAccess := map[string]string{"x-auth-status": "authenticated", "x-user-sub": alice.Sub,
+		"x-user-name": alice.Username, "x-user-groups": "admin", "x-user-scopes": "aws.cognito.signin.user.admin",
+		"x-user-client-id": p.ClientID, "x-user-token-use": "access"}
+	aliceID := map[string]string{"x-auth-status": "authenticated", "x-user-sub": alice.Sub,
+		"x-user-name": alice.Username, "x-user-email": alice.Email, "x-user-groups": "admin",
+		"x-user-client-id": p.ClientID, "x-user-token-use": "id"}
+	bobAccess := map[string]string{"x-auth-status": "authenticated", "x-user-sub": bob.Sub,
+		"x-user-name": bob.Username, "x-user-scopes": "aws.cognito.signin.user.admin",
+		"x-user-client-id": p.ClientID, "x-user-token-use": "access"}
 	tests := []struct {
 		name   string
 		path   string
@@ -116,280 +81,42 @@ func TestCognitoLocalTokensThroughEnvoy(t *testing.T) {
 	}
 }
 
-// installCognitoLocal installs the pinned cognito-local once into the user's cache directory and
-// returns its start script. It skips the test when npm or node is missing, or the registry cannot
-// be reached, unless COGNITO_AUTHZ_REQUIRE_ENVOY=1 (CI), where it fails instead.
-func installCognitoLocal(t *testing.T) string {
-	t.Helper()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv(envoyproc.RequireEnv) == "1" {
-			t.Fatalf("%s (%s=1)", msg, envoyproc.RequireEnv)
-		}
-		t.Skip(msg)
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		unavailable("cognito-local needs Node.js and npm (npm not found: %v)", err)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		unavailable("cognito-local needs Node.js (node not found: %v)", err)
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	parent := filepath.Join(cache, "cognito-authz-e2e")
-	dir := filepath.Join(parent, cognitoLocalPackage+"@"+cognitoLocalVersion)
-	startJS := filepath.Join(dir, "node_modules", cognitoLocalPackage, "lib", "bin", "start.js")
-	if _, err := os.Stat(startJS); err == nil {
-		return startJS
-	}
-
-	// Install into a fresh directory and rename it into place, so neither an interrupted install
-	// nor a concurrent test run ever sees half a package.
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp, err := os.MkdirTemp(parent, "install-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp) // a no-op once renamed
-	ctx, cancel := context.WithTimeout(t.Context(), cognitoLocalInstallTimeout)
-	defer cancel()
-	t.Logf("installing %s@%s into %s (first run only)", cognitoLocalPackage, cognitoLocalVersion, dir)
-	cmd := exec.CommandContext(ctx, npm, "install", "--prefix", tmp,
-		"--no-save", "--no-audit", "--no-fund", "--omit=dev", "--ignore-scripts",
-		cognitoLocalPackage+"@"+cognitoLocalVersion)
-	cmd.Env = append(os.Environ(), "npm_config_update_notifier=false")
-	cmd.Dir = tmp
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		unavailable("npm install %s@%s: %v\n%s", cognitoLocalPackage, cognitoLocalVersion, err, tailOf(out, 4096))
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if _, statErr := os.Stat(startJS); statErr != nil { // not a concurrent install that won
-			t.Fatalf("install cognito-local: %v", err)
-		}
-	}
-	if _, err := os.Stat(startJS); err != nil {
-		t.Fatalf("cognito-local installed without its start script: %v", err)
-	}
-	return startJS
-}
-
-func tailOf(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}
-
-// cognitoLocal is one running emulator.
-type cognitoLocal struct {
-	url          string // where it listens, http://127.0.0.1:<port>
-	issuerDomain string // what its tokens' iss starts with
-	client       *http.Client
-}
-
-// startCognitoLocal runs node on startJS with its data in a temporary directory, on a free
-// loopback port, and stops it when the test ends.
-func startCognitoLocal(t *testing.T, startJS string) *cognitoLocal {
-	t.Helper()
-	port := freePort(t)
-	cl := &cognitoLocal{
-		url:          "http://127.0.0.1:" + strconv.Itoa(port),
-		issuerDomain: "http://localhost:" + strconv.Itoa(port),
-		client:       &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}},
-	}
-	t.Cleanup(cl.client.CloseIdleConnections)
-
-	// cognito-local keeps its data and reads its config in ./.cognito.
-	dataDir := t.TempDir()
-	conf, err := json.Marshal(map[string]any{"TokenConfig": map[string]any{"IssuerDomain": cl.issuerDomain}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dataDir, ".cognito"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dataDir, ".cognito", "config.json"), conf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dataDir, "cognito-local.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("node", startJS)
-	cmd.Dir = dataDir
-	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1", "HOME="+dataDir)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = childProcAttr()
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("start cognito-local: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		logFile.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("--- cognito-local log ---\n%s", tailOf(b, 16<<10))
-		}
-	})
-
-	ctx, cancel := context.WithTimeout(t.Context(), cognitoLocalStartTimeout)
-	defer cancel()
-	healthy, gone := false, false
-	// A process that has exited will not answer later: stop asking.
-	_ = poll.Until(ctx, cognitoLocalStartTimeout, func() bool {
-		if healthy = cl.healthy(ctx); healthy {
-			return true
-		}
-		select {
-		case <-exited:
-			gone = true
-		default:
-		}
-		return gone
-	})
-	switch {
-	case healthy:
-		return cl
-	case gone:
-		t.Fatalf("cognito-local exited while starting")
-	default:
-		t.Fatalf("cognito-local did not answer /health within %v", cognitoLocalStartTimeout)
-	}
-	return nil
-}
-
-func (c *cognitoLocal) healthy(ctx context.Context) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/health", nil)
-	if err != nil {
-		return false
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-// freePort returns a loopback port that was free a moment ago, for a program that takes a port
-// number rather than a listener.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// call invokes one Cognito Identity Provider API action, as the AWS SDK would, decoding the
-// answer into out (when not nil).
-func (c *cognitoLocal) call(t *testing.T, action string, in, out any) {
-	t.Helper()
-	body, err := json.Marshal(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, c.url+"/", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "AWSCognitoIdentityProviderService."+action)
-	resp, err := c.client.Do(req)
-	if err != nil {
-		t.Fatalf("cognito-local %s: %v", action, err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		t.Fatalf("cognito-local %s: %v", action, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("cognito-local %s: %s: %s", action, resp.Status, answer)
-	}
-	if out != nil {
-		if err := json.Unmarshal(answer, out); err != nil {
-			t.Fatalf("cognito-local %s: %v in %s", action, err, answer)
-		}
-	}
-}
-
-// cognitoUser is a user created in cognito-local.
-type cognitoUser struct {
-	username, password, email, sub string
-}
-
-// createUser creates a confirmed user with a permanent password, in group when not empty.
-func (c *cognitoLocal) createUser(t *testing.T, poolID, username, group string) cognitoUser {
-	t.Helper()
-	u := cognitoUser{username: username, password: "Passw0rd!" + username, email: username + "@example.com"}
-	var created struct {
-		User struct {
-			Attributes []struct{ Name, Value string }
-		}
-	}
-	c.call(t, "AdminCreateUser", map[string]any{
-		"UserPoolId": poolID, "Username": username, "MessageAction": "SUPPRESS",
-		"TemporaryPassword": "Temp0rary!" + username,
-		"UserAttributes":    []map[string]string{{"Name": "email", "Value": u.email}},
-	}, &created)
-	for _, a := range created.User.Attributes {
-		if a.Name == "sub" {
-			u.sub = a.Value
-		}
-	}
-	if u.sub == "" {
-		t.Fatalf("cognito-local created %s without a sub: %+v", username, created)
-	}
-	c.call(t, "AdminSetUserPassword", map[string]any{
-		"UserPoolId": poolID, "Username": username, "Password": u.password, "Permanent": true,
-	}, nil)
-	if group != "" {
-		c.call(t, "AdminAddUserToGroup", map[string]any{
-			"UserPoolId": poolID, "Username": username, "GroupName": group,
-		}, nil)
-	}
-	return u
-}
-
 // cognitoTokens are the tokens of one sign-in.
 type cognitoTokens struct {
 	AccessToken, IdToken, RefreshToken string
 }
 
-// signIn signs u in with USER_PASSWORD_AUTH, as an app using the Cognito API directly does.
-func (c *cognitoLocal) signIn(t *testing.T, clientID string, u cognitoUser) cognitoTokens {
+// signIn signs u in with USER_PASSWORD_AUTH, as an app using the Cognito API directly does,
+// answering the SMS code from the outbox when asked for one.
+func signIn(t *testing.T, cl *cognitolocal.Emulator, u cognitolocal.User) cognitoTokens {
 	t.Helper()
-	var out struct{ AuthenticationResult cognitoTokens }
-	c.call(t, "InitiateAuth", map[string]any{
-		"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": clientID,
-		"AuthParameters": map[string]string{"USERNAME": u.username, "PASSWORD": u.password},
-	}, &out)
+	ctx := t.Context()
+	var out struct {
+		ChallengeName        string
+		AuthenticationResult cognitoTokens
+	}
+	from := cl.Outbox.Len()
+	if err := cl.Call(ctx, "InitiateAuth", map[string]any{
+		"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": cl.Pool.ClientID,
+		"AuthParameters": map[string]string{"USERNAME": u.Username, "PASSWORD": u.Password},
+	}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.ChallengeName == "SMS_MFA" {
+		code, err := cl.Outbox.Await(ctx, from, u.Username, cognitolocal.PurposeSMSMFA, 10*time.Second)
+		if err != nil {
+			t.Fatalf("no SMS code for %s in the outbox: %v", u.Username, err)
+		}
+		if err := cl.Call(ctx, "RespondToAuthChallenge", map[string]any{
+			"ClientId": cl.Pool.ClientID, "ChallengeName": "SMS_MFA", "Session": "required-by-cognito-local",
+			"ChallengeResponses": map[string]string{"USERNAME": u.Username, "SMS_MFA_CODE": code},
+		}, &out); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tok := out.AuthenticationResult
 	if tok.AccessToken == "" || tok.IdToken == "" {
-		t.Fatalf("cognito-local signed %s in without access and ID tokens", u.username)
+		t.Fatalf("cognito-local signed %s in without access and ID tokens", u.Username)
 	}
 	return tok
 }
