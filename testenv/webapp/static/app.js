@@ -34,7 +34,7 @@
       else if (k === 'class') el.className = v;
       else el.setAttribute(k, v === true ? '' : v);
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === null || c === undefined || c === false) continue;
       el.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -74,7 +74,8 @@
     if (code) el.dataset.code = code;
     else delete el.dataset.code;
     el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
-    el.replaceChildren(h('span', {}, text), action ? h('span', {}, ' ', action) : null);
+    el.replaceChildren(h('span', {}, text));
+    if (action) el.append(' ', action);
   }
 
   // busy disables a form while its request is in flight, so a double click sends nothing twice.
@@ -372,14 +373,17 @@
   // seen shows what the backend received from Envoy: the proof of what cognito-authz decided.
   function seen(body) {
     const hdr = (name) => ((body.headers || {})[name] || []).join(', ');
+    const via = hdr('authorization') ? 'Authorization header'
+      : hdr('cookie').indexOf(KEY_PREFIX) >= 0 ? 'Amplify cookies' : 'no token';
     const rows = [
+      ['token sent as', via],
       ['x-auth-status', hdr('x-auth-status') || '(none)'],
       ['x-user-sub', hdr('x-user-sub')],
       ['x-user-name', hdr('x-user-name')],
       ['x-user-groups', hdr('x-user-groups')],
       ['x-auth-reason', hdr('x-auth-reason')],
     ].filter(([, v]) => v);
-    return h('details', { class: 'seen', id: 'seen' },
+    return h('details', { class: 'seen', id: 'seen', open: true },
       h('summary', {}, 'What the backend received from Envoy'),
       h('dl', {}, rows.map(([k, v]) => [h('dt', {}, h('code', {}, k)), h('dd', { 'data-header': k }, v)])));
   }
@@ -417,8 +421,8 @@
       h('p', { class: 'lead', id: 'feed-who' }, user
         ? 'You are signed in. Your private items are shown first; nobody else sees them.'
         : ['You are browsing anonymously: this is the public feed. ', h('a', { href: '#/signin' }, 'Sign in'), ' to see your own items.']),
-      h('ul', { class: 'feed', id: 'feed' }, (b.activities || []).map(activityItem)),
-      seen(b));
+      seen(b),
+      h('ul', { class: 'feed', id: 'feed' }, (b.activities || []).map(activityItem)));
   }
 
   async function adminView() {
