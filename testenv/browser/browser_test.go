@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/cognito-authz/cognito-authz/testenv/browser"
+	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 )
 
 func TestFindBinaryHonoursTheEnvironment(t *testing.T) {
@@ -54,5 +55,34 @@ func TestStartRendersAPageAndScreenshotsIt(t *testing.T) {
 	b, err := os.ReadFile(path)
 	if err != nil || len(b) < 8 || string(b[1:4]) != "PNG" {
 		t.Fatalf("screenshot %s is no PNG: %v", path, err)
+	}
+}
+
+// fakeTB records how Require ends a test instead of ending it.
+type fakeTB struct {
+	testing.TB
+	failed, skipped bool
+}
+
+func (f *fakeTB) Helper()               {}
+func (f *fakeTB) Fatalf(string, ...any) { f.failed = true }
+func (f *fakeTB) Skipf(string, ...any)  { f.skipped = true }
+
+func TestRequireFailsInCIAndSkipsElsewhere(t *testing.T) {
+	t.Setenv(browser.BinaryEnv, "/nonexistent/chromium")
+	for _, tc := range []struct {
+		require            string
+		wantFail, wantSkip bool
+	}{
+		{"1", true, false},
+		{"", false, true},
+		{"0", false, true},
+	} {
+		t.Setenv(envoyproc.RequireEnv, tc.require)
+		f := &fakeTB{TB: t}
+		if bin := browser.Require(f); bin != "" || f.failed != tc.wantFail || f.skipped != tc.wantSkip {
+			t.Errorf("%s=%q: Require = %q, failed %v, skipped %v; want failed %v, skipped %v",
+				envoyproc.RequireEnv, tc.require, bin, f.failed, f.skipped, tc.wantFail, tc.wantSkip)
+		}
 	}
 }

@@ -720,7 +720,10 @@
       return;
     }
     view(params);
-    document.getElementById('view').focus({ preventScroll: true });
+    // A form's first field takes the focus (autofocus does nothing in inserted markup); a page
+    // without one focuses the main region, so a screen reader announces the new page.
+    const first = document.querySelector('#view [autofocus]');
+    (first || document.getElementById('view')).focus({ preventScroll: true });
   }
 
   async function start() {
