@@ -94,6 +94,12 @@ func TestJourneyInChromium(t *testing.T) {
 	p.submit("confirm-form")
 	p.waitView("signin")
 	p.wantStatus("ok", "confirmed")
+	// A code used once is spent (cognito-local: ExpiredCodeException, as Cognito answers).
+	p.go_("#/confirm?username=" + carol.Username)
+	p.fill("confirm-form", map[string]string{"code": signUpCode})
+	p.submit("confirm-form")
+	p.wantError("ExpiredCodeException", "expired")
+	p.go_("#/signin?username=" + carol.Username)
 
 	// Sign in: a wrong password is refused, the right one shows carol's feed.
 	p.fill("signin-form", map[string]string{"password": "not-" + carol.Password})
@@ -138,8 +144,7 @@ func TestJourneyInChromium(t *testing.T) {
 		t.Fatalf("cognito-authz calls the tampered token %q, want bad_signature", reason)
 	}
 	p.setCookie(amplifyKey(d.ClientID, carol.Username, "accessToken"), tampered)
-	p.go_("#/admin")
-	p.go_("#/")
+	p.reload()
 	if got := p.wantSignedIn(carol.Username); got != carolSub {
 		t.Fatalf("after the retry, the feed is %s's, want %s", got, carolSub)
 	}
@@ -164,9 +169,13 @@ func TestJourneyInChromium(t *testing.T) {
 		t.Fatalf("back to cookies: %+v", f)
 	}
 
-	// Sign out: anonymous again, the session cookies gone.
+	// Sign out: anonymous again, the session cookies gone; the admin page now needs a sign-in.
 	p.signOut()
 	p.shot("10-signed-out")
+	p.go_("#/admin")
+	if a := p.admin(); a.Result != "unauthenticated" || a.HTTPStatus != "401" {
+		t.Fatalf("admin page, signed out: %+v", a)
+	}
 
 	// The admin: sign-in asks for an SMS code; a wrong one is refused, the outbox's works; the
 	// admin page is shown.
@@ -212,6 +221,17 @@ func TestJourneyInChromium(t *testing.T) {
 	p.submit("signin-form")
 	if got := p.wantSignedIn(carol.Username); got != carolSub {
 		t.Fatalf("after the reset, the feed is %s's, want %s", got, carolSub)
+	}
+
+	// A refresh token that no longer works ends the session with a message, not a loop.
+	access = p.cookie(amplifyKey(d.ClientID, carol.Username, "accessToken"))
+	p.setCookie(amplifyKey(d.ClientID, carol.Username, "accessToken"), expiredCopy(t, access, d.SigningKey))
+	p.setCookie(amplifyKey(d.ClientID, carol.Username, "refreshToken"), "no-longer-valid")
+	p.reload()
+	p.wantError("NotAuthorizedException", "session has ended")
+	p.until(`document.getElementById('who').dataset.signedIn === 'false'`, "the page to be signed out")
+	if f := p.feed(); f.AuthStatus != "anonymous" {
+		t.Fatalf("with a dead refresh token, the feed is %+v", f)
 	}
 }
 
@@ -260,6 +280,13 @@ func (p *page) until(expr, what string) {
 		browser.Screenshot(p.ctx, p.t, "failed")
 		p.t.Fatalf("waiting for %s: %v (page %s, status %q)", what, err, p.location(), status)
 	}
+}
+
+// reload loads the page afresh where it is, as a person coming back to the tab does.
+func (p *page) reload() {
+	p.t.Helper()
+	p.do(chromedp.Reload())
+	p.until(`document.body.dataset.ready === 'true'`, "the page to start")
 }
 
 func (p *page) navigate(url string) {
