@@ -5,12 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/cognitolocal"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
-	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
 )
 
@@ -21,24 +18,15 @@ func TestCognitoLocalTokensThroughEnvoy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test through a real Envoy: not with -short")
 	}
-	envoyproc.RequireEnvoy(t) // before a possibly long npm install
-	cl := cognitolocal.StartTest(t, cognitolocal.Options{})
+	s := e2e.StartTest(t, e2e.Options{IdP: e2e.IdPCognitoLocal, AuthzTimeout: testAuthzTimeout})
+	cl := s.CognitoLocal
 	p := cl.Pool
 	alice, bob := p.Admin, p.User
 	aliceTokens := signIn(t, cl, alice)
 	bobTokens := signIn(t, cl, bob)
-
 	if iss := claim(t, aliceTokens.AccessToken, "iss"); iss != p.Issuer {
 		t.Fatalf("cognito-local's tokens carry iss %q, want %q (its TokenConfig.IssuerDomain)", iss, p.Issuer)
 	}
-	s := startStack(t, func(c *config.Config) {
-		c.Issuers = []config.Issuer{{
-			Issuer:    p.Issuer,
-			JWKSURL:   p.JWKSURL,
-			ClientIDs: []string{p.ClientID},
-			TokenUse:  verifier.TokenUseAny,
-		}}
-	})
 
 	aliceAccess := map[string]string{"x-auth-status": "authenticated", "x-user-sub": alice.Sub,
 		"x-user-name": alice.Username, "x-user-groups": "admin", "x-user-scopes": "aws.cognito.signin.user.admin",

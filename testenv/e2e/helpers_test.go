@@ -1,19 +1,16 @@
 package e2e_test
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
-	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
 )
 
@@ -34,33 +31,11 @@ var identityHeaders = []string{
 // test failed. configure, when not nil, adjusts cognito-authz's configuration.
 func startStack(t *testing.T, configure func(*config.Config)) *e2e.Stack {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test through a real Envoy: not with -short")
-	}
-	bin := envoyproc.RequireEnvoy(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*e2e.DefaultReadyTimeout)
-	defer cancel()
-	s, err := e2e.Start(ctx, e2e.Options{
-		EnvoyBinary:  bin,
-		EnvoyDir:     t.TempDir(),
+	return e2e.StartTest(t, e2e.Options{
 		AuthzTimeout: testAuthzTimeout,
 		Configure:    configure,
 		Logger:       zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 	})
-	if err != nil {
-		t.Fatalf("start the stack: %v", err)
-	}
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if t.Failed() {
-			t.Logf("--- envoy log (%s) ---\n%s", s.Envoy.LogPath(), s.Envoy.Log())
-		}
-		if err := s.Stop(stopCtx); err != nil {
-			t.Errorf("stop the stack: %v", err)
-		}
-	})
-	return s
 }
 
 // get sends GET path through Envoy with header and fails the test if no answer comes back.

@@ -80,6 +80,11 @@ type Config struct {
 	// IssuerURL and JWKSURL are required with JWTAuthn.
 	IssuerURL string
 	JWKSURL   string
+	// DemoApp adds the web app's and the outbox's routes toward Backend, auth off (ExtAuthz).
+	DemoApp bool
+	// CognitoAPI, when set, is an identity provider's Cognito JSON API (host:port) that Envoy
+	// serves at envoyconf.CognitoAPIPrefix, auth off (ExtAuthz).
+	CognitoAPI string
 
 	ListenPort int // default 0: a free loopback port
 	AdminPort  int // default 0: a free loopback port
@@ -279,6 +284,7 @@ func (cfg Config) params() (envoyconf.Params, error) {
 		AuthzHealthInterval: cfg.AuthzHealthInterval,
 		IssuerURL:           cfg.IssuerURL,
 		JWKSURL:             cfg.JWKSURL,
+		DemoApp:             cfg.DemoApp,
 	}
 	if p.Filter == "" {
 		p.Filter = envoyconf.ExtAuthz
@@ -286,6 +292,11 @@ func (cfg Config) params() (envoyconf.Params, error) {
 	var err error
 	if p.Backend, err = endpoint("backend", cfg.Backend); err != nil {
 		return p, err
+	}
+	if cfg.CognitoAPI != "" {
+		if p.CognitoAPI, err = endpoint("cognito API", cfg.CognitoAPI); err != nil {
+			return p, err
+		}
 	}
 	if p.Filter == envoyconf.ExtAuthz {
 		if len(cfg.AuthzReplicas) == 0 {
