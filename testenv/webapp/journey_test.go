@@ -33,9 +33,9 @@ type seededUser struct{ Username, Password string }
 
 // demo is the running stack as the browser sees it.
 type demo struct {
-	AppURL, OutboxURL    string
-	ClientID, UserPoolID string
-	Admin, User          seededUser
+	AppURL, OutboxURL string
+	ClientID          string
+	Admin, User       seededUser
 	// SigningKey is the emulator's private key file (cognito-local publishes its one fixed key),
 	// so the test can make a genuinely signed, genuinely expired copy of a token it issued.
 	SigningKey string
