@@ -398,15 +398,21 @@
       h('div', { class: 'muted small' }, (a.likes_count || 0) + ' likes'));
   }
 
-  async function feedView() {
-    const section = show('feed', h('h1', {}, 'Home'), h('p', { class: 'muted' }, 'Loading the feed…'));
-    let r;
+  // load shows a page that waits for an API call, and returns the page's section and the answer
+  // (null when the call could not be made; the message says why).
+  async function load(viewName, title, waiting, path) {
+    const section = show(viewName, h('h1', {}, title), h('p', { class: 'muted' }, waiting));
     try {
-      r = await api(HOME_API);
+      return { section, r: await api(path) };
     } catch (err) {
       status('error', explain(err));
-      return;
+      return { section, r: null };
     }
+  }
+
+  async function feedView() {
+    const { section, r } = await load('feed', 'Home', 'Loading the feed…', HOME_API);
+    if (!r) return;
     if (r.status !== 200 || !r.body) {
       section.replaceChildren(h('h1', {}, 'Home'), h('p', { class: 'error' }, 'The feed could not be loaded (HTTP ' + r.status + ').'));
       section.dataset.authStatus = 'error';
@@ -426,14 +432,8 @@
   }
 
   async function adminView() {
-    const section = show('admin', h('h1', {}, 'Admin'), h('p', { class: 'muted' }, 'Checking your access…'));
-    let r;
-    try {
-      r = await api(ADMIN_API);
-    } catch (err) {
-      status('error', explain(err));
-      return;
-    }
+    const { section, r } = await load('admin', 'Admin', 'Checking your access…', ADMIN_API);
+    if (!r) return;
     section.dataset.httpStatus = String(r.status);
     if (r.status === 200 && r.body && r.body.admin) {
       const u = r.body.user || {};
@@ -461,35 +461,47 @@
     }
   }
 
+  // onSubmit runs action when form is submitted, with the form busy meanwhile. A Cognito error is
+  // shown as a sentence for the page's context, with the link that linkFor(err), if given, offers.
+  function onSubmit(form, context, action, linkFor) {
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      busy(form, async () => {
+        try {
+          await action();
+        } catch (err) {
+          status('error', explain(err, context), err.code, linkFor ? linkFor(err) : null);
+        }
+      });
+    });
+  }
+
+  function usernameLink(route, username, text, id) {
+    return h('a', { href: '#/' + route + '?username=' + encodeURIComponent(username), id }, text);
+  }
+
+  function sentTo(details) {
+    return details && details.Destination ? ' to ' + details.Destination : '';
+  }
+
   function signInView(params) {
-    const form = h('form', { id: 'signin-form', novalidate: false },
+    const form = h('form', { id: 'signin-form' },
       field('Username', 'username', 'text', { autocomplete: 'username', value: params.get('username') || '', autofocus: true }),
       field('Password', 'password', 'password', { autocomplete: 'current-password' }),
       h('button', { type: 'submit', id: 'signin-submit' }, 'Sign in'),
       h('p', { class: 'links' }, h('a', { href: '#/forgot' }, 'Forgot your password?'), ' · ', h('a', { href: '#/signup' }, 'Create an account')));
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      const username = form.username.value.trim();
-      const password = form.password.value;
-      busy(form, async () => {
-        try {
-          const out = await cognito('InitiateAuth', {
-            AuthFlow: 'USER_PASSWORD_AUTH',
-            ClientId: config.clientId,
-            AuthParameters: { USERNAME: username, PASSWORD: password },
-          });
-          afterAuth(out, username);
-        } catch (err) {
-          if (err.code === 'UserNotConfirmedException') {
-            status('error', explain(err, 'signin'), err.code,
-              h('a', { href: '#/confirm?username=' + encodeURIComponent(username), id: 'confirm-link' }, 'Confirm your account'));
-          } else if (err.code === 'PasswordResetRequiredException') {
-            status('error', explain(err, 'signin'), err.code, h('a', { href: '#/forgot?username=' + encodeURIComponent(username) }, 'Reset it'));
-          } else {
-            status('error', explain(err, 'signin'), err.code);
-          }
-        }
+    const username = () => form.username.value.trim();
+    onSubmit(form, 'signin', async () => {
+      const out = await cognito('InitiateAuth', {
+        AuthFlow: 'USER_PASSWORD_AUTH',
+        ClientId: config.clientId,
+        AuthParameters: { USERNAME: username(), PASSWORD: form.password.value },
       });
+      afterAuth(out, username());
+    }, (err) => {
+      if (err.code === 'UserNotConfirmedException') return usernameLink('confirm', username(), 'Confirm your account', 'confirm-link');
+      if (err.code === 'PasswordResetRequiredException') return usernameLink('forgot', username(), 'Reset it');
+      return null;
     });
     show('signin', h('h1', {}, 'Sign in'), form);
   }
@@ -513,7 +525,7 @@
         session: out.Session || 'cognito-local-sent-no-session',
         destination: p.CODE_DELIVERY_DESTINATION || '',
       }));
-      status('info', 'We sent a code by SMS' + (p.CODE_DELIVERY_DESTINATION ? ' to ' + p.CODE_DELIVERY_DESTINATION : '') + '.');
+      status('info', 'We sent a code by SMS' + sentTo({ Destination: p.CODE_DELIVERY_DESTINATION }) + '.');
       go('#/mfa');
       return;
     }
@@ -531,21 +543,14 @@
       field('SMS code', 'code', 'text', { autocomplete: 'one-time-code', inputmode: 'numeric', autofocus: true }),
       h('button', { type: 'submit', id: 'mfa-submit' }, 'Verify'),
       h('p', { class: 'links' }, h('a', { href: '#/signin' }, 'Start again')));
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      busy(form, async () => {
-        try {
-          const out = await cognito('RespondToAuthChallenge', {
-            ChallengeName: 'SMS_MFA',
-            ClientId: config.clientId,
-            Session: pending.session,
-            ChallengeResponses: { USERNAME: pending.username, SMS_MFA_CODE: form.code.value.trim() },
-          });
-          afterAuth(out, pending.username);
-        } catch (err) {
-          status('error', explain(err, 'mfa'), err.code);
-        }
+    onSubmit(form, 'mfa', async () => {
+      const out = await cognito('RespondToAuthChallenge', {
+        ChallengeName: 'SMS_MFA',
+        ClientId: config.clientId,
+        Session: pending.session,
+        ChallengeResponses: { USERNAME: pending.username, SMS_MFA_CODE: form.code.value.trim() },
       });
+      afterAuth(out, pending.username);
     });
     show('mfa', h('h1', {}, 'SMS code'), form);
   }
@@ -560,33 +565,24 @@
       field('Password', 'password', 'password', { autocomplete: 'new-password', minlength: '8' }),
       h('button', { type: 'submit', id: 'signup-submit' }, 'Create account'),
       h('p', { class: 'links' }, 'Already have an account? ', h('a', { href: '#/signin' }, 'Sign in')));
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      const username = form.username.value.trim();
+    const username = () => form.username.value.trim();
+    onSubmit(form, 'signup', async () => {
       const attrs = [{ Name: 'email', Value: form.email.value.trim() }];
       if (form.phone.value.trim()) attrs.push({ Name: 'phone_number', Value: form.phone.value.trim() });
-      busy(form, async () => {
-        try {
-          const out = await cognito('SignUp', {
-            ClientId: config.clientId,
-            Username: username,
-            Password: form.password.value,
-            UserAttributes: attrs,
-          });
-          if (out.UserConfirmed) {
-            status('ok', 'Account created. Sign in.');
-            go('#/signin?username=' + encodeURIComponent(username));
-            return;
-          }
-          const d = out.CodeDeliveryDetails || {};
-          status('info', 'Account created. We sent a confirmation code' + (d.Destination ? ' to ' + d.Destination : '') + '.');
-          go('#/confirm?username=' + encodeURIComponent(username));
-        } catch (err) {
-          status('error', explain(err, 'signup'), err.code,
-            err.code === 'UsernameExistsException' ? h('a', { href: '#/signin?username=' + encodeURIComponent(username) }, 'Sign in') : null);
-        }
+      const out = await cognito('SignUp', {
+        ClientId: config.clientId,
+        Username: username(),
+        Password: form.password.value,
+        UserAttributes: attrs,
       });
-    });
+      if (out.UserConfirmed) {
+        status('ok', 'Account created. Sign in.');
+        go('#/signin?username=' + encodeURIComponent(username()));
+        return;
+      }
+      status('info', 'Account created. We sent a confirmation code' + sentTo(out.CodeDeliveryDetails) + '.');
+      go('#/confirm?username=' + encodeURIComponent(username()));
+    }, (err) => (err.code === 'UsernameExistsException' ? usernameLink('signin', username(), 'Sign in') : null));
     show('signup', h('h1', {}, 'Create an account'), form);
   }
 
@@ -596,18 +592,11 @@
       field('Confirmation code', 'code', 'text', { autocomplete: 'one-time-code', inputmode: 'numeric', autofocus: true }),
       h('button', { type: 'submit', id: 'confirm-submit' }, 'Confirm account'),
       h('p', { class: 'links' }, h('button', { type: 'button', class: 'linklike', id: 'resend', onclick: () => resend(form) }, 'Send a new code')));
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
+    onSubmit(form, 'confirm', async () => {
       const username = form.username.value.trim();
-      busy(form, async () => {
-        try {
-          await cognito('ConfirmSignUp', { ClientId: config.clientId, Username: username, ConfirmationCode: form.code.value.trim() });
-          status('ok', 'Your account is confirmed. Sign in.');
-          go('#/signin?username=' + encodeURIComponent(username));
-        } catch (err) {
-          status('error', explain(err, 'confirm'), err.code);
-        }
-      });
+      await cognito('ConfirmSignUp', { ClientId: config.clientId, Username: username, ConfirmationCode: form.code.value.trim() });
+      status('ok', 'Your account is confirmed. Sign in.');
+      go('#/signin?username=' + encodeURIComponent(username));
     });
     show('confirm', h('h1', {}, 'Confirm your account'), form);
   }
@@ -619,8 +608,8 @@
       return;
     }
     try {
-      await cognito('ResendConfirmationCode', { ClientId: config.clientId, Username: username });
-      status('info', 'We sent a new code.');
+      const out = await cognito('ResendConfirmationCode', { ClientId: config.clientId, Username: username });
+      status('info', 'We sent a new code' + sentTo(out.CodeDeliveryDetails) + '.');
     } catch (err) {
       status('error', explain(err, 'resend'), err.code);
     }
@@ -632,19 +621,11 @@
       field('Username', 'username', 'text', { autocomplete: 'username', value: params.get('username') || '', autofocus: true }),
       h('button', { type: 'submit', id: 'forgot-submit' }, 'Send code'),
       h('p', { class: 'links' }, h('a', { href: '#/signin' }, 'Back to sign in')));
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
+    onSubmit(form, 'forgot', async () => {
       const username = form.username.value.trim();
-      busy(form, async () => {
-        try {
-          const out = await cognito('ForgotPassword', { ClientId: config.clientId, Username: username });
-          const d = out.CodeDeliveryDetails || {};
-          status('info', 'We sent a code' + (d.Destination ? ' to ' + d.Destination : '') + '.');
-          go('#/reset?username=' + encodeURIComponent(username));
-        } catch (err) {
-          status('error', explain(err, 'forgot'), err.code);
-        }
-      });
+      const out = await cognito('ForgotPassword', { ClientId: config.clientId, Username: username });
+      status('info', 'We sent a code' + sentTo(out.CodeDeliveryDetails) + '.');
+      go('#/reset?username=' + encodeURIComponent(username));
     });
     show('forgot', h('h1', {}, 'Forgot your password?'), form);
   }
@@ -655,21 +636,14 @@
       field('Code', 'code', 'text', { autocomplete: 'one-time-code', inputmode: 'numeric', autofocus: true }),
       field('New password', 'password', 'password', { autocomplete: 'new-password', minlength: '8' }),
       h('button', { type: 'submit', id: 'reset-submit' }, 'Set new password'));
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
+    onSubmit(form, 'reset', async () => {
       const username = form.username.value.trim();
-      busy(form, async () => {
-        try {
-          await cognito('ConfirmForgotPassword', {
-            ClientId: config.clientId, Username: username,
-            ConfirmationCode: form.code.value.trim(), Password: form.password.value,
-          });
-          status('ok', 'Your password is changed. Sign in with the new one.');
-          go('#/signin?username=' + encodeURIComponent(username));
-        } catch (err) {
-          status('error', explain(err, 'reset'), err.code);
-        }
+      await cognito('ConfirmForgotPassword', {
+        ClientId: config.clientId, Username: username,
+        ConfirmationCode: form.code.value.trim(), Password: form.password.value,
       });
+      status('ok', 'Your password is changed. Sign in with the new one.');
+      go('#/signin?username=' + encodeURIComponent(username));
     });
     show('reset', h('h1', {}, 'Reset your password'), form);
   }
