@@ -35,7 +35,9 @@ type seededUser struct{ Username, Password string }
 type demo struct {
 	AppURL, OutboxURL string
 	ClientID          string
-	Admin, User       seededUser
+	// CognitoAPI is where the page sends Cognito user-pool API calls.
+	CognitoAPI  string
+	Admin, User seededUser
 	// SigningKey is the emulator's private key file (cognito-local publishes its one fixed key),
 	// so the test can make a genuinely signed, genuinely expired copy of a token it issued.
 	SigningKey string
@@ -51,6 +53,7 @@ func TestJourneyInChromium(t *testing.T) {
 	d := startDemo(t)
 	p := &page{t: t, ctx: browser.Start(t, bin, journeyTimeout), d: d}
 	t.Logf("screenshots in %s", browser.ScreenshotDir(t))
+	cognitoCalls := recordCognitoCalls(t, p.ctx, d.CognitoAPI)
 
 	// Anonymous: the public feed, no private item.
 	p.navigate(d.AppURL + "/")
@@ -233,6 +236,9 @@ func TestJourneyInChromium(t *testing.T) {
 	if f := p.feed(); f.AuthStatus != "anonymous" {
 		t.Fatalf("with a dead refresh token, the feed is %+v", f)
 	}
+
+	// Three refreshes: the expired token, the rejected one, the dead refresh token.
+	checkWire(t, cognitoCalls.await(t, p.ctx, 3), 3)
 }
 
 // page drives the app in one tab. Every wait is on a condition in the page, with pageTimeout.

@@ -23,6 +23,7 @@ func startDemo(t *testing.T) demo {
 		AppURL:     info.AppURL,
 		OutboxURL:  info.OutboxURL,
 		ClientID:   info.ClientID,
+		CognitoAPI: info.IdPEndpoint,
 		Admin:      seededUser{pool.Admin.Username, pool.Admin.Password},
 		User:       seededUser{pool.User.Username, pool.User.Password},
 		SigningKey: filepath.Join(npmcache.EnsureTest(t, cognitolocal.InstallSpec()), emulatorKeyFile),
