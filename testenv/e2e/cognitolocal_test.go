@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/cognitolocal"
@@ -69,42 +68,12 @@ func TestCognitoLocalTokensThroughEnvoy(t *testing.T) {
 	}
 }
 
-// cognitoTokens are the tokens of one sign-in.
-type cognitoTokens struct {
-	AccessToken, IdToken, RefreshToken string
-}
-
-// signIn signs u in with USER_PASSWORD_AUTH, as an app using the Cognito API directly does,
-// answering the SMS code from the outbox when asked for one.
-func signIn(t *testing.T, cl *cognitolocal.Emulator, u cognitolocal.User) cognitoTokens {
+// signIn signs u in, answering the SMS code from the outbox when asked.
+func signIn(t *testing.T, cl *cognitolocal.Emulator, u cognitolocal.User) cognitolocal.Tokens {
 	t.Helper()
-	ctx := t.Context()
-	var out struct {
-		ChallengeName        string
-		AuthenticationResult cognitoTokens
-	}
-	from := cl.Outbox.Len()
-	if err := cl.Call(ctx, "InitiateAuth", map[string]any{
-		"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": cl.Pool.ClientID,
-		"AuthParameters": map[string]string{"USERNAME": u.Username, "PASSWORD": u.Password},
-	}, &out); err != nil {
+	tok, err := cl.SignIn(t.Context(), u)
+	if err != nil {
 		t.Fatal(err)
-	}
-	if out.ChallengeName == "SMS_MFA" {
-		code, err := cl.Outbox.Await(ctx, from, u.Username, cognitolocal.PurposeSMSMFA, 10*time.Second)
-		if err != nil {
-			t.Fatalf("no SMS code for %s in the outbox: %v", u.Username, err)
-		}
-		if err := cl.Call(ctx, "RespondToAuthChallenge", map[string]any{
-			"ClientId": cl.Pool.ClientID, "ChallengeName": "SMS_MFA", "Session": "required-by-cognito-local",
-			"ChallengeResponses": map[string]string{"USERNAME": u.Username, "SMS_MFA_CODE": code},
-		}, &out); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tok := out.AuthenticationResult
-	if tok.AccessToken == "" || tok.IdToken == "" {
-		t.Fatalf("cognito-local signed %s in without access and ID tokens", u.Username)
 	}
 	return tok
 }
