@@ -19,6 +19,8 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/cognito-authz/cognito-authz/testenv/browser"
+	"github.com/cognito-authz/cognito-authz/testenv/e2e"
+	"github.com/cognito-authz/cognito-authz/testenv/issuer"
 	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
@@ -626,4 +628,39 @@ func emulatorKey(t *testing.T, keyFile string) *rsa.PrivateKey {
 		t.Fatalf("%s: %v", keyFile, err)
 	}
 	return &priv
+}
+
+// TestBuiltinIdPInChromium: with the builtin issuer (no sign-in API) the page still serves the
+// public feed through Envoy, a sign-in says why it cannot work instead of failing silently, and a
+// token minted by the issuer and stored under Amplify's cookie names signs the page in (no Node.js
+// needed to see cognito-authz read the cookies a browser sends).
+func TestBuiltinIdPInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a real Chromium through the stack: not with -short")
+	}
+	bin := browser.Require(t)
+	s := e2e.StartTest(t, e2e.Options{IdP: e2e.IdPBuiltin})
+	p := &page{t: t, ctx: browser.Start(t, bin, journeyTimeout), d: demo{AppURL: s.URL(), ClientID: s.Web.ClientID}}
+
+	p.navigate(s.URL() + "/")
+	if f := p.feed(); f.AuthStatus != "anonymous" || f.Items == 0 {
+		t.Fatalf("anonymous feed: %+v", f)
+	}
+	p.go_("#/signin")
+	p.fill("signin-form", map[string]string{"username": "someone", "password": "whatever"})
+	p.submit("signin-form")
+	p.wantError("NoEndpoint", "--idp cognito-local")
+
+	const username = "dana"
+	token, err := s.Issuer.Mint(issuer.TokenSpec{Username: username})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.setCookie("CognitoIdentityServiceProvider."+s.Web.ClientID+".LastAuthUser", username)
+	p.setCookie(amplifyKey(s.Web.ClientID, username, "accessToken"), token)
+	p.go_("#/")
+	if f := p.feed(); f.Via != "Amplify cookies" {
+		t.Fatalf("with the minted token in Amplify's cookies: %+v", f)
+	}
+	p.wantSignedIn(username)
 }

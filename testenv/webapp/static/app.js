@@ -114,6 +114,9 @@
 
   // cognito calls one action as the AWS SDK (and so Amplify) does.
   async function cognito(action, body) {
+    if (!config.endpoint) {
+      throw new CognitoError('NoEndpoint', 'This stack\'s identity provider (' + config.idp + ') has no sign-in API: start it with --idp cognito-local, as make demo does.');
+    }
     let resp;
     try {
       resp = await fetch(config.endpoint, {
@@ -174,6 +177,7 @@
       case 'InvalidParameterException':
         return err.message || 'Some of what you entered is not valid.';
       case 'NetworkError':
+      case 'NoEndpoint':
         return err.message;
       default:
         return (err.message || 'Something went wrong') + ' (' + err.code + ')';
