@@ -29,3 +29,18 @@ func startDemo(t *testing.T) demo {
 		SigningKey: filepath.Join(npmcache.EnsureTest(t, cognitolocal.InstallSpec()), emulatorKeyFile),
 	}
 }
+
+// seededUser is a user the stack creates at start.
+type seededUser struct{ Username, Password string }
+
+// demo is the running stack as the browser sees it.
+type demo struct {
+	AppURL, OutboxURL string
+	ClientID          string
+	// CognitoAPI is where the page sends Cognito user-pool API calls.
+	CognitoAPI  string
+	Admin, User seededUser
+	// SigningKey is the emulator's private key file (cognito-local publishes its one fixed key),
+	// so the test can make a genuinely signed, genuinely expired copy of a token it issued.
+	SigningKey string
+}
