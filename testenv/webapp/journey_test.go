@@ -93,12 +93,13 @@ func TestJourneyInChromium(t *testing.T) {
 
 	// An expired access token is refreshed before the call, without a new sign-in.
 	refreshes := p.refreshes()
-	access := p.cookie(amplifyKey(d.ClientID, carol.Username, "accessToken"))
+	carolAccess := amplifyKey(d.ClientID, carol.Username, "accessToken")
+	access := p.cookie(carolAccess)
 	expired := expiredCopy(t, access, d.SigningKey)
 	if reason := p.reasonFor(expired); reason != "expired" {
 		t.Fatalf("cognito-authz calls the expired copy %q, want expired", reason)
 	}
-	p.setCookie(amplifyKey(d.ClientID, carol.Username, "accessToken"), expired)
+	p.setCookie(carolAccess, expired)
 	p.visit("#/")
 	if got := p.wantSignedIn(carol.Username); got != carolSub {
 		t.Fatalf("after refreshing, the feed is %s's, want carol's %s", got, carolSub)
@@ -106,17 +107,17 @@ func TestJourneyInChromium(t *testing.T) {
 	if p.refreshes() != refreshes+1 {
 		t.Fatalf("refreshes %d, want %d", p.refreshes(), refreshes+1)
 	}
-	if now := p.cookie(amplifyKey(d.ClientID, carol.Username, "accessToken")); now == expired || now == access || now == "" {
+	if now := p.cookie(carolAccess); now == expired || now == access || now == "" {
 		t.Fatal("the access token cookie was not replaced by a fresh token")
 	}
 
 	// A token cognito-authz rejects although the page thinks it valid (a bad signature) gets an
 	// anonymous answer on the feed; the page refreshes once and asks again.
-	tampered := badSignature(p.cookie(amplifyKey(d.ClientID, carol.Username, "accessToken")))
+	tampered := badSignature(p.cookie(carolAccess))
 	if reason := p.reasonFor(tampered); reason != "bad_signature" {
 		t.Fatalf("cognito-authz calls the tampered token %q, want bad_signature", reason)
 	}
-	p.setCookie(amplifyKey(d.ClientID, carol.Username, "accessToken"), tampered)
+	p.setCookie(carolAccess, tampered)
 	p.reload()
 	if got := p.wantSignedIn(carol.Username); got != carolSub {
 		t.Fatalf("after the retry, the feed is %s's, want %s", got, carolSub)
@@ -124,6 +125,16 @@ func TestJourneyInChromium(t *testing.T) {
 	if p.refreshes() != refreshes+2 {
 		t.Fatalf("refreshes %d, want %d", p.refreshes(), refreshes+2)
 	}
+
+	// On a route that requires a token, a token cognito-authz rejects gets a 401; the page
+	// refreshes once and asks again, and carol, in no group, is then forbidden.
+	p.setCookie(carolAccess, badSignature(p.cookie(carolAccess)))
+	p.visit("#/admin")
+	if a := p.admin(); a.Result != "forbidden" || p.refreshes() != refreshes+3 {
+		t.Fatalf("admin page after a 401 and a refresh: %+v, %d refreshes, want %d", a, p.refreshes(), refreshes+3)
+	}
+	p.visit("#/")
+	p.wantSignedIn(carol.Username)
 
 	// The toggle sends Authorization: Bearer from localStorage instead of cookies.
 	p.click("#bearer-toggle")
@@ -197,8 +208,8 @@ func TestJourneyInChromium(t *testing.T) {
 	}
 
 	// A refresh token that no longer works ends the session with a message, not a loop.
-	access = p.cookie(amplifyKey(d.ClientID, carol.Username, "accessToken"))
-	p.setCookie(amplifyKey(d.ClientID, carol.Username, "accessToken"), expiredCopy(t, access, d.SigningKey))
+	access = p.cookie(carolAccess)
+	p.setCookie(carolAccess, expiredCopy(t, access, d.SigningKey))
 	p.setCookie(amplifyKey(d.ClientID, carol.Username, "refreshToken"), "no-longer-valid")
 	p.reload()
 	p.wantError("NotAuthorizedException", "session has ended")
@@ -207,8 +218,10 @@ func TestJourneyInChromium(t *testing.T) {
 		t.Fatalf("with a dead refresh token, the feed is %+v", f)
 	}
 
-	// Three refreshes: the expired token, the rejected one, the dead refresh token.
-	checkWire(t, cognitoCalls.await(t, p.ctx, 3), 3)
+	// Four refreshes: the expired token, the two rejected ones, the dead refresh token. (No
+	// refresh after the admin's SMS sign-in: cognito-local 3.23.3 does not keep the refresh tokens
+	// RespondToAuthChallenge issues, so they cannot be used; Cognito's can.)
+	checkWire(t, cognitoCalls.await(t, p.ctx, 4), 4)
 }
 
 // TestBuiltinIdPInChromium: with the builtin issuer (no sign-in API) the page still serves the
