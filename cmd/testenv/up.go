@@ -27,6 +27,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
+	"github.com/cognito-authz/cognito-authz/testenv/npmcache"
 )
 
 // upStdout receives the stack's description; a variable so a test can read it.
@@ -118,6 +119,9 @@ func runUp(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // interrupted while starting: Start has stopped what it started
+		}
+		if errors.Is(err, npmcache.ErrUnavailable) {
+			return fmt.Errorf("%w\n--idp %s runs under Node.js; --idp %s needs none", err, f.idp, e2e.IdPBuiltin)
 		}
 		return err
 	}

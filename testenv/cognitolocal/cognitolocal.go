@@ -59,7 +59,8 @@ const startScript = "node_modules/cognito-local/lib/bin/start.js"
 func InstallSpec() npmcache.Spec {
 	return npmcache.Spec{
 		Key: Package + "@" + Version,
-		Args: []string{"install", "--no-save", "--no-audit", "--no-fund", "--omit=dev", "--ignore-scripts",
+		// --prefix: without a package.json here npm would look for one in the directories above.
+		Args: []string{"install", "--prefix", ".", "--no-save", "--no-audit", "--no-fund", "--omit=dev", "--ignore-scripts",
 			Package + "@" + Version},
 		Want: startScript,
 	}
