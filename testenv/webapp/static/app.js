@@ -192,10 +192,17 @@
 
   const cookieStore = {
     get(name) {
+      const decode = (v) => {
+        try {
+          return decodeURIComponent(v.trim());
+        } catch (e) {
+          return null; // someone else's cookie with a stray '%': not ours
+        }
+      };
       for (const part of document.cookie.split(';')) {
         const eq = part.indexOf('=');
         if (eq < 0) continue;
-        if (decodeURIComponent(part.slice(0, eq).trim()) === name) return decodeURIComponent(part.slice(eq + 1).trim());
+        if (decode(part.slice(0, eq)) === name) return decode(part.slice(eq + 1));
       }
       return null;
     },
