@@ -138,11 +138,36 @@ func (p *page) wantText(sel, text string) {
 	p.until(fmt.Sprintf(`(document.querySelector(%q)||{}).textContent?.includes(%q)`, sel, text), fmt.Sprintf("%s to say %q", sel, text))
 }
 
+// shot checks that the page is usable without seeing it, then saves a screenshot of it.
 func (p *page) shot(name string) {
 	p.t.Helper()
+	if problems := p.eval(unlabelledJS); problems != "" {
+		p.t.Errorf("page %s: %s", name, problems)
+	}
 	p.eval(`document.activeElement && document.activeElement.blur && document.activeElement.blur(), ''`)
 	browser.Screenshot(p.ctx, p.t, name)
 }
+
+// unlabelledJS lists what a screen reader could not name on the page: a visible form field
+// without a label, a button or link without text, a page without one h1, a status region that is
+// not announced.
+const unlabelledJS = `(() => {
+	const problems = [];
+	const visible = (el) => el.offsetParent !== null;
+	for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+		if (visible(el) && el.labels.length === 0 && !el.closest('label') && !el.getAttribute('aria-label')) {
+			problems.push('field ' + (el.name || el.id) + ' has no label');
+		}
+	}
+	for (const el of document.querySelectorAll('button, a[href]')) {
+		if (visible(el) && !el.textContent.trim() && !el.getAttribute('aria-label')) {
+			problems.push(el.tagName.toLowerCase() + ' without text');
+		}
+	}
+	if (document.querySelectorAll('#view h1').length !== 1) problems.push('not one h1 in the view');
+	if (document.getElementById('status').getAttribute('aria-live') !== 'polite') problems.push('status is not a live region');
+	return problems.join('; ');
+})()`
 
 // feedState is what the feed page shows.
 type feedState struct {
