@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,4 +135,39 @@ func Screenshot(ctx context.Context, t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// Console collects what a tab reports as going wrong: uncaught exceptions, console.error calls and
+// error entries of the browser log (a refused Content-Security-Policy, a blocked request, ...).
+// Failed HTTP answers the page expects, such as a 401 or 403 it handles, are left out: Chromium
+// logs each as a "network" error.
+type Console struct {
+	mu       sync.Mutex
+	problems []string
+}
+
+// RecordConsole starts collecting from the tab in ctx until ctx ends.
+func RecordConsole(ctx context.Context) *Console {
+	c := &Console{}
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == "error" && m.Source != "network" {
+				c.mu.Lock()
+				c.problems = append(c.problems, m.String())
+				c.mu.Unlock()
+			}
+		}
+	}()
+	return c
+}
+
+// Problems returns what was collected so far.
+func (c *Console) Problems() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.problems...)
 }

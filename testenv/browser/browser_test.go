@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cognito-authz/cognito-authz/testenv/browser"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
+	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 func TestFindBinaryHonoursTheEnvironment(t *testing.T) {
@@ -84,5 +86,40 @@ func TestRequireFailsInCIAndSkipsElsewhere(t *testing.T) {
 			t.Errorf("%s=%q: Require = %q, failed %v, skipped %v; want failed %v, skipped %v",
 				envoyproc.RequireEnv, tc.require, bin, f.failed, f.skipped, tc.wantFail, tc.wantSkip)
 		}
+	}
+}
+
+func TestConsoleCollectsExceptionsAndErrorsButNotFailedAnswers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real Chromium: not with -short")
+	}
+	bin := browser.Require(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/denied" {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte(`<!doctype html><title>t</title><script>
+			fetch('/denied').then(() => {
+				console.error('the page says so');
+				setTimeout(() => { document.body.dataset.done = 'yes'; throw new Error('thrown'); });
+			});
+		</script>`))
+	}))
+	defer srv.Close()
+
+	ctx := browser.Start(t, bin, time.Minute)
+	console := browser.RecordConsole(ctx)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL), chromedp.WaitReady(chromedp.CSS(`body[data-done="yes"]`))); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := poll.Until(ctx, 10*time.Second, func() bool { got = console.Problems(); return len(got) >= 2 }); err != nil {
+		t.Fatalf("collected %q, want the console.error and the exception", got)
+	}
+	joined := strings.Join(got, "\n")
+	if len(got) != 2 || !strings.Contains(joined, "the page says so") || !strings.Contains(joined, "thrown") || strings.Contains(joined, "403") {
+		t.Fatalf("collected %q, want the console.error and the exception and not the 403", got)
 	}
 }

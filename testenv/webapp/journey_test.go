@@ -24,6 +24,8 @@ func TestJourneyInChromium(t *testing.T) {
 	p := &page{t: t, ctx: browser.Start(t, bin, journeyTimeout), d: d}
 	t.Logf("screenshots in %s", browser.ScreenshotDir(t))
 	cognitoCalls := recordCognitoCalls(t, p.ctx, d.CognitoAPI)
+	console := browser.RecordConsole(p.ctx)
+	defer noConsoleProblems(t, console)
 
 	// Anonymous: the public feed, no private item.
 	p.navigate(d.AppURL + "/")
@@ -235,6 +237,7 @@ func TestBuiltinIdPInChromium(t *testing.T) {
 	bin := browser.Require(t)
 	s := e2e.StartTest(t, e2e.Options{IdP: e2e.IdPBuiltin})
 	p := &page{t: t, ctx: browser.Start(t, bin, journeyTimeout), d: demo{AppURL: s.URL(), ClientID: s.Web.ClientID}}
+	defer noConsoleProblems(t, browser.RecordConsole(p.ctx))
 
 	p.navigate(s.URL() + "/")
 	if f := p.feed(); f.AuthStatus != "anonymous" || f.Items == 0 {
@@ -257,4 +260,13 @@ func TestBuiltinIdPInChromium(t *testing.T) {
 		t.Fatalf("with the minted token in Amplify's cookies: %+v", f)
 	}
 	p.wantSignedIn(username)
+}
+
+// noConsoleProblems fails the test if the page threw or logged an error (a refused
+// Content-Security-Policy among them) while it ran.
+func noConsoleProblems(t *testing.T, console *browser.Console) {
+	t.Helper()
+	for _, p := range console.Problems() {
+		t.Errorf("the page reported: %s", p)
+	}
 }

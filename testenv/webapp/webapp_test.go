@@ -118,3 +118,21 @@ func TestPageLoadsNothingFromElsewhere(t *testing.T) {
 		}
 	}
 }
+
+func TestContentSecurityPolicyAllowsOnlyTheIdentityProvider(t *testing.T) {
+	for _, tc := range []struct {
+		endpoint, wantConnect string
+	}{
+		{"/cognito-idp/", "connect-src 'self';"},
+		{"https://cognito-idp.eu-west-1.amazonaws.com/", "connect-src 'self' https://cognito-idp.eu-west-1.amazonaws.com;"},
+		{"", "connect-src 'self';"},
+		{"javascript:alert(1)", "connect-src 'self';"},
+	} {
+		csp := get(t, webapp.Handler(webapp.Config{Endpoint: tc.endpoint}), http.MethodGet, "/").Header.Get("Content-Security-Policy")
+		for _, want := range []string{tc.wantConnect, "script-src 'self';", "default-src 'none';", "frame-ancestors 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("endpoint %q: policy %q lacks %q", tc.endpoint, csp, want)
+			}
+		}
+	}
+}
