@@ -31,11 +31,16 @@ var identityHeaders = []string{
 // test failed. configure, when not nil, adjusts cognito-authz's configuration.
 func startStack(t *testing.T, configure func(*config.Config)) *e2e.Stack {
 	t.Helper()
-	return e2e.StartTest(t, e2e.Options{
-		AuthzTimeout: testAuthzTimeout,
-		Configure:    configure,
-		Logger:       zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-	})
+	return startStackWith(t, e2e.Options{Configure: configure})
+}
+
+// startStackWith is startStack with more options; the test's check timeout and logger are filled
+// in (e2e.StartTest does the rest).
+func startStackWith(t *testing.T, opts e2e.Options) *e2e.Stack {
+	t.Helper()
+	opts.AuthzTimeout = testAuthzTimeout
+	opts.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	return e2e.StartTest(t, opts)
 }
 
 // get sends GET path through Envoy with header and fails the test if no answer comes back.

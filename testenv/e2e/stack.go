@@ -63,6 +63,9 @@ type Options struct {
 	OnCode func(cognitolocal.Message)
 	// NPMLogf, with IdPCognitoLocal, is told about a first-run npm install.
 	NPMLogf func(format string, args ...any)
+	// Backend, when set (host:port), is the app Envoy fronts instead of the demo backend, which
+	// is then not started: e.g. an example app running as its own process.
+	Backend string
 	// Configure, when set, adjusts cognito-authz's configuration (DemoConfig for the local issuer)
 	// before it starts; it may replace the issuers, e.g. with another Cognito emulator's pool.
 	Configure func(*config.Config)
@@ -146,16 +149,20 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return s, err
 	}
 
-	backendLis, err := listenLoopback()
-	if err != nil {
-		return s, err
+	backendAddr := opts.Backend
+	if backendAddr == "" {
+		backendLis, err := listenLoopback()
+		if err != nil {
+			return s, err
+		}
+		backendAddr = backendLis.Addr().String()
+		app := s.app(backend.New(backend.Options{}), webapp.Handler(s.Web))
+		s.serve(backendLis, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.backendRequests.Add(1)
+			app.ServeHTTP(w, r)
+		}))
 	}
-	s.backendURL = "http://" + backendLis.Addr().String()
-	app := s.app(backend.New(backend.Options{}), webapp.Handler(s.Web))
-	s.serve(backendLis, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.backendRequests.Add(1)
-		app.ServeHTTP(w, r)
-	}))
+	s.backendURL = "http://" + backendAddr
 
 	if opts.Configure != nil {
 		opts.Configure(s.Config)
@@ -175,8 +182,8 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		cognitoAPI = strings.TrimPrefix(s.CognitoLocal.URL(), "http://")
 	}
 	s.Envoy, err = envoyproc.Start(ctx, envoyproc.Config{
-		Backend:      backendLis.Addr().String(),
-		DemoApp:      true,
+		Backend:      backendAddr,
+		DemoApp:      opts.Backend == "", // the web app and outbox are served with the demo backend
 		CognitoAPI:   cognitoAPI,
 		Authz:        s.Authz.GRPCAddr().String(),
 		AuthzTimeout: opts.AuthzTimeout,
@@ -294,10 +301,11 @@ func (s *Stack) URL() string { return s.Envoy.URL() }
 // with an IdP other than IdPBuiltin.
 func (s *Stack) IssuerURL() string { return s.issuerURL }
 
-// BackendURL is the demo backend, reached directly (unchecked).
+// BackendURL is the backend (the demo's, or Options.Backend), reached directly (unchecked).
 func (s *Stack) BackendURL() string { return s.backendURL }
 
-// BackendRequests counts the requests that reached the backend, however they came.
+// BackendRequests counts the requests that reached the demo backend, however they came (none
+// with Options.Backend).
 func (s *Stack) BackendRequests() int64 { return s.backendRequests.Load() }
 
 // Checks is how many Check calls cognito-authz has answered (cognito_authz_checks_total, every
