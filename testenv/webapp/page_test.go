@@ -108,10 +108,17 @@ func (p *page) fill(form string, values map[string]string) {
 // submit clicks the form's submit button and waits until its request is answered.
 func (p *page) submit(form string) {
 	p.t.Helper()
-	p.eval(`(() => { const s = document.getElementById('status'); s.hidden = true; s.textContent = ''; delete s.dataset.kind; return '' })()`)
+	p.clearStatus()
 	p.click(fmt.Sprintf(`#%s button[type=submit]`, form))
 	p.until(fmt.Sprintf(`!document.querySelector('#%s[aria-busy]') && (!document.getElementById(%q) || !document.getElementById('status').hidden)`, form, form),
 		"an answer to "+form)
+}
+
+// clearStatus hides the page's message, so that the next one to show is the answer to what the
+// test does next.
+func (p *page) clearStatus() {
+	p.t.Helper()
+	p.eval(`(() => { const s = document.getElementById('status'); s.hidden = true; s.textContent = ''; delete s.dataset.kind; delete s.dataset.code; return '' })()`)
 }
 
 func (p *page) click(sel string) {

@@ -179,6 +179,9 @@
       case 'NetworkError':
       case 'NoEndpoint':
         return err.message;
+      case 'Unsupported': // cognito-local's answer to an action it lacks, e.g. ResendConfirmationCode
+        return 'The identity provider cannot do that: ' + (err.message || 'unsupported') +
+          (context === 'resend' ? '. The code sent at sign-up still works (see the outbox).' : '.');
       default:
         return (err.message || 'Something went wrong') + ' (' + err.code + ')';
     }
