@@ -22,6 +22,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
+	"github.com/cognito-authz/cognito-authz/testenv/cognitoapi"
 	"github.com/cognito-authz/cognito-authz/testenv/cognitolocal"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
@@ -442,21 +443,20 @@ func (d *upDemo) print(w io.Writer, v upView, f upFlags) {
 	}
 }
 
-// upSignInRequest is the body of a USER_PASSWORD_AUTH sign-in of u.
-func upSignInRequest(info e2e.Info, u cognitolocal.User) string {
-	b, _ := json.Marshal(map[string]any{ // strings always marshal
+// upSignIn is the request of a USER_PASSWORD_AUTH sign-in of u, as upSignInAction.
+func upSignIn(info e2e.Info, u cognitolocal.User) map[string]any {
+	return map[string]any{
 		"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": info.ClientID,
 		"AuthParameters": map[string]string{"USERNAME": u.Username, "PASSWORD": u.Password},
-	})
-	return string(b)
+	}
 }
 
-// upCognitoTarget is the X-Amz-Target of Cognito's InitiateAuth.
-const upCognitoTarget = "AWSCognitoIdentityProviderService.InitiateAuth"
+const upSignInAction = "InitiateAuth"
 
 func upSignInCurl(info e2e.Info, u cognitolocal.User) string {
-	return "curl -s " + info.IdPEndpoint + " -H 'Content-Type: application/x-amz-json-1.1' -H 'X-Amz-Target: " +
-		upCognitoTarget + "' -d '" + upSignInRequest(info, u) + "'"
+	body, _ := json.Marshal(upSignIn(info, u)) // strings always marshal
+	return "curl -s " + info.IdPEndpoint + " -H 'Content-Type: " + cognitoapi.ContentType + "' -H 'X-Amz-Target: " +
+		cognitoapi.TargetPrefix + upSignInAction + "' -d '" + string(body) + "'"
 }
 
 // upDuration writes 8h for 8h0m0s and 1h30m for 1h30m0s.
@@ -521,22 +521,12 @@ func (d *upDemo) check(ctx context.Context, w io.Writer, s *e2e.Stack) error {
 
 // checkSignIn sends the printed sign-in request and returns what is wrong with the answer, or "".
 func checkSignIn(ctx context.Context, info e2e.Info, u cognitolocal.User) string {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, info.IdPEndpoint, strings.NewReader(upSignInRequest(info, u)))
-	if err != nil {
-		return err.Error()
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", upCognitoTarget)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	defer client.CloseIdleConnections()
-	resp, err := client.Do(req)
-	if err != nil {
-		return err.Error()
-	}
-	defer resp.Body.Close()
+	api := cognitoapi.Client{URL: info.IdPEndpoint, HTTP: client}
 	var out struct{ AuthenticationResult struct{ AccessToken string } }
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Sprintf("status %d (%v), want 200 and tokens", resp.StatusCode, err)
+	if err := api.Call(ctx, upSignInAction, upSignIn(info, u), &out); err != nil {
+		return err.Error()
 	}
 	if out.AuthenticationResult.AccessToken == "" {
 		return "no access token in the answer"

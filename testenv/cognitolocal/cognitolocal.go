@@ -26,7 +26,6 @@ package cognitolocal
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,6 +41,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cognito-authz/cognito-authz/testenv/cognitoapi"
 	"github.com/cognito-authz/cognito-authz/testenv/npmcache"
 	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
@@ -99,6 +99,7 @@ type Emulator struct {
 	logPath   string
 	timeout   time.Duration
 	client    *http.Client
+	api       *cognitoapi.Client
 	proc      *process
 }
 
@@ -127,6 +128,7 @@ func Start(ctx context.Context, opts Options) (e *Emulator, err error) {
 	if e.timeout <= 0 {
 		e.timeout = DefaultStartTimeout
 	}
+	e.api = &cognitoapi.Client{URL: e.url + "/", HTTP: e.client}
 	if e.dir == "" {
 		if e.dir, err = os.MkdirTemp("", "cognitolocal-"); err != nil {
 			return nil, err
@@ -341,56 +343,8 @@ func (e *Emulator) logTail() string {
 	return "\n--- cognito-local log (" + e.logPath + ") ---\n" + e.Log()
 }
 
-// APIError is the emulator's answer to a call that failed, e.g. UsernameExistsException.
-type APIError struct {
-	Status  int
-	Type    string // __type
-	Message string
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("%d %s: %s", e.Status, e.Type, e.Message)
-}
-
 // Call invokes one Cognito Identity Provider API action, as the AWS SDK and Amplify do on the
-// wire, decoding the answer into out when not nil. A refused call is an *APIError.
+// wire, decoding the answer into out when not nil. A refused call is a *cognitoapi.Error.
 func (e *Emulator) Call(ctx context.Context, action string, in, out any) error {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url+"/", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "AWSCognitoIdentityProviderService."+action)
-	resp, err := e.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s: %w", action, err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("%s: %w", action, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		apiErr := &APIError{Status: resp.StatusCode}
-		var parsed struct {
-			Type    string `json:"__type"`
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(answer, &parsed) == nil {
-			apiErr.Type, apiErr.Message = parsed.Type, parsed.Message
-		} else {
-			apiErr.Message = string(answer)
-		}
-		return fmt.Errorf("%s: %w", action, apiErr)
-	}
-	if out != nil {
-		if err := json.Unmarshal(answer, out); err != nil {
-			return fmt.Errorf("%s: %v in %s", action, err, answer)
-		}
-	}
-	return nil
+	return e.api.Call(ctx, action, in, out)
 }

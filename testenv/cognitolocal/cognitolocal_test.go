@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cognito-authz/cognito-authz/testenv/cognitoapi"
 	"github.com/cognito-authz/cognito-authz/testenv/cognitolocal"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
 )
@@ -24,7 +25,7 @@ func passwordAuth(username, password, clientID string) map[string]any {
 // wantAPIError fails unless err is the emulator refusing with type typ.
 func wantAPIError(t *testing.T, err error, typ string) {
 	t.Helper()
-	var apiErr *cognitolocal.APIError
+	var apiErr *cognitoapi.Error
 	if !errors.As(err, &apiErr) || apiErr.Type != typ {
 		t.Fatalf("err %v, want %s", err, typ)
 	}
