@@ -20,13 +20,22 @@ build:
 deps:
 	.ci/install-deps
 
-# Every test, the end-to-end ones through a real Envoy included (they skip with a message when no
-# envoy binary is found, and fail instead when COGNITO_AUTHZ_REQUIRE_ENVOY=1, as in CI).
+# Every test, the end-to-end ones through a real Envoy included (deps installs Envoy when it is
+# missing). The runs go through cmd/testsummary, which prints go test's usual per-package lines and,
+# at the end, every failed and every skipped test with its reason and "N passed, N failed, N skipped".
+# With COGNITO_AUTHZ_REQUIRE_ENVOY=1 (CI) a test that needs a missing tool fails, and any skip at all
+# fails the run. extauthz/runner runs a second time without the tag: the codec's fallback.
+TEST_SUMMARY_FLAGS := $(if $(filter 1,$(COGNITO_AUTHZ_REQUIRE_ENVOY)),-fail-on-skip)
 test: deps
 	go vet -tags $(TAGS) ./...
-	go test -tags $(TAGS) -count=1 ./...
-	go test -count=1 ./extauthz/runner   # the codec's fallback, as built without the tag
-	cd deploy && go test -count=1 ./...
+	go build -o bin/testsummary ./cmd/testsummary
+	set -o pipefail; { \
+	  rc=0; \
+	  go test -tags $(TAGS) -count=1 -json ./... || rc=1; \
+	  go test -count=1 -json ./extauthz/runner || rc=1; \
+	  (cd deploy && go test -count=1 -json ./...) || rc=1; \
+	  exit $$rc; \
+	} | bin/testsummary $(TEST_SUMMARY_FLAGS)
 
 # Unit tests only: no Envoy, no npm.
 test-short:
@@ -50,8 +59,15 @@ envoy:
 	@envoy --version
 
 # The stack with cognito-local as its identity provider (from npm on the first run: Node.js 20).
+# PORT picks Envoy's port on 127.0.0.1 (make demo PORT=8080; default 8000; 0: any free port).
+# Ctrl-C ends it with exit 0: testenv up stops cleanly on SIGINT, and it runs built rather than
+# under `go run` (which exits 1 when interrupted). In a terminal it runs as a foreground job of its
+# own (set -m; fg), so that Ctrl-C reaches it alone and not make, which would otherwise die of the
+# signal; without a terminal (scripts, CI) it simply replaces the shell.
 demo: envoy
-	go run -tags $(TAGS) ./cmd/testenv up
+	go build -tags $(TAGS) -o bin/testenv ./cmd/testenv
+	@if [ -t 0 ]; then set -m; bin/testenv up $(DEMO_FLAGS) & fg >/dev/null; else exec bin/testenv up $(DEMO_FLAGS); fi
+DEMO_FLAGS = $(if $(PORT),--port $(PORT))
 
 # The Go benchmarks, then the three setups through Envoy, with cognito-authz as its own process
 # (the release build, as deployed). BENCH_FLAGS passes more, e.g. BENCH_FLAGS="--duration 20s --rounds 8".

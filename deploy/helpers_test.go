@@ -236,8 +236,8 @@ func writeTemp(t *testing.T, name string, data []byte) string {
 	return path
 }
 
-// serviceConfig is the part of a cognito-authz configuration file (SPEC 4) the manifests around
-// it must agree with.
+// serviceConfig is the part of a cognito-authz configuration file
+// (docs/reference.md#configuration-file) the manifests around it must agree with.
 type serviceConfig struct {
 	Listen      string `json:"listen"`
 	AdminListen string `json:"admin_listen"`

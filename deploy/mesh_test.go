@@ -75,7 +75,7 @@ func TestIstioExtensionProvider(t *testing.T) {
 		t.Error("failOpen: an unanswered check would let the request through")
 	}
 	if grpc.GetStatusOnError() != "503" {
-		t.Errorf("statusOnError %q, want 503 as SPEC 1 answers when keys are unavailable", grpc.GetStatusOnError())
+		t.Errorf("statusOnError %q, want 503, the answer when keys are unavailable", grpc.GetStatusOnError())
 	}
 	if d := grpc.GetTimeout().AsDuration(); d <= 0 || d > time.Second {
 		t.Errorf("timeout %v: want a short one, at most 1s", d)

@@ -8,9 +8,9 @@ import (
 )
 
 // checkConfig validates the configuration as serve would build it, and prints the effective
-// configuration as YAML.
+// configuration as YAML: defaults and derived values (each issuer's jwks_url) written out.
 func checkConfig(args []string, stdout, stderr io.Writer) int {
-	cfg, code, ok := serveConfig("check-config", args, stderr)
+	cfg, _, code, ok := serveConfig("check-config", args, stderr)
 	if !ok {
 		return code
 	}
@@ -20,7 +20,12 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		reportConfigError(stderr, "check-config", err)
 		return exitBadArgs
 	}
-	out, err := cfg.YAML()
+	eff, err := cfg.Effective()
+	if err != nil {
+		reportConfigError(stderr, "check-config", err)
+		return exitBadArgs
+	}
+	out, err := eff.YAML()
 	if err != nil {
 		fmt.Fprintf(stderr, "cognito-authz check-config: %v\n", err)
 		return exitFailed

@@ -1,6 +1,7 @@
-// Command cognito-authz is the Envoy ext_authz service for Amazon Cognito tokens (SPEC section 3):
-// serve (the default), verify, check-config, version and healthcheck. It only wires flags to the
-// extauthz packages; every subcommand is a function of its arguments and streams, tested in-process.
+// Command cognito-authz is the Envoy ext_authz service for Amazon Cognito tokens
+// (docs/reference.md#commands): serve (the default), verify, check-config, version and healthcheck.
+// It only wires flags to the extauthz packages; every subcommand is a function of its arguments and
+// streams, tested in-process.
 package main
 
 import (
@@ -40,14 +41,20 @@ const usage = `usage:
   cognito-authz check-config [flags]     load and validate the configuration, print the effective one, exit 0 / 2
   cognito-authz version                  print the version
   cognito-authz healthcheck [flags]      probe grpc.health.v1, exit 0 when SERVING, 1 otherwise
+  cognito-authz help [COMMAND]           this list, or a command's flags
 
-Run "cognito-authz COMMAND -h" for a command's flags.
+Run "cognito-authz COMMAND -h" for a command's flags. Every flag, key, header, metric and reason
+code is described in docs/reference.md.
 `
 
 // run dispatches to a subcommand and returns the process exit code. ctx ends on SIGTERM/SIGINT.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	command := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	switch {
+	case len(args) > 0 && isHelpFlag(args[0]):
+		// Help for the program, not for serve: the list of commands.
+		command, args = "help", args[1:]
+	case len(args) > 0 && !strings.HasPrefix(args[0], "-"):
 		command, args = args[0], args[1:]
 	}
 	switch command {
@@ -67,6 +74,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "healthcheck":
 		return healthcheck(ctx, args, stdout, stderr)
 	case "help":
+		if len(args) == 1 && args[0] != "help" && !isHelpFlag(args[0]) {
+			return run(ctx, []string{args[0], "-h"}, stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
@@ -74,6 +84,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitBadArgs
 	}
 }
+
+func isHelpFlag(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"syscall"
@@ -83,6 +84,11 @@ func TestVerify(t *testing.T) {
 		{name: "a key the issuer never published", args: append(issuerFlags(pool), pool.MustMint(t, otherKey)), wantCode: 1, wantReason: "unknown_kid"},
 		{name: "access token where ID tokens are wanted", args: append(issuerFlags(pool), "--token-use", "id", valid), wantCode: 1, wantReason: "wrong_token_use"},
 		{name: "key endpoint down", args: append(issuerFlags(down), down.MustMint(t, aliceAccess())), wantCode: 1, wantReason: "jwks_unavailable"},
+		// Claims are judged before any key is needed: with the keys out of reach (offline), a token
+		// that is wrong anyway says why, rather than jwks_unavailable.
+		{name: "key endpoint down, token expired", args: append(issuerFlags(down), down.MustMint(t, expired)), wantCode: 1, wantReason: "expired"},
+		{name: "key endpoint down, another app's token", args: append(issuerFlags(down), down.MustMint(t, otherApp)), wantCode: 1, wantReason: "wrong_client"},
+		{name: "key endpoint down, another issuer's token", args: append(issuerFlags(down), valid), wantCode: 1, wantReason: "wrong_issuer"},
 		{
 			name:     "no client id",
 			args:     []string{"--issuer", pool.IssuerURL(), "--jwks-url", pool.JWKSURL(), valid},
@@ -149,10 +155,13 @@ func TestCheckConfig(t *testing.T) {
 		name       string
 		args       []string
 		wantCode   int
+		wantStdout string
 		wantStderr []string
 	}{
 		{name: "good file", args: []string{"--config", "testdata/good.yaml"}},
-		{name: "flags alone", args: []string{"--user-pool-id", "us-east-1_X", "--client-id", "abc"}},
+		{name: "flags alone", args: []string{"--user-pool-id", "us-east-1_X", "--client-id", "abc"}, wantStdout: "jwks_url: https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X/.well-known/jwks.json\n"},
+		{name: "an issuer URL", args: []string{"--issuer", "http://127.0.0.1:8001/local_pool", "--client-id", "abc"}, wantStdout: "jwks_url: http://127.0.0.1:8001/local_pool/.well-known/jwks.json\n"},
+		{name: "a jwks_url given", args: []string{"--issuer", "http://127.0.0.1:8001/local_pool", "--jwks-url", "http://127.0.0.1:9/keys", "--client-id", "abc"}, wantStdout: "jwks_url: http://127.0.0.1:9/keys\n"},
 		{name: "flags over a file", args: []string{"--config", "testdata/missing_client_ids.yaml", "--client-id", "abc", "--listen", "127.0.0.1:7001"}},
 		{name: "unknown key", args: []string{"--config", "testdata/unknown_key.yaml"}, wantCode: 2, wantStderr: []string{"issuers[0].clientids: unknown key (line 4)"}},
 		{name: "missing client ids", args: []string{"--config", "testdata/missing_client_ids.yaml"}, wantCode: 2, wantStderr: []string{"issuers[0].client_ids: required"}},
@@ -178,6 +187,9 @@ func TestCheckConfig(t *testing.T) {
 					t.Errorf("stderr %q does not name %q", r.stderr, want)
 				}
 			}
+			if !strings.Contains(r.stdout, tt.wantStdout) {
+				t.Errorf("stdout lacks %q:\n%s", tt.wantStdout, r.stdout)
+			}
 			if tt.wantCode != 0 {
 				if r.stdout != "" {
 					t.Errorf("a broken configuration printed to stdout: %q", r.stdout)
@@ -200,6 +212,14 @@ func TestCheckConfig(t *testing.T) {
 				t.Fatal(err)
 			}
 			want.Log = printed.Log // not part of the file
+			if want, err = want.Effective(); err != nil {
+				t.Fatal(err)
+			}
+			for i, is := range printed.Issuers {
+				if is.JWKSURL == "" {
+					t.Errorf("issuers[%d].jwks_url printed empty, want the URL the service will fetch", i)
+				}
+			}
 			if !reflect.DeepEqual(printed, want) {
 				t.Errorf("printed\n%+v\nwant\n%+v", printed, want)
 			}
@@ -218,6 +238,9 @@ func TestCommands(t *testing.T) {
 		{name: "version", args: []string{"version"}, wantStdout: "cognito-authz dev\n"},
 		{name: "version with an argument", args: []string{"version", "x"}, wantCode: 2, wantStderr: "takes no arguments"},
 		{name: "help", args: []string{"help"}, wantStdout: "cognito-authz verify  [flags] TOKEN|-"},
+		{name: "--help lists the commands", args: []string{"--help"}, wantStdout: "cognito-authz check-config [flags]"},
+		{name: "-h lists the commands", args: []string{"-h"}, wantStdout: "cognito-authz healthcheck [flags]"},
+		{name: "help for a command", args: []string{"help", "verify"}, wantStderr: "usage: cognito-authz verify [flags] TOKEN|-"},
 		{name: "unknown command", args: []string{"serv"}, wantCode: 2, wantStderr: `unknown command "serv"`},
 		{name: "serve help", args: []string{"serve", "-h"}, wantStderr: "-admin-listen"},
 		{name: "verify help", args: []string{"verify", "--help"}, wantStderr: "TOKEN|-"},
@@ -428,4 +451,85 @@ func (l *logReader) all() []string {
 		l.seen = append(l.seen, line)
 	}
 	return l.seen
+}
+
+// TestServeReloads runs the real program with a file that has no issuer (the flags give it): SIGHUP
+// reloads without ending the process, a changed file is reloaded on its own, and the flags are laid
+// over the new file as at start. The HTTP endpoint (--http-listen) answers with the new rule.
+func TestServeReloads(t *testing.T) {
+	pool := newTestIssuer(t, issuer.Options{})
+	path := filepath.Join(t.TempDir(), "cognito-authz.yaml")
+	writeConfig := func(rule string) {
+		t.Helper()
+		if err := os.WriteFile(path+".tmp", []byte("policy:\n  rules:\n    - "+rule+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConfig("{path_prefix: /api/items, auth: optional}")
+	args := append(issuerFlags(pool), "--config", path,
+		"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0")
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logs := newLogReader(t, stderr)
+	exited := make(chan struct{})
+	go func() {
+		logs.drain()
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	serving := logs.waitFor("serving")
+	logs.waitFor("ready: keys loaded for every issuer")
+	token := pool.MustMint(t, issuer.TokenSpec{Username: "bob", Groups: []string{}})
+	status := func() int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+serving["http"].(string)+"/api/items", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status(); got != http.StatusOK {
+		t.Fatalf("before any reload: %d, want 200", got)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if got := logs.waitFor("configuration reloaded"); got["trigger"] != "signal" {
+		t.Errorf("reload after SIGHUP: %v", got)
+	}
+	writeConfig("{path_prefix: /api/items, auth: required, groups_any: [admin]}")
+	if got := logs.waitFor("configuration reloaded"); got["trigger"] != "file changed" {
+		t.Errorf("reload after the file changed: %v", got)
+	}
+	if got := status(); got != http.StatusForbidden {
+		t.Errorf("after the new rule: %d, want 403", got)
+	}
+	select {
+	case <-exited:
+		t.Fatal("the process ended")
+	default:
+	}
 }

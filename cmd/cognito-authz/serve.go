@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"go.uber.org/zap"
 
@@ -13,7 +16,7 @@ import (
 
 // serve runs the service until ctx ends, then shuts down gracefully within a bound.
 func serve(ctx context.Context, args []string, stderr io.Writer) int {
-	cfg, code, ok := serveConfig("serve", args, stderr)
+	cfg, flags, code, ok := serveConfig("serve", args, stderr)
 	if !ok {
 		return code
 	}
@@ -28,6 +31,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		reportConfigError(stderr, "serve", err)
 		return exitBadArgs
 	}
+	// SIGHUP or a change of the file reloads it, with the same flags laid over it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	r.EnableReload(runner.Reloading{Load: flags.Resolve, File: flags.ConfigFile, Signals: hup})
 	err = r.Run(ctx)
 	if ctx.Err() != nil {
 		// Stopped by a signal: that is success, even if the bound cut in-flight checks off.
@@ -43,19 +51,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 // serveConfig parses serve's flags and resolves the configuration they and the file describe.
 // check-config calls it too, so that it judges exactly what serve would run. ok is false when the
 // command must exit with code; the problem has then been reported on stderr.
-func serveConfig(command string, args []string, stderr io.Writer) (cfg *config.Config, code int, ok bool) {
+func serveConfig(command string, args []string, stderr io.Writer) (cfg *config.Config, o *config.Overrides, code int, ok bool) {
 	fs := newFlagSet(command, "[flags]", stderr)
-	o := config.BindFlags(fs)
+	o = config.BindFlags(fs)
 	o.BindServeFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
-		return nil, code, false
+		return nil, nil, code, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "cognito-authz %s: unexpected argument %q\n", command, fs.Arg(0))
-		return nil, exitBadArgs, false
+		return nil, nil, exitBadArgs, false
 	}
 	if cfg = resolveConfig(o, command, stderr); cfg == nil {
-		return nil, exitBadArgs, false
+		return nil, nil, exitBadArgs, false
 	}
-	return cfg, exitOK, true
+	return cfg, o, exitOK, true
 }

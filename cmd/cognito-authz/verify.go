@@ -17,7 +17,7 @@ import (
 // maxStdinToken caps what verify reads from stdin; anything near it is too_large anyway.
 const maxStdinToken = 1 << 20
 
-// verifyResult is the one JSON object verify prints (SPEC section 3).
+// verifyResult is the one JSON object verify prints (docs/reference.md#verify).
 type verifyResult struct {
 	Valid    bool              `json:"valid"`
 	Issuer   string            `json:"issuer,omitempty"`
@@ -27,7 +27,7 @@ type verifyResult struct {
 	Message  string            `json:"message,omitempty"`
 }
 
-// verify checks one token against the configured issuers' keys, fetched now.
+// verify checks one token against the configured issuers, fetching the keys it needs now.
 func verify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("verify", "[flags] TOKEN|-", stderr)
 	o := config.BindFlags(fs)
@@ -67,9 +67,10 @@ func verify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return exitBadArgs
 	}
 
-	if err := v.Hydrate(ctx); err != nil {
-		return printResult(stdout, verifyResult{Reason: reason.JWKSUnavailable, Message: oneLine(err)})
-	}
+	// No Hydrate first: Verify checks every claim before it needs a key, and fetches the keys of the
+	// token's issuer only then, so a token that is expired, or for another issuer or client, is
+	// reported as such even when the keys cannot be fetched (offline, say). A token whose claims
+	// pass still needs its key: then the answer is jwks_unavailable.
 	claims, err := v.Verify(ctx, token)
 	if err != nil {
 		message := err.Error()
@@ -106,6 +107,3 @@ func trimBearer(s string) string {
 	}
 	return s
 }
-
-// oneLine joins a multi-issuer error into one line for the JSON message.
-func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

@@ -26,6 +26,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/bench"
+	"github.com/cognito-authz/cognito-authz/testenv/edge"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
@@ -58,6 +59,7 @@ type benchFlags struct {
 	authzProcs       int // GOMAXPROCS of the --authz-bin process; 0: Go's default
 	authzBin         string
 	floor            bool
+	http             bool
 }
 
 func parseBenchFlags(e env, args []string) (benchFlags, error) {
@@ -83,6 +85,8 @@ func parseBenchFlags(e env, args []string) (benchFlags, error) {
 		"process sized alike), 0 leaves Go's default (every CPU)")
 	fs.BoolVar(&f.floor, "floor", false, "add a fourth setup, "+floorSetup+": Envoy's ext_authz to a second cognito-authz whose\n"+
 		"every route is auth: off, which answers without looking at a token; the cost of any ext_authz call")
+	fs.BoolVar(&f.http, "http", false, "add a setup, "+httpSetup+": Envoy's HTTP ext_authz to the same cognito-authz's HTTP\n"+
+		"forward-auth endpoint (--http-listen, deploy/forwardauth/envoy-http-ext-authz.yaml), beside its gRPC ext_authz")
 	fs.BoolVar(&f.check, "check", false, "exit 1 when cognito-authz misses a target against jwt_authn (issue #6)")
 	if err := parseFlags(fs, args); err != nil {
 		return f, err
@@ -195,6 +199,10 @@ func writeReportFile(path string, r *bench.Report) error {
 // ext_authz service costs. It is not one of issue #6's three setups.
 const floorSetup = "ext_authz-floor"
 
+// httpSetup is --http's setup: cognito-authz's HTTP forward-auth endpoint behind Envoy's HTTP
+// ext_authz, to set its cost per check beside the gRPC filter's.
+const httpSetup = "cognito-authz-http"
+
 // benchStack is everything the bench runs against, on loopback ports of its own.
 type benchStack struct {
 	servers []*http.Server
@@ -253,11 +261,15 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 		name   string
 		filter envoyconf.Filter
 		authz  authzService
+		http   bool // Envoy's HTTP ext_authz to authz's HTTP endpoint
 	}
 	setups := []setup{
-		{bench.NoAuth, envoyconf.NoAuth, nil},
-		{bench.JWTAuthn, envoyconf.JWTAuthn, nil},
-		{bench.CognitoAuthz, envoyconf.ExtAuthz, s.authz},
+		{bench.NoAuth, envoyconf.NoAuth, nil, false},
+		{bench.JWTAuthn, envoyconf.JWTAuthn, nil, false},
+		{bench.CognitoAuthz, envoyconf.ExtAuthz, s.authz, false},
+	}
+	if f.http {
+		setups = append(setups, setup{httpSetup, envoyconf.ExtAuthz, s.authz, true})
 	}
 	if f.floor {
 		cfg := authzConfig(is, f.users)
@@ -265,7 +277,7 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 		if s.floor, err = startAuthz(cfg); err != nil {
 			return s, fmt.Errorf("%s: %w", floorSetup, err)
 		}
-		setups = append(setups, setup{floorSetup, envoyconf.ExtAuthz, s.floor})
+		setups = append(setups, setup{floorSetup, envoyconf.ExtAuthz, s.floor, false})
 	}
 
 	for _, setup := range setups {
@@ -273,7 +285,7 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 		if setup.authz != nil {
 			authzAddr = setup.authz.grpcAddr()
 		}
-		envoy, err := envoyproc.Start(ctx, envoyproc.Config{
+		ec := envoyproc.Config{
 			Filter:      setup.filter,
 			Backend:     backendLis.Addr().String(),
 			Authz:       authzAddr,
@@ -282,7 +294,13 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 			Binary:      envoyBin,
 			LogLevel:    "error",
 			Concurrency: f.envoyThreads,
-		})
+		}
+		if setup.http {
+			if ec.Rendered, err = envoyHTTPConfig(backendLis.Addr().String(), setup.authz.httpAddr()); err != nil {
+				return s, fmt.Errorf("envoy for %s: %w", setup.name, err)
+			}
+		}
+		envoy, err := envoyproc.Start(ctx, ec)
 		if err != nil {
 			return s, fmt.Errorf("envoy for %s: %w", setup.name, err)
 		}
@@ -292,6 +310,28 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 		fmt.Fprintf(e.stderr, "testenv bench: %s on %s\n", setup.name, envoy.URL())
 	}
 	return s, nil
+}
+
+// envoyHTTPConfig renders deploy/forwardauth/envoy-http-ext-authz.yaml for the bench's addresses.
+func envoyHTTPConfig(backendAddr, authzHTTPAddr string) ([]byte, error) {
+	endpoint := func(addr string) (envoyconf.Endpoint, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return envoyconf.Endpoint{}, err
+		}
+		p, err := strconv.Atoi(port)
+		return envoyconf.Endpoint{Host: host, Port: p}, err
+	}
+	p := edge.Local("Rendered by testenv bench.")
+	p.Listen.Port, p.Admin.Port = 0, 0
+	var err error
+	if p.Backend, err = endpoint(backendAddr); err != nil {
+		return nil, err
+	}
+	if p.Authz, err = endpoint(authzHTTPAddr); err != nil {
+		return nil, err
+	}
+	return edge.RenderEnvoyHTTP(p)
 }
 
 // processes lists what the bench measures per request for a setup: its Envoy, its cognito-authz
@@ -364,7 +404,7 @@ func (s *benchStack) probe(ctx context.Context) error {
 			if sub != want {
 				return fmt.Errorf("probe %s (token: %v): the app saw x-user-sub %q, want %q", setup.Name, withToken, sub, want)
 			}
-			if setup.Name == bench.CognitoAuthz {
+			if setup.Name == bench.CognitoAuthz || setup.Name == httpSetup {
 				status := "anonymous"
 				if withToken {
 					status = "authenticated"
@@ -423,6 +463,7 @@ func (s *benchStack) authzCounters() string {
 // build first) or as its own process, as it is deployed.
 type authzService interface {
 	grpcAddr() string
+	httpAddr() string // the HTTP forward-auth endpoint
 	// counters sums each counter's series by metric name.
 	counters() (map[string]float64, error)
 	stop(ctx context.Context) error
@@ -430,11 +471,11 @@ type authzService interface {
 	process() (bench.Process, bool)
 }
 
-// authzConfig is the service's configuration for the bench issuer: SPEC defaults otherwise, with
+// authzConfig is the service's configuration for the bench issuer: the defaults otherwise, with
 // room in the verified-token cache for every user, as a deployment sized for its users would have.
 func authzConfig(is *issuer.Issuer, users int) *config.Config {
 	cfg := config.Default()
-	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Listen, cfg.AdminListen, cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Issuers = []config.Issuer{{Issuer: is.IssuerURL(), JWKSURL: is.JWKSURL(),
 		ClientIDs: []string{benchClientID}, TokenUse: verifier.TokenUseAccess}}
 	cfg.Cache.MaxEntries = max(cfg.Cache.MaxEntries, 2*users)
@@ -460,6 +501,7 @@ func startAuthzInProcess(ctx context.Context, e env, cfg *config.Config) (authzS
 }
 
 func (a inProcessAuthz) grpcAddr() string               { return a.r.GRPCAddr().String() }
+func (a inProcessAuthz) httpAddr() string               { return a.r.HTTPAddr().String() }
 func (a inProcessAuthz) stop(ctx context.Context) error { return a.r.Shutdown(ctx) }
 func (a inProcessAuthz) process() (bench.Process, bool) { return bench.Process{}, false }
 
@@ -482,6 +524,7 @@ type processAuthz struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	grpc     string
+	http     string
 	adminURL string
 }
 
@@ -492,11 +535,11 @@ func (a *processAuthz) process() (bench.Process, bool) {
 // startAuthzProcess runs bin with GOMAXPROCS=procs, or Go's default when procs is 0.
 func startAuthzProcess(ctx context.Context, e env, bin string, procs int, cfg *config.Config) (authzService, error) {
 	// The service's flags have no cache size; a file carries the whole configuration instead.
-	ports, err := freeLoopbackAddrs(2)
+	ports, err := freeLoopbackAddrs(3)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Listen, cfg.AdminListen = ports[0], ports[1]
+	cfg.Listen, cfg.AdminListen, cfg.HTTPListen = ports[0], ports[1], ports[2]
 	dir, err := os.MkdirTemp("", "bench-authz-")
 	if err != nil {
 		return nil, err
@@ -519,7 +562,7 @@ func startAuthzProcess(ctx context.Context, e env, bin string, procs int, cfg *c
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("cognito-authz: start %s: %w", bin, err)
 	}
-	a := &processAuthz{cmd: cmd, exited: make(chan struct{}), grpc: ports[0], adminURL: "http://" + ports[1]}
+	a := &processAuthz{cmd: cmd, exited: make(chan struct{}), grpc: ports[0], http: ports[2], adminURL: "http://" + ports[1]}
 	go func() {
 		_ = cmd.Wait()
 		os.RemoveAll(dir)
@@ -553,6 +596,7 @@ func startAuthzProcess(ctx context.Context, e env, bin string, procs int, cfg *c
 }
 
 func (a *processAuthz) grpcAddr() string { return a.grpc }
+func (a *processAuthz) httpAddr() string { return a.http }
 
 // stop sends SIGTERM (the service then drains) and kills the process if it outlives ctx.
 func (a *processAuthz) stop(ctx context.Context) error {

@@ -67,7 +67,7 @@ func TestBenchEndToEnd(t *testing.T) {
 	var stderr syncBuffer
 	err := runBench(t.Context(), env{stderr: &stderr}, []string{
 		"--duration", "300ms", "--warmup", "100ms", "--rounds", "1",
-		"--users", "20", "--rate", "100", "--workers", "2", "--json", jsonPath, "--floor",
+		"--users", "20", "--rate", "100", "--workers", "2", "--json", jsonPath, "--floor", "--http",
 	})
 	if err != nil {
 		t.Fatalf("runBench: %v\nstderr:\n%s", err, stderr.String())
@@ -81,7 +81,7 @@ func TestBenchEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(raw, &report); err != nil {
 		t.Fatalf("--json file: %v\n%s", err, raw)
 	}
-	want := []string{bench.NoAuth, bench.JWTAuthn, bench.CognitoAuthz, floorSetup}
+	want := []string{bench.NoAuth, bench.JWTAuthn, bench.CognitoAuthz, httpSetup, floorSetup}
 	for phase, results := range map[string][]bench.Result{"flat out": report.Setups, "fixed rate": report.FixedRate.Setups} {
 		var names []string
 		for _, r := range results {

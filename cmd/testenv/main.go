@@ -1,4 +1,4 @@
-// Command testenv runs the local stack (SPEC section 7):
+// Command testenv runs the local stack (README.md, "The two commands"):
 //
 //	testenv up      [--idp cognito-local|builtin|aws] [--port 8000] [--info FILE]
 //	                                 the whole stack behind a real Envoy, until Ctrl-C (make demo)

@@ -48,6 +48,9 @@ var upDefaultPort = envoyconf.Local().ListenPort
 // upDefaultIdP is what `make demo` runs: the emulator, so a person can sign in.
 const upDefaultIdP = e2e.IdPCognitoLocal
 
+// upSignalGrace bounds how long after Envoy ends up waits for the Ctrl-C that may have ended it.
+const upSignalGrace = 2 * time.Second
+
 // upFlags are the up command's settings.
 type upFlags struct {
 	port     int
@@ -156,6 +159,14 @@ func runUp(ctx context.Context, e env, args []string) error {
 		fmt.Fprintln(e.stderr, "testenv up: stopping")
 		return nil
 	case <-stack.Envoy.Exited():
+		// Ctrl-C reaches Envoy too (one process group), and Envoy may end before this process has
+		// seen its own SIGINT: give that signal a moment to arrive before calling the exit a failure.
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(e.stderr, "testenv up: stopping")
+			return nil
+		case <-time.After(upSignalGrace):
+		}
 		return fmt.Errorf("envoy exited on its own; its log:\n%s", stack.Envoy.Log())
 	}
 }

@@ -26,8 +26,8 @@ type TokenVerifier interface {
 	Verify(ctx context.Context, token string) (*verifier.Claims, error)
 }
 
-// Result is one of the SPEC section 1 results (plus "skipped" for routes with auth: off). It is
-// the policy package's type, so a decision flows to metrics without conversion.
+// Result is one of the results of docs/reference.md#results (plus "skipped" for routes with auth:
+// off). It is the policy package's type, so a decision flows to metrics without conversion.
 type Result = policy.Result
 
 // Results, as used in the cognito_authz_checks_total{result} label.
@@ -59,7 +59,7 @@ type HeaderConfig struct {
 // DefaultPrefix is the identity header prefix when HeaderConfig.Prefix is empty.
 const DefaultPrefix = "x-user-"
 
-// Headers the service owns whatever the prefix (SPEC section 5).
+// Headers the service owns whatever the prefix (docs/reference.md#headers).
 const (
 	HeaderAuthStatus = "x-auth-status"
 	HeaderAuthReason = "x-auth-reason"
@@ -76,7 +76,7 @@ type Options struct {
 	Now          func() time.Time // optional, for durations
 }
 
-// Server answers Envoy's Check calls (SPEC section 5). It is safe for concurrent use.
+// Server answers Envoy's Check calls (docs/reference.md#headers). It is safe for concurrent use.
 //
 // Every answer covers every owned header: the identity headers (prefix + sub, name, email,
 // groups, scopes, client-id, token-use), x-auth-status, x-auth-reason, the claims header when
@@ -87,7 +87,7 @@ type Options struct {
 //   - anonymous: x-auth-status: anonymous and x-auth-reason: <reason>;
 //   - skipped (auth: off): nothing; every owned header is removed.
 //
-// A denial (401, 403, 503) carries www-authenticate where SPEC section 5 asks for it,
+// A denial (401, 403, 503) carries www-authenticate where docs/reference.md#denials says,
 // content-type: application/json and the body {"error":"<result>","reason":"<reason>"}; Envoy's
 // DeniedHttpResponse has no headers_to_remove, and none is needed since the request goes no
 // further. Dynamic metadata (auth_status, reason, and for authenticated answers sub, username,
@@ -145,7 +145,7 @@ func New(opts Options) (*Server, error) {
 // Register registers the Authorization service on g.
 func (s *Server) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g, s) }
 
-// Identity header slots, in the order of SPEC section 5.
+// Identity header slots, in the order of docs/reference.md#headers.
 const (
 	slotSub = iota
 	slotName

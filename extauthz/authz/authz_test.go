@@ -115,7 +115,8 @@ func assertEveryOwnedHeaderHandled(t *testing.T, a answer, names []string) {
 	}
 }
 
-// TestSpecTable plays every row of the SPEC section 1 table, and the paths that lead to each.
+// TestSpecTable plays every row of the results table (docs/reference.md#results), and the paths
+// that lead to each.
 func TestSpecTable(t *testing.T) {
 	f := newFixture(t, nil)
 	const realm = `Bearer realm="cognito-authz"`

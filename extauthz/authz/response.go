@@ -20,7 +20,7 @@ import (
 // (every anonymous, skipped and denied answer) and always share their static parts. gRPC only
 // reads them (protobuf's size cache is atomic); nobody may modify a returned response.
 
-// Dynamic metadata keys (SPEC section 5).
+// Dynamic metadata keys (docs/reference.md#dynamic-metadata).
 const (
 	MetaAuthStatus = "auth_status"
 	MetaSub        = "sub"

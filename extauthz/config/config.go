@@ -1,7 +1,8 @@
-// Package config is the service's settings: the YAML file of SPEC section 4, the command-line
-// flags of SPEC section 3 laid over it, the defaults, and validation whose every message names
-// the key at fault. It turns the settings into the configs of the packages that do the work
-// (verifier, policy, tokensource, authz) and knows nothing of how they do it.
+// Package config is the service's settings: the YAML file (docs/reference.md#configuration-file),
+// the command-line flags (docs/reference.md#commands) laid over it, the defaults, and validation
+// whose every message names the key at fault. It turns the settings into the configs of the
+// packages that do the work (verifier, policy, tokensource, authz) and knows nothing of how they do
+// it.
 package config
 
 import (
@@ -15,11 +16,12 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
 
-// Config is the whole configuration. Its YAML form uses the SPEC section 4 key names, so
+// Config is the whole configuration. Its YAML form uses the reference's key names, so
 // check-config can print it back.
 type Config struct {
 	Listen          string          `yaml:"listen"`
 	AdminListen     string          `yaml:"admin_listen"`
+	HTTPListen      string          `yaml:"http_listen"` // HTTP forward-auth endpoint; "" is off
 	Issuers         []Issuer        `yaml:"issuers"`
 	ClockSkew       time.Duration   `yaml:"clock_skew"`
 	MaxTokenBytes   int             `yaml:"max_token_bytes"`
@@ -29,7 +31,7 @@ type Config struct {
 	JWKS            JWKS            `yaml:"jwks"`
 	Cache           Cache           `yaml:"cache"`
 	TLS             TLS             `yaml:"tls"`
-	// Log is set by flags only: SPEC section 4 has no log section.
+	// Log is set by flags only: the file has no log section.
 	Log Log `yaml:"-"`
 }
 
@@ -108,7 +110,8 @@ var (
 	LogFormats = []string{"json", "console"}
 )
 
-// Default returns the configuration with every SPEC default and no issuers.
+// Default returns the configuration with every default of docs/reference.md#configuration-file and
+// no issuers.
 func Default() *Config {
 	return &Config{
 		Listen:        ":9001",
@@ -159,7 +162,7 @@ func (c *Config) normalize() {
 	c.IdentityHeaders.ClaimsHeader = strings.ToLower(c.IdentityHeaders.ClaimsHeader)
 }
 
-// YAML renders the configuration with the SPEC section 4 key names, defaults included: what
+// YAML renders the configuration with the reference's key names, defaults included: what
 // check-config prints. Log settings, which have no key, are left out.
 func (c *Config) YAML() ([]byte, error) {
 	var buf bytes.Buffer

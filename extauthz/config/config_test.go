@@ -70,6 +70,8 @@ func TestFixtures(t *testing.T) {
 		{file: "tls_missing_files.yaml", validateErr: []string{"tls.cert_file: cannot load certificate"}},
 		{file: "bad_listen.yaml", validateErr: []string{`listen: "9001" is not host:port`}},
 		{file: "same_listen_addresses.yaml", validateErr: []string{"admin_listen: same address as listen"}},
+		{file: "bad_http_listen.yaml", validateErr: []string{`http_listen: "9002" is not host:port`}},
+		{file: "http_listen_same_as_admin.yaml", validateErr: []string{"http_listen: same address as admin_listen (:9090)"}},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -128,6 +130,7 @@ func TestLoadGoodFull(t *testing.T) {
 	want := &Config{
 		Listen:      "127.0.0.1:7001",
 		AdminListen: "127.0.0.1:7090",
+		HTTPListen:  "127.0.0.1:7002",
 		Issuers: []Issuer{
 			{UserPoolID: "us-east-1_AbCdEf123", ClientIDs: []string{"abc123", "def456"}, TokenUse: verifier.TokenUseAccess},
 			{
@@ -253,7 +256,7 @@ func TestFlags(t *testing.T) {
 			args: []string{
 				"--config", "testdata/good_minimal.yaml", "--client-id", "flagclient", "--token-use", "id",
 				"--jwks-url", "http://127.0.0.1:2/jwks.json", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-				"--log-level", "debug", "--log-format", "console",
+				"--log-level", "debug", "--log-format", "console", "--http-listen", "127.0.0.1:0",
 			},
 			check: func(t *testing.T, cfg *Config) {
 				want := Issuer{
@@ -263,8 +266,8 @@ func TestFlags(t *testing.T) {
 				if !reflect.DeepEqual(cfg.Issuers, []Issuer{want}) {
 					t.Errorf("issuers %+v, want %+v", cfg.Issuers, want)
 				}
-				if cfg.Listen != "127.0.0.1:0" || cfg.AdminListen != "127.0.0.1:0" {
-					t.Errorf("listen %q admin %q", cfg.Listen, cfg.AdminListen)
+				if cfg.Listen != "127.0.0.1:0" || cfg.AdminListen != "127.0.0.1:0" || cfg.HTTPListen != "127.0.0.1:0" {
+					t.Errorf("listen %q admin %q http %q", cfg.Listen, cfg.AdminListen, cfg.HTTPListen)
 				}
 				if cfg.Log != (Log{Level: "debug", Format: "console"}) {
 					t.Errorf("log %+v", cfg.Log)
@@ -275,7 +278,7 @@ func TestFlags(t *testing.T) {
 			name: "file values stay where no flag is given",
 			args: []string{"--config", "testdata/good_full.yaml", "--listen", ":7777"},
 			check: func(t *testing.T, cfg *Config) {
-				if cfg.Listen != ":7777" || cfg.AdminListen != "127.0.0.1:7090" || len(cfg.Issuers) != 2 || cfg.MaxTokenBytes != 8192 {
+				if cfg.Listen != ":7777" || cfg.AdminListen != "127.0.0.1:7090" || cfg.HTTPListen != "127.0.0.1:7002" || len(cfg.Issuers) != 2 || cfg.MaxTokenBytes != 8192 {
 					t.Errorf("got %+v", cfg)
 				}
 			},

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/authz"
@@ -32,6 +33,21 @@ func (c *Config) VerifierConfig() verifier.Config {
 		FetchTimeout:       c.JWKS.FetchTimeout,
 		MaxJWKSBytes:       c.JWKS.MaxBytes,
 	}
+}
+
+// Effective returns a copy of the configuration with the values the service derives written out,
+// as check-config prints it: each issuer's jwks_url. c must be valid.
+func (c *Config) Effective() (*Config, error) {
+	eff := *c
+	eff.Issuers = slices.Clone(c.Issuers)
+	for i, is := range c.VerifierConfig().Issuers {
+		url, err := verifier.JWKSURL(is)
+		if err != nil {
+			return nil, fmt.Errorf("issuers[%d].%w", i, err)
+		}
+		eff.Issuers[i].JWKSURL = url
+	}
+	return &eff, nil
 }
 
 // PolicyConfig returns the policy section.

@@ -10,8 +10,8 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
 
-// Overrides are the command-line flags of SPEC section 3, as parsed; Apply lays them over a
-// configuration. Only flags that were given override anything.
+// Overrides are the command-line flags (docs/reference.md#commands), as parsed; Apply lays them
+// over a configuration. Only flags that were given override anything.
 type Overrides struct {
 	// ConfigFile is --config: the YAML file to read, or "" for flags alone.
 	ConfigFile string
@@ -20,14 +20,14 @@ type Overrides struct {
 	clientIDs                           listFlag
 	tokenUse                            stringFlag
 
-	listen, adminListen stringFlag
-	logLevel, logFormat stringFlag
+	listen, adminListen, httpListen stringFlag
+	logLevel, logFormat             stringFlag
 }
 
 // BindFlags defines the flags shared by every subcommand on fs.
 func BindFlags(fs *flag.FlagSet) *Overrides {
 	o := &Overrides{}
-	fs.StringVar(&o.ConfigFile, "config", "", "YAML configuration `file` (SPEC section 4)")
+	fs.StringVar(&o.ConfigFile, "config", "", "YAML configuration `file` (see docs/reference.md)")
 	fs.Var(&o.userPoolID, "user-pool-id", "Cognito user pool `id`, e.g. us-east-1_AbCdEf123")
 	fs.Var(&o.region, "region", "AWS `region` of the user pool (default: from the pool id)")
 	fs.Var(&o.issuer, "issuer", "issuer `URL`, instead of --user-pool-id (a non-AWS issuer)")
@@ -42,6 +42,7 @@ func BindFlags(fs *flag.FlagSet) *Overrides {
 func (o *Overrides) BindServeFlags(fs *flag.FlagSet) {
 	fs.Var(&o.listen, "listen", "gRPC ext_authz and health `address` (default :9001)")
 	fs.Var(&o.adminListen, "admin-listen", "admin HTTP `address` for /metrics /healthz /readyz (default :9090)")
+	fs.Var(&o.httpListen, "http-listen", "HTTP forward-auth `address` for nginx auth_request, Traefik ForwardAuth and Envoy's HTTP ext_authz (default off)")
 	o.logLevel.allowed = LogLevels
 	fs.Var(&o.logLevel, "log-level", "log level: debug | info | warn | error (default info; debug logs every decision)")
 	o.logFormat.allowed = LogFormats
@@ -84,6 +85,7 @@ func (o *Overrides) Apply(cfg *Config) error {
 	}
 	o.listen.apply(&cfg.Listen)
 	o.adminListen.apply(&cfg.AdminListen)
+	o.httpListen.apply(&cfg.HTTPListen)
 	o.logLevel.apply(&cfg.Log.Level)
 	o.logFormat.apply(&cfg.Log.Format)
 	cfg.normalize()

@@ -20,9 +20,12 @@ func (c *Config) Validate() error {
 	v := &validation{}
 	v.listen("listen", c.Listen)
 	v.listen("admin_listen", c.AdminListen)
-	if c.Listen != "" && c.Listen == c.AdminListen && !strings.HasSuffix(c.Listen, ":0") {
-		v.add("admin_listen", "same address as listen (%s)", c.Listen)
+	if c.HTTPListen != "" {
+		v.listen("http_listen", c.HTTPListen)
 	}
+	v.distinct("admin_listen", c.AdminListen, "listen", c.Listen)
+	v.distinct("http_listen", c.HTTPListen, "listen", c.Listen)
+	v.distinct("http_listen", c.HTTPListen, "admin_listen", c.AdminListen)
 	c.validateIssuers(v)
 	if c.ClockSkew < 0 {
 		v.add("clock_skew", "must not be negative, got %s", c.ClockSkew)
@@ -165,6 +168,13 @@ func (v *validation) listen(key, addr string) {
 	}
 	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
 		v.add(key, "%q is not host:port", addr)
+	}
+}
+
+// distinct reports two listeners on the same address; port 0 (any free port) never clashes.
+func (v *validation) distinct(key, addr, otherKey, other string) {
+	if addr != "" && addr == other && !strings.HasSuffix(addr, ":0") {
+		v.add(key, "same address as %s (%s)", otherKey, addr)
 	}
 }
 

@@ -24,7 +24,7 @@ var (
 	ErrUnavailable = errors.New("key set unavailable")
 )
 
-// Defaults for zero Options, from SPEC section 4 (jwks).
+// Defaults for zero Options: the jwks keys of docs/reference.md#configuration-file.
 const (
 	defaultRefreshInterval    = time.Hour
 	defaultMinRefetchInterval = 10 * time.Second
@@ -32,7 +32,7 @@ const (
 	defaultMaxBytes           = 1 << 20
 )
 
-// Options tune a Cache. Zero values take the SPEC defaults.
+// Options tune a Cache. Zero values take those defaults.
 type Options struct {
 	RefreshInterval    time.Duration // background refresh period; default 1h
 	MinRefetchInterval time.Duration // least time between fetches caused by unknown kids; also the retry delay before the first load; default 10s
@@ -125,6 +125,16 @@ type flight struct {
 
 // New returns a Cache for url; it fetches nothing until Load, Lookup or Run.
 func New(url string, opts Options) *Cache { return &Cache{url: url, opts: opts.withDefaults()} }
+
+// Serves reports whether c fetches from url with the same limits as opts would (refresh and
+// refetch intervals, timeout, size cap), so that a new configuration may keep c and its keys
+// instead of fetching them again.
+func (c *Cache) Serves(url string, opts Options) bool {
+	o := opts.withDefaults()
+	return c.url == url && c.opts.RefreshInterval == o.RefreshInterval &&
+		c.opts.MinRefetchInterval == o.MinRefetchInterval && c.opts.FetchTimeout == o.FetchTimeout &&
+		c.opts.MaxBytes == o.MaxBytes
+}
 
 // Load fetches the key set now.
 func (c *Cache) Load(ctx context.Context) error {

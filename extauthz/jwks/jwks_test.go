@@ -89,8 +89,8 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
-// TestFetchFailureKeepsLastGoodKeys breaks a loaded endpoint in every way SPEC names and checks
-// that the error is reported and the keys survive.
+// TestFetchFailureKeepsLastGoodKeys breaks a loaded endpoint in every way
+// docs/reference.md#verification names and checks that the error is reported and the keys survive.
 func TestFetchFailureKeepsLastGoodKeys(t *testing.T) {
 	a, _, _, weak := keys(t)
 	good := jwksBody(t, rsaJWK(a, "a"))

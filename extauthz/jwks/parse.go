@@ -9,7 +9,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
-// minModulusBits is the smallest RSA modulus SPEC section 2 accepts.
+// minModulusBits is the smallest RSA modulus accepted (docs/reference.md#verification).
 const minModulusBits = 2048
 
 // skipped is one JWK that was left out of the key set, with why. Kid may be empty (no usable kid).

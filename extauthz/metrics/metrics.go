@@ -1,6 +1,7 @@
-// Package metrics is the service's Prometheus metrics, with exactly the names of SPEC section 6,
-// on a registry of its own. It records what the verifier (verifier.Observer) and the Check service
-// (authz.Recorder) report; recording a check costs no map lookup and no allocation.
+// Package metrics is the service's Prometheus metrics, with exactly the names of
+// docs/reference.md#metrics, on a registry of its own. It records what the verifier
+// (verifier.Observer) and the Check service (authz.Recorder) report; recording a check costs no map
+// lookup and no allocation.
 package metrics
 
 import (
@@ -41,6 +42,7 @@ type Metrics struct {
 	keys       *prometheus.GaugeVec
 	cacheHits  prometheus.Counter
 	cacheMiss  prometheus.Counter
+	reloads    *prometheus.CounterVec
 }
 
 var (
@@ -81,7 +83,13 @@ func New() *Metrics {
 			Name: "cognito_authz_token_cache_misses_total",
 			Help: "Tokens not in the verified-token cache, so verified in full.",
 		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cognito_authz_config_reloads_total",
+			Help: "Configuration reloads (SIGHUP or a changed file), by result: ok, or error when the new configuration was refused and the last good one kept serving.",
+		}, []string{"result"}),
 	}
+	m.reloads.WithLabelValues("ok")
+	m.reloads.WithLabelValues("error")
 	// Resolving every child now makes each series visible at zero and keeps the hot path free of
 	// label hashing.
 	m.checks = make([]prometheus.Counter, len(Results))
@@ -93,7 +101,7 @@ func New() *Metrics {
 		m.rejections[i] = m.rejectVec.WithLabelValues(string(c))
 	}
 	m.registry.MustRegister(
-		m.checksVec, m.duration, m.rejectVec, m.fetches, m.keys, m.cacheHits, m.cacheMiss,
+		m.checksVec, m.duration, m.rejectVec, m.fetches, m.keys, m.cacheHits, m.cacheMiss, m.reloads,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -151,3 +159,12 @@ func (m *Metrics) TokenCacheHit() { m.cacheHits.Inc() }
 
 // TokenCacheMiss records a verified-token cache miss (verifier.Observer).
 func (m *Metrics) TokenCacheMiss() { m.cacheMiss.Inc() }
+
+// ConfigReloaded records one configuration reload; err is why it was refused, nil when applied.
+func (m *Metrics) ConfigReloaded(err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.reloads.WithLabelValues(result).Inc()
+}

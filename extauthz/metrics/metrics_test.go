@@ -15,7 +15,8 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/reason"
 )
 
-// TestSpecNames: every SPEC section 6 name is exposed, every result and reason from the start.
+// TestSpecNames: every name of docs/reference.md#metrics is exposed, every result and reason from
+// the start.
 func TestSpecNames(t *testing.T) {
 	m := New()
 	m.JWKSFetched("https://issuer.example/pool", nil, 2)
@@ -28,6 +29,8 @@ func TestSpecNames(t *testing.T) {
 		"# TYPE cognito_authz_jwks_keys gauge",
 		"# TYPE cognito_authz_token_cache_hits_total counter",
 		"# TYPE cognito_authz_token_cache_misses_total counter",
+		`cognito_authz_config_reloads_total{result="ok"} 0`,
+		`cognito_authz_config_reloads_total{result="error"} 0`,
 		"# TYPE go_goroutines gauge",
 		"# TYPE process_cpu_seconds_total counter",
 		`cognito_authz_jwks_fetches_total{issuer="https://issuer.example/pool",result="ok"} 1`,
@@ -46,6 +49,19 @@ func TestSpecNames(t *testing.T) {
 		if want := `cognito_authz_token_rejections_total{reason="` + string(c) + `"} 0`; !strings.Contains(body, want) {
 			t.Errorf("scrape lacks %q", want)
 		}
+	}
+}
+
+func TestConfigReloaded(t *testing.T) {
+	m := New()
+	m.ConfigReloaded(nil)
+	m.ConfigReloaded(errors.New("policy.default: unknown value"))
+	m.ConfigReloaded(errors.New("issuers: required"))
+	if got := testutil.ToFloat64(m.reloads.WithLabelValues("ok")); got != 1 {
+		t.Errorf(`config_reloads_total{result="ok"} = %v, want 1`, got)
+	}
+	if got := testutil.ToFloat64(m.reloads.WithLabelValues("error")); got != 2 {
+		t.Errorf(`config_reloads_total{result="error"} = %v, want 2`, got)
 	}
 }
 

@@ -5,7 +5,8 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
 
-// Result is one of the SPEC section 1 results, plus Skipped for routes with auth: off.
+// Result is one of the results of docs/reference.md#results, plus Skipped for routes with auth:
+// off.
 type Result string
 
 // Results, as used in the cognito_authz_checks_total{result} label.
@@ -24,7 +25,8 @@ type Decision struct {
 	Reason reason.Code
 }
 
-// Decide turns what was found and verified into a result, per the SPEC section 1 table.
+// Decide turns what was found and verified into a result, per the table of
+// docs/reference.md#policy.
 //
 // tokenPresent reports that a token source held a credential; claims are its verified claims, or
 // nil with failure naming why it was rejected (a credential a token source could not read counts

@@ -1,5 +1,5 @@
 // Package policy decides what a request needs (route rules, Envoy context_extensions, the default)
-// and turns a verification outcome into a result, per SPEC sections 1, 4 and 5. It knows nothing
+// and turns a verification outcome into a result, per docs/reference.md#policy. It knows nothing
 // of Envoy or gRPC.
 package policy
 

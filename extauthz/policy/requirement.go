@@ -9,8 +9,9 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
 
-// Context-extension keys read from Envoy's ExtAuthzPerRoute.check_settings (SPEC section 5).
-// Other keys are ignored: they may belong to someone else's filter chain.
+// Context-extension keys read from Envoy's ExtAuthzPerRoute.check_settings
+// (docs/reference.md#context-extensions). Other keys are ignored: they may belong to someone else's
+// filter chain.
 const (
 	ExtAuth     = "auth"      // optional | required | off
 	ExtGroups   = "groups"    // "a,b": any of

@@ -1,11 +1,12 @@
-// Package reason holds the stable reason codes of SPEC section 2. They are part of the product
-// contract: metric labels, log fields, `verify` output and the 401 error_description all use them.
+// Package reason holds the stable reason codes of docs/reference.md#reason-codes. They are part of
+// the product contract: metric labels, log fields, `verify` output and the 401 error_description
+// all use them.
 package reason
 
 // Code is one stable reason why a token did not lead to an authenticated request.
 type Code string
 
-// The reason codes, in the order SPEC section 2 lists them.
+// The reason codes, in the order the reference lists them.
 const (
 	Missing           Code = "missing"
 	Malformed         Code = "malformed"

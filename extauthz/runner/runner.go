@@ -1,7 +1,8 @@
 // Package runner wires one running service out of a configuration: the verifier and its key
-// refresh, the ext_authz Check service and grpc.health.v1 on the gRPC listener, and /healthz,
-// /readyz and /metrics on the admin listener. `cognito-authz serve` is Run; tests and the local
-// stack start it in-process with New and Start.
+// refresh, the ext_authz Check service and grpc.health.v1 on the gRPC listener, the HTTP
+// forward-auth endpoint on its own listener when configured, /healthz, /readyz and /metrics on the
+// admin listener, and live reload of the configuration. `cognito-authz serve` is Run; tests and
+// the local stack start it in-process with New and Start.
 package runner
 
 import (
@@ -25,6 +26,7 @@ import (
 
 	"github.com/cognito-authz/cognito-authz/extauthz/authz"
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz/forwardauth"
 	"github.com/cognito-authz/cognito-authz/extauthz/metrics"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
@@ -37,26 +39,38 @@ var AuthorizationService = authv3.Authorization_ServiceDesc.ServiceName
 
 // Runner is one service instance. Start it once, shut it down once.
 type Runner struct {
-	cfg      *config.Config
-	log      *zap.Logger
-	metrics  *metrics.Metrics
-	verifier *verifier.Verifier
-	grpc     *grpc.Server
-	health   *health.Server
-	admin    *http.Server
+	cfg     *config.Config // as started: listeners and TLS mode come from it
+	log     *zap.Logger
+	metrics *metrics.Metrics
+	checks  *liveService // the current engine, swapped by Reload
+	tls     *tlsReloader // nil without TLS
+	grpc    *grpc.Server
+	health  *health.Server
+	admin   *http.Server
+	http    *http.Server // nil when http_listen is off
 
-	grpcLis, adminLis net.Listener
-	serveErr          chan error // first error of a Serve that stopped by itself
+	grpcLis, adminLis, httpLis net.Listener
+	serveErr                   chan error // first error of a Serve that stopped by itself
 
-	mu        sync.Mutex // orders readiness against shutdown
+	mu        sync.Mutex // orders readiness and reloads against shutdown
 	ready     atomic.Bool
 	stopping  bool
 	started   bool
-	stopKeys  context.CancelFunc
-	keysDone  chan struct{}
+	keys      keyRefresh // the current engine's key refresh loop
 	shutdown  sync.Once
 	shutErr   error
 	readyOnce sync.Once
+
+	reloadMu  sync.Mutex // one reload at a time; taken before mu
+	reloading Reloading  // set before Start
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
+}
+
+// keyRefresh is one verifier's running key refresh loop.
+type keyRefresh struct {
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 // New builds the service from a validated-or-not configuration (it is validated again here: a
@@ -72,36 +86,27 @@ func New(cfg *config.Config, log *zap.Logger) (*Runner, error) {
 		cfg:      cfg,
 		log:      log,
 		metrics:  metrics.New(),
+		checks:   &liveService{},
 		health:   health.NewServer(),
-		serveErr: make(chan error, 2),
-		keysDone: make(chan struct{}),
+		serveErr: make(chan error, 3),
 	}
-	vcfg := cfg.VerifierConfig()
-	vcfg.Logger = log.Named("jwks")
-	vcfg.Observer = readinessObserver{Metrics: r.metrics, fetched: r.keysFetched}
-	v, err := verifier.New(vcfg)
+	e, err := r.newEngine(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	r.verifier = v
-	service, err := authz.New(authz.Options{
-		Verifier:     v,
-		Policy:       cfg.PolicyConfig(),
-		TokenSources: cfg.TokenSourceConfig(),
-		Headers:      cfg.HeaderConfig(),
-		Recorder:     r.metrics,
-		Logger:       log.Named("authz"),
-	})
-	if err != nil {
-		return nil, err
-	}
+	r.checks.engine.Store(e)
 
-	opts, err := serverOptions(cfg)
+	if cfg.TLS.Enabled() {
+		if r.tls, err = newTLSReloader(cfg.TLS); err != nil {
+			return nil, err
+		}
+	}
+	opts, err := serverOptions(r.tls)
 	if err != nil {
 		return nil, err
 	}
 	r.grpc = grpc.NewServer(opts...)
-	service.Register(r.grpc)
+	authv3.RegisterAuthorizationServer(r.grpc, r.checks)
 	healthpb.RegisterHealthServer(r.grpc, r.health)
 	r.setHealth(healthpb.HealthCheckResponse_NOT_SERVING)
 
@@ -110,8 +115,64 @@ func New(cfg *config.Config, log *zap.Logger) (*Runner, error) {
 	mux.HandleFunc("GET /readyz", r.serveReadyz)
 	mux.Handle("GET /metrics", r.metrics.Handler())
 	r.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: zap.NewStdLog(log.Named("admin"))}
+	if cfg.HTTPListen != "" {
+		r.http = &http.Server{
+			Handler:           forwardauth.New(r.checks),
+			ReadHeaderTimeout: 5 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          zap.NewStdLog(log.Named("forwardauth")),
+		}
+	}
 	return r, nil
 }
+
+// engine is everything a check reads that the configuration decides: immutable, replaced whole by
+// a reload, and loaded once per check so a check never sees half of one and half of another.
+type engine struct {
+	cfg      *config.Config
+	verifier *verifier.Verifier
+	service  *authz.Server
+}
+
+// newEngine builds an engine for cfg; prev, when set, lends the key caches of unchanged issuers.
+func (r *Runner) newEngine(cfg *config.Config, prev *engine) (*engine, error) {
+	vcfg := cfg.VerifierConfig()
+	vcfg.Logger = r.log.Named("jwks")
+	vcfg.Observer = readinessObserver{Metrics: r.metrics, fetched: r.keysFetched}
+	if prev != nil {
+		vcfg.Previous = prev.verifier
+	}
+	v, err := verifier.New(vcfg)
+	if err != nil {
+		return nil, err
+	}
+	service, err := authz.New(authz.Options{
+		Verifier:     v,
+		Policy:       cfg.PolicyConfig(),
+		TokenSources: cfg.TokenSourceConfig(),
+		Headers:      cfg.HeaderConfig(),
+		Recorder:     r.metrics,
+		Logger:       r.log.Named("authz"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &engine{cfg: cfg, verifier: v, service: service}, nil
+}
+
+// liveService is the Authorization service registered on the gRPC server and behind the HTTP
+// endpoint: it hands each check to the engine current when the check arrives.
+type liveService struct {
+	authv3.UnimplementedAuthorizationServer
+	engine atomic.Pointer[engine]
+}
+
+// Check answers with the current engine (authz.Server.Check).
+func (l *liveService) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	return l.engine.Load().service.Check(ctx, req)
+}
+
+func (r *Runner) current() *engine { return r.checks.engine.Load() }
 
 // Flow-control windows of the gRPC listener. A check is a few KiB at most (max_token_bytes plus
 // Envoy's attributes), so these never hold a check back; being static they also turn off
@@ -124,7 +185,7 @@ const (
 
 // serverOptions: Envoy keeps a few long-lived HTTP/2 connections and multiplexes every check on
 // them, may ping them to keep them alive, and must never be cut off for pinging.
-func serverOptions(cfg *config.Config) ([]grpc.ServerOption, error) {
+func serverOptions(tls *tlsReloader) ([]grpc.ServerOption, error) {
 	c, err := newCodec()
 	if err != nil {
 		return nil, err
@@ -147,12 +208,8 @@ func serverOptions(cfg *config.Config) ([]grpc.ServerOption, error) {
 			Timeout: 20 * time.Second,
 		}),
 	}
-	if cfg.TLS.Enabled() {
-		tc, err := cfg.TLS.ServerTLSConfig()
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, grpc.Creds(credentials.NewTLS(tc)))
+	if tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tls.serverConfig())))
 	}
 	return opts, nil
 }
@@ -186,7 +243,15 @@ func (r *Runner) Start(ctx context.Context) error {
 		grpcLis.Close()
 		return fmt.Errorf("admin_listen: %w", err)
 	}
-	r.grpcLis, r.adminLis, r.started = grpcLis, adminLis, true
+	var httpLis net.Listener
+	if r.http != nil {
+		if httpLis, err = lc.Listen(ctx, "tcp", r.cfg.HTTPListen); err != nil {
+			grpcLis.Close()
+			adminLis.Close()
+			return fmt.Errorf("http_listen: %w", err)
+		}
+	}
+	r.grpcLis, r.adminLis, r.httpLis, r.started = grpcLis, adminLis, httpLis, true
 
 	go func() {
 		if err := r.grpc.Serve(grpcLis); err != nil {
@@ -198,26 +263,45 @@ func (r *Runner) Start(ctx context.Context) error {
 			r.serveErr <- fmt.Errorf("admin server: %w", err)
 		}
 	}()
+	if httpLis != nil {
+		go func() {
+			if err := r.http.Serve(httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				r.serveErr <- fmt.Errorf("HTTP forward-auth server: %w", err)
+			}
+		}()
+	}
 
 	// The refresh loop fetches every issuer's keys at once and retries those that fail every
 	// min_refetch_interval; readiness follows from its fetch reports, no polling.
-	keysCtx, stop := context.WithCancel(context.Background())
-	r.stopKeys = stop
-	go func() {
-		defer close(r.keysDone)
-		r.verifier.Run(keysCtx)
-	}()
+	e := r.current()
+	r.keys = startKeyRefresh(e.verifier)
+	r.startWatching()
 
+	httpAddr := "off"
+	if httpLis != nil {
+		httpAddr = httpLis.Addr().String()
+	}
 	r.log.Info("serving",
-		zap.Stringer("grpc", grpcLis.Addr()), zap.Stringer("admin", adminLis.Addr()),
+		zap.Stringer("grpc", grpcLis.Addr()), zap.Stringer("admin", adminLis.Addr()), zap.String("http", httpAddr),
 		zap.Bool("tls", r.cfg.TLS.Enabled()), zap.Bool("mtls", r.cfg.TLS.ClientCAFile != ""),
-		zap.Strings("issuers", r.verifier.Issuers()))
+		zap.Strings("issuers", e.verifier.Issuers()))
 	return nil
+}
+
+// startKeyRefresh runs v's key refresh until its stop is called.
+func startKeyRefresh(v *verifier.Verifier) keyRefresh {
+	ctx, stop := context.WithCancel(context.Background())
+	k := keyRefresh{stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(k.done)
+		v.Run(ctx)
+	}()
+	return k
 }
 
 // keysFetched runs after every key fetch of any issuer.
 func (r *Runner) keysFetched(err error) {
-	if err != nil || !r.verifier.Ready() {
+	if err != nil || !r.current().verifier.Ready() {
 		return
 	}
 	r.readyOnce.Do(func() {
@@ -242,6 +326,9 @@ func (r *Runner) GRPCAddr() net.Addr { return addrOf(r.grpcLis) }
 
 // AdminAddr is the bound admin HTTP address, or nil before Start.
 func (r *Runner) AdminAddr() net.Addr { return addrOf(r.adminLis) }
+
+// HTTPAddr is the bound HTTP forward-auth address, or nil before Start or when http_listen is off.
+func (r *Runner) HTTPAddr() net.Addr { return addrOf(r.httpLis) }
 
 func addrOf(l net.Listener) net.Addr {
 	if l == nil {
@@ -275,12 +362,20 @@ func (r *Runner) doShutdown(ctx context.Context) error {
 	}
 	r.log.Info("shutting down: not serving, finishing in-flight checks")
 
+	r.stopWatching()
 	var errs []error
 	stopped := make(chan struct{})
 	go func() {
 		r.grpc.GracefulStop()
 		close(stopped)
 	}()
+	if r.http != nil {
+		// Finishes in-flight HTTP checks alongside the gRPC ones.
+		if err := r.http.Shutdown(ctx); err != nil {
+			r.http.Close()
+			errs = append(errs, fmt.Errorf("HTTP forward-auth server: %w", err))
+		}
+	}
 	select {
 	case <-stopped:
 	case <-ctx.Done():
@@ -289,14 +384,17 @@ func (r *Runner) doShutdown(ctx context.Context) error {
 		<-stopped
 		errs = append(errs, fmt.Errorf("in-flight checks cut off: %w", ctx.Err()))
 	}
-	r.stopKeys()
+	r.mu.Lock()
+	keys := r.keys
+	r.mu.Unlock()
+	keys.stop()
 	// The admin port outlives the gRPC drain so /readyz reports 503 throughout it.
 	if err := r.admin.Shutdown(ctx); err != nil {
 		r.admin.Close()
 		errs = append(errs, fmt.Errorf("admin server: %w", err))
 	}
 	select {
-	case <-r.keysDone:
+	case <-keys.done:
 	case <-ctx.Done():
 		errs = append(errs, fmt.Errorf("key refresh still running: %w", ctx.Err()))
 	}

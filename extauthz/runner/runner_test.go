@@ -52,12 +52,17 @@ func startRunner(t testing.TB, cfg *config.Config) *Runner {
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	shutdownAtEnd(t, r)
+	return r
+}
+
+// shutdownAtEnd shuts r down when the test ends.
+func shutdownAtEnd(t testing.TB, r *Runner) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = r.Shutdown(ctx)
 	})
-	return r
 }
 
 func dial(t testing.TB, addr net.Addr, creds credentials.TransportCredentials) *grpc.ClientConn {

@@ -1,5 +1,6 @@
-// Package tokensource finds the bearer token in a request's headers and cookies (SPEC section 4,
-// token_sources). It knows nothing of Envoy: it reads a lower-cased header map.
+// Package tokensource finds the bearer token in a request's headers and cookies
+// (docs/reference.md#token-sources, token_sources). It knows nothing of Envoy: it reads a
+// lower-cased header map.
 //
 // Sources are tried in a fixed order, and the first that holds a credential wins: the
 // Authorization header, then Headers in order, then Cookies in order, then Amplify cookies.

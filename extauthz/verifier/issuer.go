@@ -31,6 +31,13 @@ type issuer struct {
 	keys      *jwks.Cache
 }
 
+// JWKSURL returns the key URL the verifier uses for c: c.JWKSURL, or the one derived from the
+// issuer (<issuer>/.well-known/jwks.json). check-config prints it.
+func JWKSURL(c IssuerConfig) (string, error) {
+	_, jwksURL, err := issuerURLs(c)
+	return jwksURL, err
+}
+
 // issuerURLs returns the issuer URLs a configuration accepts and the JWKS URL for it.
 func issuerURLs(c IssuerConfig) (accepted []string, jwksURL string, err error) {
 	switch {

@@ -1,6 +1,6 @@
 // Package verifier decides whether an Amazon Cognito user-pool token is genuine and meant for us,
-// per SPEC section 2. It knows nothing of Envoy or gRPC: a token string goes in, typed claims or a
-// reason-coded error come out.
+// per docs/reference.md#verification. It knows nothing of Envoy or gRPC: a token string goes in,
+// typed claims or a reason-coded error come out.
 package verifier
 
 import (
@@ -45,7 +45,8 @@ type Observer interface {
 	TokenCacheMiss()
 }
 
-// Config configures a Verifier. Zero values take the SPEC defaults.
+// Config configures a Verifier. Zero values take the defaults of
+// docs/reference.md#configuration-file.
 type Config struct {
 	Issuers            []IssuerConfig
 	ClockSkew          time.Duration
@@ -59,6 +60,10 @@ type Config struct {
 	Now                func() time.Time // default time.Now
 	Logger             *zap.Logger
 	Observer           Observer
+	// Previous, when set, is the verifier this one replaces (a configuration reload): an issuer
+	// configured with the same URL, key URL and key settings keeps Previous's key cache, so its
+	// keys are not fetched again. Previous must stop running (Run) before this one starts.
+	Previous *Verifier
 }
 
 // Claims are the verified claims of one token. A *Claims may be shared between callers (the cache

@@ -20,7 +20,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/reason"
 )
 
-// Defaults of SPEC section 4.
+// Defaults of docs/reference.md#configuration-file.
 const (
 	DefaultMaxTokenBytes      = 16 << 10
 	DefaultCacheMaxEntries    = 10000
@@ -96,7 +96,7 @@ func New(cfg Config) (*Verifier, error) {
 			iss.tokenUse = TokenUseAccess
 		}
 		observer, name := v.observer, iss.name
-		iss.keys = jwks.New(jwksURL, jwks.Options{
+		keyOpts := jwks.Options{
 			RefreshInterval:    orDefault(cfg.RefreshInterval, DefaultRefreshInterval),
 			MinRefetchInterval: orDefault(cfg.MinRefetchInterval, DefaultMinRefetchInterval),
 			FetchTimeout:       orDefault(cfg.FetchTimeout, DefaultFetchTimeout),
@@ -105,7 +105,11 @@ func New(cfg Config) (*Verifier, error) {
 			Now:                v.now,
 			Logger:             logger.With(zap.String("issuer", name)),
 			OnFetch:            func(err error, keys int) { observer.JWKSFetched(name, err, keys) },
-		})
+		}
+		iss.keys = cfg.Previous.keysFor(name, jwksURL, keyOpts)
+		if iss.keys == nil {
+			iss.keys = jwks.New(jwksURL, keyOpts)
+		}
 		for _, u := range accepted {
 			if _, dup := v.byURL[u]; dup {
 				return nil, fmt.Errorf("issuers[%d]: issuer %s is configured twice", i, u)
@@ -115,6 +119,20 @@ func New(cfg Config) (*Verifier, error) {
 		v.issuers = append(v.issuers, iss)
 	}
 	return v, nil
+}
+
+// keysFor returns v's key cache for the issuer name when it fetches from jwksURL with opts, or
+// nil (also when v is nil).
+func (v *Verifier) keysFor(name, jwksURL string, opts jwks.Options) *jwks.Cache {
+	if v == nil {
+		return nil
+	}
+	for _, iss := range v.issuers {
+		if iss.name == name && iss.keys.Serves(jwksURL, opts) {
+			return iss.keys
+		}
+	}
+	return nil
 }
 
 func orDefault[T comparable](v, def T) T {
@@ -137,9 +155,23 @@ func (v *Verifier) Issuers() []string {
 // Hydrate loads every issuer's keys once, all at the same time. It tries every issuer and
 // returns their failures joined.
 func (v *Verifier) Hydrate(ctx context.Context) error {
+	return v.load(ctx, func(*issuer) bool { return true })
+}
+
+// LoadMissing loads, all at the same time, the keys of every issuer that has none yet (a new
+// issuer after a reload); issuers whose keys are loaded are left alone. It returns the failures
+// joined.
+func (v *Verifier) LoadMissing(ctx context.Context) error {
+	return v.load(ctx, func(iss *issuer) bool { return !iss.keys.Ready() })
+}
+
+func (v *Verifier) load(ctx context.Context, which func(*issuer) bool) error {
 	errs := make([]error, len(v.issuers))
 	var wg sync.WaitGroup
 	for i, iss := range v.issuers {
+		if !which(iss) {
+			continue
+		}
 		wg.Go(func() {
 			if err := iss.keys.Load(ctx); err != nil {
 				errs[i] = fmt.Errorf("issuer %s: %w", iss.name, err)
@@ -248,7 +280,7 @@ func (v *Verifier) issuerOf(p *payload) (*issuer, *Error) {
 	return iss, nil
 }
 
-// checkClaims asserts the claims of SPEC section 2 and returns them typed.
+// checkClaims asserts the claims of docs/reference.md#verification and returns them typed.
 func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Claims, *Error) {
 	p := &t.claims
 	use := TokenUse(p.TokenUse)

@@ -12,7 +12,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
-// Purposes of a delivered code, as the outbox names them (docs/reference.md, the local stack).
+// Purposes of a delivered code, as the outbox names them (docs/reference.md#local-stack-testenv-up).
 const (
 	PurposeConfirmSignUp  = "confirm_sign_up"
 	PurposeForgotPassword = "forgot_password"

@@ -19,7 +19,8 @@ import (
 // longer, and a timed-out check would read as a 503 these tests do not expect.
 const testAuthzTimeout = "5s"
 
-// identityHeaders are the headers cognito-authz owns with the default prefix (SPEC section 5).
+// identityHeaders are the headers cognito-authz owns with the default prefix
+// (docs/reference.md#headers).
 var identityHeaders = []string{
 	"x-auth-status", "x-auth-reason",
 	"x-user-sub", "x-user-name", "x-user-email", "x-user-groups", "x-user-scopes",

@@ -38,8 +38,9 @@ const (
 	Static    = "STATIC"     // literal IP addresses only
 )
 
-// IdentityHeaders are the headers cognito-authz owns with its default prefix (SPEC section 5). The
-// /healthz route, which skips the check, removes them so a client cannot hand them to the app.
+// IdentityHeaders are the headers cognito-authz owns with its default prefix
+// (docs/reference.md#headers). The /healthz route, which skips the check, removes them so a client
+// cannot hand them to the app.
 var IdentityHeaders = []string{
 	"x-auth-status", "x-auth-reason",
 	"x-user-sub", "x-user-name", "x-user-email", "x-user-groups", "x-user-scopes",

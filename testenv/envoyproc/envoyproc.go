@@ -85,6 +85,10 @@ type Config struct {
 	// CognitoAPI, when set, is an identity provider's Cognito JSON API (host:port) that Envoy
 	// serves at envoyconf.CognitoAPIPrefix, auth off (ExtAuthz).
 	CognitoAPI string
+	// Rendered, when set, is the configuration to run as it is (another template's rendering,
+	// e.g. testenv/edge's Envoy HTTP ext_authz); the fields above that describe one are ignored.
+	// Its listener must be named "ingress".
+	Rendered []byte
 
 	ListenPort int // default 0: a free loopback port
 	AdminPort  int // default 0: a free loopback port
@@ -141,11 +145,7 @@ const MaxLogBytes = 256 << 10
 // or ctx ends or ReadyTimeout passes. ctx bounds the start only; call Stop to end Envoy. On error
 // nothing is left running, and the error carries the end of Envoy's log.
 func Start(ctx context.Context, cfg Config) (*Envoy, error) {
-	params, err := cfg.params()
-	if err != nil {
-		return nil, err
-	}
-	rendered, err := envoyconf.Render(params)
+	rendered, err := cfg.render()
 	if err != nil {
 		return nil, err
 	}
@@ -272,6 +272,21 @@ func (e *Envoy) cleanupDir() {
 		os.RemoveAll(e.dir)
 	}
 }
+
+func (cfg Config) render() ([]byte, error) {
+	if cfg.Rendered != nil {
+		return cfg.Rendered, nil
+	}
+	params, err := cfg.params()
+	if err != nil {
+		return nil, err
+	}
+	return envoyconf.Render(params)
+}
+
+// ChildProcAttr is what Envoy is started with, for other processes a test starts: the kernel
+// ends them if the test binary dies without stopping them.
+func ChildProcAttr() *syscall.SysProcAttr { return procAttr() }
 
 func (cfg Config) params() (envoyconf.Params, error) {
 	p := envoyconf.Params{

@@ -64,8 +64,8 @@ func serviceBinary(t *testing.T) string {
 	return build.path
 }
 
-// replicaConfig is the SPEC section 4 file each replica reads: one issuer, loopback listeners on
-// ports the kernel picks (the replica logs which).
+// replicaConfig is the configuration file (docs/reference.md#configuration-file) each replica
+// reads: one issuer, loopback listeners on ports the kernel picks (the replica logs which).
 type replicaConfig struct {
 	Listen      string          `yaml:"listen"`
 	AdminListen string          `yaml:"admin_listen"`

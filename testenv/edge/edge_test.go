@@ -1,0 +1,315 @@
+package edge_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz/runner"
+	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/testenv/backend"
+	"github.com/cognito-authz/cognito-authz/testenv/edge"
+	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
+	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
+	"github.com/cognito-authz/cognito-authz/testenv/issuer"
+	"github.com/cognito-authz/cognito-authz/testenv/poll"
+)
+
+var update = flag.Bool("update", false, "rewrite the files under deploy/forwardauth/ from the templates")
+
+// committedDir is deploy/forwardauth/ at the repository root.
+var committedDir = filepath.Join("..", "..", "deploy", "forwardauth")
+
+func TestCommittedFilesAreRendered(t *testing.T) {
+	for name, render := range edge.Committed() {
+		want, err := render()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		path := filepath.Join(committedDir, name)
+		if *update {
+			if err := os.WriteFile(path, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run go test ./testenv/edge -update)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("deploy/forwardauth/%s differs from its template's rendering (run go test ./testenv/edge -update)", name)
+		}
+	}
+}
+
+// world is the local issuer, the demo app and cognito-authz with its HTTP endpoint, running the
+// committed deploy/forwardauth/cognito-authz.yaml on free loopback ports.
+type world struct {
+	issuer  *issuer.Issuer
+	backend envoyconf.Endpoint
+	authz   *runner.Runner
+}
+
+func startWorld(t *testing.T) *world {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test through a real proxy: not with -short")
+	}
+	w := &world{}
+	issuerLis := listen(t)
+	var err error
+	w.issuer, err = issuer.New(issuer.Options{BaseURL: "http://" + issuerLis.Addr().String(), ClientIDs: []string{"demo-client"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve(t, issuerLis, w.issuer)
+	backendLis := listen(t)
+	serve(t, backendLis, backend.New(backend.Options{}))
+	w.backend = endpointOf(t, backendLis.Addr())
+
+	cfg, err := config.Load(filepath.Join(committedDir, "cognito-authz.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen, cfg.AdminListen, cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Issuers = []config.Issuer{{Issuer: w.issuer.IssuerURL(), JWKSURL: w.issuer.JWKSURL(), ClientIDs: []string{"demo-client"}, TokenUse: verifier.TokenUseAny}}
+	w.authz, err = runner.New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.authz.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = w.authz.Shutdown(ctx)
+	})
+	if err := poll.Until(t.Context(), 30*time.Second, w.authz.Ready); err != nil {
+		t.Fatalf("cognito-authz did not load its keys: %v", err)
+	}
+	return w
+}
+
+func (w *world) params(t *testing.T) edge.Params {
+	p := edge.Local("rendered by testenv/edge's tests")
+	p.Listen, p.Admin = envoyconf.Endpoint{Host: "127.0.0.1"}, envoyconf.Endpoint{Host: "127.0.0.1"}
+	p.Backend = w.backend
+	p.Authz = endpointOf(t, w.authz.HTTPAddr())
+	p.AuthzTimeout = "5s" // a first RSA verification on a busy shared machine
+	return p
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func serve(t *testing.T, l net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { srv.Close() })
+}
+
+func endpointOf(t *testing.T, a net.Addr) envoyconf.Endpoint {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	return envoyconf.Endpoint{Host: host, Port: p}
+}
+
+// answer is what a request through the proxy got back; app is the demo app's echo, nil when the
+// proxy or cognito-authz answered.
+type answer struct {
+	status int
+	header http.Header
+	body   string
+	app    *backend.Response
+}
+
+var client = &http.Client{
+	Transport:     &http.Transport{Proxy: nil},
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	Timeout:       15 * time.Second,
+}
+
+func get(t *testing.T, base, path string, header http.Header) answer {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = append(req.Header[k], v...)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	a := answer{status: resp.StatusCode, header: resp.Header, body: string(body)}
+	var app backend.Response
+	if json.Unmarshal(body, &app) == nil && app.Headers != nil {
+		a.app = &app
+	}
+	return a
+}
+
+// forged claims every identity header for someone else, and sends underscore look-alikes.
+var forged = http.Header{
+	"X-User-Sub": {"forged-sub"}, "X-User-Groups": {"admin"}, "X-Auth-Status": {"authenticated"},
+	"X-Auth-Reason": {"forged"}, "X-User-Name": {"forged"}, "X-User-Email": {"forged@example.com"},
+	"X-User-Scopes": {"forged"}, "X-User-Client-Id": {"forged"}, "X-User-Token-Use": {"id"},
+	"x_user_sub": {"forged-underscore"}, "x_auth_status": {"authenticated"}, "X_User_Groups": {"admin"},
+}
+
+func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
+
+func merge(hs ...http.Header) http.Header {
+	out := http.Header{}
+	for _, h := range hs {
+		for k, v := range h {
+			out[k] = append(out[k], v...)
+		}
+	}
+	return out
+}
+
+// edgeCase is one request through a proxy in front of the demo app.
+type edgeCase struct {
+	name   string
+	path   string
+	header http.Header
+	status int
+	// identity is every owned header the app must see, exactly (nil with a denial).
+	identity map[string]string
+	// challenge is what WWW-Authenticate must contain on a denial; "" for none.
+	challenge string
+}
+
+func edgeCases(t *testing.T, w *world) []edgeCase {
+	plain, err := w.issuer.SetGroups("bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := w.issuer.SetGroups("alice", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainToken := w.issuer.MustMint(t, issuer.TokenSpec{Username: plain.Username})
+	adminToken := w.issuer.MustMint(t, issuer.TokenSpec{Username: admin.Username})
+	plainIdentity := map[string]string{
+		"x-auth-status": "authenticated", "x-user-sub": plain.Sub, "x-user-name": "bob",
+		"x-user-scopes": issuer.DefaultScope, "x-user-client-id": "demo-client", "x-user-token-use": "access",
+	}
+	return []edgeCase{
+		{name: "anonymous", path: backend.HomePath, status: 200,
+			identity: map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "missing"}},
+		{name: "anonymous with forged identity headers", path: backend.HomePath, header: forged, status: 200,
+			identity: map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "missing"}},
+		{name: "invalid token", path: backend.HomePath, header: bearer("not.a.token"), status: 200,
+			identity: map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "malformed"}},
+		{name: "a user in no group, forged headers replaced or removed", path: backend.HomePath, header: merge(forged, bearer(plainToken)), status: 200,
+			identity: plainIdentity},
+		{name: "admin route without a token", path: backend.AdminPath, status: 401, challenge: `Bearer realm="cognito-authz"`},
+		{name: "admin route with an invalid token", path: backend.AdminPath, header: bearer("not.a.token"), status: 401,
+			challenge: `error="invalid_token", error_description="malformed"`},
+		{name: "admin route, a client's X-Forwarded-Uri names a public path", path: backend.AdminPath + "/users",
+			header: http.Header{"X-Forwarded-Uri": {backend.HomePath}, "X-Original-Uri": {backend.HomePath}}, status: 401},
+		{name: "admin route, a user in no group", path: backend.AdminPath, header: bearer(plainToken), status: 403,
+			challenge: `error="insufficient_scope", error_description="insufficient_group"`},
+		{name: "admin route, an admin", path: backend.AdminPath, header: merge(forged, bearer(adminToken)), status: 200,
+			identity: map[string]string{
+				"x-auth-status": "authenticated", "x-user-sub": admin.Sub, "x-user-name": "alice", "x-user-groups": "admin",
+				"x-user-scopes": issuer.DefaultScope, "x-user-client-id": "demo-client", "x-user-token-use": "access",
+			}},
+		{name: "healthz is not checked, forged headers removed", path: backend.HealthzPath, header: forged, status: 200,
+			identity: map[string]string{}},
+	}
+}
+
+// runEdgeCases sends every case through the proxy at base.
+func runEdgeCases(t *testing.T, w *world, base string, jsonDenials bool) {
+	for _, tc := range edgeCases(t, w) {
+		t.Run(tc.name, func(t *testing.T) {
+			a := get(t, base, tc.path, tc.header)
+			if a.status != tc.status {
+				t.Fatalf("status %d, want %d: %v %s", a.status, tc.status, a.header, a.body)
+			}
+			if tc.status != 200 {
+				if a.app != nil {
+					t.Errorf("a denied request reached the app")
+				}
+				challenge := a.header.Get("Www-Authenticate")
+				if tc.challenge != "" && !strings.Contains(challenge, tc.challenge) {
+					t.Errorf("WWW-Authenticate %q, want it to contain %s", challenge, tc.challenge)
+				}
+				if jsonDenials && !json.Valid([]byte(a.body)) {
+					t.Errorf("denial body is not cognito-authz's JSON: %q", a.body)
+				}
+				return
+			}
+			if a.app == nil {
+				t.Fatalf("did not reach the app: %s", a.body)
+			}
+			for name, values := range a.app.Headers {
+				if strings.Contains(name, "_") && (strings.HasPrefix(name, "x_user") || strings.HasPrefix(name, "x_auth")) {
+					t.Errorf("the app saw the look-alike %s %q", name, values)
+				}
+			}
+			for _, name := range envoyconf.IdentityHeaders {
+				got := a.app.Headers[name]
+				want, expected := tc.identity[name]
+				switch {
+				case expected && !slices.Equal(got, []string{want}):
+					t.Errorf("the app saw %s %q, want exactly %q", name, got, want)
+				case !expected && len(got) > 0:
+					t.Errorf("the app saw %s %q, want none", name, got)
+				}
+			}
+		})
+	}
+}
+
+// TestNginxAuthRequest runs deploy/forwardauth/nginx.conf in a real nginx.
+func TestNginxAuthRequest(t *testing.T) {
+	edge.RequireNginx(t)
+	w := startWorld(t)
+	n := edge.StartNginxTest(t, w.params(t))
+	runEdgeCases(t, w, n.URL(), false)
+}
+
+// TestEnvoyHTTPExtAuthz runs deploy/forwardauth/envoy-http-ext-authz.yaml in a real Envoy.
+func TestEnvoyHTTPExtAuthz(t *testing.T) {
+	envoyproc.RequireEnvoy(t)
+	w := startWorld(t)
+	rendered, err := edge.RenderEnvoyHTTP(w.params(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := envoyproc.StartTest(t, envoyproc.Config{Rendered: rendered})
+	runEdgeCases(t, w, e.URL(), true)
+}
