@@ -15,7 +15,6 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
-	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
 	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
@@ -334,19 +333,25 @@ func TestKeysKeepWorkingWhenTheKeyEndpointGoesDown(t *testing.T) {
 
 // TestStalledKeyEndpointGetsAnAnswerInTime: with the key endpoint stalling, a token under a key
 // not fetched yet makes cognito-authz refetch, and it answers jwks_unavailable before Envoy's own
-// 0.25s timeout (the product's): anonymous on an optional route, its own 503 on a required one.
-// Waiting for the fetch's own timeout (5s) instead left Envoy to answer 503 everywhere.
+// timeout: anonymous on an optional route, its own 503 on a required one. Waiting for the fetch's
+// own timeout (5s) instead left Envoy to answer 503 everywhere. Envoy's timeout here is 1s, not
+// the product's 0.25s (which the jwks unit test takes): the answer then has a quarter of a second
+// to reach Envoy, which a test machine running every other test at once can be slower than.
+// stalledKeysAuthzTimeout is under the key fetch timeout (5s), so a wait for the fetch would
+// outlast it.
+const stalledKeysAuthzTimeout = "1s"
+
 func TestStalledKeyEndpointGetsAnAnswerInTime(t *testing.T) {
 	var stall atomic.Bool
-	stalled := make(chan struct{})
+	released := make(chan struct{})
 	var keysURL string
 	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if stall.Load() {
 			select {
-			case <-stalled:
+			case <-released:
 			case <-r.Context().Done():
+				return
 			}
-			return
 		}
 		resp, err := http.Get(keysURL)
 		if err != nil {
@@ -358,9 +363,8 @@ func TestStalledKeyEndpointGetsAnAnswerInTime(t *testing.T) {
 		_, _ = io.Copy(w, resp.Body)
 	}))
 	t.Cleanup(keys.Close)
-	t.Cleanup(func() { close(stalled) })
 	s := startStackWith(t, e2e.Options{
-		AuthzTimeout: envoyconf.DefaultAuthzTimeout,
+		AuthzTimeout: stalledKeysAuthzTimeout,
 		Configure: func(c *config.Config) {
 			keysURL = c.Issuers[0].JWKSURL
 			c.Issuers[0].JWKSURL = keys.URL
@@ -368,6 +372,22 @@ func TestStalledKeyEndpointGetsAnAnswerInTime(t *testing.T) {
 		},
 	})
 	user(t, s.Issuer, "alice", "admin")
+	fetches := func() float64 {
+		n, err := s.KeyFetches()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// The stalled fetch goes on after the test's requests: let it finish before the stack stops
+	// (cleanups run last first), so nothing of it outlives the test.
+	t.Cleanup(func() {
+		before := fetches()
+		close(released)
+		if err := poll.Until(context.Background(), 10*time.Second, func() bool { return fetches() > before }); err != nil {
+			t.Errorf("the stalled key fetch did not finish once released: %v", err)
+		}
+	})
 
 	stall.Store(true)
 	if _, err := s.Issuer.Rotate(); err != nil {
