@@ -35,11 +35,13 @@ func startStack(t *testing.T, configure func(*config.Config)) *e2e.Stack {
 	return startStackWith(t, e2e.Options{Configure: configure})
 }
 
-// startStackWith is startStack with more options; the test's check timeout and logger are filled
-// in (e2e.StartTest does the rest).
+// startStackWith is startStack with more options; the test's check timeout (unless opts sets
+// one) and logger are filled in (e2e.StartTest does the rest).
 func startStackWith(t *testing.T, opts e2e.Options) *e2e.Stack {
 	t.Helper()
-	opts.AuthzTimeout = testAuthzTimeout
+	if opts.AuthzTimeout == "" {
+		opts.AuthzTimeout = testAuthzTimeout
+	}
 	opts.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	return e2e.StartTest(t, opts)
 }
