@@ -58,14 +58,14 @@ func setHeader(name, value string) *corev3.HeaderValueOption {
 
 // cannedResponses are the answers that do not depend on the token's claims, built once.
 type cannedResponses struct {
-	byDecision map[policy.Decision]*authv3.CheckResponse
-	internal   *authv3.CheckResponse // a panic
-	cancelled  *authv3.CheckResponse // the caller's context ended
+	byDecision map[policy.Decision]*Answer
+	internal   *Answer // a panic
+	cancelled  *Answer // the caller's context ended
 	names      *headerNames
 }
 
 func newCannedResponses(names *headerNames) cannedResponses {
-	c := cannedResponses{byDecision: map[policy.Decision]*authv3.CheckResponse{}, names: names}
+	c := cannedResponses{byDecision: map[policy.Decision]*Answer{}, names: names}
 	var decisions []policy.Decision
 	for _, code := range reason.All {
 		decisions = append(decisions,
@@ -86,14 +86,14 @@ func newCannedResponses(names *headerNames) cannedResponses {
 }
 
 // forDecision returns the answer for any decision but Authenticated.
-func (c *cannedResponses) forDecision(d policy.Decision) *authv3.CheckResponse {
+func (c *cannedResponses) forDecision(d policy.Decision) *Answer {
 	if r, ok := c.byDecision[d]; ok {
 		return r
 	}
 	return c.build(d) // a reason the verifier should not give; still a defined answer
 }
 
-func (c *cannedResponses) build(d policy.Decision) *authv3.CheckResponse {
+func (c *cannedResponses) build(d policy.Decision) *Answer {
 	why := string(d.Reason)
 	switch d.Result {
 	case policy.Skipped:
@@ -119,19 +119,19 @@ func (c *cannedResponses) build(d policy.Decision) *authv3.CheckResponse {
 	return c.internal
 }
 
-func ok(set []*corev3.HeaderValueOption, remove []string, md *structpb.Struct) *authv3.CheckResponse {
-	return &authv3.CheckResponse{
+func ok(set []*corev3.HeaderValueOption, remove []string, md *structpb.Struct) *Answer {
+	return &Answer{Response: authv3.CheckResponse{
 		Status: statusOK,
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
 			Headers:         set,
 			HeadersToRemove: remove,
 		}},
 		DynamicMetadata: md,
-	}
+	}}
 }
 
 // denied builds a denial; challenge is the WWW-Authenticate value, or empty for none.
-func denied(status typev3.StatusCode, code codes.Code, challenge, errorText, why string) *authv3.CheckResponse {
+func denied(status typev3.StatusCode, code codes.Code, challenge, errorText, why string) *Answer {
 	body, _ := json.Marshal(struct {
 		Error  string `json:"error"`
 		Reason string `json:"reason"`
@@ -141,7 +141,7 @@ func denied(status typev3.StatusCode, code codes.Code, challenge, errorText, why
 		headers = append(headers, setHeader("www-authenticate", challenge))
 	}
 	md := meta(MetaAuthStatus, errorText, MetaReason, why)
-	return &authv3.CheckResponse{
+	return &Answer{Response: authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(code), Message: errorText + ": " + why},
 		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
 			Status:  &typev3.HttpStatus{Code: status},
@@ -149,7 +149,7 @@ func denied(status typev3.StatusCode, code codes.Code, challenge, errorText, why
 			Body:    string(body),
 		}},
 		DynamicMetadata: md,
-	}
+	}}
 }
 
 // meta builds a Struct of string fields from key, value pairs.
@@ -161,10 +161,11 @@ func meta(kv ...string) *structpb.Struct {
 	return &structpb.Struct{Fields: fields}
 }
 
-// authenticatedResponse holds every message of one authenticated answer, so that it costs one
-// allocation instead of dozens.
-type authenticatedResponse struct {
-	resp    authv3.CheckResponse
+// authenticatedAnswer holds every message of one authenticated answer, so that it costs one
+// allocation instead of dozens; names is the Server's that built it.
+type authenticatedAnswer struct {
+	Answer
+	names   *headerNames
 	ok      authv3.CheckResponse_OkResponse
 	http    authv3.OkHttpResponse
 	opts    [slotCount]corev3.HeaderValueOption
@@ -177,7 +178,7 @@ type authenticatedResponse struct {
 
 // authenticated builds the answer for verified claims: identity headers that have a value are
 // set, every other owned header removed.
-func (n *headerNames) authenticated(c *verifier.Claims) *authv3.CheckResponse {
+func (n *headerNames) authenticated(c *verifier.Claims) *authenticatedAnswer {
 	var values [slotCount]string
 	values[slotSub] = c.Subject
 	values[slotName] = c.Username
@@ -190,7 +191,7 @@ func (n *headerNames) authenticated(c *verifier.Claims) *authv3.CheckResponse {
 		values[slotClaims] = c.PayloadSegment
 	}
 
-	r := new(authenticatedResponse)
+	r := &authenticatedAnswer{names: n}
 	headers := r.headers[:0]
 	mask := 0
 	for i, v := range values {
@@ -208,8 +209,8 @@ func (n *headerNames) authenticated(c *verifier.Claims) *authv3.CheckResponse {
 	r.http.Headers = headers
 	r.http.HeadersToRemove = n.authenticatedRemove[mask]
 	r.ok.OkResponse = &r.http
-	r.resp.Status = statusOK
-	r.resp.HttpResponse = &r.ok
+	r.Response.Status = statusOK
+	r.Response.HttpResponse = &r.ok
 
 	fields := make(map[string]*structpb.Value, 6)
 	fields[MetaAuthStatus] = authenticatedMetaValue
@@ -225,8 +226,8 @@ func (n *headerNames) authenticated(c *verifier.Claims) *authv3.CheckResponse {
 		fields[kv[0]] = &r.mdVals[i]
 	}
 	r.md.Fields = fields
-	r.resp.DynamicMetadata = &r.md
-	return &r.resp
+	r.Response.DynamicMetadata = &r.md
+	return r
 }
 
 // joinNames joins group or scope names with sep so that the list splits back into exactly these

@@ -1,14 +1,17 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	lru "github.com/hashicorp/golang-lru/v2"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	protocodec "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/authz"
 )
 
 // vtMarshaler is the encoder protoc-gen-go-vtproto generates beside go-control-plane's Envoy types
@@ -34,14 +37,13 @@ type vtMarshaler interface {
 // error, and a field Check starts reading must be added to decodeCheckRequest, or Check sees it
 // empty; TestCheckReadsOnlyDecodedFields fails until it is.
 //
-// A CheckResponse is encoded once and its bytes remembered: authz.Server.Check gives the same
-// few responses again and again (built once per kind of answer, and once per verified token for
-// authenticated ones), and it never changes one it has given (its contract). The encodings are
-// remembered by the response's identity in a bounded cache that holds the response itself, so no
-// other response can take its address while its bytes are remembered.
+// An answer is encoded once: authz.Server.CheckAnswer gives an *authz.Answer (checkServiceDesc
+// registers it in place of Check), and the codec keeps the encoding in it (authz.Answer.SetEncoded),
+// so the bytes live exactly as long as the answer: the few answers that do not depend on the token
+// for the Server's life, an authenticated one as long as its token's entry in the verifier's
+// cache. Any other message is encoded each time.
 type codec struct {
-	proto   encoding.CodecV2
-	encoded *lru.Cache[*authv3.CheckResponse, []byte]
+	proto encoding.CodecV2
 	// decode is decodeCheckRequest (tests replace it); decodePanicked hears of each panic in it.
 	decode         func([]byte, *authv3.CheckRequest) error
 	decodePanicked func(p any)
@@ -50,20 +52,12 @@ type codec struct {
 // errDecodePanicked is the error of a request whose decoding panicked.
 var errDecodePanicked = errors.New("runner: decoding the CheckRequest panicked; refused")
 
-// encodedResponses bounds the encodings remembered: more than the answers authz keeps (its
-// canned ones and up to 8192 authenticated), at a few hundred bytes each.
-const encodedResponses = 10000
-
 // newCodec returns the codec; decodePanicked (which may be nil) is called with the value of each
 // panic in decoding a CheckRequest, and must not panic itself.
 func newCodec(decodePanicked func(p any)) (codec, error) {
 	c := codec{proto: encoding.GetCodecV2(protocodec.Name), decode: decodeCheckRequest, decodePanicked: decodePanicked}
 	if c.proto == nil {
 		return c, fmt.Errorf("runner: grpc's %q codec is not registered", protocodec.Name)
-	}
-	var err error
-	if c.encoded, err = lru.New[*authv3.CheckResponse, []byte](encodedResponses); err != nil {
-		return c, fmt.Errorf("runner: %w", err)
 	}
 	return c, nil
 }
@@ -99,24 +93,23 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) (err error) {
 }
 
 func (c codec) Marshal(v any) (mem.BufferSlice, error) {
-	resp, ok := v.(*authv3.CheckResponse)
-	if !ok || resp == nil {
+	answer, ok := v.(*authz.Answer)
+	if !ok || answer == nil {
 		return c.marshal(v)
 	}
-	// Peek, not Get: a read lock only, and no reordering on every check. Entries then leave in the
-	// order they came; one still in use is encoded again once.
-	if wire, ok := c.encoded.Peek(resp); ok {
+	if wire := answer.Encoded(); wire != nil {
 		// gRPC only reads a SliceBuffer (and frees it as a no-op): one copy serves every stream.
 		return mem.BufferSlice{mem.SliceBuffer(wire)}, nil
 	}
-	data, err := c.marshal(resp)
+	data, err := c.marshal(&answer.Response)
 	if err != nil {
 		return nil, err
 	}
-	// Kept as a plain slice of its own: a pooled buffer goes back to the pool once written.
+	// Kept as a plain slice of its own: a pooled buffer goes back to the pool once written. Two
+	// checks racing on a new answer both encode it; either encoding is kept.
 	wire := data.Materialize()
 	data.Free()
-	c.encoded.Add(resp, wire)
+	answer.SetEncoded(wire)
 	return mem.BufferSlice{mem.SliceBuffer(wire)}, nil
 }
 
@@ -156,4 +149,33 @@ func marshalVT(m vtMarshaler, buf []byte) error {
 		return fmt.Errorf("marshal %T: wrote %d bytes, sized %d (modified while encoding?)", m, n, len(buf))
 	}
 	return nil
+}
+
+// answerer is what checkServiceDesc serves: Check, giving its answer as an *authz.Answer.
+type answerer interface {
+	CheckAnswer(ctx context.Context, req *authv3.CheckRequest) (*authz.Answer, error)
+}
+
+// checkServiceDesc is envoy.service.auth.v3.Authorization as generated, except that its Check
+// handler hands the codec an *authz.Answer instead of the *CheckResponse in it, so the codec can
+// keep the encoding with the answer (codec).
+var checkServiceDesc = grpc.ServiceDesc{
+	ServiceName: authv3.Authorization_ServiceDesc.ServiceName,
+	HandlerType: (*answerer)(nil),
+	Methods:     []grpc.MethodDesc{{MethodName: "Check", Handler: checkHandler}},
+	Metadata:    authv3.Authorization_ServiceDesc.Metadata,
+}
+
+func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	req := new(authv3.CheckRequest)
+	if err := dec(req); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(answerer).CheckAnswer(ctx, req)
+	}
+	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: authv3.Authorization_Check_FullMethodName}
+	return interceptor(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+		return srv.(answerer).CheckAnswer(ctx, req.(*authv3.CheckRequest))
+	})
 }

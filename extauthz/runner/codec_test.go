@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +22,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/authz"
 )
 
 func setHeader(key, value string) *corev3.HeaderValueOption {
@@ -267,13 +268,21 @@ func TestCodecRefusesABrokenEncoding(t *testing.T) {
 	}
 }
 
-// TestCodecRemembersEncodings: the same response is encoded once and its bytes served again,
-// another response (even an equal one) gets its own encoding, and the bytes are protobuf's.
+// answerOf is an authz.Answer for resp.
+func answerOf(resp *authv3.CheckResponse) *authz.Answer {
+	a := new(authz.Answer)
+	proto.Merge(&a.Response, resp)
+	return a
+}
+
+// TestCodecRemembersEncodings: the same answer is encoded once and its bytes, kept in the answer,
+// served again; another answer (even an equal one) gets its own encoding, and the bytes are
+// protobuf's. A bare CheckResponse is encoded every time: the codec keeps nothing of its own.
 func TestCodecRemembersEncodings(t *testing.T) {
 	c := newTestCodec(t)
-	encode := func(resp *authv3.CheckResponse) []byte {
+	encode := func(msg any) []byte {
 		t.Helper()
-		data, err := c.Marshal(resp)
+		data, err := c.Marshal(msg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,41 +291,33 @@ func TestCodecRemembersEncodings(t *testing.T) {
 		}
 		return data[0].ReadOnlyData()
 	}
-	alice, bob := authenticatedResponse(), authenticatedResponse()
-	bob.GetOkResponse().Headers[0].Header.Value = "another-sub"
+	alice, bob := answerOf(authenticatedResponse()), answerOf(authenticatedResponse())
+	bob.Response.GetOkResponse().Headers[0].Header.Value = "another-sub"
 
 	first, again := encode(alice), encode(alice)
 	if &first[0] != &again[0] {
-		t.Error("the same response was encoded twice")
+		t.Error("the same answer was encoded twice")
 	}
-	if c.encoded.Len() != 1 {
-		t.Errorf("%d encodings remembered, want 1", c.encoded.Len())
+	if kept := alice.Encoded(); len(kept) == 0 || &kept[0] != &first[0] {
+		t.Error("the encoding is not kept in the answer")
+	}
+	if bob.Encoded() != nil {
+		t.Error("an answer not yet encoded has an encoding")
 	}
 	for name, tt := range map[string]struct {
 		resp *authv3.CheckResponse
 		wire []byte
-	}{"alice": {alice, again}, "bob": {bob, encode(bob)}} {
+	}{"alice": {&alice.Response, again}, "bob": {&bob.Response, encode(bob)}} {
 		var decoded authv3.CheckResponse
 		if err := proto.Unmarshal(tt.wire, &decoded); err != nil || !proto.Equal(&decoded, tt.resp) {
 			t.Errorf("%s: remembered bytes decode to %v (%v), want %v", name, &decoded, err, tt.resp)
 		}
 	}
-	if equal := authenticatedResponse(); &encode(equal)[0] == &first[0] {
-		t.Error("an equal but different response was served another's bytes")
+	if equal := answerOf(authenticatedResponse()); &encode(equal)[0] == &first[0] {
+		t.Error("an equal but different answer was served another's bytes")
 	}
-}
-
-// TestCodecForgetsTheOldestEncodings: the remembered encodings are bounded.
-func TestCodecForgetsTheOldestEncodings(t *testing.T) {
-	c := newTestCodec(t)
-	for i := range encodedResponses + 10 {
-		resp := &authv3.CheckResponse{DynamicMetadata: stringStruct("sub", strconv.Itoa(i))}
-		if _, err := c.Marshal(resp); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := c.encoded.Len(); got != encodedResponses {
-		t.Errorf("%d encodings remembered, want %d", got, encodedResponses)
+	if bare := authenticatedResponse(); &encode(bare)[0] == &encode(bare)[0] {
+		t.Error("a bare CheckResponse's encoding was remembered")
 	}
 }
 

@@ -106,7 +106,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Runner, error) {
 		return nil, err
 	}
 	r.grpc = grpc.NewServer(opts...)
-	authv3.RegisterAuthorizationServer(r.grpc, r.checks)
+	r.grpc.RegisterService(&checkServiceDesc, r.checks)
 	healthpb.RegisterHealthServer(r.grpc, r.health)
 	r.setHealth(healthpb.HealthCheckResponse_NOT_SERVING)
 
@@ -170,6 +170,11 @@ type liveService struct {
 // Check answers with the current engine (authz.Server.Check).
 func (l *liveService) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	return l.engine.Load().service.Check(ctx, req)
+}
+
+// CheckAnswer answers with the current engine (authz.Server.CheckAnswer); checkServiceDesc serves it.
+func (l *liveService) CheckAnswer(ctx context.Context, req *authv3.CheckRequest) (*authz.Answer, error) {
+	return l.engine.Load().service.CheckAnswer(ctx, req)
 }
 
 func (r *Runner) current() *engine { return r.checks.engine.Load() }

@@ -85,4 +85,10 @@ type Claims struct {
 	// PayloadSegment is the token's base64url payload segment: base64url of Payload, for a
 	// claims header at no extra cost.
 	PayloadSegment string
+
+	memo *Memo // the cache entry's, when the claims are cached
 }
+
+// Memo is the room kept with these claims in the verified-token cache, or nil when they are not
+// cached (the cache is off).
+func (c *Claims) Memo() *Memo { return c.memo }

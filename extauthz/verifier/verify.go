@@ -258,8 +258,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	}
 
 	if v.cache != nil {
-		v.cache.put(&cacheEntry{
-			token:      token,
+		v.cache.put(token, &cacheEntry{
 			claims:     claims,
 			notAfter:   claims.ExpiresAt.Add(v.clockSkew),
 			issuer:     iss,
