@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/cognito-authz/cognito-authz/extauthz/authz"
 )
 
@@ -26,7 +28,7 @@ func TestAnswerKeptWithTheToken(t *testing.T) {
 	check := func(s *authz.Server, token string) *authz.Answer {
 		t.Helper()
 		a, err := s.CheckAnswer(context.Background(), request("GET", "/api/me", bearer(token), nil))
-		if err != nil || read(t, &a.Response).set["x-auth-status"] != "authenticated" {
+		if err != nil || read(t, a.Response()).set["x-auth-status"] != "authenticated" {
 			t.Fatalf("not authenticated: %v", err)
 		}
 		return a
@@ -38,8 +40,17 @@ func TestAnswerKeptWithTheToken(t *testing.T) {
 	if check(plain, twin) == first {
 		t.Error("another token with equal claims got the same answer")
 	}
+	// Once encoded, the answer lets go of its response and builds an equal one when asked.
+	resp := first.Response()
+	first.SetEncoded([]byte("encoded"))
+	if again := first.Response(); again == resp || !proto.Equal(again, resp) {
+		t.Errorf("the response after encoding: %v (same pointer %v), want an equal one built again", again, again == resp)
+	}
+	if string(check(plain, alice).Encoded()) != "encoded" {
+		t.Error("the encoding is not kept with the token")
+	}
 	other := check(custom, alice)
-	if other == first || read(t, &other.Response).set["x-id-sub"] != "alice" {
-		t.Errorf("a second Server on the same verifier answered with the first's headers: %v", read(t, &other.Response).set)
+	if other == first || read(t, other.Response()).set["x-id-sub"] != "alice" {
+		t.Errorf("a second Server on the same verifier answered with the first's headers: %v", read(t, other.Response()).set)
 	}
 }

@@ -35,7 +35,7 @@ import (
 // Responses share immutable parts with other calls: callers must not modify them.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	a, _ := s.CheckAnswer(ctx, req)
-	return &a.Response, nil
+	return a.Response(), nil
 }
 
 // CheckAnswer is Check, giving the response as an Answer, so that its encoding is made once and
@@ -101,12 +101,12 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*Answer, 
 	// with the claims in the verifier's cache entry. A Memo is shared by every Server using the
 	// verifier, so an answer is used only if this Server built it.
 	memo := claims.Memo()
-	if a, ok := memo.Load().(*authenticatedAnswer); ok && a.names == &s.names {
-		return &a.Answer, d, claims
+	if a, ok := memo.Load().(*Answer); ok && a.names == &s.names {
+		return a, d, claims
 	}
-	a := s.names.authenticated(claims)
+	a := s.names.authenticatedAnswer(claims)
 	memo.Store(a)
-	return &a.Answer, d, claims
+	return a, d, claims
 }
 
 // finish records and logs one decision.

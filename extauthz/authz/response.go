@@ -120,14 +120,14 @@ func (c *cannedResponses) build(d policy.Decision) *Answer {
 }
 
 func ok(set []*corev3.HeaderValueOption, remove []string, md *structpb.Struct) *Answer {
-	return &Answer{Response: authv3.CheckResponse{
+	return NewAnswer(&authv3.CheckResponse{
 		Status: statusOK,
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
 			Headers:         set,
 			HeadersToRemove: remove,
 		}},
 		DynamicMetadata: md,
-	}}
+	})
 }
 
 // denied builds a denial; challenge is the WWW-Authenticate value, or empty for none.
@@ -141,7 +141,7 @@ func denied(status typev3.StatusCode, code codes.Code, challenge, errorText, why
 		headers = append(headers, setHeader("www-authenticate", challenge))
 	}
 	md := meta(MetaAuthStatus, errorText, MetaReason, why)
-	return &Answer{Response: authv3.CheckResponse{
+	return NewAnswer(&authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(code), Message: errorText + ": " + why},
 		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
 			Status:  &typev3.HttpStatus{Code: status},
@@ -149,7 +149,7 @@ func denied(status typev3.StatusCode, code codes.Code, challenge, errorText, why
 			Body:    string(body),
 		}},
 		DynamicMetadata: md,
-	}}
+	})
 }
 
 // meta builds a Struct of string fields from key, value pairs.
@@ -161,11 +161,10 @@ func meta(kv ...string) *structpb.Struct {
 	return &structpb.Struct{Fields: fields}
 }
 
-// authenticatedAnswer holds every message of one authenticated answer, so that it costs one
-// allocation instead of dozens; names is the Server's that built it.
-type authenticatedAnswer struct {
-	Answer
-	names   *headerNames
+// authenticatedResponse holds every message of one authenticated answer, so that it costs one
+// allocation instead of dozens.
+type authenticatedResponse struct {
+	resp    authv3.CheckResponse
 	ok      authv3.CheckResponse_OkResponse
 	http    authv3.OkHttpResponse
 	opts    [slotCount]corev3.HeaderValueOption
@@ -178,7 +177,7 @@ type authenticatedAnswer struct {
 
 // authenticated builds the answer for verified claims: identity headers that have a value are
 // set, every other owned header removed.
-func (n *headerNames) authenticated(c *verifier.Claims) *authenticatedAnswer {
+func (n *headerNames) authenticated(c *verifier.Claims) *authv3.CheckResponse {
 	var values [slotCount]string
 	values[slotSub] = c.Subject
 	values[slotName] = c.Username
@@ -191,7 +190,7 @@ func (n *headerNames) authenticated(c *verifier.Claims) *authenticatedAnswer {
 		values[slotClaims] = c.PayloadSegment
 	}
 
-	r := &authenticatedAnswer{names: n}
+	r := new(authenticatedResponse)
 	headers := r.headers[:0]
 	mask := 0
 	for i, v := range values {
@@ -209,8 +208,8 @@ func (n *headerNames) authenticated(c *verifier.Claims) *authenticatedAnswer {
 	r.http.Headers = headers
 	r.http.HeadersToRemove = n.authenticatedRemove[mask]
 	r.ok.OkResponse = &r.http
-	r.Response.Status = statusOK
-	r.Response.HttpResponse = &r.ok
+	r.resp.Status = statusOK
+	r.resp.HttpResponse = &r.ok
 
 	fields := make(map[string]*structpb.Value, 6)
 	fields[MetaAuthStatus] = authenticatedMetaValue
@@ -226,8 +225,8 @@ func (n *headerNames) authenticated(c *verifier.Claims) *authenticatedAnswer {
 		fields[kv[0]] = &r.mdVals[i]
 	}
 	r.md.Fields = fields
-	r.Response.DynamicMetadata = &r.md
-	return r
+	r.resp.DynamicMetadata = &r.md
+	return &r.resp
 }
 
 // joinNames joins group or scope names with sep so that the list splits back into exactly these

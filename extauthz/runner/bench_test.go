@@ -12,6 +12,8 @@ import (
 	protocodec "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/authz"
 )
 
 // The benchmark names are tracked across changes (docs/performance.md): keep them.
@@ -38,7 +40,7 @@ func BenchmarkCodec(b *testing.B) {
 		{"decode-all-headers", mustMarshal(b, envoyCheckRequest(benchToken, true))},
 		{"decode-token-headers", mustMarshal(b, envoyCheckRequest(benchToken, false))},
 	}
-	answer := answerOf(authenticatedResponse())
+	answer := authz.NewAnswer(authenticatedResponse())
 	for _, c := range codecs {
 		for _, req := range requests {
 			b.Run(c.name+"/"+req.name, func(b *testing.B) {
@@ -56,7 +58,7 @@ func BenchmarkCodec(b *testing.B) {
 		// (grpc's codec encodes the answer's response each time.)
 		msg := any(answer)
 		if c.name == "grpc-proto" {
-			msg = &answer.Response
+			msg = answer.Response()
 		}
 		b.Run(c.name+"/encode-authenticated", func(b *testing.B) {
 			b.ReportAllocs()
@@ -73,9 +75,9 @@ func BenchmarkCodec(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				var fresh any = answerOf(&answer.Response)
+				var fresh any = authz.NewAnswer(proto.Clone(answer.Response()).(*authv3.CheckResponse))
 				if c.name == "grpc-proto" {
-					fresh = proto.Clone(&answer.Response)
+					fresh = proto.Clone(answer.Response())
 				}
 				b.StartTimer()
 				data, err := c.codec.Marshal(fresh)

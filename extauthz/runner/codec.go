@@ -101,7 +101,7 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 		// gRPC only reads a SliceBuffer (and frees it as a no-op): one copy serves every stream.
 		return mem.BufferSlice{mem.SliceBuffer(wire)}, nil
 	}
-	data, err := c.marshal(&answer.Response)
+	data, err := c.marshal(answer.Response())
 	if err != nil {
 		return nil, err
 	}

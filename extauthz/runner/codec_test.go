@@ -268,13 +268,6 @@ func TestCodecRefusesABrokenEncoding(t *testing.T) {
 	}
 }
 
-// answerOf is an authz.Answer for resp.
-func answerOf(resp *authv3.CheckResponse) *authz.Answer {
-	a := new(authz.Answer)
-	proto.Merge(&a.Response, resp)
-	return a
-}
-
 // TestCodecRemembersEncodings: the same answer is encoded once and its bytes, kept in the answer,
 // served again; another answer (even an equal one) gets its own encoding, and the bytes are
 // protobuf's. A bare CheckResponse is encoded every time: the codec keeps nothing of its own.
@@ -291,8 +284,8 @@ func TestCodecRemembersEncodings(t *testing.T) {
 		}
 		return data[0].ReadOnlyData()
 	}
-	alice, bob := answerOf(authenticatedResponse()), answerOf(authenticatedResponse())
-	bob.Response.GetOkResponse().Headers[0].Header.Value = "another-sub"
+	alice, bob := authz.NewAnswer(authenticatedResponse()), authz.NewAnswer(authenticatedResponse())
+	bob.Response().GetOkResponse().Headers[0].Header.Value = "another-sub"
 
 	first, again := encode(alice), encode(alice)
 	if &first[0] != &again[0] {
@@ -307,13 +300,13 @@ func TestCodecRemembersEncodings(t *testing.T) {
 	for name, tt := range map[string]struct {
 		resp *authv3.CheckResponse
 		wire []byte
-	}{"alice": {&alice.Response, again}, "bob": {&bob.Response, encode(bob)}} {
+	}{"alice": {alice.Response(), again}, "bob": {bob.Response(), encode(bob)}} {
 		var decoded authv3.CheckResponse
 		if err := proto.Unmarshal(tt.wire, &decoded); err != nil || !proto.Equal(&decoded, tt.resp) {
 			t.Errorf("%s: remembered bytes decode to %v (%v), want %v", name, &decoded, err, tt.resp)
 		}
 	}
-	if equal := answerOf(authenticatedResponse()); &encode(equal)[0] == &first[0] {
+	if equal := authz.NewAnswer(authenticatedResponse()); &encode(equal)[0] == &first[0] {
 		t.Error("an equal but different answer was served another's bytes")
 	}
 	if bare := authenticatedResponse(); &encode(bare)[0] == &encode(bare)[0] {

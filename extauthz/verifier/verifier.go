@@ -80,10 +80,8 @@ type Claims struct {
 	ExpiresAt time.Time
 	IssuedAt  time.Time
 	JTI       string
-	// Payload is the verified payload JSON exactly as signed.
-	Payload []byte
-	// PayloadSegment is the token's base64url payload segment: base64url of Payload, for a
-	// claims header at no extra cost.
+	// PayloadSegment is the token's base64url payload segment: the verified payload JSON exactly
+	// as signed, encoded, for a claims header at no extra cost (Map decodes it).
 	PayloadSegment string
 
 	memo *Memo // the cache entry's, when the claims are cached

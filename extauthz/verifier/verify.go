@@ -349,7 +349,6 @@ func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Cla
 		ExpiresAt:      exp,
 		IssuedAt:       iat,
 		JTI:            p.Jti,
-		Payload:        t.payloadJSON,
 		PayloadSegment: t.payloadSegment,
 	}, nil
 }
@@ -400,7 +399,11 @@ func numericDate(seconds float64) time.Time {
 
 // Map decodes the verified payload into a claim map, numbers kept exact, for `verify` output.
 func (c *Claims) Map() (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(c.Payload))
+	payload, err := b64.DecodeString(c.PayloadSegment)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
