@@ -12,6 +12,8 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"go.uber.org/zap"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/envoytest"
 )
 
 // BenchmarkMemoryDistinctTokens reports the memory the service holds after distinctTokens
@@ -57,7 +59,7 @@ func BenchmarkMemoryDistinctTokens(b *testing.B) {
 	}
 	for b.Loop() {
 		for range distinctTokens {
-			req := envoyCheckRequest(<-tokens, false)
+			req := envoytest.CheckRequest(<-tokens, false)
 			for range checksPerToken {
 				resp, err := client.Check(context.Background(), req)
 				if err != nil || authStatus(resp) != "authenticated" {

@@ -29,6 +29,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/forwardauth"
 	"github.com/cognito-authz/cognito-authz/extauthz/metrics"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/extauthz/wire"
 )
 
 // ShutdownTimeout bounds Run's graceful shutdown: in-flight checks get this long to finish.
@@ -106,7 +107,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Runner, error) {
 		return nil, err
 	}
 	r.grpc = grpc.NewServer(opts...)
-	r.grpc.RegisterService(&checkServiceDesc, r.checks)
+	wire.Register(r.grpc, r.checks)
 	healthpb.RegisterHealthServer(r.grpc, r.health)
 	r.setHealth(healthpb.HealthCheckResponse_NOT_SERVING)
 
@@ -172,7 +173,7 @@ func (l *liveService) Check(ctx context.Context, req *authv3.CheckRequest) (*aut
 	return l.engine.Load().service.Check(ctx, req)
 }
 
-// CheckAnswer answers with the current engine (authz.Server.CheckAnswer); checkServiceDesc serves it.
+// CheckAnswer answers with the current engine (authz.Server.CheckAnswer), what wire.Register serves.
 func (l *liveService) CheckAnswer(ctx context.Context, req *authv3.CheckRequest) (*authz.Answer, error) {
 	return l.engine.Load().service.CheckAnswer(ctx, req)
 }
@@ -191,7 +192,7 @@ const (
 // serverOptions: Envoy keeps a few long-lived HTTP/2 connections and multiplexes every check on
 // them, may ping them to keep them alive, and must never be cut off for pinging.
 func serverOptions(tls *tlsReloader, decodePanicked func(p any)) ([]grpc.ServerOption, error) {
-	c, err := newCodec(decodePanicked)
+	c, err := wire.NewCodec(decodePanicked)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,23 @@
-package runner
+// Package wire is the service's side of Envoy's ext_authz gRPC wire: the gRPC codec of the
+// listener, its hand-written CheckRequest decoder, and the Check method served so that an answer is
+// encoded once.
+//
+// Its contract with package authz:
+//   - Decoding. A CheckRequest is decoded by decodeCheckRequest, not protobuf, whatever the build
+//     tags. It fills only attributes.request.http's method, path, headers and header_map, and
+//     attributes.context_extensions, and skips everything else Envoy sends (peers, time, host,
+//     metadata, TLS session, body...), checking only its framing: decoding all of it cost a sixth of
+//     the service's CPU per check and most of its allocations, for fields nothing reads.
+//     authz.Server.Check must read only those fields; one it starts reading must be added to the
+//     decoder, or Check sees it empty. TestCheckReadsOnlyDecodedFields fails until it is. Bad content
+//     in a skipped field (invalid UTF-8 in host, say) is not an error, as it would be for protobuf.
+//   - Encoding. Register serves Check through authz.Server.CheckAnswer, which gives an
+//     *authz.Answer; the codec encodes its response once and keeps the bytes in it
+//     (authz.Answer.SetEncoded), so they live exactly as long as the answer (for a verified token,
+//     its entry in the verifier's cache). CheckResponses are encoded with go-control-plane's
+//     generated vtprotobuf code when built with -tags vtprotobuf, else with protobuf; every other
+//     message (grpc.health.v1) goes through grpc's own proto codec, both ways.
+package wire
 
 import (
 	"context"
@@ -23,25 +42,9 @@ type vtMarshaler interface {
 	MarshalToSizedBufferVTStrict(dAtA []byte) (int, error)
 }
 
-// codec is the gRPC codec of the service's listener, installed with grpc.ForceServerCodecV2 so
-// it applies to this server only. Encoding a CheckResponse with generated code costs a fifth of
-// protobuf's reflection (BenchmarkCodec); every other message (grpc.health.v1) is grpc's own
-// proto codec, both ways.
-//
-// A CheckRequest is decoded by decodeCheckRequest, not protobuf, whatever the build tags: it
-// fills only what authz.Server.Check reads (attributes.request.http's method, path, headers and
-// header_map, and attributes.context_extensions) and skips everything else Envoy sends (peers,
-// time, host, metadata, TLS session, body...), checking only its framing. Decoding all of it cost
-// a sixth of the service's CPU per check and most of its allocations, for fields nothing reads.
-// Two consequences: bad content in a skipped field (invalid UTF-8 in host, say) is no longer an
-// error, and a field Check starts reading must be added to decodeCheckRequest, or Check sees it
-// empty; TestCheckReadsOnlyDecodedFields fails until it is.
-//
-// An answer is encoded once: authz.Server.CheckAnswer gives an *authz.Answer (checkServiceDesc
-// registers it in place of Check), and the codec keeps the encoding in it (authz.Answer.SetEncoded),
-// so the bytes live exactly as long as the answer: the few answers that do not depend on the token
-// for the Server's life, an authenticated one as long as its token's entry in the verifier's
-// cache. Any other message is encoded each time.
+// codec is the gRPC codec of the service's listener (package doc), installed with
+// grpc.ForceServerCodecV2 so it applies to this server only. Encoding a CheckResponse with
+// generated code costs a fifth of protobuf's reflection (BenchmarkCodec).
 type codec struct {
 	proto encoding.CodecV2
 	// decode is decodeCheckRequest (tests replace it); decodePanicked hears of each panic in it.
@@ -50,14 +53,16 @@ type codec struct {
 }
 
 // errDecodePanicked is the error of a request whose decoding panicked.
-var errDecodePanicked = errors.New("runner: decoding the CheckRequest panicked; refused")
+var errDecodePanicked = errors.New("wire: decoding the CheckRequest panicked; refused")
 
-// newCodec returns the codec; decodePanicked (which may be nil) is called with the value of each
-// panic in decoding a CheckRequest, and must not panic itself.
+// NewCodec returns the codec, for grpc.ForceServerCodecV2; decodePanicked (which may be nil) is
+// called with the value of each panic in decoding a CheckRequest, and must not panic itself.
+func NewCodec(decodePanicked func(p any)) (encoding.CodecV2, error) { return newCodec(decodePanicked) }
+
 func newCodec(decodePanicked func(p any)) (codec, error) {
 	c := codec{proto: encoding.GetCodecV2(protocodec.Name), decode: decodeCheckRequest, decodePanicked: decodePanicked}
 	if c.proto == nil {
-		return c, fmt.Errorf("runner: grpc's %q codec is not registered", protocodec.Name)
+		return c, fmt.Errorf("wire: grpc's %q codec is not registered", protocodec.Name)
 	}
 	return c, nil
 }
@@ -151,17 +156,21 @@ func marshalVT(m vtMarshaler, buf []byte) error {
 	return nil
 }
 
-// answerer is what checkServiceDesc serves: Check, giving its answer as an *authz.Answer.
-type answerer interface {
+// Answerer is what Register serves: Check, giving its answer as an *authz.Answer
+// (authz.Server.CheckAnswer).
+type Answerer interface {
 	CheckAnswer(ctx context.Context, req *authv3.CheckRequest) (*authz.Answer, error)
 }
+
+// Register registers s as envoy.service.auth.v3.Authorization on g.
+func Register(g *grpc.Server, s Answerer) { g.RegisterService(&checkServiceDesc, s) }
 
 // checkServiceDesc is envoy.service.auth.v3.Authorization as generated, except that its Check
 // handler hands the codec an *authz.Answer instead of the *CheckResponse in it, so the codec can
 // keep the encoding with the answer (codec).
 var checkServiceDesc = grpc.ServiceDesc{
 	ServiceName: authv3.Authorization_ServiceDesc.ServiceName,
-	HandlerType: (*answerer)(nil),
+	HandlerType: (*Answerer)(nil),
 	Methods:     []grpc.MethodDesc{{MethodName: "Check", Handler: checkHandler}},
 	Metadata:    authv3.Authorization_ServiceDesc.Metadata,
 }
@@ -172,10 +181,10 @@ func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(answerer).CheckAnswer(ctx, req)
+		return srv.(Answerer).CheckAnswer(ctx, req)
 	}
 	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: authv3.Authorization_Check_FullMethodName}
 	return interceptor(ctx, req, info, func(ctx context.Context, req any) (any, error) {
-		return srv.(answerer).CheckAnswer(ctx, req.(*authv3.CheckRequest))
+		return srv.(Answerer).CheckAnswer(ctx, req.(*authv3.CheckRequest))
 	})
 }
