@@ -1,53 +1,115 @@
 package runner
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"go.uber.org/zap"
 
+	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/envoytest"
+	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
 
-// BenchmarkMemoryDistinctTokens reports the memory the service holds after distinctTokens
-// distinct valid tokens, each checked a few times, went through the running service over gRPC:
-// the verified-token cache full (cache.max_entries) and every token beyond it evicted. It reports
-// rss-MB (the process's resident set, the gRPC client's share included) and heap-MB (live heap
-// after a GC) as metrics; it asserts nothing (docs/performance.md has the figures). Run it with
+// serveEnv, when set to a key server's URL, makes the test binary the service of
+// BenchmarkMemoryDistinctTokens instead of running tests (TestMain).
+const serveEnv = "COGNITO_AUTHZ_MEMORY_BENCH_JWKS"
+
+func TestMain(m *testing.M) {
+	if url := os.Getenv(serveEnv); url != "" {
+		if err := serveForMemoryBenchmark(url); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// serveForMemoryBenchmark runs the service with testConfig's settings for the key server at url,
+// prints its gRPC and admin addresses, and serves until its standard input closes.
+func serveForMemoryBenchmark(url string) error {
+	cfg := config.Default()
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Issuers = []config.Issuer{{Issuer: url + "/pool", JWKSURL: url + "/jwks.json", ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAccess}}
+	r, err := New(cfg, zap.NewNop())
+	if err != nil {
+		return err
+	}
+	if err := r.Start(context.Background()); err != nil {
+		return err
+	}
+	fmt.Println(r.GRPCAddr(), r.AdminAddr())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return r.Shutdown(context.Background())
+}
+
+// BenchmarkMemoryDistinctTokens reports the memory the service holds once distinctTokens distinct
+// valid tokens, each checked a few times, went through it over gRPC: the verified-token cache
+// full (cache.max_entries, default) and every token beyond it evicted. The service runs in a
+// process of its own (this test binary, TestMain), so the figures are the service's alone:
+// service-rss-MB (process_resident_memory_bytes) and service-heap-MB (go_memstats_heap_alloc_bytes)
+// from its /metrics. It asserts nothing (docs/performance.md has the figures). Run it with
 // -benchtime=1x: signing the tokens takes most of its time.
 func BenchmarkMemoryDistinctTokens(b *testing.B) {
 	const distinctTokens, checksPerToken = 40000, 3
 	key := newKeyPair(b, "k1")
 	jwks := newJWKSServer(b, key)
-	cfg := testConfig(jwks)
-	r, err := New(cfg, zap.NewNop())
+	issuer := jwks.URL + "/pool"
+
+	service := exec.Command(os.Args[0], "-test.run=^$")
+	service.Env = append(os.Environ(), serveEnv+"="+jwks.URL)
+	service.Stderr = os.Stderr
+	stdin, err := service.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := r.Start(context.Background()); err != nil {
+	stdout, err := service.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := service.Start(); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = r.Shutdown(ctx)
+		stdin.Close()
+		_ = service.Wait()
 	})
-	eventually(b, "keys loaded", r.Ready)
-	client := authv3.NewAuthorizationClient(dial(b, r.GRPCAddr(), nil))
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("the service did not start: %v", err)
+	}
+	grpcAddr, adminAddr, _ := strings.Cut(strings.TrimSpace(line), " ")
+	addr, err := net.ResolveTCPAddr("tcp", grpcAddr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := authv3.NewAuthorizationClient(dial(b, addr, nil))
+	check := func(token string) bool {
+		resp, err := client.Check(context.Background(), envoytest.CheckRequest(token, false))
+		return err == nil && authStatus(resp) == "authenticated"
+	}
+	warmup := key.sign(b, accessClaims(issuer, clientID))
+	eventually(b, "the service answers", func() bool { return check(warmup) })
 
-	// Tokens are signed as they are sent and dropped after, so the benchmark itself holds none.
+	// Tokens are signed as they are sent and dropped after.
 	tokens := make(chan string, 64)
-	for w := range runtime.GOMAXPROCS(0) {
+	workers := runtime.GOMAXPROCS(0)
+	for w := range workers {
 		go func() {
-			for i := w; i < distinctTokens; i += runtime.GOMAXPROCS(0) {
-				claims := accessClaims(cfg.Issuers[0].Issuer, clientID)
+			for i := w; i < distinctTokens; i += workers {
+				claims := accessClaims(issuer, clientID)
 				claims["sub"] = fmt.Sprintf("5f1d7a2c-0e4b-4c39-9a8e-%012d", i)
 				claims["jti"] = fmt.Sprintf("9c2e4b1a-7d3f-4e8b-a1c5-%012d", i)
 				claims["username"] = "user" + strconv.Itoa(i)
@@ -59,37 +121,40 @@ func BenchmarkMemoryDistinctTokens(b *testing.B) {
 	}
 	for b.Loop() {
 		for range distinctTokens {
-			req := envoytest.CheckRequest(<-tokens, false)
+			token := <-tokens
 			for range checksPerToken {
-				resp, err := client.Check(context.Background(), req)
-				if err != nil || authStatus(resp) != "authenticated" {
-					b.Fatalf("not authenticated: %v", err)
+				if !check(token) {
+					b.Fatal("not authenticated")
 				}
 			}
 		}
 	}
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MB")
-	b.ReportMetric(residentMB(b), "rss-MB")
+	b.StopTimer()
+	metrics := scrape(b, "http://"+adminAddr+"/metrics")
+	b.ReportMetric(metrics["process_resident_memory_bytes"]/(1<<20), "service-rss-MB")
+	b.ReportMetric(metrics["go_memstats_heap_alloc_bytes"]/(1<<20), "service-heap-MB")
 }
 
-// residentMB is the process's resident set size (VmRSS of /proc/self/status) in MiB.
-func residentMB(b *testing.B) float64 {
-	status, err := os.ReadFile("/proc/self/status")
+// scrape reads the unlabelled samples of a Prometheus text exposition.
+func scrape(b *testing.B, url string) map[string]float64 {
+	resp, err := http.Get(url)
 	if err != nil {
-		b.Skipf("no /proc/self/status: %v", err)
+		b.Fatal(err)
 	}
-	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return float64(kb) / 1024
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	samples := map[string]float64{}
+	for line := range strings.Lines(string(body)) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			samples[name] = v
 		}
 	}
-	b.Fatal("no VmRSS in /proc/self/status")
-	return 0
+	return samples
 }
