@@ -140,6 +140,8 @@ func (r *Runner) newEngine(cfg *config.Config, prev *engine) (*engine, error) {
 	vcfg := cfg.VerifierConfig()
 	vcfg.Logger = r.log.Named("jwks")
 	vcfg.Observer = readinessObserver{Metrics: r.metrics, fetched: r.keysFetched}
+	// Only the claims header needs the payload; without it a cached token does not keep a copy.
+	vcfg.OmitPayload = cfg.IdentityHeaders.ClaimsHeader == ""
 	if prev != nil {
 		vcfg.Previous = prev.verifier
 	}

@@ -199,6 +199,14 @@ func TestVerifyCache(t *testing.T) {
 		}
 	})
 
+	t.Run("without the payload", func(t *testing.T) {
+		f := newFixture(t, func(c *Config) { c.OmitPayload = true })
+		c, err := f.v.Verify(ctx, token)
+		if err != nil || c.PayloadSegment != "" || c.Subject == "" {
+			t.Fatalf("OmitPayload: %v, payload segment %q, sub %q; want the claims without the payload", err, c.PayloadSegment, c.Subject)
+		}
+	})
+
 	t.Run("bounded", func(t *testing.T) {
 		f := newFixture(t, func(c *Config) { c.CacheMaxEntries = 2 })
 		tokens := []string{mint(with(accessClaims(), "jti", "a")), mint(with(accessClaims(), "jti", "b")), mint(with(accessClaims(), "jti", "c"))}

@@ -93,7 +93,7 @@ func (c *tokenCache) get(token string, now time.Time) *Claims {
 }
 
 // put caches claims verified from token; the claims get the entry's Memo. The claims keep no
-// part of the token: the payload segment is copied.
+// part of the token: the payload segment, when kept, is copied.
 func (c *tokenCache) put(token string, e *cacheEntry) {
 	e.claims.PayloadSegment = strings.Clone(e.claims.PayloadSegment)
 	e.claims.memo = &e.memo

@@ -48,9 +48,12 @@ type Observer interface {
 // Config configures a Verifier. Zero values take the defaults of
 // docs/reference.md#configuration-file.
 type Config struct {
-	Issuers            []IssuerConfig
-	ClockSkew          time.Duration
-	MaxTokenBytes      int           // default 16384
+	Issuers       []IssuerConfig
+	ClockSkew     time.Duration
+	MaxTokenBytes int // default 16384
+	// OmitPayload leaves Claims.PayloadSegment empty (and Map failing), for a caller that needs
+	// neither (no claims header): a cached token then keeps no copy of its payload.
+	OmitPayload        bool
 	CacheMaxEntries    int           // 0 disables the verified-token cache; negative means default 10000
 	RefreshInterval    time.Duration // default 1h
 	MinRefetchInterval time.Duration // default 10s

@@ -40,6 +40,7 @@ type Verifier struct {
 	now           func() time.Time
 	clockSkew     time.Duration
 	maxTokenBytes int
+	omitPayload   bool
 	observer      Observer
 }
 
@@ -56,6 +57,7 @@ func New(cfg Config) (*Verifier, error) {
 		now:           cfg.Now,
 		clockSkew:     cfg.ClockSkew,
 		maxTokenBytes: cfg.MaxTokenBytes,
+		omitPayload:   cfg.OmitPayload,
 		observer:      cfg.Observer,
 	}
 	if v.now == nil {
@@ -92,7 +94,7 @@ func New(cfg Config) (*Verifier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("issuers[%d].%w", i, err)
 		}
-		iss := &issuer{name: accepted[0], clientIDs: slices.Clone(ic.ClientIDs), tokenUse: ic.TokenUse}
+		iss := &issuer{name: accepted[0], urls: accepted, clientIDs: slices.Clone(ic.ClientIDs), tokenUse: ic.TokenUse}
 		if iss.tokenUse == "" {
 			iss.tokenUse = TokenUseAccess
 		}
@@ -283,9 +285,12 @@ func (v *Verifier) issuerOf(p *payload) (*issuer, *Error) {
 // checkClaims asserts the claims of docs/reference.md#verification and returns them typed.
 func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Claims, *Error) {
 	p := &t.claims
-	use := TokenUse(p.TokenUse)
-	switch use {
-	case TokenUseAccess, TokenUseID:
+	var use TokenUse
+	switch TokenUse(p.TokenUse) {
+	case TokenUseAccess:
+		use = TokenUseAccess // the constant: a cached token keeps no copy of it
+	case TokenUseID:
+		use = TokenUseID
 	case "":
 		return nil, fail(reason.WrongTokenUse, "token has no token_use claim")
 	default:
@@ -301,9 +306,11 @@ func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Cla
 	if clientID == "" {
 		return nil, fail(reason.WrongClient, "%s token has no %s claim", use, clientClaim)
 	}
-	if !slices.Contains(iss.clientIDs, clientID) {
+	known := slices.Index(iss.clientIDs, clientID)
+	if known < 0 {
 		return nil, fail(reason.WrongClient, "%s %q is not an accepted client id", clientClaim, truncate(clientID))
 	}
+	clientID = iss.clientIDs[known] // the configured string: a cached token keeps no copy of it
 
 	if p.Exp == nil {
 		return nil, fail(reason.Malformed, "token has no exp claim")
@@ -337,8 +344,12 @@ func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Cla
 	if e := checkHeaderValues(p, username, clientID); e != nil {
 		return nil, e
 	}
+	payloadSegment := t.payloadSegment
+	if v.omitPayload {
+		payloadSegment = ""
+	}
 	return &Claims{
-		Issuer:         p.Iss,
+		Issuer:         iss.urls[slices.Index(iss.urls, p.Iss)], // the configured string, as above
 		Subject:        p.Sub,
 		Username:       username,
 		Email:          p.Email,
@@ -349,7 +360,7 @@ func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Cla
 		ExpiresAt:      exp,
 		IssuedAt:       iat,
 		JTI:            p.Jti,
-		PayloadSegment: t.payloadSegment,
+		PayloadSegment: payloadSegment,
 	}, nil
 }
 
