@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -305,5 +307,34 @@ func TestTail(t *testing.T) {
 				t.Errorf("Tail() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestHTTPReady(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok":
+		case "/created":
+			w.WriteHeader(http.StatusCreated)
+		default:
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	tests := []struct {
+		url  string
+		want bool
+	}{
+		{srv.URL + "/ok", true},
+		{srv.URL + "/created", true},
+		{srv.URL + "/starting", false},
+		{closed.URL + "/ok", false},
+	}
+	for _, tt := range tests {
+		if got := childproc.HTTPReady(srv.Client(), tt.url)(t.Context()); got != tt.want {
+			t.Errorf("HTTPReady(%s) = %v, want %v", tt.url, got, tt.want)
+		}
 	}
 }

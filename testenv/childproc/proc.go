@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -312,5 +313,21 @@ func (w *lineWriter) flush() {
 	if len(w.partial) > 0 {
 		w.onLine(string(w.partial))
 		w.partial = nil
+	}
+}
+
+// HTTPReady is a readiness check for WaitReady: GET url answers a success (2xx) status.
+func HTTPReady(client *http.Client, url string) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode >= 200 && resp.StatusCode < 300
 	}
 }
