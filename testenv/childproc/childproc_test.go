@@ -338,3 +338,39 @@ func TestHTTPReady(t *testing.T) {
 		}
 	}
 }
+
+// TestStopAtEnd: the helper is stopped when its test ends, and a helper that died on its own
+// during the test is reported.
+func TestStopAtEnd(t *testing.T) {
+	tests := []struct {
+		script     string
+		wantReport string // "": none
+	}{
+		{`exec sleep 60`, ""},
+		{`exit 3`, "script: stop: script exited before Stop: exit status 3"},
+	}
+	for _, tt := range tests {
+		var p *childproc.Proc
+		var reports []string
+		t.Run(tt.script, func(t *testing.T) {
+			var err error
+			if p, err = childproc.Start(exec.Command("sh", "-c", tt.script), childproc.Options{Name: "script"}); err != nil {
+				t.Fatal(err)
+			}
+			childproc.StopAtEnd(t, "script", p, func(format string, args ...any) {
+				reports = append(reports, fmt.Sprintf(format, args...))
+			})
+			if tt.wantReport != "" {
+				_, _ = p.WaitExit(time.Minute)
+			}
+		})
+		select {
+		case <-p.Exited():
+		default:
+			t.Errorf("%s: still running after its test ended", tt.script)
+		}
+		if got := strings.Join(reports, "\n"); got != tt.wantReport {
+			t.Errorf("%s: reported %q, want %q", tt.script, got, tt.wantReport)
+		}
+	}
+}

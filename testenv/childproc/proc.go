@@ -134,6 +134,9 @@ func (p *Proc) LogPath() string { return p.opts.LogPath }
 // LogTail returns the last max bytes of the log (see Tail).
 func (p *Proc) LogTail(max int64) string { return Tail(p.opts.LogPath, max) }
 
+// Log returns the end of the log (LogTailBytes), for a failure message.
+func (p *Proc) Log() string { return p.LogTail(LogTailBytes) }
+
 // WaitReady polls ready until it holds, the process exits (ErrExitedEarly), ctx ends or timeout
 // passes. ready gets a context bounded by both.
 func (p *Proc) WaitReady(ctx context.Context, timeout time.Duration, ready func(context.Context) bool) error {
@@ -224,18 +227,30 @@ func StartTest(t testing.TB, cmd *exec.Cmd, opts Options, timeout time.Duration,
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := p.Stop(); err != nil {
-			t.Logf("%v", err)
-		}
-		if t.Failed() {
-			t.Logf("--- %s log (%s) ---\n%s", opts.Name, opts.LogPath, p.LogTail(LogTailBytes))
-		}
-	})
+	StopAtEnd(t, opts.Name, p, t.Logf)
 	if err := p.WaitReady(t.Context(), timeout, ready); err != nil {
 		t.Fatalf("%s: %v", opts.Name, err)
 	}
 	return p
+}
+
+// Helper is a running helper, a Proc or something built around one (an Envoy, an emulator).
+type Helper interface {
+	Stop() error
+	Log() string
+}
+
+// StopAtEnd stops h when the test ends, telling report (t.Logf, or t.Errorf for a helper that
+// must outlive the test) when that fails, and prints h's log when the test failed.
+func StopAtEnd(t testing.TB, name string, h Helper, report func(format string, args ...any)) {
+	t.Cleanup(func() {
+		if err := h.Stop(); err != nil {
+			report("%s: stop: %v", name, err)
+		}
+		if t.Failed() {
+			t.Logf("--- %s log ---\n%s", name, h.Log())
+		}
+	})
 }
 
 // Tail returns the last max bytes of the file at path (or why it cannot be read).

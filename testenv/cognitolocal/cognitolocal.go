@@ -164,14 +164,7 @@ func StartTest(t testing.TB, opts Options) *Emulator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := e.Stop(); err != nil {
-			t.Logf("cognito-local: stop: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("--- cognito-local log (%s) ---\n%s", e.logPath, e.Log())
-		}
-	})
+	childproc.StopAtEnd(t, "cognito-local", e, t.Logf)
 	return e
 }
 

@@ -151,13 +151,6 @@ func StartNginxTest(t testing.TB, p Params) *Nginx {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := n.Stop(); err != nil {
-			t.Errorf("nginx: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("--- nginx error log ---\n%s", n.Log())
-		}
-	})
+	childproc.StopAtEnd(t, "nginx", n, t.Errorf) // nginx must run until stopped
 	return n
 }

@@ -199,14 +199,7 @@ func StartTest(t testing.TB, cfg Config) *Envoy {
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	t.Cleanup(func() {
-		if err := e.Stop(); err != nil {
-			t.Logf("envoyproc: stop: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("--- envoy log (%s) ---\n%s", e.logPath, e.Log())
-		}
-	})
+	childproc.StopAtEnd(t, "envoy", e, t.Logf)
 	return e
 }
 

@@ -136,19 +136,14 @@ func startReplica(t *testing.T, bin, config, name string) *replica {
 		t.Fatal(err)
 	}
 	r.proc = proc
-	t.Cleanup(func() {
-		_ = proc.Stop()
-		if t.Failed() {
-			t.Logf("--- %s log ---\n%s", name, proc.LogTail(childproc.LogTailBytes))
-		}
-	})
+	childproc.StopAtEnd(t, name, proc, t.Logf)
 	err = proc.WaitReady(t.Context(), 30*time.Second, func(context.Context) bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return r.grpcAddr != ""
 	})
 	if err != nil {
-		t.Fatalf("%s logged no gRPC address: %v\n%s", name, err, proc.LogTail(childproc.LogTailBytes))
+		t.Fatalf("%s logged no gRPC address: %v", name, err) // StopAtEnd prints the log
 	}
 	return r // grpcAddr is written once, before WaitReady saw it under mu
 }
