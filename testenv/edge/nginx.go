@@ -25,24 +25,9 @@ const NginxBinaryEnv = "NGINX_BIN"
 const NginxInstallHint = "apt-get install -y nginx (Debian's package; or set NGINX_BIN)"
 
 // NginxTool is nginx, as tests find it: $NGINX_BIN when set (it must exist), else nginx on PATH,
-// else Debian's /usr/sbin/nginx (not on a non-root PATH).
+// else Debian's /usr/sbin/nginx (not on a non-root PATH). NginxTool.Require(t) skips a test
+// without it, or fails it when childproc.RequireEnv is 1 (CI: every real proxy required).
 var NginxTool = childproc.Tool{Name: "nginx", Env: NginxBinaryEnv, Fallback: "/usr/sbin/nginx", InstallHint: NginxInstallHint}
-
-// FindNginx returns the nginx binary (see NginxTool).
-func FindNginx() (string, error) {
-	p, err := NginxTool.Find()
-	if err != nil {
-		return "", fmt.Errorf("edge: %w", err)
-	}
-	return p, nil
-}
-
-// RequireNginx returns the nginx binary, or skips the test when there is none; with
-// COGNITO_AUTHZ_REQUIRE_ENVOY=1 (CI: every real proxy required) a missing nginx fails it instead.
-func RequireNginx(t testing.TB) string {
-	t.Helper()
-	return NginxTool.Require(t)
-}
 
 // Nginx is one running nginx (master process in the foreground, one worker).
 type Nginx struct {
@@ -141,11 +126,11 @@ func (n *Nginx) Stop() error {
 	return n.stopErr
 }
 
-// StartNginxTest starts nginx for a test (see RequireNginx), stops it when the test ends and
+// StartNginxTest starts nginx for a test (see NginxTool), stops it when the test ends and
 // prints its error log when the test failed.
 func StartNginxTest(t testing.TB, p Params) *Nginx {
 	t.Helper()
-	bin := RequireNginx(t)
+	bin := NginxTool.Require(t)
 	dir := t.TempDir()
 	n, err := StartNginx(t.Context(), bin, dir, p)
 	if err != nil {
