@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"net/http"
+	"net/url"
 )
 
 // Paths served.
@@ -48,6 +49,7 @@ func Handler(cfg Config) http.Handler {
 	if err != nil {
 		panic(err) // a struct of strings always marshals
 	}
+	csp := contentSecurityPolicy(cfg.Endpoint)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+AppConfigPath, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -59,7 +61,18 @@ func Handler(cfg Config) http.Handler {
 		w.Header().Set("Cache-Control", "no-cache")
 		http.ServeFileFS(w, r, assets, "index.html")
 	})
-	return securityHeaders(mux)
+	return securityHeaders(mux, csp)
+}
+
+// contentSecurityPolicy lets the page run only its own script and style, and talk only to its own
+// origin and to the identity provider's endpoint: a page that holds tokens runs nothing else.
+func contentSecurityPolicy(endpoint string) string {
+	connect := "'self'"
+	if u, err := url.Parse(endpoint); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+		connect += " " + u.Scheme + "://" + u.Host
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src " + connect +
+		"; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }
 
 // noDirListing answers 404 for a directory, so /static/ lists nothing.
@@ -73,9 +86,11 @@ func noDirListing(h http.Handler) http.Handler {
 	})
 }
 
-// securityHeaders keeps the page from being framed or sniffed: it handles tokens.
-func securityHeaders(h http.Handler) http.Handler {
+// securityHeaders keeps the page from being framed, sniffed or made to run someone else's code:
+// it handles tokens.
+func securityHeaders(h http.Handler, csp string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("X-Frame-Options", "DENY")
 		w.Header().Set("Referrer-Policy", "no-referrer")

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -85,6 +86,53 @@ func TestServesNothingElse(t *testing.T) {
 	} {
 		if resp := get(t, h, tc.method, tc.path); resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
 			t.Errorf("%s %s: %d, want 404 or 405", tc.method, tc.path, resp.StatusCode)
+		}
+	}
+}
+
+// The page must load nothing from another origin: the demo runs where only loopback is reachable,
+// and a page that handles tokens should not run someone else's script.
+func TestPageLoadsNothingFromElsewhere(t *testing.T) {
+	h := webapp.Handler(webapp.Config{})
+	page := body(t, get(t, h, http.MethodGet, "/"))
+	refs := regexp.MustCompile(`(?i)\b(?:src|href)\s*=\s*"([^"]*)"`).FindAllStringSubmatch(page, -1)
+	if len(refs) < 3 {
+		t.Fatalf("found %d references in the page; the pattern is broken", len(refs))
+	}
+	for _, ref := range refs {
+		u := ref[1]
+		local := strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//") || strings.HasPrefix(u, "#") || strings.HasPrefix(u, "data:")
+		if !local {
+			t.Errorf("the page references %q, not on its own origin", u)
+			continue
+		}
+		if strings.HasPrefix(u, webapp.StaticPrefix) {
+			if resp := get(t, h, http.MethodGet, u); resp.StatusCode != http.StatusOK {
+				t.Errorf("the page references %s, which answers %d", u, resp.StatusCode)
+			}
+		}
+	}
+	for _, asset := range []string{"/static/app.js", "/static/app.css"} {
+		if b := body(t, get(t, h, http.MethodGet, asset)); regexp.MustCompile(`(?i)\b(?:import|url)\s*\(\s*['"]?(?:https?:)?//`).MatchString(b) {
+			t.Errorf("%s loads something from another origin", asset)
+		}
+	}
+}
+
+func TestContentSecurityPolicyAllowsOnlyTheIdentityProvider(t *testing.T) {
+	for _, tc := range []struct {
+		endpoint, wantConnect string
+	}{
+		{"/cognito-idp/", "connect-src 'self';"},
+		{"https://cognito-idp.eu-west-1.amazonaws.com/", "connect-src 'self' https://cognito-idp.eu-west-1.amazonaws.com;"},
+		{"", "connect-src 'self';"},
+		{"javascript:alert(1)", "connect-src 'self';"},
+	} {
+		csp := get(t, webapp.Handler(webapp.Config{Endpoint: tc.endpoint}), http.MethodGet, "/").Header.Get("Content-Security-Policy")
+		for _, want := range []string{tc.wantConnect, "script-src 'self';", "default-src 'none';", "frame-ancestors 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("endpoint %q: policy %q lacks %q", tc.endpoint, csp, want)
+			}
 		}
 	}
 }
