@@ -38,6 +38,7 @@ func TestToolFind(t *testing.T) {
 		{name: "env naming a missing file is an error", tool: childproc.Tool{Name: "tool", Env: "TOOL_BIN"}, env: missing, wantErr: "TOOL_BIN=" + missing},
 		{name: "PATH", tool: childproc.Tool{Name: "tool", Env: "TOOL_BIN"}, want: present},
 		{name: "not on PATH", tool: childproc.Tool{Name: "absent"}, wantErr: "absent not on PATH"},
+		{name: "alias", tool: childproc.Tool{Name: "absent", Aliases: []string{"also-absent", "tool"}}, want: present},
 		{name: "fallback", tool: childproc.Tool{Name: "absent", Fallback: present}, want: present},
 		{name: "fallback missing", tool: childproc.Tool{Name: "absent", Fallback: missing}, wantErr: "absent not on PATH nor at " + missing},
 	}

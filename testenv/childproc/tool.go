@@ -16,6 +16,8 @@ const RequireEnv = "COGNITO_AUTHZ_REQUIRE_ENVOY"
 // Tool is a program that tests or the local stack run beside the service.
 type Tool struct {
 	Name string // its name on PATH, e.g. "envoy"
+	// Aliases are other names it has on PATH, tried in order after Name, e.g. "chromium-browser".
+	Aliases []string
 	// Env, when set, names an environment variable holding the binary to use instead.
 	Env string
 	// Fallback, when set, is tried after PATH, e.g. Debian's /usr/sbin/nginx (not on a non-root PATH).
@@ -24,7 +26,8 @@ type Tool struct {
 	InstallHint string
 }
 
-// Find returns $Env when set (it must exist), else Name on PATH, else Fallback when it exists.
+// Find returns $Env when set (it must exist), else Name or one of Aliases on PATH, else Fallback
+// when it exists.
 func (tool Tool) Find() (string, error) {
 	if tool.Env != "" {
 		if p := os.Getenv(tool.Env); p != "" {
@@ -37,6 +40,11 @@ func (tool Tool) Find() (string, error) {
 	p, err := exec.LookPath(tool.Name)
 	if err == nil {
 		return p, nil
+	}
+	for _, alias := range tool.Aliases {
+		if p, err := exec.LookPath(alias); err == nil {
+			return p, nil
+		}
 	}
 	if tool.Fallback == "" {
 		return "", fmt.Errorf("%s not on PATH: %w", tool.Name, err)
