@@ -13,7 +13,6 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/reason"
@@ -29,18 +28,9 @@ type TokenVerifier interface {
 }
 
 // Result is one of the results of docs/reference.md#results (plus "skipped" for routes with auth:
-// off). It is the policy package's type, so a decision flows to metrics without conversion.
+// off), as a Recorder receives it. It is the policy package's type, so a decision flows to metrics
+// without conversion; its values are policy.Authenticated and the rest.
 type Result = policy.Result
-
-// Results, as used in the cognito_authz_checks_total{result} label.
-const (
-	ResultAuthenticated   Result = policy.Authenticated
-	ResultAnonymous       Result = policy.Anonymous
-	ResultUnauthenticated Result = policy.Unauthenticated
-	ResultForbidden       Result = policy.Forbidden
-	ResultUnavailable     Result = policy.Unavailable
-	ResultSkipped         Result = policy.Skipped
-)
 
 // Recorder receives one call per Check, for metrics. reason is empty when there is none.
 type Recorder interface {
@@ -144,8 +134,6 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Register registers the Authorization service on g.
-func (s *Server) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g, s) }
 
 // Identity header slots, in the order of docs/reference.md#headers.
 const (

@@ -141,12 +141,12 @@ func (c Config) Warnings() []string {
 			}
 			other := c.fromRules(path, m)
 			// A rule above this one decides m whatever this one lists: not this list's doing.
-			if strictness(other) >= strictness(mine) || (other.Rule >= 0 && other.Rule < i) {
+			if strictness(other) >= strictness(mine) || (other.rule >= 0 && other.rule < i) {
 				continue
 			}
 			who := fmt.Sprintf("policy.default (%s)", other.Auth)
-			if other.Rule >= 0 {
-				who = fmt.Sprintf("policy.rules[%d] (auth: %s)", other.Rule, other.Auth)
+			if other.rule >= 0 {
+				who = fmt.Sprintf("policy.rules[%d] (auth: %s)", other.rule, other.Auth)
 			}
 			if weaker[who] == nil {
 				order = append(order, who)
