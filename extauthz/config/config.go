@@ -150,7 +150,7 @@ func (c *Config) normalize() {
 	for i := range c.Issuers {
 		is := &c.Issuers[i]
 		if is.TokenUse == "" {
-			is.TokenUse = verifier.TokenUseAccess
+			is.TokenUse = verifier.DefaultTokenUse
 		}
 		emptyToNil(&is.ClientIDs)
 	}

@@ -20,6 +20,9 @@ const (
 	TokenUseAccess TokenUse = "access"
 	TokenUseID     TokenUse = "id"
 	TokenUseAny    TokenUse = "any"
+
+	// DefaultTokenUse is what an issuer accepts when its TokenUse is empty.
+	DefaultTokenUse = TokenUseAccess
 )
 
 // IssuerConfig describes one user pool (or any Cognito-compatible issuer).
@@ -35,7 +38,7 @@ type IssuerConfig struct {
 	JWKSURL string
 	// ClientIDs: app client ids whose tokens are accepted (client_id of access tokens, aud of ID tokens).
 	ClientIDs []string
-	// TokenUse defaults to access.
+	// TokenUse defaults to DefaultTokenUse.
 	TokenUse TokenUse
 }
 

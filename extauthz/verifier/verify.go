@@ -80,7 +80,7 @@ func New(cfg Config) (*Verifier, error) {
 		accepted, jwksURL := issuerURLs(ic)
 		iss := &issuer{name: accepted[0], clientIDs: slices.Clone(ic.ClientIDs), tokenUse: ic.TokenUse}
 		if iss.tokenUse == "" {
-			iss.tokenUse = TokenUseAccess
+			iss.tokenUse = DefaultTokenUse
 		}
 		observer, name := v.observer, iss.name
 		keyOpts := jwks.Options{
