@@ -128,8 +128,8 @@ func Default() *Config {
 		MaxTokenBytes: verifier.DefaultMaxTokenBytes,
 		TokenSources:  TokenSources{AuthorizationHeader: true},
 		Policy: Policy{
-			Default:      policy.AuthOptional,
-			InvalidToken: policy.InvalidTokenAnonymous,
+			Default:      policy.DefaultAuth,
+			InvalidToken: policy.DefaultInvalidToken,
 		},
 		IdentityHeaders: IdentityHeaders{Prefix: authz.DefaultPrefix},
 		JWKS: JWKS{

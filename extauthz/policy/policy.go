@@ -18,6 +18,9 @@ const (
 	AuthOptional Auth = "optional"
 	AuthRequired Auth = "required"
 	AuthOff      Auth = "off"
+
+	// DefaultAuth is policy.default when Config.Default is empty.
+	DefaultAuth = AuthOptional
 )
 
 // InvalidTokenMode is what an invalid token gets on an optional route.
@@ -27,6 +30,9 @@ type InvalidTokenMode string
 const (
 	InvalidTokenAnonymous InvalidTokenMode = "anonymous"
 	InvalidTokenDeny      InvalidTokenMode = "deny"
+
+	// DefaultInvalidToken is policy.invalid_token when Config.InvalidToken is empty.
+	DefaultInvalidToken = InvalidTokenAnonymous
 )
 
 // Rule is one route rule; the first that matches wins.
@@ -46,8 +52,8 @@ type Rule struct {
 
 // Config is the policy section of the configuration.
 type Config struct {
-	Default      Auth             // default optional
-	InvalidToken InvalidTokenMode // default anonymous
+	Default      Auth             // default DefaultAuth
+	InvalidToken InvalidTokenMode // default DefaultInvalidToken
 	Rules        []Rule
 }
 

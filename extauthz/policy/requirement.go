@@ -83,11 +83,13 @@ func (c Config) fromRules(p, method string) Requirement {
 }
 
 func (c Config) defaultAuth() Auth {
-	if c.Default == AuthRequired {
+	switch c.Default {
+	case "":
+		return DefaultAuth
+	case AuthRequired:
 		return AuthRequired
 	}
-	// Validate rejects anything else; an unvalidated unknown value would have been caught there,
-	// and optional is the documented default.
+	// Validate rejects anything else but optional.
 	return AuthOptional
 }
 
