@@ -264,6 +264,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"bad token use", Config{Issuers: []IssuerConfig{{UserPoolID: testPoolID, ClientIDs: []string{"c"}, TokenUse: "refresh"}}}, "token_use"},
 		{"same pool twice", Config{Issuers: []IssuerConfig{good, good}}, "configured twice"},
 		{"negative skew", Config{Issuers: []IssuerConfig{good}, ClockSkew: -time.Second}, "clock_skew"},
+		{"negative max_token_bytes", Config{Issuers: []IssuerConfig{good}, MaxTokenBytes: -1}, "max_token_bytes: must be positive, got -1"},
+		{"negative fetch timeout", Config{Issuers: []IssuerConfig{good}, FetchTimeout: -time.Second}, "jwks.fetch_timeout: must be positive, got -1s"},
+		{"client id with a comma", Config{Issuers: []IssuerConfig{{UserPoolID: testPoolID, ClientIDs: []string{"a,b"}}}}, `issuers[0].client_ids[0]: "a,b" is not a client id`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
