@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -124,4 +125,12 @@ func wantChallenge(t *testing.T, a *e2e.Answer, contains ...string) {
 			t.Errorf("WWW-Authenticate %q, want it to contain %s", got[0], c)
 		}
 	}
+}
+
+// loopbackClient is an HTTP client for helpers on loopback: no proxy from the environment is
+// ever asked.
+func loopbackClient(t *testing.T) *http.Client {
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	t.Cleanup(c.CloseIdleConnections)
+	return c
 }

@@ -296,7 +296,7 @@ func runEdgeCases(t *testing.T, w *world, base string, jsonDenials bool) {
 
 // TestNginxAuthRequest runs deploy/forwardauth/nginx.conf in a real nginx.
 func TestNginxAuthRequest(t *testing.T) {
-	edge.RequireNginx(t)
+	edge.NginxTool.Require(t)
 	w := startWorld(t)
 	n := edge.StartNginxTest(t, w.params(t))
 	runEdgeCases(t, w, n.URL(), false)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
+	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 )
@@ -92,10 +93,7 @@ func startWSGIEcho(t *testing.T) string {
 	t.Helper()
 	python, err := exec.LookPath("python3")
 	if err != nil {
-		if os.Getenv(envoyproc.RequireEnv) == "1" {
-			t.Fatalf("python3 not found (%s=1): %v", envoyproc.RequireEnv, err)
-		}
-		t.Skip("python3 not found")
+		childproc.Unavailable(t, "python3 not found: %v", err)
 	}
 	cmd := exec.Command(python, "testdata/wsgi_echo.py")
 	out, err := cmd.StdoutPipe()
