@@ -15,16 +15,38 @@ import (
 // it, dead once the token expires, dropped when the issuer's key set changes. It is sharded to
 // keep lock contention low under parallel Checks.
 //
-// The token itself is not kept: an entry is keyed by a seeded 64-bit hash of the token and holds
-// a second, independently seeded one, so that a key collision is a miss, never someone else's
-// identity (both seeds are random per process, so nobody can aim for a collision).
+// The token itself is not kept: an entry is keyed by a seeded 64-bit hash of the token (the seed is
+// random per process, so nobody can aim for a collision) and holds the token's last tailBytes
+// bytes, the end of its signature, so that an accidental key collision between two tokens is a
+// miss, never someone else's identity: their signatures would have to end alike too, a chance of
+// about 2^-186. Comparing them costs less than hashing the token a second time.
 type tokenCache struct {
-	seed, checkSeed maphash.Seed
-	shards          []*lru.Cache[uint64, *cacheEntry]
+	seed   maphash.Seed
+	shards []*lru.Cache[uint64, *cacheEntry]
+}
+
+// tailBytes of the token are kept to tell tokens with the same key apart.
+const tailBytes = 32
+
+// tokenTail is the last tailBytes bytes of a token, its length for shorter ones.
+type tokenTail struct {
+	bytes [tailBytes]byte
+	n     uint8
+}
+
+func tailOf(token string) tokenTail {
+	var t tokenTail
+	t.n = uint8(copy(t.bytes[:], token[max(0, len(token)-tailBytes):]))
+	return t
+}
+
+func (t *tokenTail) ends(token string) bool {
+	return int(t.n) <= len(token) && string(t.bytes[:t.n]) == token[len(token)-int(t.n):] &&
+		(t.n == tailBytes || int(t.n) == len(token))
 }
 
 type cacheEntry struct {
-	check      uint64 // the token's hash under checkSeed
+	tail       tokenTail // the end of the token
 	claims     *Claims
 	notAfter   time.Time // exp + clock skew: the entry is dead from this instant on
 	issuer     *issuer
@@ -61,7 +83,7 @@ func newTokenCache(maxEntries int) *tokenCache {
 		return nil
 	}
 	n := min(maxCacheShards, maxEntries)
-	c := &tokenCache{seed: maphash.MakeSeed(), checkSeed: maphash.MakeSeed(), shards: make([]*lru.Cache[uint64, *cacheEntry], n)}
+	c := &tokenCache{seed: maphash.MakeSeed(), shards: make([]*lru.Cache[uint64, *cacheEntry], n)}
 	for i := range c.shards {
 		size := maxEntries / n
 		if i < maxEntries%n {
@@ -82,7 +104,7 @@ func (c *tokenCache) get(token string, now time.Time) *Claims {
 	key := maphash.String(c.seed, token)
 	shard := c.shard(key)
 	e, ok := shard.Get(key)
-	if !ok || e.check != maphash.String(c.checkSeed, token) {
+	if !ok || !e.tail.ends(token) {
 		return nil
 	}
 	if !now.Before(e.notAfter) || e.issuer.keys.Current().Generation != e.generation {
@@ -97,7 +119,7 @@ func (c *tokenCache) get(token string, now time.Time) *Claims {
 func (c *tokenCache) put(token string, e *cacheEntry) {
 	e.claims.PayloadSegment = strings.Clone(e.claims.PayloadSegment)
 	e.claims.memo = &e.memo
-	e.check = maphash.String(c.checkSeed, token)
+	e.tail = tailOf(token)
 	key := maphash.String(c.seed, token)
 	c.shard(key).Add(key, e)
 }
