@@ -157,6 +157,8 @@ func TestPresetsAgree(t *testing.T) {
 		"retry_policy/retry_on":                    "connect-failure,refused-stream,reset,unavailable",
 		"retry_policy/num_retries":                 "2",
 		"retry_policy/retry_host_predicate/0/name": "envoy.retry_host_predicates.previous_hosts",
+		// Envoy makes max_interval each attempt's timeout; as long as the check's, it sets none.
+		"retry_policy/retry_back_off/max_interval": "0.25s",
 	}
 	for key, v := range wantService {
 		path := []any{}
@@ -333,5 +335,23 @@ func TestRenderAuthzReplicas(t *testing.T) {
 				t.Errorf("cognito_authz endpoints = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCheckAttemptsHaveNoTimeoutOfTheirOwn: Envoy turns a gRPC service's retry_back_off.max_interval
+// into the timeout of each attempt (envoyproxy/envoy#38847). Below the check's timeout it cuts off
+// attempts on a replica that is only slow for a moment, all of them if the stall outlasts the
+// retries: with 0.05s, a loaded machine failed checks while a replica was being killed
+// (testenv/failover). Equal to the timeout it sets none, whatever the timeout.
+func TestCheckAttemptsHaveNoTimeoutOfTheirOwn(t *testing.T) {
+	for _, timeout := range []string{"", "1s", "2.5s"} {
+		p := envoyconf.Local()
+		p.AuthzTimeout = timeout
+		service := dig(t, renderYAML(t, p), "static_resources", "listeners", 0, "filter_chains", 0, "filters", 0,
+			"typed_config", "http_filters", 0, "typed_config", "grpc_service")
+		checkTimeout := dig(t, service, "timeout")
+		if maxInterval := dig(t, service, "retry_policy", "retry_back_off", "max_interval"); maxInterval != checkTimeout {
+			t.Errorf("AuthzTimeout %q: retry_back_off.max_interval %v, want the check's timeout %v", timeout, maxInterval, checkTimeout)
+		}
 	}
 }
