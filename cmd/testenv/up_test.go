@@ -6,12 +6,18 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cognito-authz/cognito-authz/testenv/cognitolocal"
+	"github.com/cognito-authz/cognito-authz/testenv/e2e"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
+	"github.com/cognito-authz/cognito-authz/testenv/npmcache"
 )
 
 func TestUpRefusesBadFlags(t *testing.T) {
@@ -26,6 +32,13 @@ func TestUpRefusesBadFlags(t *testing.T) {
 		{"token lifetime past Cognito's", []string{"up", "--ttl", "25h"}, "--ttl 25h0m0s"},
 		{"unknown log level", []string{"up", "--log-level", "loud"}, `--log-level "loud"`},
 		{"stray argument", []string{"up", "now"}, `unexpected argument "now"`},
+		{"unknown identity provider", []string{"up", "--idp", "okta"}, `--idp "okta": want one of builtin, cognito-local, aws`},
+		{"aws without a pool", []string{"up", "--idp", "aws", "--client-id", "c"}, "a user pool id is required"},
+		{"aws without a client", []string{"up", "--idp", "aws", "--user-pool-id", "us-east-1_Abc"}, "an app client id is required"},
+		{"aws with a pool id of no region", []string{"up", "--idp", "aws", "--user-pool-id", "Abc", "--client-id", "c"}, "not of the form <region>_<id>"},
+		{"aws with another region", []string{"up", "--idp", "aws", "--user-pool-id", "us-east-1_Abc", "--client-id", "c", "--region", "eu-west-1"},
+			"--region eu-west-1: the pool us-east-1_Abc is in us-east-1"},
+		{"a pool without aws", []string{"up", "--idp", "builtin", "--user-pool-id", "us-east-1_Abc"}, "go with --idp aws"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,6 +67,9 @@ func startUp(t *testing.T, args ...string) (addr, printed string) {
 		t.Skip("starts a real Envoy: not with -short")
 	}
 	envoyproc.RequireEnvoy(t)
+	if !slices.Contains(args, e2e.IdPBuiltin) {
+		npmcache.EnsureTest(t, cognitolocal.InstallSpec()) // the default IdP runs under Node
+	}
 	var stdout syncBuffer
 	saved := upStdout
 	upStdout = &stdout
@@ -96,8 +112,29 @@ func startUp(t *testing.T, args ...string) (addr, printed string) {
 var exportLine = regexp.MustCompile(`(?m)^\s*export (\w+)=(\S+)$`)
 
 func TestUpPrintsAWorkingStack(t *testing.T) {
-	addr, printed := startUp(t, "--port", "0")
+	for _, idp := range []string{e2e.IdPCognitoLocal, e2e.IdPBuiltin} {
+		t.Run(idp, func(t *testing.T) { testUpPrintsAWorkingStack(t, idp) })
+	}
+}
+
+func testUpPrintsAWorkingStack(t *testing.T, idp string) {
+	infoPath := filepath.Join(t.TempDir(), "info.json")
+	addr, printed := startUp(t, "--port", "0", "--idp", idp, "--info", infoPath)
 	base := "http://" + addr
+	var info e2e.Info
+	if b, err := os.ReadFile(infoPath); err != nil || json.Unmarshal(b, &info) != nil {
+		t.Fatalf("--info %s: %v %q", infoPath, err, b)
+	}
+	if info.AppURL != base || info.IdP != idp || info.UserPoolID == "" || info.ClientID == "" || info.Issuer == "" || info.Region != "local" {
+		t.Errorf("--info wrote %+v, want app_url %s, idp %s and the pool", info, base, idp)
+	}
+	wantEndpoint, wantOutbox := "", ""
+	if idp == e2e.IdPCognitoLocal {
+		wantEndpoint, wantOutbox = base+"/cognito-idp/", base+"/outbox"
+	}
+	if info.IdPEndpoint != wantEndpoint || info.OutboxURL != wantOutbox {
+		t.Errorf("--info wrote idp_endpoint %q, outbox_url %q; want %q, %q", info.IdPEndpoint, info.OutboxURL, wantEndpoint, wantOutbox)
+	}
 	if !strings.Contains(printed, base) {
 		t.Fatalf("up did not print Envoy's URL %s:\n%s", base, printed)
 	}
@@ -174,24 +211,82 @@ func TestUpPrintsAWorkingStack(t *testing.T) {
 }
 
 func TestUpCheckSendsThePrintedRequestsAndStops(t *testing.T) {
+	for _, idp := range []string{e2e.IdPCognitoLocal, e2e.IdPBuiltin} {
+		t.Run(idp, func(t *testing.T) { testUpCheck(t, idp) })
+	}
+}
+
+func testUpCheck(t *testing.T, idp string) {
 	if testing.Short() {
 		t.Skip("starts a real Envoy: not with -short")
 	}
 	envoyproc.RequireEnvoy(t)
+	if idp == e2e.IdPCognitoLocal {
+		npmcache.EnsureTest(t, cognitolocal.InstallSpec())
+	}
 	var stdout, stderr syncBuffer
 	saved := upStdout
 	upStdout = &stdout
 	t.Cleanup(func() { upStdout = saved })
-	code := run(t.Context(), []string{"up", "--port", "0", "--check"}, env{stderr: &stderr})
+	code := run(t.Context(), []string{"up", "--port", "0", "--check", "--idp", idp}, env{stderr: &stderr})
 	if code != 0 {
 		t.Fatalf("up --check exited %d; stdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	out := stdout.String()
-	printed, ok := strings.Count(out, "\n  curl -si "), strings.Count(out, "\n  ok   ")
-	if printed == 0 || ok != printed || strings.Contains(out, "FAIL") {
+	// Every request line, the web app, and with cognito-local the sign-in line.
+	printed, ok := strings.Count(out, "\n  curl -si ")+1, strings.Count(out, "\n  ok   ")
+	if idp == e2e.IdPCognitoLocal {
+		printed++
+	}
+	if printed == 1 || ok != printed || strings.Contains(out, "FAIL") {
 		t.Errorf("up --check found %d of the %d printed requests ok, want all and no FAIL:\n%s", ok, printed, out)
 	}
 	if strings.Contains(out, "Ctrl-C") {
 		t.Errorf("up --check stops by itself but tells the user to press Ctrl-C:\n%s", out)
+	}
+}
+
+// --idp aws cannot run here (no AWS): what it asks of the stack and what it prints are checked.
+func TestUpAWSRenders(t *testing.T) {
+	var stderr syncBuffer
+	f, err := parseUpFlags(env{stderr: &stderr}, []string{"--idp", "aws", "--user-pool-id", "eu-west-1_AbCdEf123", "--client-id", "webclient", "--port", "0"})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	opts := upOptions(f, "envoy", nil, nil, io.Discard)
+	if opts.IdP != e2e.IdPAWS || opts.AWS != (e2e.AWSPool{UserPoolID: "eu-west-1_AbCdEf123", ClientID: "webclient"}) {
+		t.Fatalf("up asks for a stack with IdP %q, pool %+v", opts.IdP, opts.AWS)
+	}
+	_, _, info, err := e2e.AWSSetup(opts.AWS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info.AppURL = "http://127.0.0.1:8000"
+	demo, err := newUpDemo(t.Context(), &e2e.Stack{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	demo.print(&out, upView{info: info}, f)
+	printed := out.String()
+	for _, want := range []string{
+		"aws: user pool eu-west-1_AbCdEf123 (eu-west-1), app client webclient; the page calls https://cognito-idp.eu-west-1.amazonaws.com/",
+		`Amplify.configure({Auth: {Cognito: {userPoolId: "eu-west-1_AbCdEf123", userPoolClientId: "webclient",`,
+		"curl -si http://127.0.0.1:8000/api/activities/home",
+		"curl -si http://127.0.0.1:8000/api/admin",
+	} {
+		if !strings.Contains(printed, want) {
+			t.Errorf("up --idp aws did not print %q:\n%s", want, printed)
+		}
+	}
+	for _, unwanted := range []string{"export ", "$USER_TOKEN", "userPoolEndpoint", "outbox"} {
+		if strings.Contains(printed, unwanted) {
+			t.Errorf("up --idp aws printed %q, which a real pool has not:\n%s", unwanted, printed)
+		}
+	}
+	for _, r := range demo.requests {
+		if r.tokenVar == upUserVar || r.tokenVar == upAdminVar {
+			t.Errorf("up --idp aws would check %q, which needs a token it cannot have", r.what)
+		}
 	}
 }

@@ -1,19 +1,16 @@
 package e2e_test
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
-	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
 )
 
@@ -38,33 +35,13 @@ func startStack(t *testing.T, configure func(*config.Config)) *e2e.Stack {
 	return startStackWith(t, e2e.Options{Configure: configure})
 }
 
-// startStackWith is startStack with more options; the test's Envoy binary, directory, check
-// timeout and logger are filled in.
+// startStackWith is startStack with more options; the test's check timeout and logger are filled
+// in (e2e.StartTest does the rest).
 func startStackWith(t *testing.T, opts e2e.Options) *e2e.Stack {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test through a real Envoy: not with -short")
-	}
-	bin := envoyproc.RequireEnvoy(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*e2e.DefaultReadyTimeout)
-	defer cancel()
-	opts.EnvoyBinary, opts.EnvoyDir, opts.AuthzTimeout = bin, t.TempDir(), testAuthzTimeout
+	opts.AuthzTimeout = testAuthzTimeout
 	opts.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	s, err := e2e.Start(ctx, opts)
-	if err != nil {
-		t.Fatalf("start the stack: %v", err)
-	}
-	t.Cleanup(func() {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if t.Failed() {
-			t.Logf("--- envoy log (%s) ---\n%s", s.Envoy.LogPath(), s.Envoy.Log())
-		}
-		if err := s.Stop(stopCtx); err != nil {
-			t.Errorf("stop the stack: %v", err)
-		}
-	})
-	return s
+	return e2e.StartTest(t, opts)
 }
 
 // get sends GET path through Envoy with header and fails the test if no answer comes back.

@@ -1,5 +1,6 @@
-// Package e2e assembles the whole local stack on loopback — the local Cognito-compatible issuer,
-// cognito-authz in-process, the demo backend and a real Envoy in front — for `testenv up` and for
+// Package e2e assembles the whole local stack on loopback — an identity provider (the local
+// Cognito-compatible issuer, the cognito-local emulator, or a real user pool), cognito-authz
+// in-process, the demo backend and web app, and a real Envoy in front — for `testenv up` and for
 // the end-to-end tests beside it, so the demo and the tests run exactly the same thing.
 package e2e
 
@@ -13,6 +14,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,9 +26,11 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/runner"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
+	"github.com/cognito-authz/cognito-authz/testenv/cognitolocal"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
 	"github.com/cognito-authz/cognito-authz/testenv/poll"
+	"github.com/cognito-authz/cognito-authz/testenv/webapp"
 )
 
 // ClientID is the app client of the local user pool, as in deploy/compose/cognito-authz.yaml.
@@ -48,8 +52,17 @@ type Options struct {
 	EnvoyLogLevel string
 	// AuthzTimeout bounds one check in Envoy, e.g. "2s"; default envoyconf.DefaultAuthzTimeout.
 	AuthzTimeout string
-	// TokenTTL is the lifetime of the local issuer's tokens; default issuer.DefaultTTL.
+	// TokenTTL is the lifetime of the local issuer's tokens (default issuer.DefaultTTL), or of
+	// cognito-local's access and ID tokens (default its own, 24h).
 	TokenTTL time.Duration
+	// IdP is the identity provider, one of IdPs; default IdPBuiltin.
+	IdP string
+	// AWS is the user pool of IdPAWS.
+	AWS AWSPool
+	// OnCode, with IdPCognitoLocal, is told each code the emulator delivers, as it delivers it.
+	OnCode func(cognitolocal.Message)
+	// NPMLogf, with IdPCognitoLocal, is told about a first-run npm install.
+	NPMLogf func(format string, args ...any)
 	// Backend, when set (host:port), is the app Envoy fronts instead of the demo backend, which
 	// is then not started: e.g. an example app running as its own process.
 	Backend string
@@ -82,8 +95,14 @@ func DemoConfig(issuerURL, jwksURL string) *config.Config {
 
 // Stack is one running local stack. Stop it when done.
 type Stack struct {
-	// Issuer is the local user pool: mint tokens with it, make its key endpoint fail, rotate keys.
+	// Issuer, with IdPBuiltin, is the local user pool: mint tokens with it, make its key endpoint
+	// fail, rotate keys. Nil with another IdP.
 	Issuer *issuer.Issuer
+	// CognitoLocal, with IdPCognitoLocal, is the running emulator and its seeded pool; nil
+	// otherwise.
+	CognitoLocal *cognitolocal.Emulator
+	// Web is what the web app is told about the identity provider.
+	Web webapp.Config
 	// Authz is cognito-authz, running in-process.
 	Authz *runner.Runner
 	// Envoy fronts the backend and asks Authz about every request but /healthz.
@@ -91,6 +110,7 @@ type Stack struct {
 	// Config is the configuration Authz runs.
 	Config *config.Config
 
+	info            Info // but for the URLs Envoy's port decides
 	issuerURL       string
 	backendURL      string
 	backendRequests atomic.Int64
@@ -125,17 +145,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		}
 	}()
 
-	issuerLis, err := listenLoopback()
-	if err != nil {
+	if err := s.startIdP(ctx, opts); err != nil {
 		return s, err
 	}
-	s.issuerURL = "http://" + issuerLis.Addr().String()
-	s.Issuer, err = issuer.New(issuer.Options{BaseURL: s.issuerURL, ClientIDs: []string{ClientID}, TTL: opts.TokenTTL})
-	if err != nil {
-		issuerLis.Close()
-		return s, err
-	}
-	s.serve(issuerLis, s.Issuer)
 
 	backendAddr := opts.Backend
 	if backendAddr == "" {
@@ -144,7 +156,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 			return s, err
 		}
 		backendAddr = backendLis.Addr().String()
-		app := backend.New(backend.Options{})
+		app := s.app(backend.New(backend.Options{}), webapp.Handler(s.Web))
 		s.serve(backendLis, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.backendRequests.Add(1)
 			app.ServeHTTP(w, r)
@@ -152,7 +164,6 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.backendURL = "http://" + backendAddr
 
-	s.Config = DemoConfig(s.Issuer.IssuerURL(), s.Issuer.JWKSURL())
 	if opts.Configure != nil {
 		opts.Configure(s.Config)
 	}
@@ -166,8 +177,14 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return s, fmt.Errorf("cognito-authz did not load its keys (issuers %v): %w", s.issuerNames(), err)
 	}
 
+	cognitoAPI := ""
+	if s.CognitoLocal != nil {
+		cognitoAPI = strings.TrimPrefix(s.CognitoLocal.URL(), "http://")
+	}
 	s.Envoy, err = envoyproc.Start(ctx, envoyproc.Config{
 		Backend:      backendAddr,
+		DemoApp:      opts.Backend == "", // the web app and outbox are served with the demo backend
+		CognitoAPI:   cognitoAPI,
 		Authz:        s.Authz.GRPCAddr().String(),
 		AuthzTimeout: opts.AuthzTimeout,
 		ListenPort:   opts.EnvoyPort,
@@ -180,6 +197,83 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return s, err
 	}
 	return s, nil
+}
+
+// startIdP starts the identity provider opts name and sets what cognito-authz (s.Config), the
+// web app (s.Web) and Info are told about it. cognito-authz reads Amplify's cookies with every
+// IdP, so the web app's session works whichever signs it in.
+func (s *Stack) startIdP(ctx context.Context, opts Options) error {
+	switch opts.IdP {
+	case "", IdPBuiltin:
+		issuerLis, err := listenLoopback()
+		if err != nil {
+			return err
+		}
+		s.issuerURL = "http://" + issuerLis.Addr().String()
+		s.Issuer, err = issuer.New(issuer.Options{BaseURL: s.issuerURL, ClientIDs: []string{ClientID}, TTL: opts.TokenTTL})
+		if err != nil {
+			issuerLis.Close()
+			return err
+		}
+		s.serve(issuerLis, s.Issuer)
+		s.Config = DemoConfig(s.Issuer.IssuerURL(), s.Issuer.JWKSURL())
+		s.Web = webapp.Config{IdP: IdPBuiltin, Region: localRegion, UserPoolID: s.Issuer.PoolID(), ClientID: ClientID}
+		s.info = Info{IdP: IdPBuiltin, Region: localRegion, UserPoolID: s.Issuer.PoolID(), ClientID: ClientID,
+			Issuer: s.Issuer.IssuerURL()}
+	case IdPCognitoLocal:
+		cl, err := cognitolocal.Start(ctx, cognitolocal.Options{OnCode: opts.OnCode, AccessTokenTTL: opts.TokenTTL, Logf: opts.NPMLogf})
+		if err != nil {
+			return err
+		}
+		s.CognitoLocal = cl
+		p := cl.Pool
+		s.Config = DemoConfig(p.Issuer, p.JWKSURL)
+		s.Config.Issuers[0].ClientIDs = []string{p.ClientID}
+		s.Web = webapp.Config{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Endpoint: cognitoAPIEndpoint}
+		s.info = Info{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Issuer: p.Issuer}
+	case IdPAWS:
+		cfg, web, info, err := AWSSetup(opts.AWS)
+		if err != nil {
+			return err
+		}
+		s.Config, s.Web, s.info = cfg, web, info
+	default:
+		return fmt.Errorf("unknown identity provider %q: want one of %s", opts.IdP, strings.Join(IdPs, ", "))
+	}
+	s.Config.TokenSources.AmplifyCookies = true
+	return nil
+}
+
+// localRegion is the region of the local pools: the part of their id before "_", as Amplify
+// derives it (local_pool, cognito-local's local_XXXXXXXX).
+const localRegion = "local"
+
+// app is what the backend cluster serves: the web app's paths and the outbox (Envoy's auth-off
+// routes, envoyconf's DemoApp), and the demo backend for everything else. Paths are compared as
+// they arrived, still escaped, as the backend does.
+func (s *Stack) app(demo, web http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path := r.URL.EscapedPath()
+		switch {
+		case path == OutboxPath && s.CognitoLocal != nil:
+			s.CognitoLocal.Outbox.ServeHTTP(w, r)
+		case path == webapp.IndexPath || path == webapp.AppConfigPath || strings.HasPrefix(path, webapp.StaticPrefix):
+			web.ServeHTTP(w, r)
+		default:
+			demo.ServeHTTP(w, r)
+		}
+	})
+}
+
+// Info describes the running stack (`testenv up --info`).
+func (s *Stack) Info() Info {
+	info := s.info
+	info.AppURL = s.URL()
+	if s.CognitoLocal != nil {
+		info.IdPEndpoint = s.URL() + cognitoAPIEndpoint
+		info.OutboxURL = s.URL() + OutboxPath
+	}
+	return info
 }
 
 func listenLoopback() (net.Listener, error) {
@@ -203,7 +297,8 @@ func (s *Stack) issuerNames() []string {
 // URL is Envoy's listener, where the app is reached, e.g. http://127.0.0.1:8000.
 func (s *Stack) URL() string { return s.Envoy.URL() }
 
-// IssuerURL is where the local issuer is served (its pool is at IssuerURL()/<pool id>).
+// IssuerURL is where the local issuer is served (its pool is at IssuerURL()/<pool id>); empty
+// with an IdP other than IdPBuiltin.
 func (s *Stack) IssuerURL() string { return s.issuerURL }
 
 // BackendURL is the backend (the demo's, or Options.Backend), reached directly (unchecked).
@@ -262,6 +357,11 @@ func (s *Stack) Stop(ctx context.Context) error {
 		if err := srv.Shutdown(ctx); err != nil {
 			srv.Close()
 			errs = append(errs, err)
+		}
+	}
+	if s.CognitoLocal != nil {
+		if err := s.CognitoLocal.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("cognito-local: %w", err))
 		}
 	}
 	s.client.CloseIdleConnections()

@@ -1,12 +1,10 @@
 package e2e_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"net/http"
 	"testing"
-	"time"
+
+	"github.com/cognito-authz/cognito-authz/testenv/cognitoapi"
 )
 
 // userPoolAPI calls the Cognito Identity Provider JSON API (X-Amz-Target style) of an emulator,
@@ -14,48 +12,16 @@ import (
 type userPoolAPI struct {
 	url    string // e.g. http://127.0.0.1:9229
 	client *http.Client
-	// signingRegion, when set, adds the Authorization and X-Amz-Date headers of a SigV4 request
-	// with dummy credentials for that region. Emulators check no signature; moto reads the
-	// region and service from the credential scope, as AWS routes a signed request.
+	// signingRegion: see cognitoapi.Client.SigningRegion.
 	signingRegion string
 }
 
 // call invokes one API action, decoding the answer into out (when not nil).
 func (c *userPoolAPI) call(t *testing.T, action string, in, out any) {
 	t.Helper()
-	body, err := json.Marshal(in)
-	if err != nil {
+	api := cognitoapi.Client{URL: c.url + "/", HTTP: c.client, SigningRegion: c.signingRegion}
+	if err := api.Call(t.Context(), action, in, out); err != nil {
 		t.Fatal(err)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, c.url+"/", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "AWSCognitoIdentityProviderService."+action)
-	if c.signingRegion != "" {
-		now := time.Now().UTC()
-		req.Header.Set("X-Amz-Date", now.Format("20060102T150405Z"))
-		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"+now.Format("20060102")+"/"+
-			c.signingRegion+"/cognito-idp/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, "+
-			"Signature=0000000000000000000000000000000000000000000000000000000000000000")
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		t.Fatalf("%s: %v", action, err)
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		t.Fatalf("%s: %v", action, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s: %s: %s", action, resp.Status, answer)
-	}
-	if out != nil {
-		if err := json.Unmarshal(answer, out); err != nil {
-			t.Fatalf("%s: %v in %s", action, err, answer)
-		}
 	}
 }
 

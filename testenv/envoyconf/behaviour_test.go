@@ -3,6 +3,7 @@ package envoyconf_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -366,5 +367,58 @@ func TestNoAuthVariantThroughEnvoy(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || body.Method == "" {
 			t.Errorf("GET %s: %d, want 200 from the app with no authentication at all", path, resp.StatusCode)
 		}
+	}
+}
+
+// The demo's web app, outbox and Cognito API routes: checked with auth off, and the Cognito API
+// reached on its own cluster with /cognito-idp/ rewritten to /.
+func TestDemoAppRoutesThroughEnvoy(t *testing.T) {
+	probe, authzAddr := startProbeAuthz(t)
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream", "idp")
+		backend.New(backend.Options{}).ServeHTTP(w, r)
+	}))
+	t.Cleanup(idp.Close)
+	envoy := envoyproc.StartTest(t, envoyproc.Config{Backend: startBackend(t), Authz: authzAddr,
+		DemoApp: true, CognitoAPI: idp.Listener.Addr().String()})
+	off := map[string]string{"auth": "off"}
+	tests := []struct {
+		path       string
+		upstream   string // "idp" or "" for the backend cluster
+		seenPath   string // the path the upstream saw
+		extensions map[string]string
+	}{
+		{"/", "", "/", off},
+		{"/static/app.js", "", "/static/app.js", off},
+		{"/app-config.json", "", "/app-config.json", off},
+		{"/outbox", "", "/outbox", off},
+		{"/staticfile", "", "/staticfile", map[string]string{}},
+		{"/outbox/x", "", "/outbox/x", map[string]string{}},
+		{"/cognito-idp/", "idp", "/", off},
+		{"/cognito-idp", "idp", "/", off},
+		{"/cognito-idp/local_x/.well-known/jwks.json", "idp", "/local_x/.well-known/jwks.json", off},
+		{"/cognito-idpx", "", "/cognito-idpx", map[string]string{}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			id := "demo-" + string(rune('a'+i))
+			resp, body := send(t, envoy.URL()+tt.path, id, map[string]string{"x-user-sub": "forged"})
+			if got := resp.Header.Get("X-Upstream"); got != tt.upstream {
+				t.Errorf("answered by upstream %q, want %q", got, tt.upstream)
+			}
+			if body.Path != tt.seenPath {
+				t.Errorf("the upstream saw path %q, want %q", body.Path, tt.seenPath)
+			}
+			if got := body.Headers["x-user-sub"]; got != nil {
+				t.Errorf("the upstream saw x-user-sub %q", got)
+			}
+			call := probe.call(id)
+			if call == nil {
+				t.Fatal("cognito-authz was not asked")
+			}
+			if got := call.GetAttributes().GetContextExtensions(); !maps.Equal(got, tt.extensions) {
+				t.Errorf("context_extensions %v, want %v", got, tt.extensions)
+			}
+		})
 	}
 }

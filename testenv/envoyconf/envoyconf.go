@@ -76,9 +76,25 @@ type Params struct {
 	// DefaultAuthzHealthInterval. Tests shorten it to see a replica come and go sooner.
 	AuthzHealthInterval string
 
+	// DemoApp adds, with auth off, the routes of the demo's web app (testenv/webapp) and outbox,
+	// toward the backend cluster, which serves them (testenv/e2e). ExtAuthz only.
+	DemoApp bool
+	// CognitoAPI, when its Host is set, is an identity provider's Cognito JSON API (cognito-local),
+	// served with auth off at CognitoAPIPrefix so a page reaches it same-origin. ExtAuthz only.
+	CognitoAPI Endpoint
+
 	// JWTAuthn only: the issuer (iss) and where its keys are; the issuer cluster is JWKSURL's host.
 	IssuerURL string
 	JWKSURL   string
+}
+
+// CognitoAPIPrefix is where Envoy serves Params.CognitoAPI; it is rewritten to / toward it.
+const CognitoAPIPrefix = "/cognito-idp/"
+
+// demoAppMatches are the routes of Params.DemoApp: testenv/webapp's page, settings and assets,
+// and the outbox.
+var demoAppMatches = []string{
+	"{path: /}", "{path: /app-config.json}", "{path_separated_prefix: /static}", "{path: /outbox}",
 }
 
 // DefaultAuthzTimeout bounds one check, retries included; past it Envoy answers 503
@@ -158,6 +174,8 @@ type templateData struct {
 	Issuer          Endpoint
 	IdentityHeaders []string
 	AuthzEndpoints  []Endpoint // Authz, or AuthzReplicas
+	DemoAppMatches  []string
+	HasCognitoAPI   bool
 }
 
 // Render returns the configuration for p, or an error naming the first bad parameter.
@@ -219,6 +237,17 @@ func prepare(p Params) (templateData, error) {
 		}
 		check(isSeconds(p.AuthzTimeout), "authz timeout: %q is not a duration in seconds like 0.25s", p.AuthzTimeout)
 		check(isSeconds(p.AuthzHealthInterval), "authz health interval: %q is not a duration in seconds like 5s", p.AuthzHealthInterval)
+		if p.DemoApp {
+			d.DemoAppMatches = demoAppMatches
+		}
+		if d.HasCognitoAPI = p.CognitoAPI != (Endpoint{}); d.HasCognitoAPI {
+			checkUpstream("cognito API", p.CognitoAPI)
+		}
+	default:
+		check(!p.DemoApp, "demo app: needs filter %q", ExtAuthz)
+		check(p.CognitoAPI == Endpoint{}, "cognito API: needs filter %q", ExtAuthz)
+	}
+	switch p.Filter {
 	case JWTAuthn:
 		u, err := url.Parse(p.IssuerURL)
 		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", "issuer URL: %q is not an absolute http(s) URL", p.IssuerURL)

@@ -78,6 +78,10 @@ func TestEnvoyValidates(t *testing.T) {
 		"harness jwt_authn": {Filter: envoyconf.JWTAuthn, ListenAddress: "127.0.0.1", AdminAddress: "127.0.0.1",
 			ClusterType: envoyconf.StrictDNS, Backend: envoyconf.Endpoint{Host: "localhost", Port: 40001},
 			IssuerURL: "http://127.0.0.1:40003/eu-west-1_Pool", JWKSURL: "http://127.0.0.1:40003/eu-west-1_Pool/.well-known/jwks.json"},
+		"harness ext_authz demo app": {Filter: envoyconf.ExtAuthz, ListenAddress: "127.0.0.1", AdminAddress: "127.0.0.1",
+			ClusterType: envoyconf.Static, Backend: envoyconf.Endpoint{Host: "127.0.0.1", Port: 40001},
+			Authz: envoyconf.Endpoint{Host: "127.0.0.1", Port: 40002}, DemoApp: true,
+			CognitoAPI: envoyconf.Endpoint{Host: "127.0.0.1", Port: 40006}},
 		"harness no-auth": {Filter: envoyconf.NoAuth, ListenAddress: "127.0.0.1", AdminAddress: "127.0.0.1",
 			ClusterType: envoyconf.StrictDNS, Backend: envoyconf.Endpoint{Host: "127.0.0.1", Port: 40001}},
 	}
@@ -265,6 +269,12 @@ func TestRenderRejectsBadParams(t *testing.T) {
 			p.AuthzReplicas = []envoyconf.Endpoint{{Host: "127.0.0.1", Port: 9001}, {Host: "127.0.0.1"}}
 		}, "authz replica 1: port 0"},
 		{"multi-line title", func(p *envoyconf.Params) { p.Title = "a\nadmin: {}" }, "title"},
+		{"demo app without ext_authz", func(p *envoyconf.Params) { *p = envoyconf.LocalJWTAuthn(); p.DemoApp = true }, "demo app: needs filter"},
+		{"cognito API without ext_authz", func(p *envoyconf.Params) {
+			*p = envoyconf.LocalJWTAuthn()
+			p.CognitoAPI = envoyconf.Endpoint{Host: "127.0.0.1", Port: 9229}
+		}, "cognito API: needs filter"},
+		{"cognito API without port", func(p *envoyconf.Params) { p.CognitoAPI.Host = "127.0.0.1" }, "cognito API: port 0"},
 		{"jwt_authn without issuer", func(p *envoyconf.Params) { p.Filter = envoyconf.JWTAuthn }, "issuer URL"},
 		{"jwt_authn with an https JWKS", func(p *envoyconf.Params) {
 			*p = envoyconf.LocalJWTAuthn()

@@ -80,6 +80,11 @@ type Config struct {
 	// IssuerURL and JWKSURL are required with JWTAuthn.
 	IssuerURL string
 	JWKSURL   string
+	// DemoApp adds the web app's and the outbox's routes toward Backend, auth off (ExtAuthz).
+	DemoApp bool
+	// CognitoAPI, when set, is an identity provider's Cognito JSON API (host:port) that Envoy
+	// serves at envoyconf.CognitoAPIPrefix, auth off (ExtAuthz).
+	CognitoAPI string
 	// Rendered, when set, is the configuration to run as it is (another template's rendering,
 	// e.g. testenv/edge's Envoy HTTP ext_authz); the fields above that describe one are ignored.
 	// Its listener must be named "ingress".
@@ -294,6 +299,7 @@ func (cfg Config) params() (envoyconf.Params, error) {
 		AuthzHealthInterval: cfg.AuthzHealthInterval,
 		IssuerURL:           cfg.IssuerURL,
 		JWKSURL:             cfg.JWKSURL,
+		DemoApp:             cfg.DemoApp,
 	}
 	if p.Filter == "" {
 		p.Filter = envoyconf.ExtAuthz
@@ -301,6 +307,11 @@ func (cfg Config) params() (envoyconf.Params, error) {
 	var err error
 	if p.Backend, err = endpoint("backend", cfg.Backend); err != nil {
 		return p, err
+	}
+	if cfg.CognitoAPI != "" {
+		if p.CognitoAPI, err = endpoint("cognito API", cfg.CognitoAPI); err != nil {
+			return p, err
+		}
 	}
 	if p.Filter == envoyconf.ExtAuthz {
 		if len(cfg.AuthzReplicas) == 0 {
