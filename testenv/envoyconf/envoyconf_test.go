@@ -187,11 +187,15 @@ func TestPresetsAgree(t *testing.T) {
 		t.Fatal("no cognito_authz cluster")
 		return nil
 	}
-	for _, key := range []string{"circuit_breakers", "health_checks", "outlier_detection", "typed_extension_protocol_options", "connect_timeout"} {
+	for _, key := range []string{"circuit_breakers", "health_checks", "outlier_detection", "common_lb_config", "typed_extension_protocol_options", "connect_timeout"} {
 		c, l := authzCluster(compose)[key], authzCluster(local)[key]
 		if c == nil || yamlString(t, c) != yamlString(t, l) {
 			t.Errorf("cognito_authz %s missing or different between compose and local", key)
 		}
+	}
+	// An ejection or failed health check reaches the load balancer at once, not up to 1s later.
+	if got := yamlString(t, dig(t, authzCluster(local), "common_lb_config", "update_merge_window")); got != "0s\n" {
+		t.Errorf("cognito_authz update_merge_window = %q, want 0s", got)
 	}
 	for _, doc := range []map[string]any{compose, local, jwt} {
 		if yamlString(t, hcm(doc)["path_with_escaped_slashes_action"]) != "REJECT_REQUEST\n" {
