@@ -50,10 +50,10 @@ const (
 //     stops accepting, finishes the checks it has and exits 0. Streams Envoy opens on it as it
 //     drains are refused and retried (refused-stream, connect-failure).
 //
-// In both, Envoy keeps sending the departed replica its share of checks until its health checks
-// mark it down (two failed checks), outlier ejection notwithstanding; the retries are what keep
-// every request whole. Without the retry policy the same runs fail about 1000 requests with either
-// signal, every other one between the signal and the health checks' verdict.
+// In both, Envoy keeps sending the departed replica its share of checks until outlier detection
+// ejects it (five failures in a row) or its health checks mark it down (two failed checks); the
+// retries are what keep every request whole meanwhile. Without the retry policy every check sent
+// to the departed replica before then fails.
 func TestKillOneReplicaUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two cognito-authz processes and Envoy")
