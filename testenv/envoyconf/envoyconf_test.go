@@ -359,8 +359,13 @@ func TestCheckAttemptsHaveNoTimeoutOfTheirOwn(t *testing.T) {
 	for _, timeout := range []string{"", "1s", "2.5s"} {
 		p := envoyconf.Local()
 		p.AuthzTimeout = timeout
-		service := dig(t, renderYAML(t, p), "static_resources", "listeners", 0, "filter_chains", 0, "filters", 0,
-			"typed_config", "http_filters", 0, "typed_config", "grpc_service")
+		var service any
+		for _, f := range dig(t, renderYAML(t, p), "static_resources", "listeners", 0, "filter_chains", 0, "filters", 0,
+			"typed_config", "http_filters").([]any) {
+			if dig(t, f, "name") == "envoy.filters.http.ext_authz" {
+				service = dig(t, f, "typed_config", "grpc_service")
+			}
+		}
 		checkTimeout := dig(t, service, "timeout")
 		if maxInterval := dig(t, service, "retry_policy", "retry_back_off", "max_interval"); maxInterval != checkTimeout {
 			t.Errorf("AuthzTimeout %q: retry_back_off.max_interval %v, want the check's timeout %v", timeout, maxInterval, checkTimeout)
