@@ -19,6 +19,9 @@ type envoyConfig struct {
 			FilterChains []struct {
 				Filters []struct {
 					TypedConfig struct {
+						CommonHTTPProtocolOptions struct {
+							HeadersWithUnderscoresAction string `json:"headers_with_underscores_action"`
+						} `json:"common_http_protocol_options"`
 						RouteConfig struct {
 							VirtualHosts []struct {
 								Routes []envoyRoute `json:"routes"`

@@ -31,8 +31,8 @@ var kustomizations = []struct {
 	kinds []string
 }{
 	{"kubernetes", []string{"ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Namespace", "PodDisruptionBudget", "Service", "Service", "ServiceAccount"}},
-	{"istio", []string{"AuthorizationPolicy", "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Namespace", "PodDisruptionBudget", "Service", "Service", "ServiceAccount"}},
-	{"envoy-gateway", []string{"ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Namespace", "PodDisruptionBudget", "ReferenceGrant", "SecurityPolicy", "Service", "Service", "ServiceAccount"}},
+	{"istio", []string{"AuthorizationPolicy", "ConfigMap", "Deployment", "EnvoyFilter", "HorizontalPodAutoscaler", "Namespace", "PodDisruptionBudget", "Service", "Service", "ServiceAccount"}},
+	{"envoy-gateway", []string{"ClientTrafficPolicy", "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Namespace", "PodDisruptionBudget", "ReferenceGrant", "SecurityPolicy", "Service", "Service", "ServiceAccount"}},
 }
 
 func TestKustomizationsBuildAndDecodeStrictly(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
 	securityv1 "istio.io/api/security/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -48,16 +50,24 @@ func init() {
 	strictDecoder = serializer.NewCodecFactory(scheme, serializer.EnableStrict).UniversalDeserializer()
 }
 
-// istioGVK is decoded apart: Istio's types are protocol buffers, checked with protojson, which
-// rejects unknown fields.
-var istioAuthorizationPolicyGVK = schema.GroupVersionKind{Group: "security.istio.io", Version: "v1", Kind: "AuthorizationPolicy"}
+// Istio's resources are decoded apart: their specs are protocol buffers, checked with protojson,
+// which rejects unknown fields.
+var (
+	istioAuthorizationPolicyGVK = schema.GroupVersionKind{Group: "security.istio.io", Version: "v1", Kind: "AuthorizationPolicy"}
+	istioEnvoyFilterGVK         = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1alpha3", Kind: "EnvoyFilter"}
+)
 
-// istioAuthorizationPolicy is an AuthorizationPolicy resource with its spec as Istio reads it.
-type istioAuthorizationPolicy struct {
+// istioObject is an Istio resource with its spec as Istio reads it.
+type istioObject[Spec proto.Message] struct {
 	metav1.TypeMeta
 	metav1.ObjectMeta
-	Spec *securityv1.AuthorizationPolicy
+	Spec Spec
 }
+
+type (
+	istioAuthorizationPolicy = istioObject[*securityv1.AuthorizationPolicy]
+	istioEnvoyFilter         = istioObject[*networkingv1alpha3.EnvoyFilter]
+)
 
 // object is one decoded manifest.
 type object struct {
@@ -75,12 +85,20 @@ func decodeStrict(doc []byte) (object, error) {
 		return object{}, err
 	}
 	gvk := tm.GroupVersionKind()
-	if gvk == istioAuthorizationPolicyGVK {
-		ap, err := decodeIstioAuthorizationPolicy(doc)
-		if err != nil {
-			return object{}, fmt.Errorf("%s: %w", gvk.Kind, err)
-		}
-		return object{GVK: gvk, Name: ap.Name, Namespace: ap.Namespace, Obj: ap}, nil
+	var istio interface{ GetObjectMeta() metav1.Object }
+	var err error
+	switch gvk {
+	case istioAuthorizationPolicyGVK:
+		istio, err = decodeIstio(doc, &securityv1.AuthorizationPolicy{})
+	case istioEnvoyFilterGVK:
+		istio, err = decodeIstio(doc, &networkingv1alpha3.EnvoyFilter{})
+	}
+	if err != nil {
+		return object{}, fmt.Errorf("%s: %w", gvk.Kind, err)
+	}
+	if istio != nil {
+		meta := istio.GetObjectMeta()
+		return object{GVK: gvk, Name: meta.GetName(), Namespace: meta.GetNamespace(), Obj: istio}, nil
 	}
 	obj, got, err := strictDecoder.Decode(doc, nil, nil)
 	if err != nil {
@@ -101,7 +119,7 @@ func metaOf(obj runtime.Object) (metav1.Object, error) {
 	return m, nil
 }
 
-func decodeIstioAuthorizationPolicy(doc []byte) (*istioAuthorizationPolicy, error) {
+func decodeIstio[Spec proto.Message](doc []byte, spec Spec) (*istioObject[Spec], error) {
 	js, err := yaml.YAMLToJSON(doc)
 	if err != nil {
 		return nil, err
@@ -115,17 +133,17 @@ func decodeIstioAuthorizationPolicy(doc []byte) (*istioAuthorizationPolicy, erro
 			return nil, fmt.Errorf("unknown field %q", k)
 		}
 	}
-	ap := &istioAuthorizationPolicy{Spec: &securityv1.AuthorizationPolicy{}}
-	if err := strictUnmarshal(js, &ap.TypeMeta); err != nil {
+	obj := &istioObject[Spec]{Spec: spec}
+	if err := strictUnmarshal(js, &obj.TypeMeta); err != nil {
 		return nil, err
 	}
-	if err := strictUnmarshal(top["metadata"], &ap.ObjectMeta); err != nil {
+	if err := strictUnmarshal(top["metadata"], &obj.ObjectMeta); err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
-	if err := protojson.Unmarshal(top["spec"], ap.Spec); err != nil {
+	if err := protojson.Unmarshal(top["spec"], obj.Spec); err != nil {
 		return nil, fmt.Errorf("spec: %w", err)
 	}
-	return ap, nil
+	return obj, nil
 }
 
 // strictUnmarshal is Kubernetes' own strict JSON decoding, case-sensitive, for plain structs.

@@ -229,3 +229,75 @@ func TestGatewayOverlaysKeepTheBaseConfig(t *testing.T) {
 		})
 	}
 }
+
+// Headers with an underscore in their name never reach the app through compose's Envoy, a mesh or
+// a gateway: app servers that fold '_' into '-' would read x_user_sub as identity.
+func TestMeshesDropUnderscoreHeaders(t *testing.T) {
+	t.Run("compose", func(t *testing.T) {
+		for _, l := range composeEnvoyConfig(t).StaticResources.Listeners {
+			for _, fc := range l.FilterChains {
+				for _, f := range fc.Filters {
+					if got := f.TypedConfig.CommonHTTPProtocolOptions.HeadersWithUnderscoresAction; got != "DROP_HEADER" {
+						t.Errorf("envoy/envoy.yaml listener %s: headers_with_underscores_action %q, want DROP_HEADER", l.Name, got)
+					}
+				}
+			}
+		}
+	})
+	t.Run("istio", func(t *testing.T) {
+		objs := kustomize(t, "istio")
+		ap := only[*istioAuthorizationPolicy](t, objs)
+		ef := only[*istioEnvoyFilter](t, objs)
+		if ef.Namespace != ap.Namespace || !reflect.DeepEqual(ef.Spec.GetWorkloadSelector().GetLabels(), ap.Spec.GetSelector().GetMatchLabels()) {
+			t.Errorf("the EnvoyFilter selects %v in %s, not the workload the AuthorizationPolicy checks (%v in %s)",
+				ef.Spec.GetWorkloadSelector().GetLabels(), ef.Namespace, ap.Spec.GetSelector().GetMatchLabels(), ap.Namespace)
+		}
+		var drops, strips bool
+		for _, p := range ef.Spec.GetConfigPatches() {
+			if p.GetMatch().GetContext().String() != "SIDECAR_INBOUND" {
+				t.Errorf("patch %v applies to %v, want the inbound sidecar (requests to the app)", p.GetApplyTo(), p.GetMatch().GetContext())
+			}
+			value, err := protojson.Marshal(p.GetPatch().GetValue())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v struct {
+				TypedConfig struct {
+					Common struct {
+						Action string `json:"headers_with_underscores_action"`
+					} `json:"common_http_protocol_options"`
+					Mutations struct {
+						Request []map[string]any `json:"request_mutations"`
+					} `json:"mutations"`
+				} `json:"typed_config"`
+			}
+			if err := json.Unmarshal(value, &v); err != nil {
+				t.Fatal(err)
+			}
+			drops = drops || v.TypedConfig.Common.Action == "DROP_HEADER"
+			strips = strips || (p.GetPatch().GetOperation().String() == "INSERT_BEFORE" &&
+				strings.Contains(fmt.Sprint(v.TypedConfig.Mutations.Request), "prefix:x-user-"))
+		}
+		if !drops {
+			t.Error("no patch sets headers_with_underscores_action: DROP_HEADER on the inbound HTTP connection manager")
+		}
+		if !strips {
+			t.Error("no patch removes every x-user- header before ext_authz")
+		}
+	})
+	t.Run("envoy-gateway", func(t *testing.T) {
+		ctp := only[*egv1a1.ClientTrafficPolicy](t, kustomize(t, "envoy-gateway"))
+		routes, err := decodeAll(readFile(t, "envoy-gateway/httproute.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parent := only[*gwapiv1.HTTPRoute](t, routes).Spec.ParentRefs[0]
+		refs := ctp.Spec.TargetRefs
+		if len(refs) != 1 || refs[0].Kind != "Gateway" || refs[0].Name != parent.Name || parent.Namespace == nil || ctp.Namespace != string(*parent.Namespace) {
+			t.Errorf("the ClientTrafficPolicy in %s targets %+v, not the app's Gateway %+v", ctp.Namespace, refs, parent)
+		}
+		if h := ctp.Spec.Headers; h == nil || h.WithUnderscoresAction == nil || *h.WithUnderscoresAction != egv1a1.WithUnderscoresActionDropHeader {
+			t.Errorf("headers.withUnderscoresAction is %v, want DropHeader", h)
+		}
+	})
+}

@@ -20,6 +20,10 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		reportConfigError(stderr, "check-config", err)
 		return exitBadArgs
 	}
+	// Valid but probably a mistake: said on stderr, and the configuration still passes.
+	for _, w := range cfg.PolicyConfig().Warnings() {
+		fmt.Fprintf(stderr, "cognito-authz check-config: warning: %s\n", w)
+	}
 	eff, err := cfg.Effective()
 	if err != nil {
 		reportConfigError(stderr, "check-config", err)

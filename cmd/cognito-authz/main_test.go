@@ -159,6 +159,10 @@ func TestCheckConfig(t *testing.T) {
 		wantStderr []string
 	}{
 		{name: "good file", args: []string{"--config", "testdata/good.yaml"}},
+		{
+			name: "a required rule leaving methods to the default is a warning", args: []string{"--config", "testdata/method_gap.yaml"},
+			wantStderr: []string{"warning: policy.rules[0].methods: PUT, PATCH, DELETE, OPTIONS of /api/admin are left to policy.default (optional)"},
+		},
 		{name: "flags alone", args: []string{"--user-pool-id", "us-east-1_X", "--client-id", "abc"}, wantStdout: "jwks_url: https://cognito-idp.us-east-1.amazonaws.com/us-east-1_X/.well-known/jwks.json\n"},
 		{name: "an issuer URL", args: []string{"--issuer", "http://127.0.0.1:8001/local_pool", "--client-id", "abc"}, wantStdout: "jwks_url: http://127.0.0.1:8001/local_pool/.well-known/jwks.json\n"},
 		{name: "a jwks_url given", args: []string{"--issuer", "http://127.0.0.1:8001/local_pool", "--jwks-url", "http://127.0.0.1:9/keys", "--client-id", "abc"}, wantStdout: "jwks_url: http://127.0.0.1:9/keys\n"},

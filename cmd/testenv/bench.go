@@ -14,7 +14,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,6 +25,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/bench"
+	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 	"github.com/cognito-authz/cognito-authz/testenv/edge"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
@@ -521,21 +521,21 @@ func (a inProcessAuthz) counters() (map[string]float64, error) {
 
 // processAuthz is `cognito-authz serve` in a process of its own.
 type processAuthz struct {
-	cmd      *exec.Cmd
-	exited   chan struct{}
+	proc     *childproc.Proc
+	dir      string // its configuration, removed when it has stopped
 	grpc     string
 	http     string
 	adminURL string
 }
 
 func (a *processAuthz) process() (bench.Process, bool) {
-	return bench.Process{Name: "cognito-authz", PID: a.cmd.Process.Pid}, true
+	return bench.Process{Name: "cognito-authz", PID: a.proc.PID()}, true
 }
 
 // startAuthzProcess runs bin with GOMAXPROCS=procs, or Go's default when procs is 0.
 func startAuthzProcess(ctx context.Context, e env, bin string, procs int, cfg *config.Config) (authzService, error) {
 	// The service's flags have no cache size; a file carries the whole configuration instead.
-	ports, err := freeLoopbackAddrs(3)
+	ports, err := childproc.FreeAddrs(3)
 	if err != nil {
 		return nil, err
 	}
@@ -558,37 +558,14 @@ func startAuthzProcess(ctx context.Context, e env, bin string, procs int, cfg *c
 	if procs > 0 {
 		cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", procs))
 	}
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("cognito-authz: start %s: %w", bin, err)
-	}
-	a := &processAuthz{cmd: cmd, exited: make(chan struct{}), grpc: ports[0], http: ports[2], adminURL: "http://" + ports[1]}
-	go func() {
-		_ = cmd.Wait()
-		os.RemoveAll(dir)
-		close(a.exited)
-	}()
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
-	ready := func() bool {
-		select {
-		case <-a.exited:
-			return true // stop waiting; reported below
-		default:
-		}
-		resp, err := client.Get(a.adminURL + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}
-	err = poll.Until(ctx, benchReadyWait, ready)
-	select {
-	case <-a.exited:
-		err = fmt.Errorf("exited while starting: %v", cmd.ProcessState)
-	default:
-	}
+	proc, err := childproc.Start(cmd, childproc.Options{Name: "cognito-authz"})
 	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("cognito-authz (%s): %w", bin, err)
+	}
+	a := &processAuthz{proc: proc, dir: dir, grpc: ports[0], http: ports[2], adminURL: "http://" + ports[1]}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
+	if err := proc.WaitReady(ctx, benchReadyWait, childproc.HTTPReady(client, a.adminURL+"/readyz")); err != nil {
 		_ = a.stop(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("cognito-authz (%s) never became ready: %w", bin, err)
 	}
@@ -600,15 +577,9 @@ func (a *processAuthz) httpAddr() string { return a.http }
 
 // stop sends SIGTERM (the service then drains) and kills the process if it outlives ctx.
 func (a *processAuthz) stop(ctx context.Context) error {
-	_ = a.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-a.exited:
-		return nil
-	case <-ctx.Done():
-		_ = a.cmd.Process.Kill()
-		<-a.exited
-		return fmt.Errorf("cognito-authz ignored SIGTERM and was killed: %w", ctx.Err())
-	}
+	err := a.proc.StopContext(ctx)
+	os.RemoveAll(a.dir)
+	return err
 }
 
 // counters reads the Prometheus text the service serves: a line is a metric name, maybe labels,
@@ -635,20 +606,6 @@ func (a *processAuthz) counters() (map[string]float64, error) {
 		}
 	}
 	return out, sc.Err()
-}
-
-// freeLoopbackAddrs returns n loopback addresses free a moment ago, for a child process to bind.
-func freeLoopbackAddrs(n int) ([]string, error) {
-	var addrs []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		addrs = append(addrs, l.Addr().String())
-		defer l.Close() // held until all are chosen, so none is picked twice
-	}
-	return addrs, nil
 }
 
 func startCPUProfile(path string) (stop func(), err error) {

@@ -21,7 +21,9 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
 
-// TokenVerifier is what Check needs of the verifier.
+// TokenVerifier is what Check needs of the verifier. Every text it returns in Claims must be a
+// valid header value (valid UTF-8, no control character but tab): Check copies it into headers
+// and metadata unchecked, and verifier.Verifier rejects other tokens as malformed.
 type TokenVerifier interface {
 	Verify(ctx context.Context, token string) (*verifier.Claims, error)
 }

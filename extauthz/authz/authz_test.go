@@ -486,6 +486,35 @@ func TestCustomPrefix(t *testing.T) {
 	}
 }
 
+// TestGroupAndScopeNamesAreEncoded: a group named "guest,admin" reaches the app as one group, not
+// as guest and admin; within a name ',', '%' and whitespace are percent-encoded, in the header and
+// in the metadata alike, and the service's own group check stays exact.
+func TestGroupAndScopeNamesAreEncoded(t *testing.T) {
+	f := newFixture(t, nil)
+	odd := sign(t, f.env.accessClaims("olga", []string{"guest,admin", "50%", "team a", "tab\there", "nbsp\u00a0x", "plain"}, "openid api/x,y a%b"))
+	a := read(t, f.rpc.check(t, request("GET", "/", bearer(odd), nil)))
+	const wantGroups = "guest%2Cadmin,50%25,team%20a,tab%09here,nbsp%C2%A0x,plain"
+	if got := a.set["x-user-groups"]; got != wantGroups {
+		t.Errorf("x-user-groups %q, want %q", got, wantGroups)
+	}
+	if got := a.metadata[authz.MetaGroups]; got != wantGroups {
+		t.Errorf("metadata groups %q, want %q", got, wantGroups)
+	}
+	if got, want := a.set["x-user-scopes"], "openid api/x%2Cy a%25b"; got != want {
+		t.Errorf("x-user-scopes %q, want %q", got, want)
+	}
+	// Plain names are joined as they are.
+	plain := read(t, f.rpc.check(t, request("GET", "/", bearer(f.alice), nil)))
+	if got := plain.set["x-user-groups"]; got != "users,admin" {
+		t.Errorf("x-user-groups %q, want users,admin", got)
+	}
+	// /api/admin needs group admin or ops: "guest,admin" is neither.
+	denied := read(t, f.rpc.check(t, request("GET", "/api/admin/users", bearer(odd), nil)))
+	if denied.ok || denied.status != 403 {
+		t.Errorf("a group named \"guest,admin\" passed the admin check: %+v", denied)
+	}
+}
+
 // TestBadInput: odd requests get a defined answer, never a gRPC error or a crash.
 func TestBadInput(t *testing.T) {
 	f := newFixture(t, nil)

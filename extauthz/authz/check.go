@@ -26,7 +26,8 @@ import (
 //   - Header names are expected lower-case; see package tokensource for other casings, repeated
 //     Authorization headers, junk in the Cookie header and the order of token sources.
 //   - Unknown context_extensions values fail closed; see policy.Config.Requirement.
-//   - A claim that cannot be a header value (control characters) makes the token malformed.
+//   - A claim that cannot be a header value (invalid UTF-8, control characters) makes the token
+//     malformed: the verifier rejects it (TokenVerifier).
 //   - A context that has ended (before or during verification) is denied 503, body reason
 //     "cancelled"; a panic anywhere in the data path is denied 503, body reason "internal". Both
 //     reach the Recorder as unavailable with no reason code.
@@ -89,15 +90,12 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	if d.Result != policy.Authenticated {
 		return s.canned.forDecision(d), d, claims
 	}
-	if resp := s.answers.get(claims); resp != nil {
-		return resp, d, claims
-	}
-	if resp, ok := s.canned.names.authenticated(claims); ok {
+	resp := s.answers.get(claims)
+	if resp == nil {
+		resp = s.canned.names.authenticated(claims)
 		s.answers.put(claims, resp)
-		return resp, d, claims
 	}
-	d = s.policy.Decide(requirement, present, nil, reason.Malformed)
-	return s.canned.forDecision(d), d, nil
+	return resp, d, claims
 }
 
 // finish records and logs one decision.

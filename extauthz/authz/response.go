@@ -2,7 +2,10 @@ package authz
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -173,15 +176,14 @@ type authenticatedResponse struct {
 }
 
 // authenticated builds the answer for verified claims: identity headers that have a value are
-// set, every other owned header removed. It reports false when a claim cannot travel as a header
-// value (a control character), which the caller treats as a malformed token.
-func (n *headerNames) authenticated(c *verifier.Claims) (*authv3.CheckResponse, bool) {
+// set, every other owned header removed.
+func (n *headerNames) authenticated(c *verifier.Claims) *authv3.CheckResponse {
 	var values [slotCount]string
 	values[slotSub] = c.Subject
 	values[slotName] = c.Username
 	values[slotEmail] = c.Email
-	values[slotGroups] = strings.Join(c.Groups, ",")
-	values[slotScopes] = strings.Join(c.Scopes, " ")
+	values[slotGroups] = joinNames(c.Groups, ",")
+	values[slotScopes] = joinNames(c.Scopes, " ")
 	values[slotClientID] = c.ClientID
 	values[slotTokenUse] = string(c.TokenUse)
 	if n.slots[slotClaims] != "" {
@@ -194,9 +196,6 @@ func (n *headerNames) authenticated(c *verifier.Claims) (*authv3.CheckResponse, 
 	for i, v := range values {
 		if v == "" || n.slots[i] == "" {
 			continue
-		}
-		if !validHeaderValue(v) {
-			return nil, false
 		}
 		r.values[i] = corev3.HeaderValue{Key: n.slots[i], Value: v}
 		r.opts[i].Header = &r.values[i]
@@ -227,16 +226,41 @@ func (n *headerNames) authenticated(c *verifier.Claims) (*authv3.CheckResponse, 
 	}
 	r.md.Fields = fields
 	r.resp.DynamicMetadata = &r.md
-	return &r.resp, true
+	return &r.resp
 }
 
-// validHeaderValue rejects control characters (CR, LF, NUL, ...), which would let a claim split
-// or corrupt the request Envoy forwards. Tab and bytes >= 0x80 (UTF-8) are allowed.
-func validHeaderValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
-			return false
+// joinNames joins group or scope names with sep so that the list splits back into exactly these
+// names (docs/reference.md#headers): within a name, ',', '%' and whitespace are
+// percent-encoded (a group "guest,admin" is "guest%2Cadmin", never two groups). Names with none
+// of them, all of Cognito's usual ones, are joined as they are.
+func joinNames(names []string, sep string) string {
+	if !slices.ContainsFunc(names, needsEncoding) {
+		return strings.Join(names, sep)
+	}
+	var b strings.Builder
+	for i, name := range names {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		for _, r := range name {
+			if !encoded(r) {
+				b.WriteRune(r)
+				continue
+			}
+			var buf [utf8.UTFMax]byte
+			for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
+				b.WriteByte('%')
+				b.WriteByte(upperHex[c>>4])
+				b.WriteByte(upperHex[c&15])
+			}
 		}
 	}
-	return true
+	return b.String()
 }
+
+const upperHex = "0123456789ABCDEF"
+
+func needsEncoding(name string) bool { return strings.ContainsFunc(name, encoded) }
+
+// encoded reports whether joinNames percent-encodes r: the separators, and '%' itself.
+func encoded(r rune) bool { return r == ',' || r == '%' || unicode.IsSpace(r) }

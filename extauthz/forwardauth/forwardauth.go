@@ -10,7 +10,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -35,6 +37,26 @@ const (
 // the request it forwards: Envoy's HTTP ext_authz reads it (x-envoy-auth-headers-to-remove);
 // nginx and Traefik configurations overwrite each owned header instead.
 const HeaderHeadersToRemove = "X-Envoy-Auth-Headers-To-Remove"
+
+// HeaderExpectedTimeout is how long Envoy's HTTP ext_authz will wait for the answer, in
+// milliseconds; Envoy sets it on every call. nginx and Traefik send no such header.
+const HeaderExpectedTimeout = "X-Envoy-Expected-Rq-Timeout-Ms"
+
+// MaxCheckTime bounds one HTTP check. gRPC carries the proxy's deadline and Check answers within
+// it; over HTTP only Envoy says how long it waits, and nginx waits a minute by default. A check that
+// would wait on keys longer (a stalled key endpoint) answers jwks_unavailable in time instead,
+// while the key fetch goes on for the checks after it.
+const MaxCheckTime = time.Second
+
+// checkDeadline is how long this check may take: Envoy's expected timeout when it sends one and it
+// is shorter, else MaxCheckTime.
+func checkDeadline(h http.Header) time.Duration {
+	ms, err := strconv.ParseInt(h.Get(HeaderExpectedTimeout), 10, 64)
+	if err != nil || ms <= 0 || ms >= MaxCheckTime.Milliseconds() {
+		return MaxCheckTime
+	}
+	return time.Duration(ms) * time.Millisecond
+}
 
 // Handler is the HTTP endpoint. It serves every path: Envoy's HTTP ext_authz sends the original
 // path as the request's own.
@@ -64,7 +86,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "conflicting X-Forwarded-Method / X-Original-Method")
 		return
 	}
-	resp, err := h.checker.Check(r.Context(), checkRequest(r.Header, path, method))
+	ctx, cancel := context.WithTimeout(r.Context(), checkDeadline(r.Header))
+	defer cancel()
+	resp, err := h.checker.Check(ctx, checkRequest(r.Header, path, method))
 	if err != nil { // Check never errs; fail closed all the same
 		writeDenied(w, http.StatusServiceUnavailable, nil, `{"error":"unavailable","reason":"internal"}`)
 		return

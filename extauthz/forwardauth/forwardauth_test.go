@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
@@ -284,5 +285,49 @@ func sameAsCheck(t *testing.T, s *authz.Server, method, target string, headers [
 		if v := got.header.Get(opt.GetHeader().GetKey()); v != opt.GetHeader().GetValue() {
 			t.Errorf("%s: HTTP %q, Check %q", opt.GetHeader().GetKey(), v, opt.GetHeader().GetValue())
 		}
+	}
+}
+
+// deadlineChecker records the deadline of the context Check was given.
+type deadlineChecker struct{ left time.Duration }
+
+func (d *deadlineChecker) Check(ctx context.Context, _ *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		d.left = -1
+	} else {
+		d.left = time.Until(deadline)
+	}
+	return &authv3.CheckResponse{}, nil
+}
+
+func TestEveryCheckHasADeadline(t *testing.T) {
+	tests := []struct {
+		name     string
+		expected string // X-Envoy-Expected-Rq-Timeout-Ms; "" sends none
+		atMost   time.Duration
+		over     time.Duration // the deadline is later than this
+	}{
+		{name: "nginx and Traefik send no timeout", atMost: forwardauth.MaxCheckTime, over: forwardauth.MaxCheckTime / 2},
+		{name: "Envoy's shorter timeout", expected: "250", atMost: 250 * time.Millisecond, over: 100 * time.Millisecond},
+		{name: "a longer timeout is bounded", expected: "60000", atMost: forwardauth.MaxCheckTime, over: forwardauth.MaxCheckTime / 2},
+		{name: "junk is ignored", expected: "soon", atMost: forwardauth.MaxCheckTime, over: forwardauth.MaxCheckTime / 2},
+		{name: "zero is ignored", expected: "0", atMost: forwardauth.MaxCheckTime, over: forwardauth.MaxCheckTime / 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checker := &deadlineChecker{}
+			req := httptest.NewRequest(http.MethodGet, "/api/activities/home", nil)
+			if tt.expected != "" {
+				req.Header.Set(forwardauth.HeaderExpectedTimeout, tt.expected)
+			}
+			forwardauth.New(checker).ServeHTTP(httptest.NewRecorder(), req)
+			if checker.left < 0 {
+				t.Fatal("Check got a context with no deadline")
+			}
+			if checker.left > tt.atMost || checker.left <= tt.over {
+				t.Errorf("deadline %v away, want in (%v, %v]", checker.left, tt.over, tt.atMost)
+			}
+		})
 	}
 }

@@ -158,7 +158,9 @@ func (c *Cache) Current() *Set { return c.current.Load() }
 func (c *Cache) Ready() bool { return c.current.Load() != nil }
 
 // Lookup returns the key with id kid and the generation of the set it came from, refetching once
-// (rate-limited, concurrent misses merged) when kid is unknown.
+// (rate-limited, concurrent misses merged) when kid is unknown. A wait for that fetch ends when
+// ctx does, and a margin before ctx's deadline, with ErrUnavailable: the fetch goes on for the
+// next caller, bounded by FetchTimeout.
 func (c *Cache) Lookup(ctx context.Context, kid string) (*rsa.PublicKey, uint64, error) {
 	if s := c.current.Load(); s != nil {
 		if k := s.keys[kid]; k != nil {
@@ -178,11 +180,15 @@ func (c *Cache) Lookup(ctx context.Context, kid string) (*rsa.PublicKey, uint64,
 			// cancellation must not end it; FetchTimeout still bounds it.
 			go c.fetch(context.WithoutCancel(ctx), f)
 		}
+		giveUp, stop := beforeDeadline(ctx)
+		defer stop()
 		select {
 		case <-f.done:
 			fetchErr = f.err
 		case <-ctx.Done():
 			return nil, 0, fmt.Errorf("%w: gave up waiting for the key set from %s: %w", ErrUnavailable, c.url, ctx.Err())
+		case <-giveUp:
+			return nil, 0, fmt.Errorf("%w: no key set from %s before the caller's deadline", ErrUnavailable, c.url)
 		}
 	} else {
 		c.mu.Lock()
@@ -204,6 +210,30 @@ func (c *Cache) Lookup(ctx context.Context, kid string) (*rsa.PublicKey, uint64,
 	default:
 		return nil, 0, fmt.Errorf("%w: kid %q is not in the key set from %s", ErrUnknownKid, logKid(kid), c.url)
 	}
+}
+
+// Margins Lookup leaves its caller between giving up on a fetch and the caller's deadline, to
+// answer in: half the time left, within these bounds. Half, because the answer must still be
+// built, sent and read by Envoy on a host that may be busy; a key endpoint that needs more than
+// half a check's budget is as good as down for that check.
+const (
+	minAnswerMargin = 5 * time.Millisecond
+	maxAnswerMargin = 250 * time.Millisecond
+)
+
+// beforeDeadline returns a channel that fires a margin before ctx's deadline (never, when ctx has
+// none), and the function that releases its timer. A check's deadline is Envoy's: past it Envoy
+// answers on its own (a 503 even where auth is optional), so a wait on keys ends early enough for
+// the caller to answer jwks_unavailable itself (docs/reference.md#verification).
+func beforeDeadline(ctx context.Context) (<-chan time.Time, func()) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return nil, func() {}
+	}
+	left := time.Until(deadline)
+	margin := min(max(left/2, minAnswerMargin), maxAnswerMargin)
+	timer := time.NewTimer(left - margin)
+	return timer.C, func() { timer.Stop() }
 }
 
 // Run refreshes the key set until ctx ends: every MinRefetchInterval until the first load succeeds,

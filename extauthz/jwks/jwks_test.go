@@ -520,6 +520,34 @@ func TestWaiterCancel(t *testing.T) {
 	}
 }
 
+// TestWaitEndsBeforeTheDeadline: with the key endpoint stalling, a lookup that must refetch gives
+// up before its caller's deadline, not at it, so the caller still has time to answer (a check's
+// deadline is Envoy's timeout, past which Envoy answers a 503 of its own).
+func TestWaitEndsBeforeTheDeadline(t *testing.T) {
+	a, _, _, _ := keys(t)
+	srv := newJWKSServer(t, jwksBody(t, rsaJWK(a, "a")))
+	c := New(srv.URL, Options{MinRefetchInterval: time.Nanosecond})
+	if err := c.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stalled := make(chan struct{})
+	t.Cleanup(func() { close(stalled) })
+	srv.handle(func(http.ResponseWriter, *http.Request) { <-stalled })
+
+	for _, timeout := range []time.Duration{250 * time.Millisecond, 2 * time.Second} {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		_, _, err := c.Lookup(ctx, "unknown-kid")
+		ended := ctx.Err()
+		cancel()
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("timeout %v: Lookup = %v, want ErrUnavailable", timeout, err)
+		}
+		if ended != nil {
+			t.Errorf("timeout %v: Lookup returned only once the caller's deadline had passed (%v)", timeout, err)
+		}
+	}
+}
+
 func TestLoadWaiterCancel(t *testing.T) {
 	srv := newJWKSServer(t, nil)
 	release := make(chan struct{})

@@ -43,6 +43,8 @@ type Metrics struct {
 	cacheHits  prometheus.Counter
 	cacheMiss  prometheus.Counter
 	reloads    *prometheus.CounterVec
+	// decodePanics counts requests whose decoding panicked (a bug): refused, never answered.
+	decodePanics prometheus.Counter
 }
 
 var (
@@ -87,6 +89,10 @@ func New() *Metrics {
 			Name: "cognito_authz_config_reloads_total",
 			Help: "Configuration reloads (SIGHUP or a changed file), by result: ok, or error when the new configuration was refused and the last good one kept serving.",
 		}, []string{"result"}),
+		decodePanics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cognito_authz_request_decode_panics_total",
+			Help: "Check requests whose decoding panicked (a bug); each was refused, so Envoy answered 503.",
+		}),
 	}
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("error")
@@ -101,7 +107,7 @@ func New() *Metrics {
 		m.rejections[i] = m.rejectVec.WithLabelValues(string(c))
 	}
 	m.registry.MustRegister(
-		m.checksVec, m.duration, m.rejectVec, m.fetches, m.keys, m.cacheHits, m.cacheMiss, m.reloads,
+		m.checksVec, m.duration, m.rejectVec, m.fetches, m.keys, m.cacheHits, m.cacheMiss, m.reloads, m.decodePanics,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -168,3 +174,6 @@ func (m *Metrics) ConfigReloaded(err error) {
 	}
 	m.reloads.WithLabelValues(result).Inc()
 }
+
+// RequestDecodePanicked records a check request whose decoding panicked.
+func (m *Metrics) RequestDecodePanicked() { m.decodePanics.Inc() }

@@ -34,7 +34,9 @@ type Rule struct {
 	// PathPrefix matches whole path segments: /api/admin matches /api/admin and /api/admin/x, not
 	// /api/administrator. Empty matches every path (a methods-only rule, e.g. OPTIONS: off).
 	PathPrefix string
-	Methods    []string // empty: all; upper-case in the configuration, matched case-insensitively
+	// Methods: empty matches every method (the safe choice for a required rule); upper-case in the
+	// configuration, matched case-insensitively; HEAD follows GET.
+	Methods []string
 	// Auth defaults to required when empty: a rule exists to protect something, so an omitted
 	// value fails closed.
 	Auth      Auth
@@ -110,4 +112,51 @@ func (r Rule) validate() error {
 		return fmt.Errorf("auth: groups_any and scopes_all need auth: required, not %s", auth)
 	}
 	return nil
+}
+
+// commonMethods are the methods Warnings asks about for each rule with a method list: the ones
+// apps route on, and OPTIONS, which CORS preflights use.
+var commonMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// Warnings lists what is valid but probably a mistake: a required rule with a method list that
+// leaves other methods of its path to a weaker rule or the default, e.g. `methods: [GET, POST]`
+// on /api/admin lets PUT and DELETE of /api/admin through anonymously under default: optional.
+// Each warning names the rule as in the configuration file.
+func (c Config) Warnings() []string {
+	var out []string
+	for i, r := range c.Rules {
+		if len(r.Methods) == 0 || (r.Auth != "" && r.Auth != AuthRequired) {
+			continue
+		}
+		path := r.PathPrefix
+		if path == "" {
+			path = "/"
+		}
+		mine := c.fromRules(path, r.Methods[0])
+		weaker := map[string][]string{} // who decides instead -> the methods it gets
+		var order []string
+		for _, m := range commonMethods {
+			if methodMatches(r.Methods, m) {
+				continue
+			}
+			other := c.fromRules(path, m)
+			// A rule above this one decides m whatever this one lists: not this list's doing.
+			if strictness(other) >= strictness(mine) || (other.Rule >= 0 && other.Rule < i) {
+				continue
+			}
+			who := fmt.Sprintf("policy.default (%s)", other.Auth)
+			if other.Rule >= 0 {
+				who = fmt.Sprintf("policy.rules[%d] (auth: %s)", other.Rule, other.Auth)
+			}
+			if weaker[who] == nil {
+				order = append(order, who)
+			}
+			weaker[who] = append(weaker[who], m)
+		}
+		for _, who := range order {
+			out = append(out, fmt.Sprintf("policy.rules[%d].methods: %s of %s are left to %s; list no methods to protect all of them",
+				i, strings.Join(weaker[who], ", "), path, who))
+		}
+	}
+	return out
 }

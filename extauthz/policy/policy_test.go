@@ -91,6 +91,10 @@ func TestRequirement(t *testing.T) {
 		{"methods-only rule", specRules, "/api/admin/users", "OPTIONS", nil, policy.AuthOff, 1, nil, nil, ""},
 		{"method matched case-insensitively", specRules, "/api/admin/users", "get", nil, policy.AuthRequired, 2, []string{"admin"}, nil, ""},
 		{"first matching rule wins", specRules, "/api/admin/users", "POST", nil, policy.AuthRequired, 2, []string{"admin"}, nil, ""},
+		{"HEAD follows GET", specRules, "/api/admin/users", "HEAD", nil, policy.AuthRequired, 2, []string{"admin"}, nil, ""},
+		{"head follows GET whatever its case", specRules, "/api/admin/users", "head", nil, policy.AuthRequired, 2, []string{"admin"}, nil, ""},
+		{"HEAD follows GET to a required rule, not the default", policy.Config{Rules: []policy.Rule{{PathPrefix: "/api", Methods: []string{"GET"}}}}, "/api/x", "HEAD", nil, policy.AuthRequired, 0, nil, nil, ""},
+		{"GET does not follow HEAD", policy.Config{Rules: []policy.Rule{{PathPrefix: "/api", Methods: []string{"HEAD"}}}}, "/api/x", "GET", nil, policy.AuthOptional, -1, nil, nil, ""},
 		{"method filter falls through", specRules, "/api/admin/users", "DELETE", nil, policy.AuthRequired, 3, []string{"admin"}, []string{"admin/write"}, ""},
 		{"prefix with trailing slash", specRules, "/api/me/items", "GET", nil, policy.AuthRequired, 4, nil, nil, ""},
 		{"prefix with trailing slash needs it", specRules, "/api/me", "GET", nil, policy.AuthOptional, -1, nil, nil, ""},
@@ -219,5 +223,34 @@ func TestDecideCoversEveryReason(t *testing.T) {
 				t.Errorf("%s on required: %s, want unauthenticated", code, got.Result)
 			}
 		}
+	}
+}
+
+// TestWarnings: a required rule with a method list that hands other methods of its path to a
+// weaker rule or the default is valid, and warned about, naming what decides instead.
+func TestWarnings(t *testing.T) {
+	admin := policy.Rule{PathPrefix: "/api/admin", Methods: []string{"GET", "POST"}, Auth: policy.AuthRequired, GroupsAny: []string{"admin"}}
+	tests := []struct {
+		name string
+		cfg  policy.Config
+		want []string
+	}{
+		{"the README's old example", policy.Config{Rules: []policy.Rule{admin}},
+			[]string{"policy.rules[0].methods: PUT, PATCH, DELETE, OPTIONS of /api/admin are left to policy.default (optional); list no methods to protect all of them"}},
+		{"a weaker rule below", policy.Config{Default: policy.AuthRequired, Rules: []policy.Rule{admin, {PathPrefix: "/api", Auth: policy.AuthOptional}}},
+			[]string{"policy.rules[0].methods: PUT, PATCH, DELETE, OPTIONS of /api/admin are left to policy.rules[1] (auth: optional); list no methods to protect all of them"}},
+		{"an off rule for preflights above", policy.Config{Rules: []policy.Rule{{Methods: []string{"OPTIONS"}, Auth: policy.AuthOff}, admin}},
+			[]string{"policy.rules[1].methods: PUT, PATCH, DELETE of /api/admin are left to policy.default (optional); list no methods to protect all of them"}},
+		{"a rule for every method", policy.Config{Rules: []policy.Rule{{PathPrefix: "/api/admin", Auth: policy.AuthRequired}}}, nil},
+		{"the rest as strict below", specRules, nil},
+		{"the rest required by default", policy.Config{Default: policy.AuthRequired, Rules: []policy.Rule{{PathPrefix: "/api", Methods: []string{"GET"}, Auth: policy.AuthRequired}}}, nil},
+		{"optional rules are not warned about", policy.Config{Rules: []policy.Rule{{PathPrefix: "/x", Methods: []string{"GET"}, Auth: policy.AuthOptional}}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.cfg.Warnings(); !slices.Equal(got, tt.want) {
+				t.Errorf("Warnings() =\n%q\nwant\n%q", got, tt.want)
+			}
+		})
 	}
 }

@@ -153,13 +153,14 @@ func hasPathPrefix(p, prefix string) bool {
 }
 
 // methodMatches is case-insensitive so that "post" cannot dodge a rule written for POST in front
-// of an app that upper-cases methods.
+// of an app that upper-cases methods. HEAD follows GET: most frameworks answer HEAD with the GET
+// handler, so a rule that protects GET protects HEAD too.
 func methodMatches(methods []string, method string) bool {
 	if len(methods) == 0 {
 		return true
 	}
 	for _, m := range methods {
-		if strings.EqualFold(m, method) {
+		if strings.EqualFold(m, method) || (m == "GET" && strings.EqualFold(method, "HEAD")) {
 			return true
 		}
 	}

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -41,14 +42,22 @@ type vtMarshaler interface {
 type codec struct {
 	proto   encoding.CodecV2
 	encoded *lru.Cache[*authv3.CheckResponse, []byte]
+	// decode is decodeCheckRequest (tests replace it); decodePanicked hears of each panic in it.
+	decode         func([]byte, *authv3.CheckRequest) error
+	decodePanicked func(p any)
 }
+
+// errDecodePanicked is the error of a request whose decoding panicked.
+var errDecodePanicked = errors.New("runner: decoding the CheckRequest panicked; refused")
 
 // encodedResponses bounds the encodings remembered: more than the answers authz keeps (its
 // canned ones and up to 8192 authenticated), at a few hundred bytes each.
 const encodedResponses = 10000
 
-func newCodec() (codec, error) {
-	c := codec{proto: encoding.GetCodecV2(protocodec.Name)}
+// newCodec returns the codec; decodePanicked (which may be nil) is called with the value of each
+// panic in decoding a CheckRequest, and must not panic itself.
+func newCodec(decodePanicked func(p any)) (codec, error) {
+	c := codec{proto: encoding.GetCodecV2(protocodec.Name), decode: decodeCheckRequest, decodePanicked: decodePanicked}
 	if c.proto == nil {
 		return c, fmt.Errorf("runner: grpc's %q codec is not registered", protocodec.Name)
 	}
@@ -62,19 +71,31 @@ func newCodec() (codec, error) {
 // Name is the content-subtype grpc answers with; a forced codec is used whatever the request's.
 func (codec) Name() string { return protocodec.Name }
 
-func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
+// Unmarshal decodes a CheckRequest with decodeCheckRequest. It runs in gRPC's transport, outside
+// authz.Server.Check and its recover, where a panic would end the process: a panic in decoding
+// fails this one call instead (Envoy answers 503, never a pass), reported to decodePanicked.
+func (c codec) Unmarshal(data mem.BufferSlice, v any) (err error) {
 	req, ok := v.(*authv3.CheckRequest)
 	if !ok {
 		return c.proto.Unmarshal(data, v)
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			req.Reset()
+			if c.decodePanicked != nil {
+				c.decodePanicked(p)
+			}
+			err = errDecodePanicked
+		}
+	}()
 	if len(data) == 1 { // the usual case: read in place, the decoder copies what it keeps
-		return decodeCheckRequest(data[0].ReadOnlyData(), req)
+		return c.decode(data[0].ReadOnlyData(), req)
 	}
 	// In pieces (a request spread over several HTTP/2 DATA frames): joined in a pooled buffer,
 	// as grpc's codec does.
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
-	return decodeCheckRequest(buf.ReadOnlyData(), req)
+	return c.decode(buf.ReadOnlyData(), req)
 }
 
 func (c codec) Marshal(v any) (mem.BufferSlice, error) {

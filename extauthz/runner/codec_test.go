@@ -1,19 +1,25 @@
 package runner
 
 import (
+	"context"
 	"errors"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -108,7 +114,7 @@ func envoyCheckRequest(token string, allHeaders bool) *authv3.CheckRequest {
 
 func newTestCodec(t testing.TB) codec {
 	t.Helper()
-	c, err := newCodec()
+	c, err := newCodec(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,5 +317,65 @@ func TestCodecForgetsTheOldestEncodings(t *testing.T) {
 	}
 	if got := c.encoded.Len(); got != encodedResponses {
 		t.Errorf("%d encodings remembered, want %d", got, encodedResponses)
+	}
+}
+
+// panicStub is a Check service that answers OK and counts its calls.
+type panicStub struct {
+	authv3.UnimplementedAuthorizationServer
+	calls atomic.Int64
+}
+
+func (s *panicStub) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	s.calls.Add(1)
+	return &authv3.CheckResponse{Status: &rpcstatus.Status{Code: int32(codes.OK)}}, nil
+}
+
+// TestDecodePanicFailsClosed: the request decoder runs in gRPC's transport, outside Check's
+// recover. A panic in it fails that one call (Envoy answers 503: never a pass), is reported, and
+// the server goes on answering.
+func TestDecodePanicFailsClosed(t *testing.T) {
+	var panics []any
+	c, err := newCodec(func(p any) { panics = append(panics, p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.decode = func(b []byte, req *authv3.CheckRequest) error {
+		if err := decodeCheckRequest(b, req); err != nil {
+			return err
+		}
+		if req.GetAttributes().GetRequest().GetHttp().GetPath() == "/boom" {
+			var headers []string
+			_ = headers[len(req.GetAttributes().GetRequest().GetHttp().GetPath())] // index out of range
+		}
+		return nil
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.ForceServerCodecV2(c))
+	stub := &panicStub{}
+	authv3.RegisterAuthorizationServer(srv, stub)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	client := authv3.NewAuthorizationClient(dial(t, lis.Addr(), nil))
+	call := func(path string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := client.Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
+			Http: &authv3.AttributeContext_HttpRequest{Method: "GET", Path: path},
+		}}})
+		return err
+	}
+
+	if err := call("/boom"); status.Code(err) == codes.OK || stub.calls.Load() != 0 {
+		t.Fatalf("a request whose decoding panicked: %v, Check called %d times; want an error before Check", err, stub.calls.Load())
+	}
+	if len(panics) != 1 {
+		t.Fatalf("panics reported: %v, want the one", panics)
+	}
+	if err := call("/fine"); err != nil || stub.calls.Load() != 1 {
+		t.Fatalf("the next request: %v (Check called %d times); the server must go on", err, stub.calls.Load())
 	}
 }

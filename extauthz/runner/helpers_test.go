@@ -43,7 +43,6 @@ func newKeyPair(t testing.TB, kid string) keyPair {
 // sign makes a compact RS256 JWS of claims.
 func (k keyPair) sign(t testing.TB, claims map[string]any) string {
 	t.Helper()
-	enc := base64.RawURLEncoding
 	header, err := json.Marshal(map[string]string{"alg": "RS256", "kid": k.kid, "typ": "JWT"})
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +51,14 @@ func (k keyPair) sign(t testing.TB, claims map[string]any) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return k.signRaw(t, header, payload)
+}
+
+// signRaw signs header and payload as given, for JSON that json.Marshal would not write (invalid
+// UTF-8, say).
+func (k keyPair) signRaw(t testing.TB, header, payload []byte) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
 	input := enc.EncodeToString(header) + "." + enc.EncodeToString(payload)
 	digest := sha256.Sum256([]byte(input))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, k.key, crypto.SHA256, digest[:])

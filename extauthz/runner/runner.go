@@ -101,7 +101,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Runner, error) {
 			return nil, err
 		}
 	}
-	opts, err := serverOptions(r.tls)
+	opts, err := serverOptions(r.tls, r.decodePanicked)
 	if err != nil {
 		return nil, err
 	}
@@ -185,8 +185,8 @@ const (
 
 // serverOptions: Envoy keeps a few long-lived HTTP/2 connections and multiplexes every check on
 // them, may ping them to keep them alive, and must never be cut off for pinging.
-func serverOptions(tls *tlsReloader) ([]grpc.ServerOption, error) {
-	c, err := newCodec()
+func serverOptions(tls *tlsReloader, decodePanicked func(p any)) ([]grpc.ServerOption, error) {
+	c, err := newCodec(decodePanicked)
 	if err != nil {
 		return nil, err
 	}
@@ -286,6 +286,17 @@ func (r *Runner) Start(ctx context.Context) error {
 		zap.Bool("tls", r.cfg.TLS.Enabled()), zap.Bool("mtls", r.cfg.TLS.ClientCAFile != ""),
 		zap.Strings("issuers", e.verifier.Issuers()))
 	return nil
+}
+
+// decodePanicked logs and counts a check request whose decoding panicked (the codec refused it).
+// The panic value is logged only when it is a runtime error: anything else might carry a token.
+func (r *Runner) decodePanicked(p any) {
+	r.metrics.RequestDecodePanicked()
+	what := fmt.Sprintf("%T", p)
+	if re, ok := p.(runtime.Error); ok {
+		what = re.Error()
+	}
+	r.log.Error("decoding a check request panicked; refused", zap.String("panic", what), zap.Stack("stack"))
 }
 
 // startKeyRefresh runs v's key refresh until its stop is called.

@@ -1,20 +1,26 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -296,6 +302,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		"cognito_authz_token_cache_hits_total 1",
 		"cognito_authz_token_cache_misses_total 2",
 		"cognito_authz_check_duration_seconds_count 3",
+		"cognito_authz_request_decode_panics_total 0",
 		"go_goroutines",
 	} {
 		if !strings.Contains(body, want) {
@@ -385,11 +392,88 @@ func TestRunStopsWhenContextEnds(t *testing.T) {
 }
 
 // authStatus is the x-auth-status an OK response sets, or "" when denied.
-func authStatus(resp *authv3.CheckResponse) string {
+func authStatus(resp *authv3.CheckResponse) string { return okHeader(resp, "x-auth-status") }
+
+// okHeader is the value an OK answer sets for name, or "".
+func okHeader(resp *authv3.CheckResponse, name string) string {
 	for _, h := range resp.GetOkResponse().GetHeaders() {
-		if h.GetHeader().GetKey() == "x-auth-status" {
+		if h.GetHeader().GetKey() == name {
 			return h.GetHeader().GetValue()
 		}
 	}
 	return ""
+}
+
+// TestClaimThatCannotBeAHeaderIsMalformed: a genuine token whose claim holds invalid UTF-8 (or a
+// control character) gets a decision through the real codec, anonymous with reason malformed on
+// an optional route, never a gRPC error (which Envoy would answer 503 even there). It runs in
+// both builds: `make test` runs this package with and without -tags vtprotobuf.
+func TestClaimThatCannotBeAHeaderIsMalformed(t *testing.T) {
+	key := newKeyPair(t, "k1")
+	jwks := newJWKSServer(t, key)
+	cfg := testConfig(jwks)
+	r := startRunner(t, cfg)
+	conn := dial(t, r.GRPCAddr(), nil)
+	eventually(t, "ready", r.Ready)
+	claims, err := json.Marshal(accessClaims(cfg.Issuers[0].Issuer, clientID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := []byte(`{"alg":"RS256","kid":"k1"}`)
+	for name, bad := range map[string]string{
+		"invalid UTF-8 in username":      "\xff\xfe",
+		"lone surrogate in username":     "\xed\xa0\x80",
+		"truncated sequence in username": "caf\xc3",
+		"control character in username":  `\u0007`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			payload := bytes.Replace(claims, []byte(`"username":"alice"`), []byte(`"username":"alice`+bad+`"`), 1)
+			resp := check(t, conn, key.signRaw(t, header, payload))
+			if got, why := authStatus(resp), okHeader(resp, "x-auth-reason"); got != "anonymous" || why != "malformed" {
+				t.Fatalf("x-auth-status %q, x-auth-reason %q, want anonymous, malformed", got, why)
+			}
+		})
+	}
+	// The same token with a sound username is let in, so the above is about the claim alone.
+	if got := authStatus(check(t, conn, key.signRaw(t, header, claims))); got != "authenticated" {
+		t.Fatalf("the sound token: x-auth-status %q", got)
+	}
+}
+
+// TestDecodePanicIsLoggedAndCounted: what the runner does with a panic the codec recovered from:
+// counted in cognito_authz_request_decode_panics_total, logged with the runtime error's message
+// and nothing of any other panic value (it might carry a token).
+func TestDecodePanicIsLoggedAndCounted(t *testing.T) {
+	core, logs := observer.New(zap.ErrorLevel)
+	r, err := New(testConfig(newJWKSServer(t, newKeyPair(t, "k1"))), zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outOfRange runtime.Error
+	func() {
+		defer func() { outOfRange = recover().(runtime.Error) }()
+		_ = []int{}[len(t.Name())]
+	}()
+	r.decodePanicked(outOfRange)
+	r.decodePanicked("Bearer eyJhbGciOiJSUzI1NiJ9.secret.signature")
+
+	entries := logs.All()
+	if len(entries) != 2 {
+		t.Fatalf("%d log entries, want 2", len(entries))
+	}
+	if got := entries[0].ContextMap()["panic"]; got != outOfRange.Error() {
+		t.Errorf("logged panic %q, want the runtime error %q", got, outOfRange.Error())
+	}
+	for _, e := range entries {
+		if line := fmt.Sprint(e.Message, e.ContextMap()); strings.Contains(line, "eyJ") {
+			t.Errorf("the log carries the panic value: %s", line)
+		}
+	}
+	if err := testutil.GatherAndCompare(r.Metrics().Registry(), strings.NewReader(`
+# HELP cognito_authz_request_decode_panics_total Check requests whose decoding panicked (a bug); each was refused, so Envoy answered 503.
+# TYPE cognito_authz_request_decode_panics_total counter
+cognito_authz_request_decode_panics_total 2
+`), "cognito_authz_request_decode_panics_total"); err != nil {
+		t.Error(err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -334,6 +335,9 @@ func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Cla
 	if username == "" {
 		username = p.CognitoUsername
 	}
+	if e := checkHeaderValues(p, username, clientID); e != nil {
+		return nil, e
+	}
 	return &Claims{
 		Issuer:         p.Iss,
 		Subject:        p.Sub,
@@ -349,6 +353,41 @@ func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Cla
 		Payload:        t.payloadJSON,
 		PayloadSegment: t.payloadSegment,
 	}, nil
+}
+
+// checkHeaderValues rejects, as malformed, a token whose claims cannot travel as identity header
+// values (docs/reference.md#headers): invalid UTF-8, which cannot be marshalled into
+// the answer at all, and control characters (CR, LF, NUL, ...), which would split or corrupt the
+// request Envoy forwards. Tab and every valid UTF-8 sequence are allowed. Every claim Claims
+// carries as text is checked, so a verified token always has an answer.
+func checkHeaderValues(p *payload, username, clientID string) *Error {
+	for _, c := range [...]struct{ name, value string }{
+		{"sub", p.Sub}, {"username", username}, {"email", p.Email}, {"client id", clientID},
+		{"scope", p.Scope}, {"jti", p.Jti},
+	} {
+		if !validHeaderValue(c.value) {
+			return fail(reason.Malformed, "%s claim is not a valid header value (invalid UTF-8 or a control character)", c.name)
+		}
+	}
+	for _, g := range p.Groups {
+		if !validHeaderValue(g) {
+			return fail(reason.Malformed, "cognito:groups holds a group that is not a valid header value (invalid UTF-8 or a control character)")
+		}
+	}
+	return nil
+}
+
+// validHeaderValue reports whether v is valid UTF-8 with no control character but tab.
+func validHeaderValue(v string) bool {
+	if !utf8.ValidString(v) {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // numericDate converts a JWT NumericDate (seconds, fractions allowed) to a time, exactly for whole

@@ -136,6 +136,15 @@ func TestVerifyRejects(t *testing.T) {
 		{"nbf overflowing float64", signRaw(stdHeader, strings.Replace(payloadJSON, `{`, `{"nbf":1e400,`, 1), testKey), reason.Malformed, 0},
 		{"iat a bool", mint(with(accessClaims(), "iat", true)), reason.Malformed, 0},
 		{"token_use a number", mint(with(accessClaims(), "token_use", 1)), reason.Malformed, 0},
+		// Claims that cannot be identity header values: invalid UTF-8 (written raw into the JSON,
+		// which json.Marshal would have replaced) and control characters.
+		{"sub with invalid UTF-8", signRaw(stdHeader, strings.Replace(payloadJSON, `"sub":"`, "\"sub\":\"\xff", 1), testKey), reason.Malformed, 0},
+		{"username with invalid UTF-8", signRaw(stdHeader, strings.Replace(payloadJSON, `"username":"`, "\"username\":\"\xc3\x28", 1), testKey), reason.Malformed, 0},
+		{"group with invalid UTF-8", signRaw(stdHeader, strings.Replace(payloadJSON, `"cognito:groups":["`, "\"cognito:groups\":[\"\xed\xa0\x80", 1), testKey), reason.Malformed, 0},
+		{"scope with invalid UTF-8", signRaw(stdHeader, strings.Replace(payloadJSON, `"scope":"`, "\"scope\":\"\xfe", 1), testKey), reason.Malformed, 0},
+		{"username with CR LF", mint(with(accessClaims(), "username", "mallory\r\nx-user-groups: admin")), reason.Malformed, 0},
+		{"group with NUL", mint(with(accessClaims(), "cognito:groups", []string{"users", "ad\x00min"})), reason.Malformed, 0},
+		{"client_id with DEL", mint(with(accessClaims(), "client_id", testClientID+"\x7f")), reason.WrongClient, 0},
 		// Issuer.
 		{"iss missing", mint(with(accessClaims(), "iss", nil)), reason.WrongIssuer, 0},
 		{"iss with a trailing slash", mint(with(accessClaims(), "iss", testIssuer+"/")), reason.WrongIssuer, 0},

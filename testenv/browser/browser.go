@@ -5,10 +5,7 @@ package browser
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -16,7 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
+	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 )
 
 // Environment variables read here.
@@ -30,8 +27,9 @@ const (
 	InstallHint = "apt-get install -y chromium (Debian's package; set " + BinaryEnv + ")"
 )
 
-// SearchPath lists the names tried on PATH, in order.
-var SearchPath = []string{"chromium", "chromium-browser", "google-chrome"}
+// Tool is Chromium, as the tests find it: $CHROMIUM_BIN when set, else the first of its names on
+// PATH.
+var Tool = childproc.Tool{Name: "chromium", Aliases: []string{"chromium-browser", "google-chrome"}, Env: BinaryEnv, InstallHint: InstallHint}
 
 // Window is the browser's viewport, which is also the size of every screenshot.
 const (
@@ -39,36 +37,14 @@ const (
 	WindowHeight = 720
 )
 
-// FindBinary returns the Chromium to run: BinaryEnv if set, else the first of SearchPath on PATH.
-func FindBinary() (string, error) {
-	if bin := os.Getenv(BinaryEnv); bin != "" {
-		if _, err := os.Stat(bin); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", BinaryEnv, bin, err)
-		}
-		return bin, nil
-	}
-	for _, name := range SearchPath {
-		if bin, err := exec.LookPath(name); err == nil {
-			return bin, nil
-		}
-	}
-	return "", errors.New("no chromium on PATH")
-}
+// FindBinary returns the Chromium to run (see Tool).
+func FindBinary() (string, error) { return Tool.Find() }
 
 // Require returns the Chromium binary, or skips the test when there is none; with
 // COGNITO_AUTHZ_REQUIRE_ENVOY=1 (CI, where every end-to-end tool must be present) it fails instead.
 func Require(t testing.TB) string {
 	t.Helper()
-	bin, err := FindBinary()
-	if err == nil {
-		return bin
-	}
-	if os.Getenv(envoyproc.RequireEnv) == "1" {
-		t.Fatalf("chromium not found (%s=1): %v; %s", envoyproc.RequireEnv, err, InstallHint)
-		return ""
-	}
-	t.Skipf("chromium not found: %v; %s", err, InstallHint)
-	return ""
+	return Tool.Require(t)
 }
 
 // Start runs headless Chromium bin with a fresh profile and returns a chromedp context for one

@@ -25,25 +25,21 @@
 package cognitolocal
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 	"github.com/cognito-authz/cognito-authz/testenv/cognitoapi"
 	"github.com/cognito-authz/cognito-authz/testenv/npmcache"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 // The pinned emulator: 3.23.x is the last line that runs on Node 20.
@@ -100,7 +96,7 @@ type Emulator struct {
 	timeout   time.Duration
 	client    *http.Client
 	api       *cognitoapi.Client
-	proc      *process
+	proc      *childproc.Proc
 }
 
 // Start installs the emulator when needed (npmcache.ErrUnavailable when it cannot be had), starts
@@ -111,7 +107,7 @@ func Start(ctx context.Context, opts Options) (e *Emulator, err error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := childproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +153,7 @@ func Start(ctx context.Context, opts Options) (e *Emulator, err error) {
 
 // StartTest starts a seeded emulator for a test and stops it when the test ends, printing its log
 // when the test failed. Without Node.js and npm, or the registry, the test is skipped, or fails
-// when envoyproc.RequireEnv is 1 (CI).
+// when childproc.RequireEnv is 1 (CI).
 func StartTest(t testing.TB, opts Options) *Emulator {
 	t.Helper()
 	npmcache.EnsureTest(t, InstallSpec())
@@ -168,24 +164,8 @@ func StartTest(t testing.TB, opts Options) *Emulator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := e.Stop(); err != nil {
-			t.Logf("cognito-local: stop: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("--- cognito-local log (%s) ---\n%s", e.logPath, e.Log())
-		}
-	})
+	childproc.StopAtEnd(t, "cognito-local", e, t.Logf)
 	return e
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // URL is where the emulator listens, e.g. http://127.0.0.1:40123: its Cognito JSON API is POST /,
@@ -196,7 +176,7 @@ func (e *Emulator) URL() string { return e.url }
 func (e *Emulator) LogPath() string { return e.logPath }
 
 // Exited is closed when the emulator's process has ended.
-func (e *Emulator) Exited() <-chan struct{} { return e.proc.exited }
+func (e *Emulator) Exited() <-chan struct{} { return e.proc.Exited() }
 
 // writeConfig writes .cognito/config.json, which cognito-local reads from its working directory.
 func (e *Emulator) writeConfig() error {
@@ -213,73 +193,31 @@ func (e *Emulator) writeConfig() error {
 	return os.WriteFile(filepath.Join(e.dir, ".cognito", "config.json"), conf, 0o644)
 }
 
-// process is one run of the emulator's node process.
-type process struct {
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once it has exited and its output is read
-}
-
 // start runs node on the emulator in e.dir and waits until it answers /health.
 func (e *Emulator) start(ctx context.Context) error {
-	logFile, err := os.OpenFile(e.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
 	cmd := exec.Command("node", e.startJS)
 	cmd.Dir = e.dir
 	// COLUMNS: boxen would wrap a code's box at 80 columns, splitting a long user name.
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(e.port), "HOST=127.0.0.1", "HOME="+e.dir, "COLUMNS=400")
-	cmd.Stderr = logFile
-	stdout, err := cmd.StdoutPipe()
+	var err error
+	e.proc, err = childproc.Start(cmd, childproc.Options{
+		Name:    "node",
+		LogPath: e.logPath,
+		// A restart (see Seed) keeps the first run's output.
+		AppendLog: true,
+		// Boxes of delivered codes also go to the outbox.
+		OnStdoutLine: e.Outbox.readLine,
+	})
 	if err != nil {
-		logFile.Close()
 		return err
 	}
-	cmd.SysProcAttr = procAttr()
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("start node: %w", err)
+	if err := e.proc.WaitReady(ctx, e.timeout, e.healthy); err != nil {
+		if errors.Is(err, childproc.ErrExitedEarly) {
+			return err
+		}
+		return fmt.Errorf("did not answer /health: %w", err)
 	}
-	p := &process{cmd: cmd, exited: make(chan struct{})}
-	e.proc = p
-	go func() {
-		// Every line goes to the log; boxes of delivered codes also to the outbox.
-		r := bufio.NewReader(stdout)
-		for {
-			line, err := r.ReadString('\n')
-			if line != "" {
-				_, _ = io.WriteString(logFile, line)
-				e.Outbox.readLine(line)
-			}
-			if err != nil {
-				break
-			}
-		}
-		_ = cmd.Wait()
-		logFile.Close()
-		close(p.exited)
-	}()
-
-	healthy, gone := false, false
-	_ = poll.Until(ctx, e.timeout, func() bool {
-		if healthy = e.healthy(ctx); healthy {
-			return true
-		}
-		select {
-		case <-p.exited: // a process that has exited will not answer later
-			gone = true
-		default:
-		}
-		return gone
-	})
-	switch {
-	case healthy:
-		return nil
-	case gone:
-		return errors.New("exited while starting")
-	default:
-		return fmt.Errorf("did not answer /health within %v", e.timeout)
-	}
+	return nil
 }
 
 func (e *Emulator) healthy(ctx context.Context) bool {
@@ -297,21 +235,8 @@ func (e *Emulator) healthy(ctx context.Context) bool {
 
 // stopProcess ends the node process (SIGTERM, then SIGKILL after 10s) and waits for it.
 func (e *Emulator) stopProcess() {
-	p := e.proc
-	if p == nil {
-		return
-	}
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
+	if e.proc != nil {
+		_ = e.proc.Stop()
 	}
 }
 
@@ -327,14 +252,7 @@ func (e *Emulator) Stop() error {
 }
 
 // Log returns the end of the emulator's console output, for a failure message.
-func (e *Emulator) Log() string {
-	b, _ := os.ReadFile(e.logPath)
-	const max = 16 << 10
-	if len(b) > max {
-		b = b[len(b)-max:]
-	}
-	return string(b)
-}
+func (e *Emulator) Log() string { return childproc.Tail(e.logPath, childproc.LogTailBytes) }
 
 func (e *Emulator) logTail() string {
 	if e.logPath == "" {

@@ -3,8 +3,11 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -326,4 +329,78 @@ func TestKeysKeepWorkingWhenTheKeyEndpointGoesDown(t *testing.T) {
 	a = get(t, s, backend.HomePath, e2e.Bearer(rotated))
 	wantApp(t, a)
 	wantIdentity(t, a, map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "jwks_unavailable"})
+}
+
+// TestStalledKeyEndpointGetsAnAnswerInTime: with the key endpoint stalling, a token under a key
+// not fetched yet makes cognito-authz refetch, and it answers jwks_unavailable before Envoy's own
+// timeout: anonymous on an optional route, its own 503 on a required one. Waiting for the fetch's
+// own timeout (5s) instead left Envoy to answer 503 everywhere. Envoy's timeout here is 1s, not
+// the product's 0.25s (which the jwks unit test takes): the answer then has a quarter of a second
+// to reach Envoy, which a test machine running every other test at once can be slower than.
+// stalledKeysAuthzTimeout is under the key fetch timeout (5s), so a wait for the fetch would
+// outlast it.
+const stalledKeysAuthzTimeout = "1s"
+
+func TestStalledKeyEndpointGetsAnAnswerInTime(t *testing.T) {
+	var stall atomic.Bool
+	released := make(chan struct{})
+	var keysURL string
+	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stall.Load() {
+			select {
+			case <-released:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		resp, err := http.Get(keysURL)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(keys.Close)
+	s := startStackWith(t, e2e.Options{
+		AuthzTimeout: stalledKeysAuthzTimeout,
+		Configure: func(c *config.Config) {
+			keysURL = c.Issuers[0].JWKSURL
+			c.Issuers[0].JWKSURL = keys.URL
+			c.JWKS.MinRefetchInterval = time.Millisecond // every unknown kid may refetch
+		},
+	})
+	user(t, s.Issuer, "alice", "admin")
+	fetches := func() float64 {
+		n, err := s.KeyFetches()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// The stalled fetch goes on after the test's requests: let it finish before the stack stops
+	// (cleanups run last first), so nothing of it outlives the test.
+	t.Cleanup(func() {
+		before := fetches()
+		close(released)
+		if err := poll.Until(context.Background(), 10*time.Second, func() bool { return fetches() > before }); err != nil {
+			t.Errorf("the stalled key fetch did not finish once released: %v", err)
+		}
+	})
+
+	stall.Store(true)
+	if _, err := s.Issuer.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	token := e2e.Bearer(s.Issuer.MustMint(t, issuer.TokenSpec{Username: "alice"}))
+	for i := range 3 {
+		a := get(t, s, backend.HomePath, token)
+		wantApp(t, a)
+		wantIdentity(t, a, map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "jwks_unavailable"})
+		a = get(t, s, backend.AdminPath, token)
+		if a.Status != http.StatusServiceUnavailable || !strings.Contains(string(a.Body), `"reason":"jwks_unavailable"`) {
+			t.Errorf("request %d, admin route: %s, want cognito-authz's 503 with reason jwks_unavailable (not Envoy's)", i, a)
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
+	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
@@ -139,15 +139,17 @@ func wantFeed(t *testing.T, a *e2e.Answer, got flaskAnswer, sub string, groups [
 func startFlaskApp(t *testing.T) string {
 	t.Helper()
 	python := requireFlask(t)
-	port := strconv.Itoa(freePort(t))
+	portNumber, err := childproc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(portNumber)
 	addr := net.JoinHostPort("127.0.0.1", port)
 	cmd := exec.Command(python, "app.py")
 	cmd.Dir = flaskDir
 	cmd.Env = append(os.Environ(), "HOST=127.0.0.1", "PORT="+port, "PYTHONDONTWRITEBYTECODE=1")
 	client := loopbackClient(t)
-	startHelper(t, "flask", cmd, flaskStartTimeout, func(ctx context.Context) bool {
-		return answersOK(ctx, client, "http://"+addr+backend.HealthzPath)
-	})
+	childproc.StartTest(t, cmd, childproc.Options{Name: "flask"}, flaskStartTimeout, childproc.HTTPReady(client, "http://"+addr+backend.HealthzPath))
 	return addr
 }
 
@@ -169,15 +171,15 @@ func TestFlaskExampleUnitTests(t *testing.T) {
 }
 
 // requireFlask returns the python3 to run the example with, or skips the test when there is none
-// or it lacks Flask (fails it in CI; see toolUnavailable).
+// or it lacks Flask (fails it in CI; see childproc.Unavailable).
 func requireFlask(t *testing.T) string {
 	t.Helper()
 	python, err := exec.LookPath("python3")
 	if err != nil {
-		toolUnavailable(t, "the Flask example needs python3: %v", err)
+		childproc.Unavailable(t, "the Flask example needs python3: %v", err)
 	}
 	if out, err := exec.Command(python, "-c", "import flask").CombinedOutput(); err != nil {
-		toolUnavailable(t, "the Flask example needs Flask (pip install -r examples/flask/requirements.txt): %v\n%s", err, out)
+		childproc.Unavailable(t, "the Flask example needs Flask (pip install -r examples/flask/requirements.txt): %v\n%s", err, out)
 	}
 	return python
 }

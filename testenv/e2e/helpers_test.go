@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -35,11 +36,13 @@ func startStack(t *testing.T, configure func(*config.Config)) *e2e.Stack {
 	return startStackWith(t, e2e.Options{Configure: configure})
 }
 
-// startStackWith is startStack with more options; the test's check timeout and logger are filled
-// in (e2e.StartTest does the rest).
+// startStackWith is startStack with more options; the test's check timeout (unless opts sets
+// one) and logger are filled in (e2e.StartTest does the rest).
 func startStackWith(t *testing.T, opts e2e.Options) *e2e.Stack {
 	t.Helper()
-	opts.AuthzTimeout = testAuthzTimeout
+	if opts.AuthzTimeout == "" {
+		opts.AuthzTimeout = testAuthzTimeout
+	}
 	opts.Logger = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	return e2e.StartTest(t, opts)
 }
@@ -122,4 +125,12 @@ func wantChallenge(t *testing.T, a *e2e.Answer, contains ...string) {
 			t.Errorf("WWW-Authenticate %q, want it to contain %s", got[0], c)
 		}
 	}
+}
+
+// loopbackClient is an HTTP client for helpers on loopback: no proxy from the environment is
+// ever asked.
+func loopbackClient(t *testing.T) *http.Client {
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	t.Cleanup(c.CloseIdleConnections)
+	return c
 }

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"net/http"
 	"os/exec"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
+	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 )
@@ -163,20 +163,20 @@ type motoEmulator struct {
 	userPoolAPI
 }
 
-// startMoto runs moto_server on a free loopback port and stops it when the test ends. A missing
-// moto skips the test, or fails it in CI (see toolUnavailable).
+// motoTool is moto's server; a missing one skips the test, or fails it in CI.
+var motoTool = childproc.Tool{Name: motoServer, InstallHint: "pip install moto[server], pinned in .ci/install-deps"}
+
+// startMoto runs moto_server on a free loopback port and stops it when the test ends.
 func startMoto(t *testing.T) *motoEmulator {
 	t.Helper()
-	bin, err := exec.LookPath(motoServer)
+	bin := motoTool.Require(t)
+	port, err := childproc.FreePort()
 	if err != nil {
-		toolUnavailable(t, "%s not found (pip install moto[server], pinned in .ci/install-deps): %v", motoServer, err)
+		t.Fatal(err)
 	}
-	port := freePort(t)
 	m := &motoEmulator{userPoolAPI{url: "http://127.0.0.1:" + strconv.Itoa(port), client: loopbackClient(t), signingRegion: motoRegion}}
 	cmd := exec.Command(bin, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
-	startHelper(t, "moto", cmd, motoStartTimeout, func(ctx context.Context) bool {
-		return answersOK(ctx, m.client, m.url+"/moto-api/config")
-	})
+	childproc.StartTest(t, cmd, childproc.Options{Name: "moto"}, motoStartTimeout, childproc.HTTPReady(m.client, m.url+"/moto-api/config"))
 	return m
 }
 

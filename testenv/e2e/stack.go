@@ -315,6 +315,12 @@ func (s *Stack) Checks() (float64, error) {
 	return counterSum(s.Authz.Metrics().Registry(), "cognito_authz_checks_total")
 }
 
+// KeyFetches is how many key-set fetches cognito-authz has finished, failed ones included
+// (cognito_authz_jwks_fetches_total). A fetch is counted once it has logged its outcome.
+func (s *Stack) KeyFetches() (float64, error) {
+	return counterSum(s.Authz.Metrics().Registry(), "cognito_authz_jwks_fetches_total")
+}
+
 func counterSum(g prometheus.Gatherer, name string) (float64, error) {
 	families, err := g.Gather()
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 
 // StartTest starts a stack for a test and stops it when the test ends, printing Envoy's and the
 // emulator's logs when the test failed. Without Envoy (or, for IdPCognitoLocal, without Node.js
-// and npm) the test is skipped, or fails when envoyproc.RequireEnv is 1 (CI); with -short it is
+// and npm) the test is skipped, or fails when childproc.RequireEnv is 1 (CI); with -short it is
 // skipped.
 func StartTest(t testing.TB, opts Options) *Stack {
 	t.Helper()

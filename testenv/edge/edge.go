@@ -78,6 +78,8 @@ type templateData struct {
 	Params
 	EnvoyVersion    string
 	IdentityHeaders []string
+	IdentityPrefix  string
+	OwnedHeaders    []string
 }
 
 // RenderNginx returns the nginx configuration (a file to include inside http { }) for p.
@@ -101,7 +103,8 @@ func RenderEnvoyHTTP(p Params) ([]byte, error) {
 
 func render(t *template.Template, p Params) ([]byte, error) {
 	var b strings.Builder
-	data := templateData{Params: p, EnvoyVersion: envoyconf.EnvoyVersion, IdentityHeaders: envoyconf.IdentityHeaders}
+	data := templateData{Params: p, EnvoyVersion: envoyconf.EnvoyVersion, IdentityHeaders: envoyconf.IdentityHeaders,
+		IdentityPrefix: envoyconf.IdentityPrefix, OwnedHeaders: envoyconf.OwnedHeaders}
 	if err := t.Execute(&b, data); err != nil {
 		return nil, fmt.Errorf("edge: render %s: %w", t.Name(), err)
 	}

@@ -296,7 +296,7 @@ func runEdgeCases(t *testing.T, w *world, base string, jsonDenials bool) {
 
 // TestNginxAuthRequest runs deploy/forwardauth/nginx.conf in a real nginx.
 func TestNginxAuthRequest(t *testing.T) {
-	edge.RequireNginx(t)
+	edge.NginxTool.Require(t)
 	w := startWorld(t)
 	n := edge.StartNginxTest(t, w.params(t))
 	runEdgeCases(t, w, n.URL(), false)
@@ -312,4 +312,20 @@ func TestEnvoyHTTPExtAuthz(t *testing.T) {
 	}
 	e := envoyproc.StartTest(t, envoyproc.Config{Rendered: rendered})
 	runEdgeCases(t, w, e.URL(), true)
+
+	// Envoy also removes what no answer names: every other header under the identity prefix and
+	// the claims header name, on the checked routes and on /healthz. (nginx cannot remove headers
+	// by prefix.)
+	unnamed := http.Header{"X-User-Role": {"admin"}, "X-User-Is-Admin": {"true"}, "X-Jwt-Claims": {"forged"}}
+	for _, path := range []string{backend.HomePath, backend.HealthzPath} {
+		a := get(t, e.URL(), path, unnamed)
+		if a.app == nil {
+			t.Fatalf("%s did not reach the app: %d %s", path, a.status, a.body)
+		}
+		for name, values := range a.app.Headers {
+			if (strings.HasPrefix(name, envoyconf.IdentityPrefix) && !slices.Contains(envoyconf.IdentityHeaders, name)) || name == envoyconf.ClaimsHeader {
+				t.Errorf("%s: the app saw %s %q", path, name, values)
+			}
+		}
+	}
 }

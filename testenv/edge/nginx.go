@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -15,9 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
-	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 // NginxBinaryEnv names the nginx binary to use instead of `nginx` on PATH or /usr/sbin/nginx.
@@ -26,49 +24,19 @@ const NginxBinaryEnv = "NGINX_BIN"
 // NginxInstallHint says how to get the nginx the configuration is tested with.
 const NginxInstallHint = "apt-get install -y nginx (Debian's package; or set NGINX_BIN)"
 
-// FindNginx returns $NGINX_BIN when set (it must exist), else nginx on PATH, else Debian's
-// /usr/sbin/nginx (not on a non-root PATH).
-func FindNginx() (string, error) {
-	if p := os.Getenv(NginxBinaryEnv); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("edge: %s=%s: %w", NginxBinaryEnv, p, err)
-		}
-		return p, nil
-	}
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p, nil
-	}
-	const debian = "/usr/sbin/nginx"
-	if _, err := os.Stat(debian); err != nil {
-		return "", errors.New("edge: nginx not on PATH nor at " + debian)
-	}
-	return debian, nil
-}
-
-// RequireNginx returns the nginx binary, or skips the test when there is none; with
-// COGNITO_AUTHZ_REQUIRE_ENVOY=1 (CI: every real proxy required) a missing nginx fails it instead.
-func RequireNginx(t testing.TB) string {
-	t.Helper()
-	bin, err := FindNginx()
-	if err == nil {
-		return bin
-	}
-	if os.Getenv(envoyproc.RequireEnv) == "1" {
-		t.Fatalf("nginx not found (%s=1): %v; %s", envoyproc.RequireEnv, err, NginxInstallHint)
-		return ""
-	}
-	t.Skipf("nginx not found: %s", NginxInstallHint)
-	return ""
-}
+// NginxTool is nginx, as tests find it: $NGINX_BIN when set (it must exist), else nginx on PATH,
+// else Debian's /usr/sbin/nginx (not on a non-root PATH). NginxTool.Require(t) skips a test
+// without it, or fails it when childproc.RequireEnv is 1 (CI: every real proxy required).
+var NginxTool = childproc.Tool{Name: "nginx", Env: NginxBinaryEnv, Fallback: "/usr/sbin/nginx", InstallHint: NginxInstallHint}
 
 // Nginx is one running nginx (master process in the foreground, one worker).
 type Nginx struct {
-	cmd    *exec.Cmd
-	dir    string
-	url    string
-	exited chan struct{}
-	err    error // set before exited is closed
-	once   sync.Once
+	proc *childproc.Proc
+	dir  string
+	url  string
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // URL is the listener, e.g. http://127.0.0.1:41234.
@@ -87,7 +55,7 @@ func (n *Nginx) Log() string {
 // every file nginx writes (pid, logs, temporary files) under dir, starts nginx in the foreground
 // and waits until it accepts connections. ctx bounds the start only; call Stop to end it.
 func StartNginx(ctx context.Context, bin, dir string, p Params) (*Nginx, error) {
-	port, err := freePort()
+	port, err := childproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -104,23 +72,14 @@ func StartNginx(ctx context.Context, bin, dir string, p Params) (*Nginx, error) 
 	if err := os.WriteFile(mainPath, []byte(mainConfig(dir, sitePath)), 0o600); err != nil {
 		return nil, err
 	}
-	n := &Nginx{dir: dir, url: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), exited: make(chan struct{})}
-	n.cmd = exec.Command(bin, "-p", dir, "-c", mainPath, "-e", filepath.Join(dir, "error.log"))
-	n.cmd.Stdout, n.cmd.Stderr = os.Stderr, os.Stderr
-	n.cmd.SysProcAttr = envoyproc.ChildProcAttr()
-	if err := n.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("edge: start %s: %w", bin, err)
+	n := &Nginx{dir: dir, url: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+	cmd := exec.Command(bin, "-p", dir, "-c", mainPath, "-e", filepath.Join(dir, "error.log"))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// SIGQUIT: finish requests, then exit.
+	if n.proc, err = childproc.Start(cmd, childproc.Options{Name: "nginx", StopSignal: syscall.SIGQUIT}); err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
 	}
-	go func() {
-		n.err = n.cmd.Wait()
-		close(n.exited)
-	}()
-	err = poll.Until(ctx, 30*time.Second, func() bool {
-		select {
-		case <-n.exited:
-			return true
-		default:
-		}
+	err = n.proc.WaitReady(ctx, 30*time.Second, func(context.Context) bool {
 		c, err := net.Dial("tcp", n.url[len("http://"):])
 		if err != nil {
 			return false
@@ -128,14 +87,9 @@ func StartNginx(ctx context.Context, bin, dir string, p Params) (*Nginx, error) 
 		c.Close()
 		return true
 	})
-	select {
-	case <-n.exited:
-		return nil, fmt.Errorf("edge: nginx exited while starting: %v\n%s", n.err, n.Log())
-	default:
-	}
 	if err != nil {
-		_ = n.Stop()
-		return nil, fmt.Errorf("edge: nginx not listening: %w\n%s", err, n.Log())
+		_ = n.proc.Stop()
+		return nil, fmt.Errorf("edge: nginx: %w\n%s", err, n.Log())
 	}
 	return n, nil
 }
@@ -158,55 +112,30 @@ func mainConfig(dir, site string) string {
 	return b.String()
 }
 
-// Stop ends nginx (SIGQUIT: finish requests, then exit; SIGKILL after 10s) and waits for it.
+// Stop ends nginx (SIGQUIT: finish requests, then exit; SIGKILL after 10s) and waits for it. An
+// nginx that had already exited is an error, even a clean exit: it must run until stopped.
 func (n *Nginx) Stop() error {
-	var err error
-	n.once.Do(func() {
+	n.stopOnce.Do(func() {
 		select {
-		case <-n.exited:
-			err = fmt.Errorf("nginx exited before Stop: %v", n.err)
-			return
+		case <-n.proc.Exited():
+			n.stopErr = fmt.Errorf("nginx exited before Stop: %v", n.proc.Err())
 		default:
-		}
-		_ = n.cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-n.exited:
-		case <-time.After(10 * time.Second):
-			_ = n.cmd.Process.Kill()
-			<-n.exited
-			err = errors.New("nginx ignored SIGQUIT for 10s and was killed")
+			n.stopErr = n.proc.Stop()
 		}
 	})
-	return err
+	return n.stopErr
 }
 
-// StartNginxTest starts nginx for a test (see RequireNginx), stops it when the test ends and
+// StartNginxTest starts nginx for a test (see NginxTool), stops it when the test ends and
 // prints its error log when the test failed.
 func StartNginxTest(t testing.TB, p Params) *Nginx {
 	t.Helper()
-	bin := RequireNginx(t)
+	bin := NginxTool.Require(t)
 	dir := t.TempDir()
 	n, err := StartNginx(t.Context(), bin, dir, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := n.Stop(); err != nil {
-			t.Errorf("nginx: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("--- nginx error log ---\n%s", n.Log())
-		}
-	})
+	childproc.StopAtEnd(t, "nginx", n, t.Errorf) // nginx must run until stopped
 	return n
-}
-
-// freePort asks the kernel for a free loopback port. nginx cannot report a port it chose itself.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

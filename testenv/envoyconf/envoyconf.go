@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/authz"
 )
 
 // EnvoyVersion is the Envoy release the configurations are written and validated for.
@@ -38,13 +40,38 @@ const (
 	Static    = "STATIC"     // literal IP addresses only
 )
 
-// IdentityHeaders are the headers cognito-authz owns with its default prefix
-// (docs/reference.md#headers). The /healthz route, which skips the check, removes them so a client
-// cannot hand them to the app.
+// IdentityHeaders are the headers cognito-authz sets with its default prefix
+// (docs/reference.md#headers), for edges that must name each one (testenv/edge). This package's
+// Envoy removes more: everything under IdentityPrefix, and OwnedHeaders.
 var IdentityHeaders = []string{
 	"x-auth-status", "x-auth-reason",
 	"x-user-sub", "x-user-name", "x-user-email", "x-user-groups", "x-user-scopes",
 	"x-user-client-id", "x-user-token-use",
+}
+
+// IdentityPrefix and OwnedHeaders are the request headers cognito-authz owns as configured in the
+// stack (docs/reference.md#headers): every header under the prefix, x-auth-status,
+// x-auth-reason and the claims header name, whether or not claims_header is enabled. Envoy removes
+// them from every client request before the check.
+const IdentityPrefix = authz.DefaultPrefix
+
+// ClaimsHeader is the claims header name the README's configuration enables.
+const ClaimsHeader = "x-jwt-claims"
+
+// OwnedHeaders are the owned names outside IdentityPrefix.
+var OwnedHeaders = []string{authz.HeaderAuthStatus, authz.HeaderAuthReason, ClaimsHeader}
+
+// FrontEndDevOrigin is where a browser front end under development runs (the original app's web
+// client ran on port 3000, its API on another), allowed to call the stack from its own origin.
+const FrontEndDevOrigin = "http://localhost:3000"
+
+// DemoCORSOrigins are the origins the stack on port allows: its own, under both loopback names,
+// and FrontEndDevOrigin. Port 0 (not known yet) leaves only FrontEndDevOrigin.
+func DemoCORSOrigins(port int) []string {
+	if port == 0 {
+		return []string{FrontEndDevOrigin}
+	}
+	return []string{fmt.Sprintf("http://localhost:%d", port), fmt.Sprintf("http://127.0.0.1:%d", port), FrontEndDevOrigin}
 }
 
 // Endpoint is one upstream host and port.
@@ -76,6 +103,9 @@ type Params struct {
 	// DefaultAuthzHealthInterval. Tests shorten it to see a replica come and go sooner.
 	AuthzHealthInterval string
 
+	// CORSOrigins are the browser origins allowed to call every route from another origin (Envoy's
+	// CORS filter, before the check); nil: DemoCORSOrigins(ListenPort); empty, not nil: none.
+	CORSOrigins []string
 	// DemoApp adds, with auth off, the routes of the demo's web app (testenv/webapp) and outbox,
 	// toward the backend cluster, which serves them (testenv/e2e). ExtAuthz only.
 	DemoApp bool
@@ -161,21 +191,21 @@ var templateText string
 
 var tmpl = template.Must(template.New("envoy.yaml").Funcs(template.FuncMap{
 	"yaml": yamlString,
-	"join": strings.Join,
 }).Option("missingkey=error").Parse(templateText))
 
 // templateData is Params plus what the template derives from them.
 type templateData struct {
 	Params
-	ExtAuthz        bool
-	JWTAuthn        bool
-	NoAuth          bool
-	EnvoyVersion    string
-	Issuer          Endpoint
-	IdentityHeaders []string
-	AuthzEndpoints  []Endpoint // Authz, or AuthzReplicas
-	DemoAppMatches  []string
-	HasCognitoAPI   bool
+	ExtAuthz       bool
+	JWTAuthn       bool
+	NoAuth         bool
+	EnvoyVersion   string
+	Issuer         Endpoint
+	IdentityPrefix string
+	OwnedHeaders   []string
+	AuthzEndpoints []Endpoint // Authz, or AuthzReplicas
+	DemoAppMatches []string
+	HasCognitoAPI  bool
 }
 
 // Render returns the configuration for p, or an error naming the first bad parameter.
@@ -198,7 +228,10 @@ func prepare(p Params) (templateData, error) {
 	if p.AuthzHealthInterval == "" {
 		p.AuthzHealthInterval = DefaultAuthzHealthInterval
 	}
-	d := templateData{Params: p, EnvoyVersion: EnvoyVersion, IdentityHeaders: IdentityHeaders,
+	if p.CORSOrigins == nil {
+		p.CORSOrigins = DemoCORSOrigins(p.ListenPort)
+	}
+	d := templateData{Params: p, EnvoyVersion: EnvoyVersion, IdentityPrefix: IdentityPrefix, OwnedHeaders: OwnedHeaders,
 		ExtAuthz: p.Filter == ExtAuthz, JWTAuthn: p.Filter == JWTAuthn, NoAuth: p.Filter == NoAuth}
 	var errs []error
 	check := func(ok bool, format string, args ...any) {
@@ -212,6 +245,11 @@ func prepare(p Params) (templateData, error) {
 	checkAddr := func(name, host string, port int) {
 		check(host != "", "%s: address is empty", name)
 		check(port >= 0 && port <= 65535, "%s: port %d out of range", name, port)
+	}
+	for _, o := range p.CORSOrigins {
+		u, err := url.Parse(o)
+		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "" && u.RawQuery == "",
+			"CORS origin: %q is not scheme://host[:port]", o)
 	}
 	checkAddr("listen", p.ListenAddress, p.ListenPort)
 	checkAddr("admin", p.AdminAddress, p.AdminPort)

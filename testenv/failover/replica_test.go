@@ -1,17 +1,15 @@
 package failover
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +17,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"gopkg.in/yaml.v3"
+
+	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 )
 
 // binDir holds the cognito-authz binary built once for every test of the package.
@@ -101,78 +101,51 @@ func writeReplicaConfig(t *testing.T, issuerURL, jwksURL string, clientIDs []str
 // replica is one running `cognito-authz serve` process.
 type replica struct {
 	name     string
-	cmd      *exec.Cmd
+	proc     *childproc.Proc
 	grpcAddr string
-	logPath  string
-	exited   chan struct{} // closed once the process has exited and its log is flushed
-	waitErr  error         // set before exited is closed
 }
 
 // startReplica runs the binary with the config, waits until it logs the gRPC address it bound,
 // and kills it when the test ends (printing its log when the test failed).
 func startReplica(t *testing.T, bin, config, name string) *replica {
 	t.Helper()
-	r := &replica{name: name, exited: make(chan struct{}), logPath: filepath.Join(t.TempDir(), name+".log")}
-	logFile, err := os.Create(r.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.cmd = exec.Command(bin, "serve", "--config", config, "--log-level", "info", "--log-format", "json")
-	r.cmd.SysProcAttr = replicaProcAttr()
-	stderr, err := r.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.cmd.Stdout = logFile
-	if err := r.cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		// Copy the log to the file and pick the bound address out of the "serving" line.
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			logFile.Write(append(line, '\n'))
+	r := &replica{name: name}
+	var mu sync.Mutex
+	cmd := exec.Command(bin, "serve", "--config", config, "--log-level", "info", "--log-format", "json")
+	proc, err := childproc.Start(cmd, childproc.Options{
+		Name:    name,
+		LogPath: filepath.Join(t.TempDir(), name+".log"),
+		// Pick the bound address out of the "serving" line.
+		OnStderrLine: func(line string) {
 			var entry struct {
 				Msg  string `json:"msg"`
 				GRPC string `json:"grpc"`
 			}
-			if json.Unmarshal(line, &entry) == nil && entry.Msg == "serving" && entry.GRPC != "" {
-				select {
-				case addr <- entry.GRPC:
-				default:
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "serving" && entry.GRPC != "" {
+				mu.Lock()
+				if r.grpcAddr == "" {
+					r.grpcAddr = entry.GRPC
 				}
+				mu.Unlock()
 			}
-		}
-		_, _ = io.Copy(logFile, stderr) // a line too long for the scanner
-		r.waitErr = r.cmd.Wait()
-		logFile.Close()
-		close(r.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-r.exited:
-		default:
-			_ = r.cmd.Process.Kill()
-			<-r.exited
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(r.logPath)
-			t.Logf("--- %s log ---\n%s", name, b)
-		}
+		},
+		// The tests end replicas on purpose; whatever is left at the end needs no grace.
+		StopSignal: syscall.SIGKILL,
 	})
-	select {
-	case r.grpcAddr = <-addr:
-	case <-r.exited:
-		b, _ := os.ReadFile(r.logPath)
-		t.Fatalf("%s exited while starting: %v\n%s", name, r.waitErr, b)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s logged no gRPC address within 30s", name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return r
+	r.proc = proc
+	childproc.StopAtEnd(t, name, proc, t.Logf)
+	err = proc.WaitReady(t.Context(), 30*time.Second, func(context.Context) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return r.grpcAddr != ""
+	})
+	if err != nil {
+		t.Fatalf("%s logged no gRPC address: %v", name, err) // StopAtEnd prints the log
+	}
+	return r // grpcAddr is written once, before WaitReady saw it under mu
 }
 
 // waitServing polls grpc.health.v1 until the replica reports SERVING (its keys are loaded).
@@ -184,49 +157,24 @@ func (r *replica) waitServing(t *testing.T, within time.Duration) {
 	}
 	defer conn.Close()
 	client := healthpb.NewHealthClient(conn)
-	ctx, cancel := context.WithTimeout(t.Context(), within)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
 	var last string
-	for {
+	err = r.proc.WaitReady(t.Context(), within, func(ctx context.Context) bool {
 		callCtx, callCancel := context.WithTimeout(ctx, time.Second)
+		defer callCancel()
 		resp, err := client.Check(callCtx, &healthpb.HealthCheckRequest{})
-		callCancel()
 		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
+			return true
 		}
 		last = fmt.Sprintf("%v %v", resp.GetStatus(), err)
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s not SERVING within %v (last: %s)", r.name, within, last)
-		case <-r.exited:
-			t.Fatalf("%s exited before SERVING: %v", r.name, r.waitErr)
-		case <-tick.C:
-		}
-	}
-}
-
-// waitExit waits for the process to end and returns how it ended.
-func (r *replica) waitExit(within time.Duration) (exitCode int, err error) {
-	select {
-	case <-r.exited:
-	case <-time.After(within):
-		return -1, fmt.Errorf("%s still running after %v", r.name, within)
-	}
-	var exitErr *exec.ExitError
-	switch {
-	case r.waitErr == nil:
-		return 0, nil
-	case errors.As(r.waitErr, &exitErr):
-		return exitErr.ExitCode(), nil
-	default:
-		return -1, r.waitErr
+		return false
+	})
+	if err != nil {
+		t.Fatalf("%s not SERVING: %v (last: %s)", r.name, err, last)
 	}
 }
 
 // logContains reports whether the replica's log has a line containing s.
 func (r *replica) logContains(s string) bool {
-	b, err := os.ReadFile(r.logPath)
+	b, err := os.ReadFile(r.proc.LogPath())
 	return err == nil && bytes.Contains(b, []byte(s))
 }

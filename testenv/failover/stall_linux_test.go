@@ -28,14 +28,14 @@ func TestStalledReplicasAreWaitedFor(t *testing.T) {
 	}
 	s := startStack(t, envoyproc.RequireEnvoy(t), serviceBinary(t))
 	for _, r := range s.replicas {
-		if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		if err := r.proc.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatalf("SIGSTOP %s: %v", r.name, err)
 		}
 	}
 	// The kernel stops a process asynchronously: a replica still running would answer at once
 	// and prove nothing.
 	for _, r := range s.replicas {
-		if err := poll.Until(t.Context(), 10*time.Second, func() bool { return processStopped(r.cmd.Process.Pid) }); err != nil {
+		if err := poll.Until(t.Context(), 10*time.Second, func() bool { return processStopped(r.proc.PID()) }); err != nil {
 			t.Fatalf("%s not stopped: %v", r.name, err)
 		}
 	}
@@ -62,7 +62,7 @@ func TestStalledReplicasAreWaitedFor(t *testing.T) {
 	// the frozen replicas this long.
 	time.Sleep(stall)
 	for _, r := range s.replicas {
-		if err := r.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		if err := r.proc.Signal(syscall.SIGCONT); err != nil {
 			t.Fatalf("SIGCONT %s: %v", r.name, err)
 		}
 	}

@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
+	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 )
 
 // ErrUnavailable wraps every reason the packages cannot be had on this machine: no Node.js or npm,
-// or the registry unreachable. Tests skip on it unless envoyproc.RequireEnv is 1 (CI).
+// or the registry unreachable. Tests skip on it unless childproc.RequireEnv is 1 (CI).
 var ErrUnavailable = errors.New("npm packages unavailable")
 
 // InstallTimeout bounds one first-run install from the registry.
@@ -100,17 +100,15 @@ func Ensure(ctx context.Context, spec Spec, logf func(format string, args ...any
 }
 
 // EnsureTest is Ensure for a test: it skips the test when the packages are unavailable, or fails
-// it when envoyproc.RequireEnv is 1 (CI), where every test must run.
+// it when childproc.RequireEnv is 1 (CI), where every test must run.
 func EnsureTest(t testing.TB, spec Spec) string {
 	t.Helper()
 	dir, err := Ensure(t.Context(), spec, t.Logf)
 	switch {
 	case err == nil:
 		return dir
-	case errors.Is(err, ErrUnavailable) && os.Getenv(envoyproc.RequireEnv) != "1":
-		t.Skip(err)
 	case errors.Is(err, ErrUnavailable):
-		t.Fatalf("%v (%s=1)", err, envoyproc.RequireEnv)
+		childproc.Unavailable(t, "%v", err)
 	default:
 		t.Fatal(err)
 	}
