@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"os"
@@ -93,17 +92,6 @@ func StartTraefikTest(t testing.TB, p Params) string {
 	cmd.Dir = dir
 	// The file provider loads after the entrypoint opens, and Traefik answers 404 until then.
 	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 5 * time.Second}
-	childproc.StartTest(t, cmd, childproc.Options{Name: "traefik"}, 60*time.Second, func(ctx context.Context) bool {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/healthz", nil)
-		if err != nil {
-			return false
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	childproc.StartTest(t, cmd, childproc.Options{Name: "traefik"}, 60*time.Second, childproc.HTTPReady(client, url+"/healthz"))
 	return url
 }
