@@ -30,7 +30,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
+	"github.com/cognito-authz/cognito-authz/internal/poll"
 )
 
 // benchStdout receives the table; a variable so a test can read it.

@@ -12,6 +12,8 @@ import (
 	protocodec "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
 // The benchmark names are tracked across changes (docs/performance.md): keep them.
@@ -113,9 +115,9 @@ func BenchmarkCheckOverGRPCParallel(b *testing.B) {
 		defer cancel()
 		_ = r.Shutdown(ctx)
 	})
-	eventually(b, "keys loaded", r.Ready)
+	testkit.Eventually(b, "keys loaded", r.Ready)
 	client := authv3.NewAuthorizationClient(dial(b, r.GRPCAddr(), nil))
-	req := envoyCheckRequest(key.sign(b, accessClaims(cfg.Issuers[0].Issuer, clientID)), false)
+	req := envoyCheckRequest(key.Sign(b, accessClaims(cfg.Issuers[0].Issuer, clientID)), false)
 	check := func() bool {
 		resp, err := client.Check(context.Background(), req)
 		return err == nil && authStatus(resp) == "authenticated"

@@ -475,10 +475,10 @@ func TestCheckReadsOnlyDecodedFields(t *testing.T) {
 	expired := accessClaims(issuer, clientID)
 	expired["exp"], expired["iat"], expired["auth_time"] = int64(1000), int64(900), int64(900)
 	tokens := map[string]string{
-		"user":         key.sign(t, accessClaims(issuer, clientID)),
-		"admin":        key.sign(t, admin),
-		"expired":      key.sign(t, expired),
-		"other client": key.sign(t, accessClaims(issuer, "someone-else")),
+		"user":         key.Sign(t, accessClaims(issuer, clientID)),
+		"admin":        key.Sign(t, admin),
+		"expired":      key.Sign(t, expired),
+		"other client": key.Sign(t, accessClaims(issuer, "someone-else")),
 		"malformed":    "not-a-token",
 		"none":         "",
 	}

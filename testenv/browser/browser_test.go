@@ -12,7 +12,7 @@ import (
 
 	"github.com/cognito-authz/cognito-authz/testenv/browser"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
+	"github.com/cognito-authz/cognito-authz/internal/poll"
 )
 
 func TestFindBinaryHonoursTheEnvironment(t *testing.T) {

@@ -27,7 +27,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
+	"github.com/cognito-authz/cognito-authz/internal/poll"
 )
 
 var update = flag.Bool("update", false, "rewrite the files under deploy/forwardauth/ from the templates")
