@@ -25,8 +25,10 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -tags vtprotobuf -trimpath -buildvcs=false -ldflags="-s -w -X main.version=${VERSION}" -o /out/cognito-authz ./cmd/cognito-authz
 
-# The demo binaries build in their own stage so the default target never compiles them.
+# The demo binaries build in their own stage so the default target never compiles them. testenv
+# is a Go module of its own (testenv/go.mod, the product's module replaced by the tree above it).
 FROM build AS build-testenv
+WORKDIR /src/testenv
 # Build arguments do not carry over from the parent stage.
 ARG TARGETOS TARGETARCH
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \

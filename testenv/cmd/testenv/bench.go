@@ -23,6 +23,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/runner"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/internal/poll"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/bench"
 	"github.com/cognito-authz/cognito-authz/testenv/childproc"
@@ -30,7 +31,6 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
-	"github.com/cognito-authz/cognito-authz/internal/poll"
 )
 
 // benchStdout receives the table; a variable so a test can read it.
