@@ -13,8 +13,8 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
 
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/httptext"
 	"github.com/cognito-authz/cognito-authz/extauthz/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/reason"
 	"github.com/cognito-authz/cognito-authz/extauthz/tokensource"
@@ -29,18 +29,9 @@ type TokenVerifier interface {
 }
 
 // Result is one of the results of docs/reference.md#results (plus "skipped" for routes with auth:
-// off). It is the policy package's type, so a decision flows to metrics without conversion.
+// off), as a Recorder receives it. It is the policy package's type, so a decision flows to metrics
+// without conversion; its values are policy.Authenticated and the rest.
 type Result = policy.Result
-
-// Results, as used in the cognito_authz_checks_total{result} label.
-const (
-	ResultAuthenticated   Result = policy.Authenticated
-	ResultAnonymous       Result = policy.Anonymous
-	ResultUnauthenticated Result = policy.Unauthenticated
-	ResultForbidden       Result = policy.Forbidden
-	ResultUnavailable     Result = policy.Unavailable
-	ResultSkipped         Result = policy.Skipped
-)
 
 // Recorder receives one call per Check, for metrics. reason is empty when there is none.
 type Recorder interface {
@@ -56,6 +47,14 @@ type HeaderConfig struct {
 	// a bearer token, valid or not. Tokens from other sources (custom headers, cookies) are left
 	// as they are.
 	StripAuthorization bool
+}
+
+// Validate reports the first broken identity_headers key, named as in the configuration file.
+// tokenHeaders are token_sources.headers, which cannot double as identity headers. New runs the
+// same checks.
+func (c HeaderConfig) Validate(tokenHeaders []string) error {
+	_, err := newHeaderNames(c, tokenHeaders)
+	return err
 }
 
 // DefaultPrefix is the identity header prefix when HeaderConfig.Prefix is empty.
@@ -143,9 +142,6 @@ func New(opts Options) (*Server, error) {
 	s.canned = newCannedResponses(&s.names)
 	return s, nil
 }
-
-// Register registers the Authorization service on g.
-func (s *Server) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g, s) }
 
 // Identity header slots, in the order of docs/reference.md#headers.
 const (
@@ -252,18 +248,13 @@ func newHeaderNames(cfg HeaderConfig, tokenHeaders []string) (headerNames, error
 
 // checkHeaderName accepts lower-case RFC 9110 tokens, the form Envoy uses for header names.
 func checkHeaderName(key, name string) error {
-	if name != strings.ToLower(name) {
-		return fmt.Errorf("%s: %q must be lower-case", key, name)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if ('a' <= c && c <= 'z') || ('0' <= c && c <= '9') || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
-			continue
-		}
-		return fmt.Errorf("%s: %q is not a valid header name", key, name)
-	}
-	if name == "" {
+	switch {
+	case name == "":
 		return fmt.Errorf("%s: empty header name", key)
+	case name != strings.ToLower(name):
+		return fmt.Errorf("%s: %q must be lower-case", key, name)
+	case !httptext.IsToken(name):
+		return fmt.Errorf("%s: %q is not a valid header name", key, name)
 	}
 	return nil
 }

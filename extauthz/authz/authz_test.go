@@ -135,7 +135,7 @@ func TestSpecTable(t *testing.T) {
 	}{
 		{
 			name: "authenticated: access token on an optional route", req: request("GET", "/api/activities/home", bearer(f.alice), nil),
-			result: authz.ResultAuthenticated,
+			result: policy.Authenticated,
 			set: map[string]string{
 				"x-user-sub": "alice", "x-user-name": "alice-name", "x-user-groups": "users,admin",
 				"x-user-scopes": "openid reports/read reports/export", "x-user-client-id": clientID,
@@ -146,7 +146,7 @@ func TestSpecTable(t *testing.T) {
 		},
 		{
 			name: "authenticated: ID token on a required route", req: request("GET", "/api/me/items", bearer(f.carol), nil),
-			result: authz.ResultAuthenticated,
+			result: policy.Authenticated,
 			set: map[string]string{
 				"x-user-sub": "carol", "x-user-name": "carol-name", "x-user-email": "carol@example.com",
 				"x-user-groups": "ops", "x-user-client-id": clientID, "x-user-token-use": "id",
@@ -157,68 +157,68 @@ func TestSpecTable(t *testing.T) {
 		},
 		{
 			name: "anonymous: no token on an optional route", req: request("GET", "/api/activities/home", nil, nil),
-			result: authz.ResultAnonymous, reason: reason.Missing,
+			result: policy.Anonymous, reason: reason.Missing,
 			set:      map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "missing"},
 			metadata: map[string]string{"auth_status": "anonymous", "reason": "missing"},
 		},
 		{
 			name: "anonymous: expired token on an optional route", req: request("GET", "/api/activities/home", bearer(f.expired), nil),
-			result: authz.ResultAnonymous, reason: reason.Expired,
+			result: policy.Anonymous, reason: reason.Expired,
 			set:      map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "expired"},
 			metadata: map[string]string{"auth_status": "anonymous", "reason": "expired"},
 		},
 		{
 			name: "anonymous: bad signature on an optional route", req: request("GET", "/", bearer(f.badSignature), nil),
-			result: authz.ResultAnonymous, reason: reason.BadSignature,
+			result: policy.Anonymous, reason: reason.BadSignature,
 			set:      map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "bad_signature"},
 			metadata: map[string]string{"auth_status": "anonymous", "reason": "bad_signature"},
 		},
 		{
 			name: "anonymous: keys unavailable on an optional route", req: request("GET", "/", bearer(f.deadKeys), nil),
-			result: authz.ResultAnonymous, reason: reason.JWKSUnavailable,
+			result: policy.Anonymous, reason: reason.JWKSUnavailable,
 			set:      map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "jwks_unavailable"},
 			metadata: map[string]string{"auth_status": "anonymous", "reason": "jwks_unavailable"},
 		},
 		{
 			name: "unauthenticated: no token on a required route", req: request("GET", "/api/me", nil, nil),
-			result: authz.ResultUnauthenticated, reason: reason.Missing, status: 401, challenge: realm,
+			result: policy.Unauthenticated, reason: reason.Missing, status: 401, challenge: realm,
 			metadata: map[string]string{"auth_status": "unauthenticated", "reason": "missing"},
 		},
 		{
 			name: "unauthenticated: expired token on a required route", req: request("GET", "/api/me", bearer(f.expired), nil),
-			result: authz.ResultUnauthenticated, reason: reason.Expired, status: 401, challenge: invalid("expired"),
+			result: policy.Unauthenticated, reason: reason.Expired, status: 401, challenge: invalid("expired"),
 			metadata: map[string]string{"auth_status": "unauthenticated", "reason": "expired"},
 		},
 		{
 			name: "unauthenticated: wrong client on a required route", req: request("GET", "/api/me", bearer(f.wrongClient), nil),
-			result: authz.ResultUnauthenticated, reason: reason.WrongClient, status: 401, challenge: invalid("wrong_client"),
+			result: policy.Unauthenticated, reason: reason.WrongClient, status: 401, challenge: invalid("wrong_client"),
 			metadata: map[string]string{"auth_status": "unauthenticated", "reason": "wrong_client"},
 		},
 		{
 			name: "unauthenticated: malformed token on a required route", req: request("GET", "/api/me", bearer("not-a-jwt"), nil),
-			result: authz.ResultUnauthenticated, reason: reason.Malformed, status: 401, challenge: invalid("malformed"),
+			result: policy.Unauthenticated, reason: reason.Malformed, status: 401, challenge: invalid("malformed"),
 			metadata: map[string]string{"auth_status": "unauthenticated", "reason": "malformed"},
 		},
 		{
 			name: "forbidden: valid token lacking a group", req: request("GET", "/api/admin/users", bearer(f.bob), nil),
-			result: authz.ResultForbidden, reason: reason.InsufficientGroup, status: 403,
+			result: policy.Forbidden, reason: reason.InsufficientGroup, status: 403,
 			challenge: realm + `, error="insufficient_scope", error_description="insufficient_group"`,
 			metadata:  map[string]string{"auth_status": "forbidden", "reason": "insufficient_group"},
 		},
 		{
 			name: "forbidden: valid token lacking a scope", req: request("GET", "/api/reports/q3", bearer(f.bob), nil),
-			result: authz.ResultForbidden, reason: reason.InsufficientScope, status: 403,
+			result: policy.Forbidden, reason: reason.InsufficientScope, status: 403,
 			challenge: realm + `, error="insufficient_scope", error_description="insufficient_scope"`,
 			metadata:  map[string]string{"auth_status": "forbidden", "reason": "insufficient_scope"},
 		},
 		{
 			name: "unavailable: keys cannot be had on a required route", req: request("GET", "/api/me", bearer(f.deadKeys), nil),
-			result: authz.ResultUnavailable, reason: reason.JWKSUnavailable, status: 503,
+			result: policy.Unavailable, reason: reason.JWKSUnavailable, status: 503,
 			metadata: map[string]string{"auth_status": "unavailable", "reason": "jwks_unavailable"},
 		},
 		{
 			name: "skipped: auth off ignores even a bad token", req: request("GET", "/healthz", bearer(f.badSignature), nil),
-			result: authz.ResultSkipped, set: map[string]string{},
+			result: policy.Skipped, set: map[string]string{},
 			metadata: map[string]string{"auth_status": "skipped"},
 		},
 	}
@@ -351,25 +351,25 @@ func TestRulesAndContextExtensions(t *testing.T) {
 		result authz.Result
 		reason reason.Code
 	}{
-		{"rule: admin group required", request("GET", "/api/admin", bearer(f.bob), nil), authz.ResultForbidden, reason.InsufficientGroup},
-		{"context auth optional overrides the rule", request("GET", "/api/admin", bearer(f.bob), map[string]string{"auth": "optional"}), authz.ResultAuthenticated, ""},
-		{"context auth off overrides the rule", request("GET", "/api/admin", nil, map[string]string{"auth": "off"}), authz.ResultSkipped, ""},
-		{"context auth required overrides an off rule", request("GET", "/healthz", nil, map[string]string{"auth": "required"}), authz.ResultUnauthenticated, reason.Missing},
-		{"unknown context auth is required", request("GET", "/healthz", nil, map[string]string{"auth": "maybe"}), authz.ResultUnauthenticated, reason.Missing},
-		{"context groups any-of: one held", request("GET", "/", bearer(f.bob), map[string]string{"groups": "admin, users"}), authz.ResultAuthenticated, ""},
-		{"context groups any-of: none held", request("GET", "/", bearer(f.bob), map[string]string{"groups": "admin,ops"}), authz.ResultForbidden, reason.InsufficientGroup},
-		{"context groups replace the rule's groups", request("GET", "/api/admin", bearer(f.bob), map[string]string{"groups": "users"}), authz.ResultAuthenticated, ""},
-		{"context groups make the route required", request("GET", "/", nil, map[string]string{"auth": "optional", "groups": "users"}), authz.ResultUnauthenticated, reason.Missing},
-		{"context groups naming none admit nobody", request("GET", "/", bearer(f.alice), map[string]string{"groups": ","}), authz.ResultForbidden, reason.InsufficientGroup},
-		{"context scopes all-of: all held", request("GET", "/", bearer(f.alice), map[string]string{"scopes": "openid reports/export"}), authz.ResultAuthenticated, ""},
-		{"context scopes all-of: one missing", request("GET", "/", bearer(f.bob), map[string]string{"scopes": "openid reports/export"}), authz.ResultForbidden, reason.InsufficientScope},
-		{"rule scopes all-of: one missing", request("GET", "/api/reports", bearer(f.bob), nil), authz.ResultForbidden, reason.InsufficientScope},
-		{"context token_use id rejects access tokens", request("GET", "/", bearer(f.alice), map[string]string{"auth": "required", "token_use": "id"}), authz.ResultUnauthenticated, reason.WrongTokenUse},
-		{"context token_use id accepts ID tokens", request("GET", "/", bearer(f.carol), map[string]string{"auth": "required", "token_use": "id"}), authz.ResultAuthenticated, ""},
-		{"context token_use access on an optional route", request("GET", "/", bearer(f.carol), map[string]string{"token_use": "access"}), authz.ResultAnonymous, reason.WrongTokenUse},
-		{"unknown context token_use matches no token", request("GET", "/", bearer(f.alice), map[string]string{"auth": "required", "token_use": "refresh"}), authz.ResultUnauthenticated, reason.WrongTokenUse},
-		{"query string does not change the rule", request("GET", "/api/admin?from=/healthz", bearer(f.bob), nil), authz.ResultForbidden, reason.InsufficientGroup},
-		{"dot segments do not escape the rule", request("GET", "/healthz/../api/admin", bearer(f.bob), nil), authz.ResultForbidden, reason.InsufficientGroup},
+		{"rule: admin group required", request("GET", "/api/admin", bearer(f.bob), nil), policy.Forbidden, reason.InsufficientGroup},
+		{"context auth optional overrides the rule", request("GET", "/api/admin", bearer(f.bob), map[string]string{"auth": "optional"}), policy.Authenticated, ""},
+		{"context auth off overrides the rule", request("GET", "/api/admin", nil, map[string]string{"auth": "off"}), policy.Skipped, ""},
+		{"context auth required overrides an off rule", request("GET", "/healthz", nil, map[string]string{"auth": "required"}), policy.Unauthenticated, reason.Missing},
+		{"unknown context auth is required", request("GET", "/healthz", nil, map[string]string{"auth": "maybe"}), policy.Unauthenticated, reason.Missing},
+		{"context groups any-of: one held", request("GET", "/", bearer(f.bob), map[string]string{"groups": "admin, users"}), policy.Authenticated, ""},
+		{"context groups any-of: none held", request("GET", "/", bearer(f.bob), map[string]string{"groups": "admin,ops"}), policy.Forbidden, reason.InsufficientGroup},
+		{"context groups replace the rule's groups", request("GET", "/api/admin", bearer(f.bob), map[string]string{"groups": "users"}), policy.Authenticated, ""},
+		{"context groups make the route required", request("GET", "/", nil, map[string]string{"auth": "optional", "groups": "users"}), policy.Unauthenticated, reason.Missing},
+		{"context groups naming none admit nobody", request("GET", "/", bearer(f.alice), map[string]string{"groups": ","}), policy.Forbidden, reason.InsufficientGroup},
+		{"context scopes all-of: all held", request("GET", "/", bearer(f.alice), map[string]string{"scopes": "openid reports/export"}), policy.Authenticated, ""},
+		{"context scopes all-of: one missing", request("GET", "/", bearer(f.bob), map[string]string{"scopes": "openid reports/export"}), policy.Forbidden, reason.InsufficientScope},
+		{"rule scopes all-of: one missing", request("GET", "/api/reports", bearer(f.bob), nil), policy.Forbidden, reason.InsufficientScope},
+		{"context token_use id rejects access tokens", request("GET", "/", bearer(f.alice), map[string]string{"auth": "required", "token_use": "id"}), policy.Unauthenticated, reason.WrongTokenUse},
+		{"context token_use id accepts ID tokens", request("GET", "/", bearer(f.carol), map[string]string{"auth": "required", "token_use": "id"}), policy.Authenticated, ""},
+		{"context token_use access on an optional route", request("GET", "/", bearer(f.carol), map[string]string{"token_use": "access"}), policy.Anonymous, reason.WrongTokenUse},
+		{"unknown context token_use matches no token", request("GET", "/", bearer(f.alice), map[string]string{"auth": "required", "token_use": "refresh"}), policy.Unauthenticated, reason.WrongTokenUse},
+		{"query string does not change the rule", request("GET", "/api/admin?from=/healthz", bearer(f.bob), nil), policy.Forbidden, reason.InsufficientGroup},
+		{"dot segments do not escape the rule", request("GET", "/healthz/../api/admin", bearer(f.bob), nil), policy.Forbidden, reason.InsufficientGroup},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -530,15 +530,15 @@ func TestBadInput(t *testing.T) {
 		result authz.Result
 		reason reason.Code
 	}{
-		{"empty request", &authv3.CheckRequest{}, authz.ResultUnauthenticated, reason.Missing},
-		{"no HTTP attributes", &authv3.CheckRequest{Attributes: &authv3.AttributeContext{ContextExtensions: map[string]string{"x": "y"}}}, authz.ResultUnauthenticated, reason.Missing},
-		{"no HTTP attributes, route off", &authv3.CheckRequest{Attributes: &authv3.AttributeContext{ContextExtensions: map[string]string{"auth": "off"}}}, authz.ResultSkipped, ""},
-		{"empty path", request("GET", "", bearer(f.alice), nil), authz.ResultAuthenticated, ""},
-		{"empty path, no token", request("GET", "", nil, nil), authz.ResultUnauthenticated, reason.Missing},
-		{"headers as a raw header map", headerMap, authz.ResultAuthenticated, ""},
-		{"claim with CR LF", request("GET", "/", bearer(injected), nil), authz.ResultAnonymous, reason.Malformed},
-		{"huge token", request("GET", "/api/me", bearer(strings.Repeat("a", 20000)), nil), authz.ResultUnauthenticated, reason.TooLarge},
-		{"non-UTF-8 junk", request("\xff", "/\xff\x00", map[string]string{"authorization": "Bearer \xff.\xfe.\x00"}, map[string]string{"auth": "\xff"}), authz.ResultUnauthenticated, reason.Malformed},
+		{"empty request", &authv3.CheckRequest{}, policy.Unauthenticated, reason.Missing},
+		{"no HTTP attributes", &authv3.CheckRequest{Attributes: &authv3.AttributeContext{ContextExtensions: map[string]string{"x": "y"}}}, policy.Unauthenticated, reason.Missing},
+		{"no HTTP attributes, route off", &authv3.CheckRequest{Attributes: &authv3.AttributeContext{ContextExtensions: map[string]string{"auth": "off"}}}, policy.Skipped, ""},
+		{"empty path", request("GET", "", bearer(f.alice), nil), policy.Authenticated, ""},
+		{"empty path, no token", request("GET", "", nil, nil), policy.Unauthenticated, reason.Missing},
+		{"headers as a raw header map", headerMap, policy.Authenticated, ""},
+		{"claim with CR LF", request("GET", "/", bearer(injected), nil), policy.Anonymous, reason.Malformed},
+		{"huge token", request("GET", "/api/me", bearer(strings.Repeat("a", 20000)), nil), policy.Unauthenticated, reason.TooLarge},
+		{"non-UTF-8 junk", request("\xff", "/\xff\x00", map[string]string{"authorization": "Bearer \xff.\xfe.\x00"}, map[string]string{"auth": "\xff"}), policy.Unauthenticated, reason.Malformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -586,7 +586,7 @@ func TestFailClosed(t *testing.T) {
 		if a.ok || a.status != 503 || !strings.Contains(a.body, `"internal"`) {
 			t.Fatalf("answer %+v, want a 503 denial", a)
 		}
-		if got := rec.last(); got.result != authz.ResultUnavailable || got.why != "" {
+		if got := rec.last(); got.result != policy.Unavailable || got.why != "" {
 			t.Fatalf("recorded %v", got)
 		}
 		for _, entry := range logs.All() {

@@ -131,7 +131,7 @@ func serve(t testing.TB, s *authz.Server) *envoy {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	g := grpc.NewServer()
-	s.Register(g)
+	authv3.RegisterAuthorizationServer(g, s)
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)
 	conn, err := grpc.NewClient("passthrough:///bufnet",

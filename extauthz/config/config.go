@@ -3,6 +3,13 @@
 // whose every message names the key at fault. It turns the settings into the configs of the
 // packages that do the work (verifier, policy, tokensource, authz) and knows nothing of how they do
 // it.
+//
+// Each package that does the work owns its section: its defaults (exported constants, which
+// Default copies and never restates) and what a valid value is (its Validate, which names the
+// file's keys and which Config.Validate defers to). This package validates only what no other
+// package reads (listeners, TLS, log) and adds one rule of the file's own: a value written in the
+// file is used as written, so a zero or empty value where a package would substitute its default
+// is refused rather than silently replaced (`fetch_timeout: 0s` is not five seconds).
 package config
 
 import (
@@ -12,6 +19,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cognito-authz/cognito-authz/extauthz/authz"
+	"github.com/cognito-authz/cognito-authz/extauthz/jwks"
 	"github.com/cognito-authz/cognito-authz/extauthz/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
@@ -116,20 +125,20 @@ func Default() *Config {
 	return &Config{
 		Listen:        ":9001",
 		AdminListen:   ":9090",
-		MaxTokenBytes: 16384,
+		MaxTokenBytes: verifier.DefaultMaxTokenBytes,
 		TokenSources:  TokenSources{AuthorizationHeader: true},
 		Policy: Policy{
-			Default:      policy.AuthOptional,
-			InvalidToken: policy.InvalidTokenAnonymous,
+			Default:      policy.DefaultAuth,
+			InvalidToken: policy.DefaultInvalidToken,
 		},
-		IdentityHeaders: IdentityHeaders{Prefix: "x-user-"},
+		IdentityHeaders: IdentityHeaders{Prefix: authz.DefaultPrefix},
 		JWKS: JWKS{
-			RefreshInterval:    time.Hour,
-			MinRefetchInterval: 10 * time.Second,
-			FetchTimeout:       5 * time.Second,
-			MaxBytes:           1 << 20,
+			RefreshInterval:    jwks.DefaultRefreshInterval,
+			MinRefetchInterval: jwks.DefaultMinRefetchInterval,
+			FetchTimeout:       jwks.DefaultFetchTimeout,
+			MaxBytes:           jwks.DefaultMaxBytes,
 		},
-		Cache: Cache{MaxEntries: 10000},
+		Cache: Cache{MaxEntries: verifier.DefaultCacheMaxEntries},
 		Log:   Log{Level: "info", Format: "json"},
 	}
 }
@@ -141,7 +150,7 @@ func (c *Config) normalize() {
 	for i := range c.Issuers {
 		is := &c.Issuers[i]
 		if is.TokenUse == "" {
-			is.TokenUse = verifier.TokenUseAccess
+			is.TokenUse = verifier.DefaultTokenUse
 		}
 		emptyToNil(&is.ClientIDs)
 	}

@@ -43,7 +43,7 @@ func (c *Config) Effective() (*Config, error) {
 	for i, is := range c.VerifierConfig().Issuers {
 		url, err := verifier.JWKSURL(is)
 		if err != nil {
-			return nil, fmt.Errorf("issuers[%d].%w", i, err)
+			return nil, fmt.Errorf("issuers[%d]: %w", i, err)
 		}
 		eff.Issuers[i].JWKSURL = url
 	}

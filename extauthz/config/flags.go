@@ -34,19 +34,20 @@ func BindFlags(fs *flag.FlagSet) *Overrides {
 	fs.Var(&o.jwksURL, "jwks-url", "JWKS `URL` (default: <issuer>/.well-known/jwks.json)")
 	fs.Var(&o.clientIDs, "client-id", "app client `id` whose tokens are accepted (repeatable or comma-separated)")
 	o.tokenUse.allowed = []string{string(verifier.TokenUseAccess), string(verifier.TokenUseID), string(verifier.TokenUseAny)}
-	fs.Var(&o.tokenUse, "token-use", "token kind accepted: access | id | any (default access)")
+	fs.Var(&o.tokenUse, "token-use", "token kind accepted: access | id | any (default "+string(verifier.DefaultTokenUse)+")")
 	return o
 }
 
 // BindServeFlags defines the flags only serving needs (listeners, logging) on fs.
 func (o *Overrides) BindServeFlags(fs *flag.FlagSet) {
-	fs.Var(&o.listen, "listen", "gRPC ext_authz and health `address` (default :9001)")
-	fs.Var(&o.adminListen, "admin-listen", "admin HTTP `address` for /metrics /healthz /readyz (default :9090)")
+	def := Default()
+	fs.Var(&o.listen, "listen", "gRPC ext_authz and health `address` (default "+def.Listen+")")
+	fs.Var(&o.adminListen, "admin-listen", "admin HTTP `address` for /metrics /healthz /readyz (default "+def.AdminListen+")")
 	fs.Var(&o.httpListen, "http-listen", "HTTP forward-auth `address` for nginx auth_request, Traefik ForwardAuth and Envoy's HTTP ext_authz (default off)")
 	o.logLevel.allowed = LogLevels
-	fs.Var(&o.logLevel, "log-level", "log level: debug | info | warn | error (default info; debug logs every decision)")
+	fs.Var(&o.logLevel, "log-level", "log level: "+strings.Join(LogLevels, " | ")+" (default "+def.Log.Level+"; debug logs every decision)")
 	o.logFormat.allowed = LogFormats
-	fs.Var(&o.logFormat, "log-format", "log format: json | console (default json)")
+	fs.Var(&o.logFormat, "log-format", "log format: "+strings.Join(LogFormats, " | ")+" (default "+def.Log.Format+")")
 }
 
 // Resolve reads --config (or starts from the defaults when it is not given), applies the flags and

@@ -24,15 +24,18 @@ var (
 	ErrUnavailable = errors.New("key set unavailable")
 )
 
-// Defaults for zero Options: the jwks keys of docs/reference.md#configuration-file.
+// Defaults of the jwks keys of docs/reference.md#configuration-file. This package owns them; the
+// verifier and the configuration file take them from here.
 const (
-	defaultRefreshInterval    = time.Hour
-	defaultMinRefetchInterval = 10 * time.Second
-	defaultFetchTimeout       = 5 * time.Second
-	defaultMaxBytes           = 1 << 20
+	DefaultRefreshInterval    = time.Hour
+	DefaultMinRefetchInterval = 10 * time.Second
+	DefaultFetchTimeout       = 5 * time.Second
+	DefaultMaxBytes           = 1 << 20
 )
 
-// Options tune a Cache. Zero values take those defaults.
+// Options tune a Cache. Zero values take those defaults. New cannot fail, so a negative value
+// takes the default too; callers that take values from a user refuse negatives first (see
+// verifier.Config.Validate).
 type Options struct {
 	RefreshInterval    time.Duration // background refresh period; default 1h
 	MinRefetchInterval time.Duration // least time between fetches caused by unknown kids; also the retry delay before the first load; default 10s
@@ -48,16 +51,16 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.RefreshInterval <= 0 {
-		o.RefreshInterval = defaultRefreshInterval
+		o.RefreshInterval = DefaultRefreshInterval
 	}
 	if o.MinRefetchInterval <= 0 {
-		o.MinRefetchInterval = defaultMinRefetchInterval
+		o.MinRefetchInterval = DefaultMinRefetchInterval
 	}
 	if o.FetchTimeout <= 0 {
-		o.FetchTimeout = defaultFetchTimeout
+		o.FetchTimeout = DefaultFetchTimeout
 	}
 	if o.MaxBytes <= 0 {
-		o.MaxBytes = defaultMaxBytes
+		o.MaxBytes = DefaultMaxBytes
 	}
 	// Redirects are never followed, whoever built the client.
 	o.Client = noRedirects(o.Client)

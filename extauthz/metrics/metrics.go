@@ -13,14 +13,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/authz"
+	"github.com/cognito-authz/cognito-authz/extauthz/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/reason"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
 
 // Results lists every check result, in the order their counters are kept.
 var Results = []authz.Result{
-	authz.ResultAuthenticated, authz.ResultAnonymous, authz.ResultUnauthenticated,
-	authz.ResultForbidden, authz.ResultUnavailable, authz.ResultSkipped,
+	policy.Authenticated, policy.Anonymous, policy.Unauthenticated,
+	policy.Forbidden, policy.Unavailable, policy.Skipped,
 }
 
 // DurationBuckets suit a check: a cached token costs microseconds, an RSA verification a fraction

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/authz"
+	"github.com/cognito-authz/cognito-authz/extauthz/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/reason"
 )
 
@@ -72,12 +73,12 @@ func TestCheckDone(t *testing.T) {
 		why           reason.Code
 		wantRejection bool
 	}{
-		{"authenticated", authz.ResultAuthenticated, "", false},
-		{"anonymous without a token", authz.ResultAnonymous, reason.Missing, true},
-		{"unauthenticated expired", authz.ResultUnauthenticated, reason.Expired, true},
-		{"forbidden", authz.ResultForbidden, reason.InsufficientGroup, true},
-		{"unavailable", authz.ResultUnavailable, reason.JWKSUnavailable, true},
-		{"skipped", authz.ResultSkipped, "", false},
+		{"authenticated", policy.Authenticated, "", false},
+		{"anonymous without a token", policy.Anonymous, reason.Missing, true},
+		{"unauthenticated expired", policy.Unauthenticated, reason.Expired, true},
+		{"forbidden", policy.Forbidden, reason.InsufficientGroup, true},
+		{"unavailable", policy.Unavailable, reason.JWKSUnavailable, true},
+		{"skipped", policy.Skipped, "", false},
 		{"a result added later", authz.Result("novel"), reason.Code("novel_reason"), true},
 	}
 	for _, tt := range tests {
@@ -145,9 +146,9 @@ func TestCheckDoneAllocatesNothing(t *testing.T) {
 	m := New()
 	allocs := testing.AllocsPerRun(100, func() {
 		for _, c := range reason.All {
-			m.CheckDone(authz.ResultUnauthenticated, c, time.Millisecond)
+			m.CheckDone(policy.Unauthenticated, c, time.Millisecond)
 		}
-		m.CheckDone(authz.ResultAuthenticated, "", time.Microsecond)
+		m.CheckDone(policy.Authenticated, "", time.Microsecond)
 		m.TokenCacheHit()
 		m.TokenCacheMiss()
 	})
@@ -159,7 +160,7 @@ func TestCheckDoneAllocatesNothing(t *testing.T) {
 func BenchmarkCheckDone(b *testing.B) {
 	m := New()
 	for b.Loop() {
-		m.CheckDone(authz.ResultAnonymous, reason.Expired, 200*time.Microsecond)
+		m.CheckDone(policy.Anonymous, reason.Expired, 200*time.Microsecond)
 	}
 }
 

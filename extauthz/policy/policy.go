@@ -18,6 +18,9 @@ const (
 	AuthOptional Auth = "optional"
 	AuthRequired Auth = "required"
 	AuthOff      Auth = "off"
+
+	// DefaultAuth is policy.default when Config.Default is empty.
+	DefaultAuth = AuthOptional
 )
 
 // InvalidTokenMode is what an invalid token gets on an optional route.
@@ -27,6 +30,9 @@ type InvalidTokenMode string
 const (
 	InvalidTokenAnonymous InvalidTokenMode = "anonymous"
 	InvalidTokenDeny      InvalidTokenMode = "deny"
+
+	// DefaultInvalidToken is policy.invalid_token when Config.InvalidToken is empty.
+	DefaultInvalidToken = InvalidTokenAnonymous
 )
 
 // Rule is one route rule; the first that matches wins.
@@ -46,8 +52,8 @@ type Rule struct {
 
 // Config is the policy section of the configuration.
 type Config struct {
-	Default      Auth             // default optional
-	InvalidToken InvalidTokenMode // default anonymous
+	Default      Auth             // default DefaultAuth
+	InvalidToken InvalidTokenMode // default DefaultInvalidToken
 	Rules        []Rule
 }
 
@@ -141,12 +147,12 @@ func (c Config) Warnings() []string {
 			}
 			other := c.fromRules(path, m)
 			// A rule above this one decides m whatever this one lists: not this list's doing.
-			if strictness(other) >= strictness(mine) || (other.Rule >= 0 && other.Rule < i) {
+			if strictness(other) >= strictness(mine) || (other.rule >= 0 && other.rule < i) {
 				continue
 			}
 			who := fmt.Sprintf("policy.default (%s)", other.Auth)
-			if other.Rule >= 0 {
-				who = fmt.Sprintf("policy.rules[%d] (auth: %s)", other.Rule, other.Auth)
+			if other.rule >= 0 {
+				who = fmt.Sprintf("policy.rules[%d] (auth: %s)", other.rule, other.Auth)
 			}
 			if weaker[who] == nil {
 				order = append(order, who)

@@ -127,13 +127,13 @@ func TestRequirement(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := tt.cfg.Requirement(tt.path, tt.method, tt.ext)
-			if got.Auth != tt.wantAuth || got.Rule != tt.wantRule || !slices.Equal(got.GroupsAny, tt.groups) ||
+			if got.Auth != tt.wantAuth || policy.RuleOf(got) != tt.wantRule || !slices.Equal(got.GroupsAny, tt.groups) ||
 				!slices.Equal(got.ScopesAll, tt.scopes) || got.TokenUse != tt.tokenUse {
 				t.Fatalf("Requirement(%q, %q, %v) = %+v, want auth %s rule %d groups %v scopes %v token_use %q",
 					tt.path, tt.method, tt.ext, got, tt.wantAuth, tt.wantRule, tt.groups, tt.scopes, tt.tokenUse)
 			}
-			if got.FromContext != (tt.wantRule == -1 && tt.ext != nil && tt.ext["virtual_host"] == "") {
-				t.Fatalf("FromContext = %v", got.FromContext)
+			if fromContext := policy.FromContext(got); fromContext != (tt.wantRule == -1 && tt.ext != nil && tt.ext["virtual_host"] == "") {
+				t.Fatalf("FromContext = %v", fromContext)
 			}
 		})
 	}
@@ -142,9 +142,9 @@ func TestRequirement(t *testing.T) {
 func TestDecide(t *testing.T) {
 	access := &verifier.Claims{Subject: "u1", TokenUse: verifier.TokenUseAccess, Groups: []string{"users", "admin"}, Scopes: []string{"openid", "admin/write"}}
 	idToken := &verifier.Claims{Subject: "u1", TokenUse: verifier.TokenUseID, Groups: []string{"users"}}
-	required := policy.Requirement{Auth: policy.AuthRequired, Rule: -1}
-	optional := policy.Requirement{Auth: policy.AuthOptional, Rule: -1}
-	off := policy.Requirement{Auth: policy.AuthOff, Rule: -1}
+	required := policy.Requirement{Auth: policy.AuthRequired}
+	optional := policy.Requirement{Auth: policy.AuthOptional}
+	off := policy.Requirement{Auth: policy.AuthOff}
 	deny := policy.Config{InvalidToken: policy.InvalidTokenDeny}
 	anon := policy.Config{}
 	ctx := func(ext map[string]string) policy.Requirement { return anon.Requirement("/", "GET", ext) }

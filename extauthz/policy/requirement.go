@@ -27,10 +27,11 @@ type Requirement struct {
 	// TokenUse narrows the issuers' token_use for this route: "" or any accepts what the issuer
 	// accepts; access or id demand that kind; any other value matches no token.
 	TokenUse verifier.TokenUse
-	// Rule is the index of the rule that matched, or -1 (context extensions or the default).
-	Rule int
-	// FromContext reports that Envoy's context_extensions decided the requirement.
-	FromContext bool
+	// rule is the index of the rule that matched, or -1 (context extensions or the default):
+	// Warnings names the rule that decides instead.
+	rule int
+	// fromContext reports that Envoy's context_extensions decided the requirement.
+	fromContext bool
 
 	// unsatisfiable, when set, is the reason every token fails this requirement (a broken
 	// context extension).
@@ -56,7 +57,7 @@ func (c Config) Requirement(rawPath, method string, contextExtensions map[string
 	}
 	p := stripQuery(rawPath)
 	if !strings.HasPrefix(p, "/") {
-		return Requirement{Auth: AuthRequired, Rule: -1}
+		return Requirement{Auth: AuthRequired, rule: -1}
 	}
 	req := c.fromRules(p, method)
 	if cleaned, changed := canonicalPath(p); changed {
@@ -75,18 +76,20 @@ func (c Config) fromRules(p, method string) Requirement {
 			if auth == "" {
 				auth = AuthRequired
 			}
-			return Requirement{Auth: auth, GroupsAny: r.GroupsAny, ScopesAll: r.ScopesAll, Rule: i}
+			return Requirement{Auth: auth, GroupsAny: r.GroupsAny, ScopesAll: r.ScopesAll, rule: i}
 		}
 	}
-	return Requirement{Auth: c.defaultAuth(), Rule: -1}
+	return Requirement{Auth: c.defaultAuth(), rule: -1}
 }
 
 func (c Config) defaultAuth() Auth {
-	if c.Default == AuthRequired {
+	switch c.Default {
+	case "":
+		return DefaultAuth
+	case AuthRequired:
 		return AuthRequired
 	}
-	// Validate rejects anything else; an unvalidated unknown value would have been caught there,
-	// and optional is the documented default.
+	// Validate rejects anything else but optional.
 	return AuthOptional
 }
 
@@ -101,7 +104,7 @@ func (c Config) fromContext(ext map[string]string) (Requirement, bool) {
 	if !hasAuth && !hasGroups && !hasScopes && !hasTokenUse {
 		return Requirement{}, false
 	}
-	req := Requirement{Auth: c.defaultAuth(), Rule: -1, FromContext: true, TokenUse: verifier.TokenUse(tokenUse)}
+	req := Requirement{Auth: c.defaultAuth(), rule: -1, fromContext: true, TokenUse: verifier.TokenUse(tokenUse)}
 	if hasAuth {
 		switch a := Auth(auth); a {
 		case AuthOptional, AuthRequired, AuthOff:

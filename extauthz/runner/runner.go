@@ -192,9 +192,9 @@ func serverOptions(tls *tlsReloader, decodePanicked func(p any)) ([]grpc.ServerO
 	}
 	opts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(c),
-		// Checks run on goroutines kept between calls instead of one new goroutine each, whose
-		// stack would be grown again on every check (runtime.morestack in the profile). When every
-		// worker is busy grpc starts a goroutine as before, so this bounds nothing.
+		// Checks run on goroutines kept between calls: a new goroutine per call starts with a small
+		// stack and grows it again on every check. When every worker is busy grpc starts a
+		// goroutine as before, so this bounds nothing.
 		grpc.NumStreamWorkers(streamWorkers()),
 		grpc.StaticStreamWindowSize(streamWindow),
 		grpc.StaticConnWindowSize(connWindow),

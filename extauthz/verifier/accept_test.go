@@ -253,17 +253,20 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"no issuers", Config{}, "issuers: at least one"},
-		{"pool id and issuer", Config{Issuers: []IssuerConfig{{UserPoolID: testPoolID, Issuer: idIssuer, ClientIDs: []string{"c"}}}}, "issuers[0].set user_pool_id or issuer"},
+		{"pool id and issuer", Config{Issuers: []IssuerConfig{{UserPoolID: testPoolID, Issuer: idIssuer, ClientIDs: []string{"c"}}}}, "issuers[0]: user_pool_id and issuer are mutually exclusive"},
 		{"neither", Config{Issuers: []IssuerConfig{{ClientIDs: []string{"c"}}}}, "user_pool_id or issuer is required"},
-		{"bad pool id", Config{Issuers: []IssuerConfig{{UserPoolID: "pool", ClientIDs: []string{"c"}}}}, "user_pool_id \"pool\""},
+		{"bad pool id", Config{Issuers: []IssuerConfig{{UserPoolID: "pool", ClientIDs: []string{"c"}}}}, `issuers[0].user_pool_id: "pool" is not a user pool id`},
 		{"region mismatch", Config{Issuers: []IssuerConfig{{UserPoolID: testPoolID, Region: "eu-west-1", ClientIDs: []string{"c"}}}}, "region"},
-		{"issuer not a URL", Config{Issuers: []IssuerConfig{{Issuer: "cognito", ClientIDs: []string{"c"}}}}, "issuer \"cognito\""},
+		{"issuer not a URL", Config{Issuers: []IssuerConfig{{Issuer: "cognito", ClientIDs: []string{"c"}}}}, `issuers[0].issuer: "cognito" is not an http(s) URL`},
 		{"bad jwks url", Config{Issuers: []IssuerConfig{{UserPoolID: testPoolID, JWKSURL: "file:///etc/passwd", ClientIDs: []string{"c"}}}}, "jwks_url"},
 		{"no client ids", Config{Issuers: []IssuerConfig{{UserPoolID: testPoolID}}}, "client_ids"},
-		{"empty client id", Config{Issuers: []IssuerConfig{{UserPoolID: testPoolID, ClientIDs: []string{""}}}}, "client_ids: empty"},
+		{"empty client id", Config{Issuers: []IssuerConfig{{UserPoolID: testPoolID, ClientIDs: []string{""}}}}, `issuers[0].client_ids[0]: "" is not a client id`},
 		{"bad token use", Config{Issuers: []IssuerConfig{{UserPoolID: testPoolID, ClientIDs: []string{"c"}, TokenUse: "refresh"}}}, "token_use"},
 		{"same pool twice", Config{Issuers: []IssuerConfig{good, good}}, "configured twice"},
 		{"negative skew", Config{Issuers: []IssuerConfig{good}, ClockSkew: -time.Second}, "clock_skew"},
+		{"negative max_token_bytes", Config{Issuers: []IssuerConfig{good}, MaxTokenBytes: -1}, "max_token_bytes: must be positive, got -1"},
+		{"negative fetch timeout", Config{Issuers: []IssuerConfig{good}, FetchTimeout: -time.Second}, "jwks.fetch_timeout: must be positive, got -1s"},
+		{"client id with a comma", Config{Issuers: []IssuerConfig{{UserPoolID: testPoolID, ClientIDs: []string{"a,b"}}}}, `issuers[0].client_ids[0]: "a,b" is not a client id`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,10 +1,10 @@
 package verifier
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/jwks"
@@ -34,58 +34,91 @@ type issuer struct {
 // JWKSURL returns the key URL the verifier uses for c: c.JWKSURL, or the one derived from the
 // issuer (<issuer>/.well-known/jwks.json). check-config prints it.
 func JWKSURL(c IssuerConfig) (string, error) {
-	_, jwksURL, err := issuerURLs(c)
-	return jwksURL, err
+	if problems := c.problems(); len(problems) > 0 {
+		return "", problems[0].under("")
+	}
+	_, jwksURL := issuerURLs(c)
+	return jwksURL, nil
 }
 
-// issuerURLs returns the issuer URLs a configuration accepts and the JWKS URL for it.
-func issuerURLs(c IssuerConfig) (accepted []string, jwksURL string, err error) {
-	switch {
-	case c.UserPoolID != "" && c.Issuer != "":
-		return nil, "", fmt.Errorf("set user_pool_id or issuer, not both")
-	case c.UserPoolID != "":
+// issuerURLs returns the issuer URLs a valid configuration accepts and the JWKS URL for it.
+func issuerURLs(c IssuerConfig) (accepted []string, jwksURL string) {
+	if c.UserPoolID != "" {
 		region := RegionOf(c.UserPoolID)
-		if region == "" {
-			return nil, "", fmt.Errorf("user_pool_id %q is not of the form <region>_<id>, e.g. us-east-1_AbCdEf123", c.UserPoolID)
-		}
-		if c.Region != "" && c.Region != region {
-			return nil, "", fmt.Errorf("region %q does not match user_pool_id %q", c.Region, c.UserPoolID)
-		}
 		// AWS names a pool's issuer in two forms; tokens may carry either.
 		primary := "https://cognito-idp." + region + ".amazonaws.com/" + c.UserPoolID
 		accepted = []string{primary, "https://issuer-cognito-idp." + region + ".amazonaws.com/" + c.UserPoolID}
 		jwksURL = primary + "/.well-known/jwks.json"
-	case c.Issuer != "":
-		u, perr := url.Parse(c.Issuer)
-		if perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, "", fmt.Errorf("issuer %q is not an http(s) URL", c.Issuer)
-		}
+	} else {
 		accepted = []string{c.Issuer}
 		jwksURL = strings.TrimSuffix(c.Issuer, "/") + "/.well-known/jwks.json"
-	default:
-		return nil, "", fmt.Errorf("user_pool_id or issuer is required")
 	}
 	if c.JWKSURL != "" {
-		u, perr := url.Parse(c.JWKSURL)
-		if perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, "", fmt.Errorf("jwks_url %q is not an http(s) URL", c.JWKSURL)
-		}
 		jwksURL = c.JWKSURL
 	}
-	return accepted, jwksURL, nil
+	return accepted, jwksURL
 }
 
-func checkIssuerConfig(c IssuerConfig) error {
-	if len(c.ClientIDs) == 0 {
-		return fmt.Errorf("client_ids: at least one client id is required")
+// problem is one broken key of an IssuerConfig: key is relative to the issuer, "" for the issuer
+// as a whole.
+type problem struct{ key, text string }
+
+// under names p's key below prefix, e.g. issuers[0] and client_ids give issuers[0].client_ids.
+func (p problem) under(prefix string) error {
+	key := prefix
+	switch {
+	case key == "":
+		key = p.key
+	case p.key != "":
+		key += "." + p.key
 	}
-	if slices.Contains(c.ClientIDs, "") {
-		return fmt.Errorf("client_ids: empty client id")
+	if key == "" {
+		return errors.New(p.text)
+	}
+	return fmt.Errorf("%s: %s", key, p.text)
+}
+
+// problems lists every broken key of c, named as in the configuration file.
+func (c IssuerConfig) problems() []problem {
+	var out []problem
+	add := func(key, format string, args ...any) {
+		out = append(out, problem{key, fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case c.UserPoolID == "" && c.Issuer == "":
+		add("", "one of user_pool_id or issuer is required")
+	case c.UserPoolID != "" && c.Issuer != "":
+		add("", "user_pool_id and issuer are mutually exclusive; set one")
+	case c.UserPoolID != "":
+		region := RegionOf(c.UserPoolID)
+		if region == "" {
+			add("user_pool_id", "%q is not a user pool id (want <region>_<id>, e.g. us-east-1_AbCdEf123)", c.UserPoolID)
+		} else if c.Region != "" && c.Region != region {
+			add("region", "%q does not match user_pool_id %q", c.Region, c.UserPoolID)
+		}
+	case !isHTTPURL(c.Issuer):
+		add("issuer", "%q is not an http(s) URL without query or fragment", c.Issuer)
+	}
+	if c.JWKSURL != "" && !isHTTPURL(c.JWKSURL) {
+		add("jwks_url", "%q is not an http(s) URL without query or fragment", c.JWKSURL)
+	}
+	if len(c.ClientIDs) == 0 {
+		add("client_ids", "required (at least one app client id)")
+	}
+	for j, id := range c.ClientIDs {
+		if strings.TrimSpace(id) == "" || strings.ContainsAny(id, " \t,") {
+			add(fmt.Sprintf("client_ids[%d]", j), "%q is not a client id", id)
+		}
 	}
 	switch c.TokenUse {
 	case "", TokenUseAccess, TokenUseID, TokenUseAny:
 	default:
-		return fmt.Errorf("token_use %q must be access, id or any", c.TokenUse)
+		add("token_use", "unknown value %q (access | id | any)", c.TokenUse)
 	}
-	return nil
+	return out
+}
+
+func isHTTPURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.RawQuery == "" && u.Fragment == ""
 }

@@ -4,6 +4,8 @@
 package verifier
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -18,6 +20,9 @@ const (
 	TokenUseAccess TokenUse = "access"
 	TokenUseID     TokenUse = "id"
 	TokenUseAny    TokenUse = "any"
+
+	// DefaultTokenUse is what an issuer accepts when its TokenUse is empty.
+	DefaultTokenUse = TokenUseAccess
 )
 
 // IssuerConfig describes one user pool (or any Cognito-compatible issuer).
@@ -33,7 +38,7 @@ type IssuerConfig struct {
 	JWKSURL string
 	// ClientIDs: app client ids whose tokens are accepted (client_id of access tokens, aud of ID tokens).
 	ClientIDs []string
-	// TokenUse defaults to access.
+	// TokenUse defaults to DefaultTokenUse.
 	TokenUse TokenUse
 }
 
@@ -46,16 +51,17 @@ type Observer interface {
 }
 
 // Config configures a Verifier. Zero values take the defaults of
-// docs/reference.md#configuration-file.
+// docs/reference.md#configuration-file (this package's Default* constants, and package jwks's for
+// the key settings); CacheMaxEntries is the exception, see there.
 type Config struct {
 	Issuers            []IssuerConfig
 	ClockSkew          time.Duration
-	MaxTokenBytes      int           // default 16384
-	CacheMaxEntries    int           // 0 disables the verified-token cache; negative means default 10000
-	RefreshInterval    time.Duration // default 1h
-	MinRefetchInterval time.Duration // default 10s
-	FetchTimeout       time.Duration // default 5s
-	MaxJWKSBytes       int64         // default 1 MiB
+	MaxTokenBytes      int           // default DefaultMaxTokenBytes
+	CacheMaxEntries    int           // 0 disables the verified-token cache; negative means DefaultCacheMaxEntries
+	RefreshInterval    time.Duration // default jwks.DefaultRefreshInterval
+	MinRefetchInterval time.Duration // default jwks.DefaultMinRefetchInterval
+	FetchTimeout       time.Duration // default jwks.DefaultFetchTimeout
+	MaxJWKSBytes       int64         // default jwks.DefaultMaxBytes
 	HTTPClient         *http.Client
 	Now                func() time.Time // default time.Now
 	Logger             *zap.Logger
@@ -85,4 +91,53 @@ type Claims struct {
 	// PayloadSegment is the token's base64url payload segment: base64url of Payload, for a
 	// claims header at no extra cost.
 	PayloadSegment string
+}
+
+// Validate reports every broken key of c, each named as in the configuration file (e.g.
+// `issuers[1].client_ids: required`), joined with errors.Join, or nil. This is the one check of
+// these keys: New runs it, and the configuration file defers to it.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Issuers) == 0 {
+		errs = append(errs, errors.New("issuers: at least one issuer is required"))
+	}
+	firstWith := map[string]int{} // accepted issuer URL -> the first issuer accepting it
+	for i, ic := range c.Issuers {
+		key := fmt.Sprintf("issuers[%d]", i)
+		problems := ic.problems()
+		for _, p := range problems {
+			errs = append(errs, p.under(key))
+		}
+		if len(problems) > 0 {
+			continue
+		}
+		accepted, _ := issuerURLs(ic)
+		for _, u := range accepted {
+			if first, dup := firstWith[u]; dup {
+				errs = append(errs, fmt.Errorf("%s: same issuer as issuers[%d] (%s is configured twice)", key, first, u))
+				break
+			}
+			firstWith[u] = i
+		}
+	}
+	if c.ClockSkew < 0 {
+		errs = append(errs, fmt.Errorf("clock_skew: must not be negative, got %s", c.ClockSkew))
+	}
+	for _, n := range []struct {
+		key      string
+		value    any
+		negative bool
+	}{
+		{"max_token_bytes", c.MaxTokenBytes, c.MaxTokenBytes < 0},
+		{"jwks.refresh_interval", c.RefreshInterval, c.RefreshInterval < 0},
+		{"jwks.min_refetch_interval", c.MinRefetchInterval, c.MinRefetchInterval < 0},
+		{"jwks.fetch_timeout", c.FetchTimeout, c.FetchTimeout < 0},
+		{"jwks.max_bytes", c.MaxJWKSBytes, c.MaxJWKSBytes < 0},
+	} {
+		if n.negative {
+			// Zero takes the default; a negative is a mistake.
+			errs = append(errs, fmt.Errorf("%s: must be positive, got %v", n.key, n.value))
+		}
+	}
+	return errors.Join(errs...)
 }

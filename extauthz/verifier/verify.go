@@ -21,14 +21,11 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/reason"
 )
 
-// Defaults of docs/reference.md#configuration-file.
+// Defaults of docs/reference.md#configuration-file that this package owns; the jwks keys' defaults
+// are package jwks's.
 const (
-	DefaultMaxTokenBytes      = 16 << 10
-	DefaultCacheMaxEntries    = 10000
-	DefaultRefreshInterval    = time.Hour
-	DefaultMinRefetchInterval = 10 * time.Second
-	DefaultFetchTimeout       = 5 * time.Second
-	DefaultMaxJWKSBytes       = 1 << 20
+	DefaultMaxTokenBytes   = 16 << 10
+	DefaultCacheMaxEntries = 10000
 )
 
 // Verifier verifies tokens of the configured issuers. It is safe for concurrent use.
@@ -43,13 +40,11 @@ type Verifier struct {
 	observer      Observer
 }
 
-// New checks cfg and returns a Verifier. It fetches nothing: call Hydrate, then Run.
+// New checks cfg (Config.Validate) and returns a Verifier. It fetches nothing: call Hydrate, then
+// Run.
 func New(cfg Config) (*Verifier, error) {
-	if len(cfg.Issuers) == 0 {
-		return nil, errors.New("issuers: at least one issuer is required")
-	}
-	if cfg.ClockSkew < 0 {
-		return nil, errors.New("clock_skew: must not be negative")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	v := &Verifier{
 		byURL:         make(map[string]*issuer),
@@ -63,9 +58,6 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	if v.maxTokenBytes == 0 {
 		v.maxTokenBytes = DefaultMaxTokenBytes
-	}
-	if v.maxTokenBytes < 0 {
-		return nil, errors.New("max_token_bytes: must be positive")
 	}
 	if v.observer == nil {
 		v.observer = nopObserver{}
@@ -84,24 +76,18 @@ func New(cfg Config) (*Verifier, error) {
 		logger = zap.NewNop()
 	}
 
-	for i, ic := range cfg.Issuers {
-		accepted, jwksURL, err := issuerURLs(ic)
-		if err == nil {
-			err = checkIssuerConfig(ic)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("issuers[%d].%w", i, err)
-		}
+	for _, ic := range cfg.Issuers {
+		accepted, jwksURL := issuerURLs(ic)
 		iss := &issuer{name: accepted[0], clientIDs: slices.Clone(ic.ClientIDs), tokenUse: ic.TokenUse}
 		if iss.tokenUse == "" {
-			iss.tokenUse = TokenUseAccess
+			iss.tokenUse = DefaultTokenUse
 		}
 		observer, name := v.observer, iss.name
 		keyOpts := jwks.Options{
-			RefreshInterval:    orDefault(cfg.RefreshInterval, DefaultRefreshInterval),
-			MinRefetchInterval: orDefault(cfg.MinRefetchInterval, DefaultMinRefetchInterval),
-			FetchTimeout:       orDefault(cfg.FetchTimeout, DefaultFetchTimeout),
-			MaxBytes:           orDefault(cfg.MaxJWKSBytes, DefaultMaxJWKSBytes),
+			RefreshInterval:    cfg.RefreshInterval,
+			MinRefetchInterval: cfg.MinRefetchInterval,
+			FetchTimeout:       cfg.FetchTimeout,
+			MaxBytes:           cfg.MaxJWKSBytes,
 			Client:             cfg.HTTPClient,
 			Now:                v.now,
 			Logger:             logger.With(zap.String("issuer", name)),
@@ -112,9 +98,6 @@ func New(cfg Config) (*Verifier, error) {
 			iss.keys = jwks.New(jwksURL, keyOpts)
 		}
 		for _, u := range accepted {
-			if _, dup := v.byURL[u]; dup {
-				return nil, fmt.Errorf("issuers[%d]: issuer %s is configured twice", i, u)
-			}
 			v.byURL[u] = iss
 		}
 		v.issuers = append(v.issuers, iss)
@@ -134,14 +117,6 @@ func (v *Verifier) keysFor(name, jwksURL string, opts jwks.Options) *jwks.Cache 
 		}
 	}
 	return nil
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Issuers lists the canonical URL of every configured issuer, in configuration order.
