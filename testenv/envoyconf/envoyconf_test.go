@@ -196,11 +196,15 @@ func TestPresetsAgree(t *testing.T) {
 		t.Fatal("no cognito_authz cluster")
 		return nil
 	}
-	for _, key := range []string{"circuit_breakers", "health_checks", "outlier_detection", "typed_extension_protocol_options", "connect_timeout"} {
+	for _, key := range []string{"circuit_breakers", "health_checks", "outlier_detection", "common_lb_config", "typed_extension_protocol_options", "connect_timeout"} {
 		c, l := authzCluster(compose)[key], authzCluster(local)[key]
 		if c == nil || yamlString(t, c) != yamlString(t, l) {
 			t.Errorf("cognito_authz %s missing or different between compose and local", key)
 		}
+	}
+	// An ejection or failed health check reaches the load balancer at once, not up to 1s later.
+	if got := yamlString(t, dig(t, authzCluster(local), "common_lb_config", "update_merge_window")); got != "0s\n" {
+		t.Errorf("cognito_authz update_merge_window = %q, want 0s", got)
 	}
 	for _, doc := range []map[string]any{compose, local, jwt} {
 		if yamlString(t, hcm(doc)["path_with_escaped_slashes_action"]) != "REJECT_REQUEST\n" {
@@ -357,5 +361,28 @@ func TestRenderAuthzReplicas(t *testing.T) {
 				t.Errorf("cognito_authz endpoints = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCheckAttemptsHaveNoTimeoutOfTheirOwn: Envoy turns a gRPC service's retry_back_off.max_interval
+// into the timeout of each attempt (envoyproxy/envoy#38847). Below the check's timeout it cuts off
+// attempts on a replica that is only slow for a moment, all of them if the stall outlasts the
+// retries: with 0.05s, a loaded machine failed checks while a replica was being killed
+// (testenv/failover). Equal to the timeout it sets none, whatever the timeout.
+func TestCheckAttemptsHaveNoTimeoutOfTheirOwn(t *testing.T) {
+	for _, timeout := range []string{"", "1s", "2.5s"} {
+		p := envoyconf.Local()
+		p.AuthzTimeout = timeout
+		var service any
+		for _, f := range dig(t, renderYAML(t, p), "static_resources", "listeners", 0, "filter_chains", 0, "filters", 0,
+			"typed_config", "http_filters").([]any) {
+			if dig(t, f, "name") == "envoy.filters.http.ext_authz" {
+				service = dig(t, f, "typed_config", "grpc_service")
+			}
+		}
+		checkTimeout := dig(t, service, "timeout")
+		if maxInterval := dig(t, service, "retry_policy", "retry_back_off", "max_interval"); maxInterval != checkTimeout {
+			t.Errorf("AuthzTimeout %q: retry_back_off.max_interval %v, want the check's timeout %v", timeout, maxInterval, checkTimeout)
+		}
 	}
 }

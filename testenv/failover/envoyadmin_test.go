@@ -128,6 +128,10 @@ var authzStats = []string{
 	"cluster." + authzCluster + ".upstream_rq_retry_overflow",
 	"cluster." + authzCluster + ".upstream_cx_connect_fail",
 	"cluster." + authzCluster + ".upstream_rq_timeout",
+	// Attempts cut off by a timeout of their own, and checks that ran out of retries: how a check
+	// is lost on a replica that is only slow (see envoyconf.TestCheckAttemptsHaveNoTimeoutOfTheirOwn).
+	"cluster." + authzCluster + ".upstream_rq_per_try_timeout",
+	"cluster." + authzCluster + ".upstream_rq_retry_limit_exceeded",
 	"cluster." + authzCluster + ".outlier_detection.ejections_enforced_total",
 	"cluster." + authzCluster + ".health_check.failure",
 	"http.ingress_http.ext_authz.ok",
