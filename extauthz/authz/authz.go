@@ -104,7 +104,6 @@ type Server struct {
 	now      func() time.Time
 	names    headerNames
 	canned   cannedResponses
-	answers  *responseCache // authenticated answers by claims
 }
 
 // New validates opts and returns a Server. Errors name the configuration key at fault.
@@ -131,7 +130,6 @@ func New(opts Options) (*Server, error) {
 		logger:   opts.Logger,
 		now:      opts.Now,
 		names:    names,
-		answers:  newResponseCache(),
 	}
 	if s.logger == nil {
 		s.logger = zap.NewNop()

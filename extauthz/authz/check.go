@@ -33,7 +33,14 @@ import (
 //     reach the Recorder as unavailable with no reason code.
 //
 // Responses share immutable parts with other calls: callers must not modify them.
-func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, err error) {
+func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	a, _ := s.CheckAnswer(ctx, req)
+	return a.Response(), nil
+}
+
+// CheckAnswer is Check, giving the response as an Answer, so that its encoding is made once and
+// kept with it (package wire). The error is always nil.
+func (s *Server) CheckAnswer(ctx context.Context, req *authv3.CheckRequest) (answer *Answer, err error) {
 	var start time.Time
 	if s.recorder != nil {
 		start = s.now()
@@ -41,19 +48,19 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 	defer func() {
 		if p := recover(); p != nil {
 			s.logPanic(p)
-			resp, err = s.canned.internal, nil
+			answer, err = s.canned.internal, nil
 			// The Recorder or logger may be what panicked: try once more, and let nothing escape.
 			defer func() { _ = recover() }()
 			s.finish(start, policy.Decision{Result: policy.Unavailable}, nil)
 		}
 	}()
-	resp, d, claims := s.check(ctx, req)
+	answer, d, claims := s.check(ctx, req)
 	s.finish(start, d, claims) // inside the recover: a panicking Recorder fails closed too
-	return resp, nil
+	return answer, nil
 }
 
 // check is the data path; claims are set when a token verified.
-func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, policy.Decision, *verifier.Claims) {
+func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*Answer, policy.Decision, *verifier.Claims) {
 	cancelled := policy.Decision{Result: policy.Unavailable}
 	if ctx.Err() != nil {
 		return s.canned.cancelled, cancelled, nil
@@ -90,12 +97,16 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	if d.Result != policy.Authenticated {
 		return s.canned.forDecision(d), d, claims
 	}
-	resp := s.answers.get(claims)
-	if resp == nil {
-		resp = s.canned.names.authenticated(claims)
-		s.answers.put(claims, resp)
+	// The answer depends only on the claims and the Server's fixed configuration, so it is kept
+	// with the claims in the verifier's cache entry. A Memo is shared by every Server using the
+	// verifier, so an answer is used only if this Server built it.
+	memo := claims.Memo()
+	if a, ok := memo.Load().(*Answer); ok && a.names == &s.names {
+		return a, d, claims
 	}
-	return resp, d, claims
+	a := s.names.authenticatedAnswer(claims)
+	memo.Store(a)
+	return a, d, claims
 }
 
 // finish records and logs one decision.

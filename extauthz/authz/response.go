@@ -58,14 +58,14 @@ func setHeader(name, value string) *corev3.HeaderValueOption {
 
 // cannedResponses are the answers that do not depend on the token's claims, built once.
 type cannedResponses struct {
-	byDecision map[policy.Decision]*authv3.CheckResponse
-	internal   *authv3.CheckResponse // a panic
-	cancelled  *authv3.CheckResponse // the caller's context ended
+	byDecision map[policy.Decision]*Answer
+	internal   *Answer // a panic
+	cancelled  *Answer // the caller's context ended
 	names      *headerNames
 }
 
 func newCannedResponses(names *headerNames) cannedResponses {
-	c := cannedResponses{byDecision: map[policy.Decision]*authv3.CheckResponse{}, names: names}
+	c := cannedResponses{byDecision: map[policy.Decision]*Answer{}, names: names}
 	var decisions []policy.Decision
 	for _, code := range reason.All {
 		decisions = append(decisions,
@@ -86,14 +86,14 @@ func newCannedResponses(names *headerNames) cannedResponses {
 }
 
 // forDecision returns the answer for any decision but Authenticated.
-func (c *cannedResponses) forDecision(d policy.Decision) *authv3.CheckResponse {
+func (c *cannedResponses) forDecision(d policy.Decision) *Answer {
 	if r, ok := c.byDecision[d]; ok {
 		return r
 	}
 	return c.build(d) // a reason the verifier should not give; still a defined answer
 }
 
-func (c *cannedResponses) build(d policy.Decision) *authv3.CheckResponse {
+func (c *cannedResponses) build(d policy.Decision) *Answer {
 	why := string(d.Reason)
 	switch d.Result {
 	case policy.Skipped:
@@ -119,19 +119,19 @@ func (c *cannedResponses) build(d policy.Decision) *authv3.CheckResponse {
 	return c.internal
 }
 
-func ok(set []*corev3.HeaderValueOption, remove []string, md *structpb.Struct) *authv3.CheckResponse {
-	return &authv3.CheckResponse{
+func ok(set []*corev3.HeaderValueOption, remove []string, md *structpb.Struct) *Answer {
+	return NewAnswer(&authv3.CheckResponse{
 		Status: statusOK,
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
 			Headers:         set,
 			HeadersToRemove: remove,
 		}},
 		DynamicMetadata: md,
-	}
+	})
 }
 
 // denied builds a denial; challenge is the WWW-Authenticate value, or empty for none.
-func denied(status typev3.StatusCode, code codes.Code, challenge, errorText, why string) *authv3.CheckResponse {
+func denied(status typev3.StatusCode, code codes.Code, challenge, errorText, why string) *Answer {
 	body, _ := json.Marshal(struct {
 		Error  string `json:"error"`
 		Reason string `json:"reason"`
@@ -141,7 +141,7 @@ func denied(status typev3.StatusCode, code codes.Code, challenge, errorText, why
 		headers = append(headers, setHeader("www-authenticate", challenge))
 	}
 	md := meta(MetaAuthStatus, errorText, MetaReason, why)
-	return &authv3.CheckResponse{
+	return NewAnswer(&authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(code), Message: errorText + ": " + why},
 		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
 			Status:  &typev3.HttpStatus{Code: status},
@@ -149,7 +149,7 @@ func denied(status typev3.StatusCode, code codes.Code, challenge, errorText, why
 			Body:    string(body),
 		}},
 		DynamicMetadata: md,
-	}
+	})
 }
 
 // meta builds a Struct of string fields from key, value pairs.

@@ -10,6 +10,8 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/envoytest"
 )
 
 // TestNoFlowControlProbesToEnvoy speaks HTTP/2 to the gRPC listener as Envoy does (one
@@ -29,7 +31,7 @@ func TestNoFlowControlProbesToEnvoy(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	wire, err := proto.Marshal(envoyCheckRequest(benchToken, false))
+	wire, err := proto.Marshal(envoytest.CheckRequest(envoytest.Token, false))
 	if err != nil {
 		t.Fatal(err)
 	}

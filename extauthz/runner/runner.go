@@ -29,6 +29,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/forwardauth"
 	"github.com/cognito-authz/cognito-authz/extauthz/metrics"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/extauthz/wire"
 )
 
 // ShutdownTimeout bounds Run's graceful shutdown: in-flight checks get this long to finish.
@@ -106,7 +107,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Runner, error) {
 		return nil, err
 	}
 	r.grpc = grpc.NewServer(opts...)
-	authv3.RegisterAuthorizationServer(r.grpc, r.checks)
+	wire.Register(r.grpc, r.checks)
 	healthpb.RegisterHealthServer(r.grpc, r.health)
 	r.setHealth(healthpb.HealthCheckResponse_NOT_SERVING)
 
@@ -139,6 +140,8 @@ func (r *Runner) newEngine(cfg *config.Config, prev *engine) (*engine, error) {
 	vcfg := cfg.VerifierConfig()
 	vcfg.Logger = r.log.Named("jwks")
 	vcfg.Observer = readinessObserver{Metrics: r.metrics, fetched: r.keysFetched}
+	// Only the claims header needs the payload; without it a cached token does not keep a copy.
+	vcfg.OmitPayload = cfg.IdentityHeaders.ClaimsHeader == ""
 	if prev != nil {
 		vcfg.Previous = prev.verifier
 	}
@@ -172,6 +175,11 @@ func (l *liveService) Check(ctx context.Context, req *authv3.CheckRequest) (*aut
 	return l.engine.Load().service.Check(ctx, req)
 }
 
+// CheckAnswer answers with the current engine (authz.Server.CheckAnswer), what wire.Register serves.
+func (l *liveService) CheckAnswer(ctx context.Context, req *authv3.CheckRequest) (*authz.Answer, error) {
+	return l.engine.Load().service.CheckAnswer(ctx, req)
+}
+
 func (r *Runner) current() *engine { return r.checks.engine.Load() }
 
 // Flow-control windows of the gRPC listener. A check is a few KiB at most (max_token_bytes plus
@@ -186,7 +194,7 @@ const (
 // serverOptions: Envoy keeps a few long-lived HTTP/2 connections and multiplexes every check on
 // them, may ping them to keep them alive, and must never be cut off for pinging.
 func serverOptions(tls *tlsReloader, decodePanicked func(p any)) ([]grpc.ServerOption, error) {
-	c, err := newCodec(decodePanicked)
+	c, err := wire.NewCodec(decodePanicked)
 	if err != nil {
 		return nil, err
 	}

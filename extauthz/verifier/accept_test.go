@@ -140,6 +140,17 @@ func TestVerifyCache(t *testing.T) {
 		t.Fatalf("repeated token: same claims %v, hits %d misses %d; want a hit", first == second, f.obs.hits.Load(), f.obs.misses.Load())
 	}
 
+	t.Run("the memo lives with the entry", func(t *testing.T) {
+		first.Memo().Store("answer")
+		again, _ := f.v.Verify(ctx, token)
+		if got := again.Memo().Load(); got != "answer" {
+			t.Fatalf("memo of a repeated token: %v, want the stored answer", got)
+		}
+		if first.PayloadSegment != strings.Split(token, ".")[1] {
+			t.Fatal("the cached PayloadSegment is not the token's payload segment")
+		}
+	})
+
 	t.Run("an entry never outlives exp", func(t *testing.T) {
 		f.clock.Add(55 * time.Minute) // exp is testNow+55m
 		_, err := f.v.Verify(ctx, token)
@@ -167,6 +178,9 @@ func TestVerifyCache(t *testing.T) {
 		if f.obs.hits.Load() != hits {
 			t.Fatal("a token verified under the old key set was served from the cache")
 		}
+		if again, _ := f.v.Verify(ctx, rotated); again.Memo().Load() != nil {
+			t.Fatal("a memo appeared on a newly verified token")
+		}
 	})
 
 	t.Run("disabled", func(t *testing.T) {
@@ -175,6 +189,21 @@ func TestVerifyCache(t *testing.T) {
 		b, _ := f.v.Verify(ctx, token)
 		if a == nil || a == b || f.obs.hits.Load() != 0 {
 			t.Fatal("cache_max_entries 0 still caches")
+		}
+		if a.Memo() != nil {
+			t.Fatal("uncached claims have a memo")
+		}
+		a.Memo().Store("answer") // a nil Memo keeps nothing, and does not panic
+		if a.Memo().Load() != nil {
+			t.Fatal("a nil memo kept a value")
+		}
+	})
+
+	t.Run("without the payload", func(t *testing.T) {
+		f := newFixture(t, func(c *Config) { c.OmitPayload = true })
+		c, err := f.v.Verify(ctx, token)
+		if err != nil || c.PayloadSegment != "" || c.Subject == "" {
+			t.Fatalf("OmitPayload: %v, payload segment %q, sub %q; want the claims without the payload", err, c.PayloadSegment, c.Subject)
 		}
 	})
 

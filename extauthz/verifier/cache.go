@@ -2,26 +2,77 @@ package verifier
 
 import (
 	"hash/maphash"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 )
 
-// tokenCache remembers verified tokens so that a client's repeated token costs a hash and a map
-// lookup instead of an RSA verification. It is sharded to keep lock contention low under
-// parallel Checks. Entries are keyed by a seeded 64-bit hash of the token; the entry keeps the
-// token itself so that a hash collision is a miss, never someone else's identity.
+// tokenCache is the service's one cache of verified tokens (cache.max_entries, docs/reference.md):
+// a repeated token costs a hash and a map lookup instead of an RSA verification, and the caller's
+// answer for it (its Memo) is kept in the same entry, so it lives exactly as long: evicted with
+// it, dead once the token expires, dropped when the issuer's key set changes. It is sharded to
+// keep lock contention low under parallel Checks.
+//
+// The token itself is not kept: an entry is keyed by a seeded 64-bit hash of the token (the seed is
+// random per process, so nobody can aim for a collision) and holds the token's last tailBytes
+// bytes, the end of its signature, so that an accidental key collision between two tokens is a
+// miss, never someone else's identity: their signatures would have to end alike too, a chance of
+// about 2^-186. Comparing them costs less than hashing the token a second time.
 type tokenCache struct {
 	seed   maphash.Seed
 	shards []*lru.Cache[uint64, *cacheEntry]
 }
 
+// tailBytes of the token are kept to tell tokens with the same key apart.
+const tailBytes = 32
+
+// tokenTail is the last tailBytes bytes of a token, its length for shorter ones.
+type tokenTail struct {
+	bytes [tailBytes]byte
+	n     uint8
+}
+
+func tailOf(token string) tokenTail {
+	var t tokenTail
+	t.n = uint8(copy(t.bytes[:], token[max(0, len(token)-tailBytes):]))
+	return t
+}
+
+func (t *tokenTail) ends(token string) bool {
+	return int(t.n) <= len(token) && string(t.bytes[:t.n]) == token[len(token)-int(t.n):] &&
+		(t.n == tailBytes || int(t.n) == len(token))
+}
+
 type cacheEntry struct {
-	token      string
+	tail       tokenTail // the end of the token
 	claims     *Claims
 	notAfter   time.Time // exp + clock skew: the entry is dead from this instant on
 	issuer     *issuer
 	generation uint64 // the issuer's key-set generation the token was verified against
+	memo       Memo
+}
+
+// Memo is room, beside cached claims, for one value a caller derives from the claims alone (authz
+// keeps its answer there, with its encoding), so that the value lives and dies with the cached
+// token. Claims that are not cached have none: Claims.Memo returns nil, and a nil *Memo stores
+// nothing.
+type Memo struct{ v atomic.Value }
+
+// Load returns the stored value, or nil.
+func (m *Memo) Load() any {
+	if m == nil {
+		return nil
+	}
+	return m.v.Load()
+}
+
+// Store keeps v (always of the same concrete type) with the claims; a nil Memo drops it.
+func (m *Memo) Store(v any) {
+	if m != nil {
+		m.v.Store(v)
+	}
 }
 
 const maxCacheShards = 16
@@ -43,17 +94,17 @@ func newTokenCache(maxEntries int) *tokenCache {
 	return c
 }
 
-func (c *tokenCache) shard(token string) (*lru.Cache[uint64, *cacheEntry], uint64) {
-	key := maphash.String(c.seed, token)
-	return c.shards[key%uint64(len(c.shards))], key
+func (c *tokenCache) shard(key uint64) *lru.Cache[uint64, *cacheEntry] {
+	return c.shards[key%uint64(len(c.shards))]
 }
 
 // get returns the claims of a cached token still valid at now, or nil. An entry that expired or
 // whose issuer's keys changed since it was verified is dropped.
 func (c *tokenCache) get(token string, now time.Time) *Claims {
-	shard, key := c.shard(token)
+	key := maphash.String(c.seed, token)
+	shard := c.shard(key)
 	e, ok := shard.Get(key)
-	if !ok || e.token != token {
+	if !ok || !e.tail.ends(token) {
 		return nil
 	}
 	if !now.Before(e.notAfter) || e.issuer.keys.Current().Generation != e.generation {
@@ -63,7 +114,12 @@ func (c *tokenCache) get(token string, now time.Time) *Claims {
 	return e.claims
 }
 
-func (c *tokenCache) put(e *cacheEntry) {
-	shard, key := c.shard(e.token)
-	shard.Add(key, e)
+// put caches claims verified from token; the claims get the entry's Memo. The claims keep no
+// part of the token: the payload segment, when kept, is copied.
+func (c *tokenCache) put(token string, e *cacheEntry) {
+	e.claims.PayloadSegment = strings.Clone(e.claims.PayloadSegment)
+	e.claims.memo = &e.memo
+	e.tail = tailOf(token)
+	key := maphash.String(c.seed, token)
+	c.shard(key).Add(key, e)
 }

@@ -25,7 +25,8 @@ func RegionOf(userPoolID string) string {
 
 // issuer is one configured user pool with its keys.
 type issuer struct {
-	name      string // the canonical issuer URL, used in metrics and messages
+	name      string   // the canonical issuer URL, used in metrics and messages
+	urls      []string // every accepted issuer URL (both AWS forms), name first
 	clientIDs []string
 	tokenUse  TokenUse
 	keys      *jwks.Cache

@@ -70,6 +70,9 @@ type Config struct {
 	// configured with the same URL, key URL and key settings keeps Previous's key cache, so its
 	// keys are not fetched again. Previous must stop running (Run) before this one starts.
 	Previous *Verifier
+	// OmitPayload leaves Claims.PayloadSegment empty (and Map failing), for a caller that needs
+	// neither (no claims header): a cached token then keeps no copy of its payload.
+	OmitPayload bool
 }
 
 // Claims are the verified claims of one token. A *Claims may be shared between callers (the cache
@@ -86,12 +89,16 @@ type Claims struct {
 	ExpiresAt time.Time
 	IssuedAt  time.Time
 	JTI       string
-	// Payload is the verified payload JSON exactly as signed.
-	Payload []byte
-	// PayloadSegment is the token's base64url payload segment: base64url of Payload, for a
-	// claims header at no extra cost.
+	// PayloadSegment is the token's base64url payload segment: the verified payload JSON exactly
+	// as signed, encoded, for a claims header at no extra cost (Map decodes it).
 	PayloadSegment string
+
+	memo *Memo // the cache entry's, when the claims are cached
 }
+
+// Memo is the room kept with these claims in the verified-token cache, or nil when they are not
+// cached (the cache is off).
+func (c *Claims) Memo() *Memo { return c.memo }
 
 // Validate reports every broken key of c, each named as in the configuration file (e.g.
 // `issuers[1].client_ids: required`), joined with errors.Join, or nil. This is the one check of

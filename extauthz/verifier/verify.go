@@ -37,6 +37,7 @@ type Verifier struct {
 	now           func() time.Time
 	clockSkew     time.Duration
 	maxTokenBytes int
+	omitPayload   bool
 	observer      Observer
 }
 
@@ -51,6 +52,7 @@ func New(cfg Config) (*Verifier, error) {
 		now:           cfg.Now,
 		clockSkew:     cfg.ClockSkew,
 		maxTokenBytes: cfg.MaxTokenBytes,
+		omitPayload:   cfg.OmitPayload,
 		observer:      cfg.Observer,
 	}
 	if v.now == nil {
@@ -78,7 +80,7 @@ func New(cfg Config) (*Verifier, error) {
 
 	for _, ic := range cfg.Issuers {
 		accepted, jwksURL := issuerURLs(ic)
-		iss := &issuer{name: accepted[0], clientIDs: slices.Clone(ic.ClientIDs), tokenUse: ic.TokenUse}
+		iss := &issuer{name: accepted[0], urls: accepted, clientIDs: slices.Clone(ic.ClientIDs), tokenUse: ic.TokenUse}
 		if iss.tokenUse == "" {
 			iss.tokenUse = DefaultTokenUse
 		}
@@ -233,8 +235,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	}
 
 	if v.cache != nil {
-		v.cache.put(&cacheEntry{
-			token:      token,
+		v.cache.put(token, &cacheEntry{
 			claims:     claims,
 			notAfter:   claims.ExpiresAt.Add(v.clockSkew),
 			issuer:     iss,
@@ -259,9 +260,12 @@ func (v *Verifier) issuerOf(p *payload) (*issuer, *Error) {
 // checkClaims asserts the claims of docs/reference.md#verification and returns them typed.
 func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Claims, *Error) {
 	p := &t.claims
-	use := TokenUse(p.TokenUse)
-	switch use {
-	case TokenUseAccess, TokenUseID:
+	var use TokenUse
+	switch TokenUse(p.TokenUse) {
+	case TokenUseAccess:
+		use = TokenUseAccess // the constant: a cached token keeps no copy of it
+	case TokenUseID:
+		use = TokenUseID
 	case "":
 		return nil, fail(reason.WrongTokenUse, "token has no token_use claim")
 	default:
@@ -277,9 +281,11 @@ func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Cla
 	if clientID == "" {
 		return nil, fail(reason.WrongClient, "%s token has no %s claim", use, clientClaim)
 	}
-	if !slices.Contains(iss.clientIDs, clientID) {
+	known := slices.Index(iss.clientIDs, clientID)
+	if known < 0 {
 		return nil, fail(reason.WrongClient, "%s %q is not an accepted client id", clientClaim, truncate(clientID))
 	}
+	clientID = iss.clientIDs[known] // the configured string: a cached token keeps no copy of it
 
 	if p.Exp == nil {
 		return nil, fail(reason.Malformed, "token has no exp claim")
@@ -313,8 +319,12 @@ func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Cla
 	if e := checkHeaderValues(p, username, clientID); e != nil {
 		return nil, e
 	}
+	payloadSegment := t.payloadSegment
+	if v.omitPayload {
+		payloadSegment = ""
+	}
 	return &Claims{
-		Issuer:         p.Iss,
+		Issuer:         iss.urls[slices.Index(iss.urls, p.Iss)], // the configured string, as above
 		Subject:        p.Sub,
 		Username:       username,
 		Email:          p.Email,
@@ -325,8 +335,7 @@ func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Cla
 		ExpiresAt:      exp,
 		IssuedAt:       iat,
 		JTI:            p.Jti,
-		Payload:        t.payloadJSON,
-		PayloadSegment: t.payloadSegment,
+		PayloadSegment: payloadSegment,
 	}, nil
 }
 
@@ -376,7 +385,11 @@ func numericDate(seconds float64) time.Time {
 
 // Map decodes the verified payload into a claim map, numbers kept exact, for `verify` output.
 func (c *Claims) Map() (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(c.Payload))
+	payload, err := b64.DecodeString(c.PayloadSegment)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {

@@ -1,4 +1,4 @@
-package runner
+package wire
 
 import (
 	"context"
@@ -15,7 +15,9 @@ import (
 
 	"github.com/cognito-authz/cognito-authz/extauthz/authz"
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/envoytest"
 	"github.com/cognito-authz/cognito-authz/extauthz/policy"
+	"github.com/cognito-authz/cognito-authz/extauthz/reason"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
 
@@ -81,7 +83,7 @@ func requireAgreement(t *testing.T, wire []byte) {
 // envoyShapedRequest is envoyCheckRequest with everything else Envoy can send filled in, the
 // fields authz reads included.
 func envoyShapedRequest(token string, allHeaders bool) *authv3.CheckRequest {
-	req := envoyCheckRequest(token, allHeaders)
+	req := envoytest.CheckRequest(token, allHeaders)
 	attrs := req.Attributes
 	attrs.ContextExtensions = map[string]string{"auth": "required", "groups": "admin,ops", "scopes": "reports/read"}
 	attrs.TlsSession = &authv3.AttributeContext_TLSSession{Sni: "app.example.com"}
@@ -107,7 +109,7 @@ func envoyShapedRequest(token string, allHeaders bool) *authv3.CheckRequest {
 
 // TestDecodeEnvoyShapedRequests: what Envoy sends decodes to what protobuf decodes, projected.
 func TestDecodeEnvoyShapedRequests(t *testing.T) {
-	for _, tt := range envoyShapedCases(benchToken) {
+	for _, tt := range envoyShapedCases(envoytest.Token) {
 		t.Run(tt.name, func(t *testing.T) {
 			wire, err := proto.MarshalOptions{Deterministic: true}.Marshal(tt.req)
 			if err != nil {
@@ -139,8 +141,8 @@ func envoyShapedCases(token string) []envoyShapedCase {
 		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{HeaderMap: &corev3.HeaderMap{}}},
 	}}
 	return []envoyShapedCase{
-		{"as Envoy sends it with allowed_headers", envoyCheckRequest(token, false)},
-		{"as Envoy sends it, every header", envoyCheckRequest(token, true)},
+		{"as Envoy sends it with allowed_headers", envoytest.CheckRequest(token, false)},
+		{"as Envoy sends it, every header", envoytest.CheckRequest(token, true)},
 		{"every attribute, token headers", envoyShapedRequest(token, false)},
 		{"every attribute, every header", envoyShapedRequest(token, true)},
 		{"no http attributes", noHTTP},
@@ -421,10 +423,13 @@ func FuzzDecodeCheckRequest(f *testing.F) {
 // no new executions; TestDecodeEnvoyShapedRequests checks those requests instead.
 const maxFuzzSeedBytes = 200
 
-// guardConfig trusts the local issuer jwks serves, with rules on path and method and every kind
-// of token source.
-func guardConfig(t *testing.T, jwks *jwksServer) *config.Config {
-	cfg := testConfig(jwks)
+// guardServer is the Check service runner.New builds for a configuration with rules on path and
+// method and every kind of token source. Its verifier is a stub: Check reads the request, the
+// verifier only the token, so the guard needs no keys.
+func guardServer(t *testing.T) *authz.Server {
+	cfg := config.Default()
+	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Issuers = []config.Issuer{{Issuer: "https://issuer.example/pool", ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAccess}}
 	cfg.TokenSources = config.TokenSources{AuthorizationHeader: true, Headers: []string{"x-access-token"}, Cookies: []string{"access_token"}}
 	cfg.Policy = config.Policy{Default: policy.AuthOptional, Rules: []config.Rule{
 		{PathPrefix: "/api/admin", Methods: []string{"GET", "POST"}, Auth: policy.AuthRequired, GroupsAny: []string{"admin"}},
@@ -434,26 +439,41 @@ func guardConfig(t *testing.T, jwks *jwksServer) *config.Config {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	return cfg
-}
-
-// newGuardServer is the Check service runner.New builds for cfg, with its keys loaded.
-func newGuardServer(t *testing.T, cfg *config.Config) *authz.Server {
-	v, err := verifier.New(cfg.VerifierConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := v.Hydrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	s, err := authz.New(authz.Options{
-		Verifier: v, Policy: cfg.PolicyConfig(), TokenSources: cfg.TokenSourceConfig(),
+		Verifier: guardVerifier, Policy: cfg.PolicyConfig(), TokenSources: cfg.TokenSourceConfig(),
 		Headers: cfg.HeaderConfig(), Logger: zap.NewNop(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// stubVerifier accepts the tokens it has claims for and rejects every other with its reason
+// (malformed when it has none).
+type stubVerifier struct {
+	accepted map[string]*verifier.Claims
+	rejected map[string]reason.Code
+}
+
+func (v stubVerifier) Verify(_ context.Context, token string) (*verifier.Claims, error) {
+	if c, ok := v.accepted[token]; ok {
+		return c, nil
+	}
+	why, ok := v.rejected[token]
+	if !ok {
+		why = reason.Malformed
+	}
+	return nil, &verifier.Error{Reason: why, Message: "stub"}
+}
+
+// guardVerifier knows the tokens of TestCheckReadsOnlyDecodedFields by name.
+var guardVerifier = stubVerifier{
+	accepted: map[string]*verifier.Claims{
+		"user":  {Subject: "user-sub-1", Username: "alice", ClientID: clientID, TokenUse: verifier.TokenUseAccess, Scopes: []string{"openid"}},
+		"admin": {Subject: "user-sub-1", Username: "alice", ClientID: clientID, TokenUse: verifier.TokenUseAccess, Groups: []string{"admin"}, Scopes: []string{"openid", "reports/read"}},
+	},
+	rejected: map[string]reason.Code{"expired": reason.Expired, "other-client": reason.WrongClient},
 }
 
 // TestCheckReadsOnlyDecodedFields guards decodeCheckRequest's premise: Check's answer depends on
@@ -463,22 +483,12 @@ func newGuardServer(t *testing.T, cfg *config.Config) *authz.Server {
 // fails here until the field is added to the decoder. Variants of one request differing only in
 // skipped fields must be answered alike too.
 func TestCheckReadsOnlyDecodedFields(t *testing.T) {
-	key := newKeyPair(t, "k1")
-	jwks := newJWKSServer(t, key)
-	cfg := guardConfig(t, jwks)
-	server := newGuardServer(t, cfg)
-	issuer := cfg.Issuers[0].Issuer
-
-	admin := accessClaims(issuer, clientID)
-	admin["cognito:groups"] = []string{"admin"}
-	admin["scope"] = "openid reports/read"
-	expired := accessClaims(issuer, clientID)
-	expired["exp"], expired["iat"], expired["auth_time"] = int64(1000), int64(900), int64(900)
+	server := guardServer(t)
 	tokens := map[string]string{
-		"user":         key.Sign(t, accessClaims(issuer, clientID)),
-		"admin":        key.Sign(t, admin),
-		"expired":      key.Sign(t, expired),
-		"other client": key.Sign(t, accessClaims(issuer, "someone-else")),
+		"user":         "user",
+		"admin":        "admin",
+		"expired":      "expired",
+		"other client": "other-client",
 		"malformed":    "not-a-token",
 		"none":         "",
 	}
@@ -595,8 +605,10 @@ func outcome(resp *authv3.CheckResponse) string {
 	if d := resp.GetDeniedResponse(); d != nil {
 		return "denied " + strconv.Itoa(int(d.GetStatus().GetCode()))
 	}
-	if s := authStatus(resp); s != "" {
-		return s
+	for _, h := range resp.GetOkResponse().GetHeaders() {
+		if h.GetHeader().GetKey() == "x-auth-status" {
+			return h.GetHeader().GetValue()
+		}
 	}
 	return "skipped"
 }
@@ -616,9 +628,9 @@ func BenchmarkDecodeCheckRequest(b *testing.B) {
 		name string
 		wire []byte
 	}{
-		{"token-headers", mustMarshal(b, envoyCheckRequest(benchToken, false))},
-		{"all-headers", mustMarshal(b, envoyCheckRequest(benchToken, true))},
-		{"every-attribute", mustMarshal(b, envoyShapedRequest(benchToken, true))},
+		{"token-headers", mustMarshal(b, envoytest.CheckRequest(envoytest.Token, false))},
+		{"all-headers", mustMarshal(b, envoytest.CheckRequest(envoytest.Token, true))},
+		{"every-attribute", mustMarshal(b, envoyShapedRequest(envoytest.Token, true))},
 	}
 	for _, d := range decoders {
 		for _, req := range requests {

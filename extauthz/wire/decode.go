@@ -1,4 +1,4 @@
-package runner
+package wire
 
 import (
 	"errors"

@@ -1,6 +1,6 @@
 //go:build vtprotobuf
 
-package runner
+package wire
 
 import (
 	"testing"

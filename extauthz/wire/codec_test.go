@@ -1,11 +1,10 @@
-package runner
+package wire
 
 import (
 	"context"
 	"errors"
 	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,13 +16,19 @@ import (
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/authz"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/envoytest"
 )
+
+// clientID is the app client of the answers' tokens.
+const clientID = "client-1"
 
 func setHeader(key, value string) *corev3.HeaderValueOption {
 	return &corev3.HeaderValueOption{
@@ -78,40 +83,6 @@ func deniedResponse(body string) *authv3.CheckResponse {
 	}
 }
 
-// envoyCheckRequest is a CheckRequest as Envoy 1.40's ext_authz filter builds it for a GET from
-// an HTTP/1.1 client. allHeaders: every request header, as without allowed_headers; otherwise
-// only authorization, as with the allowed_headers of testenv/envoyconf.
-func envoyCheckRequest(token string, allHeaders bool) *authv3.CheckRequest {
-	headers := map[string]string{"authorization": "Bearer " + token}
-	if allHeaders {
-		for k, v := range map[string]string{
-			":authority": "127.0.0.1:8000", ":method": "GET", ":path": "/api/activities/home", ":scheme": "http",
-			"accept-encoding": "gzip", "user-agent": "Go-http-client/1.1", "x-envoy-external-address": "127.0.0.1",
-			"x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "http", "x-request-id": "cc88aa2d-d0ac-46f7-8f76-4e66012447b8",
-		} {
-			headers[k] = v
-		}
-	}
-	peer := func(port uint32) *authv3.AttributeContext_Peer {
-		return &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{
-			SocketAddress: &corev3.SocketAddress{Address: "127.0.0.1", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port}},
-		}}}
-	}
-	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
-		Source:      peer(57420),
-		Destination: peer(8000),
-		Request: &authv3.AttributeContext_Request{
-			Time: &timestamppb.Timestamp{Seconds: 1795952981, Nanos: 170481000},
-			Http: &authv3.AttributeContext_HttpRequest{
-				Id: "11650399440608264115", Method: "GET", Headers: headers,
-				Path: "/api/activities/home", Host: "127.0.0.1:8000", Scheme: "http", Protocol: "HTTP/1.1",
-			},
-		},
-		MetadataContext:      &corev3.Metadata{},
-		RouteMetadataContext: &corev3.Metadata{},
-	}}
-}
-
 func newTestCodec(t testing.TB) codec {
 	t.Helper()
 	c, err := newCodec(nil)
@@ -134,8 +105,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"denial", deniedResponse(`{"error":"unauthenticated","reason":"expired"}`)},
 		{"denial bigger than the pooling threshold", deniedResponse(strings.Repeat("x", 64<<10))},
 		{"empty answer", &authv3.CheckResponse{}},
-		{"check request, every header", envoyCheckRequest("aaa.bbb.ccc", true)},
-		{"check request, token headers only", envoyCheckRequest("aaa.bbb.ccc", false)},
+		{"check request, every header", envoytest.CheckRequest("aaa.bbb.ccc", true)},
+		{"check request, token headers only", envoytest.CheckRequest("aaa.bbb.ccc", false)},
 		{"health answer", &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}},
 	}
 	for _, tt := range tests {
@@ -267,13 +238,14 @@ func TestCodecRefusesABrokenEncoding(t *testing.T) {
 	}
 }
 
-// TestCodecRemembersEncodings: the same response is encoded once and its bytes served again,
-// another response (even an equal one) gets its own encoding, and the bytes are protobuf's.
+// TestCodecRemembersEncodings: the same answer is encoded once and its bytes, kept in the answer,
+// served again; another answer (even an equal one) gets its own encoding, and the bytes are
+// protobuf's. A bare CheckResponse is encoded every time: the codec keeps nothing of its own.
 func TestCodecRemembersEncodings(t *testing.T) {
 	c := newTestCodec(t)
-	encode := func(resp *authv3.CheckResponse) []byte {
+	encode := func(msg any) []byte {
 		t.Helper()
-		data, err := c.Marshal(resp)
+		data, err := c.Marshal(msg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,41 +254,34 @@ func TestCodecRemembersEncodings(t *testing.T) {
 		}
 		return data[0].ReadOnlyData()
 	}
-	alice, bob := authenticatedResponse(), authenticatedResponse()
-	bob.GetOkResponse().Headers[0].Header.Value = "another-sub"
+	alice, bob := authz.NewAnswer(authenticatedResponse()), authz.NewAnswer(authenticatedResponse())
+	bob.Response().GetOkResponse().Headers[0].Header.Value = "another-sub"
 
 	first, again := encode(alice), encode(alice)
 	if &first[0] != &again[0] {
-		t.Error("the same response was encoded twice")
+		t.Error("the same answer was encoded twice")
 	}
-	if c.encoded.Len() != 1 {
-		t.Errorf("%d encodings remembered, want 1", c.encoded.Len())
+	if kept := alice.Encoded(); len(kept) == 0 || &kept[0] != &first[0] {
+		t.Error("the encoding is not kept in the answer")
+	}
+	if bob.Encoded() != nil {
+		t.Error("an answer not yet encoded has an encoding")
 	}
 	for name, tt := range map[string]struct {
 		resp *authv3.CheckResponse
 		wire []byte
-	}{"alice": {alice, again}, "bob": {bob, encode(bob)}} {
+	}{"alice": {alice.Response(), again}, "bob": {bob.Response(), encode(bob)}} {
 		var decoded authv3.CheckResponse
 		if err := proto.Unmarshal(tt.wire, &decoded); err != nil || !proto.Equal(&decoded, tt.resp) {
 			t.Errorf("%s: remembered bytes decode to %v (%v), want %v", name, &decoded, err, tt.resp)
 		}
 	}
-	if equal := authenticatedResponse(); &encode(equal)[0] == &first[0] {
-		t.Error("an equal but different response was served another's bytes")
+	if equal := authz.NewAnswer(authenticatedResponse()); &encode(equal)[0] == &first[0] {
+		t.Error("an equal but different answer was served another's bytes")
 	}
-}
-
-// TestCodecForgetsTheOldestEncodings: the remembered encodings are bounded.
-func TestCodecForgetsTheOldestEncodings(t *testing.T) {
-	c := newTestCodec(t)
-	for i := range encodedResponses + 10 {
-		resp := &authv3.CheckResponse{DynamicMetadata: stringStruct("sub", strconv.Itoa(i))}
-		if _, err := c.Marshal(resp); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := c.encoded.Len(); got != encodedResponses {
-		t.Errorf("%d encodings remembered, want %d", got, encodedResponses)
+	bare := authenticatedResponse()
+	if once, twice := encode(bare), encode(bare); &once[0] == &twice[0] {
+		t.Error("a bare CheckResponse's encoding was remembered")
 	}
 }
 
@@ -359,7 +324,12 @@ func TestDecodePanicFailsClosed(t *testing.T) {
 	authv3.RegisterAuthorizationServer(srv, stub)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
-	client := authv3.NewAuthorizationClient(dial(t, lis.Addr(), nil))
+	conn, err := grpc.NewClient("passthrough:///"+lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := authv3.NewAuthorizationClient(conn)
 	call := func(path string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
