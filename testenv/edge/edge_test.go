@@ -50,10 +50,10 @@ func TestCommittedFilesAreRendered(t *testing.T) {
 		}
 		got, err := os.ReadFile(path)
 		if err != nil {
-			t.Fatalf("%v (run go test ./testenv/edge -update)", err)
+			t.Fatalf("%v (run cd testenv && go test ./edge -update)", err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("deploy/forwardauth/%s differs from its template's rendering (run go test ./testenv/edge -update)", name)
+			t.Errorf("deploy/forwardauth/%s differs from its template's rendering (run cd testenv && go test ./edge -update)", name)
 		}
 	}
 }
