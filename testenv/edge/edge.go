@@ -1,5 +1,5 @@
 // Package edge renders and runs the other edges that cognito-authz's HTTP forward-auth endpoint
-// serves: nginx with auth_request and Envoy with HTTP ext_authz. Each configuration comes from one
+// serves: nginx with auth_request, Traefik with ForwardAuth and Envoy with HTTP ext_authz. Each configuration comes from one
 // template, rendered with real addresses into deploy/forwardauth/ (what users copy) and onto free
 // loopback ports for the tests and the benchmark, so the shipped files are the ones tested.
 package edge
@@ -51,6 +51,12 @@ func Committed() map[string]func() ([]byte, error) {
 		"envoy-http-ext-authz.yaml": func() ([]byte, error) {
 			return RenderEnvoyHTTP(Local("Envoy HTTP ext_authz in front of the app, checked by cognito-authz's HTTP endpoint: local processes on loopback."))
 		},
+		"traefik.yaml": func() ([]byte, error) {
+			return RenderTraefikStatic(Local(traefikTitle), TraefikDynamicFile)
+		},
+		TraefikDynamicFile: func() ([]byte, error) {
+			return RenderTraefikDynamic(Local(traefikTitle))
+		},
 	}
 }
 
@@ -59,6 +65,10 @@ var (
 	nginxText string
 	//go:embed envoy-http.yaml.tmpl
 	envoyHTTPText string
+	//go:embed traefik.yaml.tmpl
+	traefikStaticText string
+	//go:embed traefik-dynamic.yaml.tmpl
+	traefikDynamicText string
 
 	funcs = template.FuncMap{
 		"join": strings.Join,
@@ -69,8 +79,10 @@ var (
 		// variable is the nginx variable suffix of a header name: x-user-sub -> x_user_sub.
 		"variable": func(header string) string { return strings.ReplaceAll(header, "-", "_") },
 	}
-	nginxTemplate     = template.Must(template.New("nginx.conf").Funcs(funcs).Option("missingkey=error").Parse(nginxText))
-	envoyHTTPTemplate = template.Must(template.New("envoy-http.yaml").Funcs(funcs).Option("missingkey=error").Parse(envoyHTTPText))
+	nginxTemplate          = template.Must(template.New("nginx.conf").Funcs(funcs).Option("missingkey=error").Parse(nginxText))
+	envoyHTTPTemplate      = template.Must(template.New("envoy-http.yaml").Funcs(funcs).Option("missingkey=error").Parse(envoyHTTPText))
+	traefikStaticTemplate  = template.Must(template.New("traefik.yaml").Funcs(funcs).Option("missingkey=error").Parse(traefikStaticText))
+	traefikDynamicTemplate = template.Must(template.New("traefik-dynamic.yaml").Funcs(funcs).Option("missingkey=error").Parse(traefikDynamicText))
 )
 
 // templateData is Params plus what the templates share.
@@ -80,6 +92,11 @@ type templateData struct {
 	IdentityHeaders []string
 	IdentityPrefix  string
 	OwnedHeaders    []string
+
+	// Traefik only.
+	TraefikVersion string
+	OwnedRegex     string // every owned header and its underscore look-alikes
+	DynamicFile    string // the static configuration's file provider
 }
 
 // RenderNginx returns the nginx configuration (a file to include inside http { }) for p.
@@ -87,7 +104,7 @@ func RenderNginx(p Params) ([]byte, error) {
 	if err := p.check(false); err != nil {
 		return nil, err
 	}
-	return render(nginxTemplate, p)
+	return render(nginxTemplate, p, "")
 }
 
 // RenderEnvoyHTTP returns the Envoy bootstrap for p.
@@ -98,13 +115,14 @@ func RenderEnvoyHTTP(p Params) ([]byte, error) {
 	if err := p.check(true); err != nil {
 		return nil, err
 	}
-	return render(envoyHTTPTemplate, p)
+	return render(envoyHTTPTemplate, p, "")
 }
 
-func render(t *template.Template, p Params) ([]byte, error) {
+func render(t *template.Template, p Params, dynamicFile string) ([]byte, error) {
 	var b strings.Builder
 	data := templateData{Params: p, EnvoyVersion: envoyconf.EnvoyVersion, IdentityHeaders: envoyconf.IdentityHeaders,
-		IdentityPrefix: envoyconf.IdentityPrefix, OwnedHeaders: envoyconf.OwnedHeaders}
+		IdentityPrefix: envoyconf.IdentityPrefix, OwnedHeaders: envoyconf.OwnedHeaders,
+		TraefikVersion: TraefikVersion, OwnedRegex: OwnedRegex(), DynamicFile: dynamicFile}
 	if err := t.Execute(&b, data); err != nil {
 		return nil, fmt.Errorf("edge: render %s: %w", t.Name(), err)
 	}

@@ -246,7 +246,7 @@ func edgeCases(t *testing.T, w *world) []edgeCase {
 				"x-auth-status": "authenticated", "x-user-sub": admin.Sub, "x-user-name": "alice", "x-user-groups": "admin",
 				"x-user-scopes": issuer.DefaultScope, "x-user-client-id": "demo-client", "x-user-token-use": "access",
 			}},
-		{name: "healthz is not checked, forged headers removed", path: backend.HealthzPath, header: forged, status: 200,
+		{name: "healthz (policy auth off), forged headers removed", path: backend.HealthzPath, header: forged, status: 200,
 			identity: map[string]string{}},
 	}
 }
@@ -313,17 +313,50 @@ func TestEnvoyHTTPExtAuthz(t *testing.T) {
 	e := envoyproc.StartTest(t, envoyproc.Config{Rendered: rendered})
 	runEdgeCases(t, w, e.URL(), true)
 
-	// Envoy also removes what no answer names: every other header under the identity prefix and
-	// the claims header name, on the checked routes and on /healthz. (nginx cannot remove headers
-	// by prefix.)
-	unnamed := http.Header{"X-User-Role": {"admin"}, "X-User-Is-Admin": {"true"}, "X-Jwt-Claims": {"forged"}}
+	// Envoy also removes what no answer names. (nginx cannot remove headers by prefix.)
+	checkUnnamedRemoved(t, e.URL())
+}
+
+// TestTraefikForwardAuth runs deploy/forwardauth/traefik.yaml and traefik-dynamic.yaml in a real
+// Traefik.
+func TestTraefikForwardAuth(t *testing.T) {
+	edge.TraefikTool.Require(t)
+	w := startWorld(t)
+	url := edge.StartTraefikTest(t, w.params(t))
+	runEdgeCases(t, w, url, true)
+	// authResponseHeadersRegex removes what no answer names, and underscore look-alikes of
+	// every owned name, which Traefik (Go's net/http) would otherwise pass on.
+	checkUnnamedRemoved(t, url)
+	// The entrypoint's aliasHeadersStrategy drops every alias, not only the owned names'.
+	a := get(t, url, backend.HomePath, http.Header{"X.User.Sub": {"forged"}, "x_request_id": {"kept?"}, "X-Request-Id": {"kept"}})
+	if a.app == nil {
+		t.Fatalf("did not reach the app: %d %s", a.status, a.body)
+	}
+	for _, name := range []string{"x.user.sub", "x_request_id"} {
+		if values, ok := a.app.Headers[name]; ok {
+			t.Errorf("the app saw the alias %s %q", name, values)
+		}
+	}
+	if got := a.app.Headers["x-request-id"]; !slices.Equal(got, []string{"kept"}) {
+		t.Errorf("the app saw x-request-id %q, want the client's", got)
+	}
+}
+
+// checkUnnamedRemoved: every other header under the identity prefix and the claims header name,
+// and underscore look-alikes of each, are removed on the checked routes and on /healthz.
+func checkUnnamedRemoved(t *testing.T, base string) {
+	t.Helper()
+	unnamed := http.Header{"X-User-Role": {"admin"}, "X-User-Is-Admin": {"true"}, "X-Jwt-Claims": {"forged"},
+		"x_user_role": {"admin"}, "x_jwt_claims": {"forged"}, "X-User_Sub": {"forged"}, "x_auth_reason": {"forged"}}
 	for _, path := range []string{backend.HomePath, backend.HealthzPath} {
-		a := get(t, e.URL(), path, unnamed)
+		a := get(t, base, path, unnamed)
 		if a.app == nil {
 			t.Fatalf("%s did not reach the app: %d %s", path, a.status, a.body)
 		}
 		for name, values := range a.app.Headers {
-			if (strings.HasPrefix(name, envoyconf.IdentityPrefix) && !slices.Contains(envoyconf.IdentityHeaders, name)) || name == envoyconf.ClaimsHeader {
+			lookAlike := strings.ReplaceAll(name, "_", "-")
+			if (strings.HasPrefix(lookAlike, envoyconf.IdentityPrefix) && !slices.Contains(envoyconf.IdentityHeaders, name)) ||
+				lookAlike == envoyconf.ClaimsHeader || (lookAlike != name && slices.Contains(envoyconf.OwnedHeaders, lookAlike)) {
 				t.Errorf("%s: the app saw %s %q", path, name, values)
 			}
 		}
