@@ -25,12 +25,13 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -tags vtprotobuf -trimpath -buildvcs=false -ldflags="-s -w -X main.version=${VERSION}" -o /out/cognito-authz ./cmd/cognito-authz
 
-# The demo binaries build in their own stage so the default target never compiles them.
+# The demo binaries build in their own stage so the default target never compiles them. testenv
+# is a Go module of its own (testenv/go.mod, the product's module replaced by the tree above it).
 FROM build AS build-testenv
 # Build arguments do not carry over from the parent stage.
 ARG TARGETOS TARGETARCH
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    cd testenv && CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -buildvcs=false -ldflags="-s -w" -o /out/testenv ./cmd/testenv
 
 # Demo only: the issuer and backend. No shell here either: compose probes them with `testenv probe`.

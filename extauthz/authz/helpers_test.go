@@ -2,14 +2,7 @@ package authz_test
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"maps"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +21,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/authz"
 	"github.com/cognito-authz/cognito-authz/extauthz/reason"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
 const (
@@ -40,16 +34,8 @@ const (
 // now is the instant every test verifies at.
 var now = time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 
-// signingKey is generated once per test binary: RSA generation is slow.
-var signingKey = sync.OnceValue(func() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-})
-
-func b64u(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+// signingKey is the pools' key, made once per test binary by testkit.
+func signingKey() *testkit.Key { return testkit.SharedKey(kid) }
 
 // issuerEnv is a loopback Cognito stand-in: one pool whose JWKS serves the signing key, and one
 // whose JWKS endpoint is down.
@@ -66,14 +52,7 @@ func (e *issuerEnv) advance(d time.Duration) { e.clock.Add(int64(d)) }
 
 func newIssuerEnv(t testing.TB) *issuerEnv {
 	t.Helper()
-	pub := &signingKey().PublicKey
-	jwks, err := json.Marshal(map[string]any{"keys": []any{map[string]any{
-		"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
-		"n": b64u(pub.N.Bytes()), "e": b64u(big.NewInt(int64(pub.E)).Bytes()),
-	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	jwks := testkit.KeysBody(signingKey())
 	mux := http.NewServeMux()
 	mux.HandleFunc(poolPath+"/.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -87,6 +66,7 @@ func newIssuerEnv(t testing.TB) *issuerEnv {
 
 	env := &issuerEnv{server: srv, issuer: srv.URL + poolPath, deadIss: srv.URL + deadPoolPath}
 	env.clock.Store(now.UnixNano())
+	var err error
 	env.verifier, err = verifier.New(verifier.Config{
 		Issuers: []verifier.IssuerConfig{
 			{Issuer: env.issuer, ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAny},
@@ -136,32 +116,11 @@ func withoutEmptyGroups(claims map[string]any) map[string]any {
 // sign makes a compact RS256 JWS of claims with the test key.
 func sign(t testing.TB, claims map[string]any) string {
 	t.Helper()
-	header, _ := json.Marshal(map[string]string{"alg": "RS256", "kid": kid, "typ": "JWT"})
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	input := b64u(header) + "." + b64u(payload)
-	digest := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, signingKey(), crypto.SHA256, digest[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return input + "." + b64u(sig)
+	return signingKey().Sign(t, claims)
 }
 
 // with returns a copy of claims with the given members changed (nil deletes).
-func with(claims map[string]any, kv ...any) map[string]any {
-	out := maps.Clone(claims)
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == nil {
-			delete(out, kv[i].(string))
-		} else {
-			out[kv[i].(string)] = kv[i+1]
-		}
-	}
-	return out
-}
+var with = testkit.With
 
 // envoy is a gRPC client over bufconn that plays Envoy against a Server.
 type envoy struct {

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
 const testInterval = 10 * time.Second // MinRefetchInterval under an injected clock: never waited for
@@ -30,7 +32,7 @@ func TestLoadAtStartUp(t *testing.T) {
 	var log fetchLog
 	c := New(srv.URL, Options{OnFetch: log.OnFetch})
 
-	if c.Ready() || c.Current() != nil || srv.hits.Load() != 0 {
+	if c.Ready() || c.Current() != nil || srv.Hits.Load() != 0 {
 		t.Fatal("a new cache must hold nothing and fetch nothing")
 	}
 	if err := c.Load(context.Background()); err != nil {
@@ -50,10 +52,10 @@ func TestLoadAtStartUp(t *testing.T) {
 	if err != nil || gen != 1 || !k.Equal(&b.PublicKey) {
 		t.Fatalf("Lookup(b) = gen %d, %v", gen, err)
 	}
-	if got := srv.hits.Load(); got != 1 {
+	if got := srv.Hits.Load(); got != 1 {
 		t.Errorf("server hit %d times, want 1 (a Lookup hit must not fetch)", got)
 	}
-	if got := *srv.accepts.Load(); got != "application/json" {
+	if got := srv.LastAccept(); got != "application/json" {
 		t.Errorf("Accept = %q, want application/json", got)
 	}
 	if got := log.last(t); got.err != nil || got.keys != 2 {
@@ -110,27 +112,27 @@ func TestFetchFailureKeepsLastGoodKeys(t *testing.T) {
 		{
 			name: "status 500",
 			breakIt: func(t *testing.T, s *jwksServer) {
-				s.handle(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) })
+				s.Handle(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) })
 			},
 			wantErr: "status 500",
 		},
 		{
 			name: "status 404",
 			breakIt: func(t *testing.T, s *jwksServer) {
-				s.handle(http.NotFound)
+				s.Handle(http.NotFound)
 			},
 			wantErr: "status 404",
 		},
 		{
 			name:    "garbage body",
-			breakIt: func(t *testing.T, s *jwksServer) { s.serve([]byte("<html>maintenance</html>")) },
+			breakIt: func(t *testing.T, s *jwksServer) { s.Serve([]byte("<html>maintenance</html>")) },
 			wantErr: "not a JWKS document",
 		},
 		{
 			name: "oversized body with Content-Length",
 			opts: Options{MaxBytes: 4096},
 			breakIt: func(t *testing.T, s *jwksServer) {
-				s.serve(append(bytes.TrimSuffix(good, []byte("}")), append(bytes.Repeat([]byte(" "), 4096), '}')...))
+				s.Serve(append(bytes.TrimSuffix(good, []byte("}")), append(bytes.Repeat([]byte(" "), 4096), '}')...))
 			},
 			wantErr: "exceeds the 4096-byte limit",
 		},
@@ -138,7 +140,7 @@ func TestFetchFailureKeepsLastGoodKeys(t *testing.T) {
 			name: "oversized chunked body",
 			opts: Options{MaxBytes: 4096},
 			breakIt: func(t *testing.T, s *jwksServer) {
-				s.handle(func(w http.ResponseWriter, _ *http.Request) {
+				s.Handle(func(w http.ResponseWriter, _ *http.Request) {
 					// Flushing first sends the body chunked, without a Content-Length to judge by.
 					_, _ = w.Write(bytes.TrimSuffix(good, []byte("}")))
 					w.(http.Flusher).Flush()
@@ -154,7 +156,7 @@ func TestFetchFailureKeepsLastGoodKeys(t *testing.T) {
 			breakIt: func(t *testing.T, s *jwksServer) {
 				testEnded := make(chan struct{})
 				t.Cleanup(func() { close(testEnded) })
-				s.handle(func(w http.ResponseWriter, r *http.Request) {
+				s.Handle(func(w http.ResponseWriter, r *http.Request) {
 					select {
 					case <-testEnded:
 					case <-r.Context().Done(): // the client gave up
@@ -166,12 +168,12 @@ func TestFetchFailureKeepsLastGoodKeys(t *testing.T) {
 		},
 		{
 			name:    "zero usable keys",
-			breakIt: func(t *testing.T, s *jwksServer) { s.serve(jwksBody(t, rsaJWK(weak, "weak"))) },
+			breakIt: func(t *testing.T, s *jwksServer) { s.Serve(jwksBody(t, rsaJWK(weak, "weak"))) },
 			wantErr: "no usable keys (1 skipped)",
 		},
 		{
 			name:    "empty key set",
-			breakIt: func(t *testing.T, s *jwksServer) { s.serve([]byte(`{"keys":[]}`)) },
+			breakIt: func(t *testing.T, s *jwksServer) { s.Serve([]byte(`{"keys":[]}`)) },
 			wantErr: "no usable keys (0 skipped)",
 		},
 		{
@@ -242,11 +244,11 @@ func redirectElsewhere(body []byte) func(t *testing.T, s *jwksServer) {
 	return func(t *testing.T, s *jwksServer) {
 		other := newJWKSServer(t, body)
 		t.Cleanup(func() {
-			if n := other.hits.Load(); n != 0 {
+			if n := other.Hits.Load(); n != 0 {
 				t.Errorf("the redirect target was fetched %d times", n)
 			}
 		})
-		s.handle(func(w http.ResponseWriter, r *http.Request) {
+		s.Handle(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, other.URL+"/jwks.json", http.StatusFound)
 		})
 	}
@@ -256,7 +258,7 @@ func TestLookupBeforeAnyLoad(t *testing.T) {
 	a, _, _, _ := keys(t)
 	ctx := context.Background()
 	srv := newJWKSServer(t, nil)
-	srv.handle(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
+	srv.Handle(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
 	clock := newFakeClock()
 	c := New(srv.URL, Options{Now: clock.Now, MinRefetchInterval: testInterval})
 
@@ -266,17 +268,17 @@ func TestLookupBeforeAnyLoad(t *testing.T) {
 	if _, _, err := c.Lookup(ctx, "a"); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("rate-limited Lookup, never loaded = %v, want ErrUnavailable", err)
 	}
-	if n := srv.hits.Load(); n != 1 || c.Ready() {
+	if n := srv.Hits.Load(); n != 1 || c.Ready() {
 		t.Fatalf("hits = %d, ready = %v; want 1 fetch and not ready", n, c.Ready())
 	}
 
-	srv.serve(jwksBody(t, rsaJWK(a, "a")))
+	srv.Serve(jwksBody(t, rsaJWK(a, "a")))
 	clock.Advance(testInterval)
 	if k, gen, err := c.Lookup(ctx, "a"); err != nil || gen != 1 || !k.Equal(&a.PublicKey) {
 		t.Fatalf("Lookup once the endpoint is back = gen %d, %v", gen, err)
 	}
-	if !c.Ready() || srv.hits.Load() != 2 {
-		t.Fatalf("ready = %v, hits = %d; want ready after 2 fetches", c.Ready(), srv.hits.Load())
+	if !c.Ready() || srv.Hits.Load() != 2 {
+		t.Fatalf("ready = %v, hits = %d; want ready after 2 fetches", c.Ready(), srv.Hits.Load())
 	}
 }
 
@@ -286,7 +288,7 @@ func TestLookupEmptyKidNeverFetches(t *testing.T) {
 	if _, _, err := c.Lookup(context.Background(), ""); !errors.Is(err, ErrUnknownKid) {
 		t.Fatalf("Lookup(\"\") = %v, want ErrUnknownKid", err)
 	}
-	if srv.hits.Load() != 0 {
+	if srv.Hits.Load() != 0 {
 		t.Fatal("an empty kid caused a fetch")
 	}
 }
@@ -330,7 +332,7 @@ func TestGeneration(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := cache.Current()
-			srv.serve(jwksBody(t, tt.second...))
+			srv.Serve(jwksBody(t, tt.second...))
 			if err := cache.Load(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -354,14 +356,14 @@ func TestRotationFoundAfterRefetch(t *testing.T) {
 	if err := c.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv.serve(jwksBody(t, rsaJWK(a, "a"), rsaJWK(b, "b")))
+	srv.Serve(jwksBody(t, rsaJWK(a, "a"), rsaJWK(b, "b")))
 
 	// Within MinRefetchInterval of the load, a new kid is not worth a fetch.
 	clock.Advance(testInterval - time.Nanosecond)
 	if _, _, err := c.Lookup(ctx, "b"); !errors.Is(err, ErrUnknownKid) {
 		t.Fatalf("Lookup(b) inside the interval = %v, want ErrUnknownKid", err)
 	}
-	if n := srv.hits.Load(); n != 1 {
+	if n := srv.Hits.Load(); n != 1 {
 		t.Fatalf("hits = %d, want 1", n)
 	}
 
@@ -370,7 +372,7 @@ func TestRotationFoundAfterRefetch(t *testing.T) {
 	if err != nil || gen != 2 || !k.Equal(&b.PublicKey) {
 		t.Fatalf("Lookup(b) after the interval = gen %d, %v; want key b, generation 2", gen, err)
 	}
-	if n := srv.hits.Load(); n != 2 {
+	if n := srv.Hits.Load(); n != 2 {
 		t.Fatalf("hits = %d, want 2", n)
 	}
 	if _, gen, err := c.Lookup(ctx, "a"); err != nil || gen != 2 {
@@ -418,7 +420,7 @@ func TestKidFlood(t *testing.T) {
 	for _, tt := range tests {
 		clock.Advance(tt.advance)
 		flood()
-		if got := srv.hits.Load(); got != tt.wantHits {
+		if got := srv.Hits.Load(); got != tt.wantHits {
 			t.Fatalf("%s: %d fetches in all, want %d", tt.name, got, tt.wantHits)
 		}
 	}
@@ -439,7 +441,7 @@ func TestConcurrentMissesShareOneFetch(t *testing.T) {
 	releaseOnce := sync.OnceFunc(func() { close(release) })
 	t.Cleanup(releaseOnce) // a failing test must not leave the handler blocking Server.Close
 	rotated := jwksBody(t, rsaJWK(a, "a"), rsaJWK(b, "b"))
-	srv.handle(func(w http.ResponseWriter, r *http.Request) {
+	srv.Handle(func(w http.ResponseWriter, r *http.Request) {
 		<-release
 		_, _ = w.Write(rotated)
 	})
@@ -455,8 +457,8 @@ func TestConcurrentMissesShareOneFetch(t *testing.T) {
 			errs <- err
 		}()
 	}
-	eventually(t, "the refetch to reach the server and every caller to start", func() bool {
-		return srv.hits.Load() == 2 && started.Load() == callers
+	testkit.Eventually(t, "the refetch to reach the server and every caller to start", func() bool {
+		return srv.Hits.Load() == 2 && started.Load() == callers
 	})
 	releaseOnce()
 	for range callers {
@@ -464,7 +466,7 @@ func TestConcurrentMissesShareOneFetch(t *testing.T) {
 			t.Errorf("Lookup(b) = %v, want key b from the shared fetch", err)
 		}
 	}
-	if n := srv.hits.Load(); n != 2 {
+	if n := srv.Hits.Load(); n != 2 {
 		t.Fatalf("hits = %d, want 2 (one load, one shared refetch)", n)
 	}
 }
@@ -477,7 +479,7 @@ func TestWaiterCancel(t *testing.T) {
 	releaseOnce := sync.OnceFunc(func() { close(release) })
 	t.Cleanup(releaseOnce)
 	body := jwksBody(t, rsaJWK(a, "a"))
-	srv.handle(func(w http.ResponseWriter, r *http.Request) {
+	srv.Handle(func(w http.ResponseWriter, r *http.Request) {
 		<-release
 		_, _ = w.Write(body)
 	})
@@ -489,7 +491,7 @@ func TestWaiterCancel(t *testing.T) {
 		_, _, err := c.Lookup(impatientCtx, "a")
 		impatient <- err
 	}()
-	eventually(t, "the fetch to reach the server", func() bool { return srv.hits.Load() == 1 })
+	testkit.Eventually(t, "the fetch to reach the server", func() bool { return srv.Hits.Load() == 1 })
 	patient := make(chan error, 1)
 	go func() {
 		_, _, err := c.Lookup(context.Background(), "a")
@@ -515,7 +517,7 @@ func TestWaiterCancel(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the other waiter never got an answer")
 	}
-	if n := srv.hits.Load(); n != 1 || !c.Ready() {
+	if n := srv.Hits.Load(); n != 1 || !c.Ready() {
 		t.Fatalf("hits = %d, ready = %v; want one fetch that loaded the keys", n, c.Ready())
 	}
 }
@@ -532,7 +534,7 @@ func TestWaitEndsBeforeTheDeadline(t *testing.T) {
 	}
 	stalled := make(chan struct{})
 	t.Cleanup(func() { close(stalled) })
-	srv.handle(func(http.ResponseWriter, *http.Request) { <-stalled })
+	srv.Handle(func(http.ResponseWriter, *http.Request) { <-stalled })
 
 	for _, timeout := range []time.Duration{250 * time.Millisecond, 2 * time.Second} {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -552,7 +554,7 @@ func TestLoadWaiterCancel(t *testing.T) {
 	srv := newJWKSServer(t, nil)
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	srv.handle(func(w http.ResponseWriter, r *http.Request) {
+	srv.Handle(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -560,7 +562,7 @@ func TestLoadWaiterCancel(t *testing.T) {
 	})
 	c := New(srv.URL, Options{})
 	go func() { _, _, _ = c.Lookup(context.Background(), "a") }()
-	eventually(t, "the fetch to reach the server", func() bool { return srv.hits.Load() == 1 })
+	testkit.Eventually(t, "the fetch to reach the server", func() bool { return srv.Hits.Load() == 1 })
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -575,7 +577,7 @@ func TestRunBecomesReadyWhenEndpointRecovers(t *testing.T) {
 	var down atomic.Bool
 	down.Store(true)
 	body := jwksBody(t, rsaJWK(a, "a"))
-	srv.handle(func(w http.ResponseWriter, _ *http.Request) {
+	srv.Handle(func(w http.ResponseWriter, _ *http.Request) {
 		if down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
@@ -589,12 +591,12 @@ func TestRunBecomesReadyWhenEndpointRecovers(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); c.Run(ctx) }()
 
-	eventually(t, "Run to retry the down endpoint", func() bool { return srv.hits.Load() >= 3 })
+	testkit.Eventually(t, "Run to retry the down endpoint", func() bool { return srv.Hits.Load() >= 3 })
 	if c.Ready() {
 		t.Fatal("ready while the endpoint is down")
 	}
 	down.Store(false)
-	eventually(t, "Run to load the keys", c.Ready)
+	testkit.Eventually(t, "Run to load the keys", c.Ready)
 	if got := log.last(t); got.err != nil || got.keys != 1 {
 		t.Errorf("OnFetch(%v, %d) after recovery, want (nil, 1)", got.err, got.keys)
 	}
@@ -614,12 +616,12 @@ func TestRunRefreshes(t *testing.T) {
 	if err := c.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv.serve(jwksBody(t, rsaJWK(b, "b")))
+	srv.Serve(jwksBody(t, rsaJWK(b, "b")))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); c.Run(ctx) }()
-	eventually(t, "a refresh to bring key b", func() bool { return c.Current().Key("b") != nil })
+	testkit.Eventually(t, "a refresh to bring key b", func() bool { return c.Current().Key("b") != nil })
 	if s := c.Current(); s.Generation != 2 || s.Key("a") != nil {
 		t.Errorf("after the refresh: generation %d, key a present = %v", s.Generation, s.Key("a") != nil)
 	}

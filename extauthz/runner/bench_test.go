@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/envoytest"
+	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
 // The benchmark names are tracked across changes (docs/performance.md): keep them.
@@ -33,9 +34,9 @@ func BenchmarkCheckOverGRPCParallel(b *testing.B) {
 		defer cancel()
 		_ = r.Shutdown(ctx)
 	})
-	eventually(b, "keys loaded", r.Ready)
+	testkit.Eventually(b, "keys loaded", r.Ready)
 	client := authv3.NewAuthorizationClient(dial(b, r.GRPCAddr(), nil))
-	req := envoytest.CheckRequest(key.sign(b, accessClaims(cfg.Issuers[0].Issuer, clientID)), false)
+	req := envoytest.CheckRequest(key.Sign(b, accessClaims(cfg.Issuers[0].Issuer, clientID)), false)
 	check := func() bool {
 		resp, err := client.Check(context.Background(), req)
 		return err == nil && authStatus(resp) == "authenticated"

@@ -1,138 +1,59 @@
 package runner
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
-// keyPair is an RSA signing key and the kid it is published under.
-type keyPair struct {
-	kid string
-	key *rsa.PrivateKey
-}
+// keyPair is a fresh signing key per call: tests rotate keys by kid.
+type keyPair struct{ *testkit.Key }
 
-func newKeyPair(t testing.TB, kid string) keyPair {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keyPair{kid: kid, key: k}
-}
-
-// sign makes a compact RS256 JWS of claims.
-func (k keyPair) sign(t testing.TB, claims map[string]any) string {
-	t.Helper()
-	header, err := json.Marshal(map[string]string{"alg": "RS256", "kid": k.kid, "typ": "JWT"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k.signRaw(t, header, payload)
-}
-
-// signRaw signs header and payload as given, for JSON that json.Marshal would not write (invalid
-// UTF-8, say).
-func (k keyPair) signRaw(t testing.TB, header, payload []byte) string {
-	t.Helper()
-	enc := base64.RawURLEncoding
-	input := enc.EncodeToString(header) + "." + enc.EncodeToString(payload)
-	digest := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, k.key, crypto.SHA256, digest[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return input + "." + enc.EncodeToString(sig)
-}
-
-func (k keyPair) jwk() map[string]string {
-	enc := base64.RawURLEncoding
-	return map[string]string{
-		"kty": "RSA", "use": "sig", "alg": "RS256", "kid": k.kid,
-		"n": enc.EncodeToString(k.key.N.Bytes()),
-		"e": enc.EncodeToString(big.NewInt(int64(k.key.E)).Bytes()),
-	}
-}
+func newKeyPair(t testing.TB, kid string) keyPair { return keyPair{testkit.MustNewKey(t, kid)} }
 
 // jwksServer is an issuer's key endpoint that can be taken down, and whose answers can be held
 // back to keep a fetch in flight.
-type jwksServer struct {
-	*httptest.Server
-	up       atomic.Bool
-	requests atomic.Int64
-
-	mu   sync.Mutex
-	keys []keyPair
-	hold chan struct{} // non-nil: requests wait until it is closed
-}
+type jwksServer struct{ *testkit.JWKSServer }
 
 func newJWKSServer(t testing.TB, keys ...keyPair) *jwksServer {
-	s := &jwksServer{keys: keys}
-	s.up.Store(true)
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
-	return s
+	return &jwksServer{testkit.NewJWKSServer(t, keysBody(keys))}
 }
 
-func (s *jwksServer) serve(w http.ResponseWriter, r *http.Request) {
-	s.requests.Add(1)
-	s.mu.Lock()
-	hold, keys := s.hold, s.keys
-	s.mu.Unlock()
-	if hold != nil {
-		select {
-		case <-hold:
-		case <-r.Context().Done():
-			return
-		}
+func keysBody(keys []keyPair) []byte {
+	kit := make([]*testkit.Key, len(keys))
+	for i, k := range keys {
+		kit[i] = k.Key
 	}
-	if !s.up.Load() {
-		http.Error(w, "down", http.StatusServiceUnavailable)
-		return
+	return testkit.KeysBody(kit...)
+}
+
+// setUp takes the endpoint down (false) or brings it back (true) with the keys it served.
+func (s *jwksServer) setUp(up bool) {
+	if up {
+		s.Handle(nil)
+	} else {
+		s.Fail(http.StatusServiceUnavailable)
 	}
-	set := map[string][]map[string]string{"keys": {}}
-	for _, k := range keys {
-		set["keys"] = append(set["keys"], k.jwk())
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(set)
 }
 
 // holdNext makes every request from now on wait for release, and publishes keys once released.
 func (s *jwksServer) holdNext(keys ...keyPair) (release func()) {
-	hold := make(chan struct{})
-	s.mu.Lock()
-	s.hold, s.keys = hold, keys
-	s.mu.Unlock()
-	return sync.OnceFunc(func() {
-		s.mu.Lock()
-		s.hold = nil
-		s.mu.Unlock()
-		close(hold)
-	})
+	release = s.Hold()
+	s.Serve(keysBody(keys))
+	return release
 }
 
 // accessClaims are the claims of a valid Cognito access token for issuer and client.
@@ -142,18 +63,6 @@ func accessClaims(issuer, clientID string) map[string]any {
 		"sub": "user-sub-1", "iss": issuer, "client_id": clientID, "token_use": "access",
 		"scope": "openid", "username": "alice", "jti": "jti-1",
 		"iat": now.Unix(), "auth_time": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-	}
-}
-
-// eventually waits for cond, failing the test at the deadline.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

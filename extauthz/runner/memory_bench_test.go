@@ -20,6 +20,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/envoytest"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
 // serveEnv, when set to a key server's URL, makes the test binary the service of
@@ -100,8 +101,8 @@ func BenchmarkMemoryDistinctTokens(b *testing.B) {
 		resp, err := client.Check(context.Background(), envoytest.CheckRequest(token, false))
 		return err == nil && authStatus(resp) == "authenticated"
 	}
-	warmup := key.sign(b, accessClaims(issuer, clientID))
-	eventually(b, "the service answers", func() bool { return check(warmup) })
+	warmup := key.Sign(b, accessClaims(issuer, clientID))
+	testkit.Eventually(b, "the service answers", func() bool { return check(warmup) })
 
 	// Tokens are signed as they are sent and dropped after.
 	tokens := make(chan string, 64)
@@ -115,7 +116,7 @@ func BenchmarkMemoryDistinctTokens(b *testing.B) {
 				claims["username"] = "user" + strconv.Itoa(i)
 				claims["cognito:groups"] = []string{"users", "readers"}
 				claims["scope"] = "openid profile email aws.cognito.signin.user.admin"
-				tokens <- key.sign(b, claims)
+				tokens <- key.Sign(b, claims)
 			}
 		}()
 	}

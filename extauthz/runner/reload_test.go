@@ -24,6 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
 // configFile writes a configuration for the issuers served by jwks (each a pool path) with the
@@ -99,7 +100,7 @@ func startReloading(t *testing.T, path string, signals chan os.Signal) (*Runner,
 		t.Fatal(err)
 	}
 	shutdownAtEnd(t, r)
-	eventually(t, "ready", r.Ready)
+	testkit.Eventually(t, "ready", r.Ready)
 	return r, logs
 }
 
@@ -121,7 +122,7 @@ func newReloadEnv(t *testing.T) *reloadEnv {
 	e.path = configFile(t, filepath.Join(t.TempDir(), "config.yaml"), []*jwksServer{e.jwks}, optionalItems)
 	e.r, e.logs = startReloading(t, e.path, nil)
 	e.conn = dial(t, e.r.GRPCAddr(), nil)
-	e.token = key.sign(t, accessClaims(e.jwks.URL+"/pool", clientID))
+	e.token = key.Sign(t, accessClaims(e.jwks.URL+"/pool", clientID))
 	return e
 }
 
@@ -188,7 +189,7 @@ func httpOutcomeOf(client *http.Client, addr, token string) string {
 func TestReloadUnderLoad(t *testing.T) {
 	e := newReloadEnv(t)
 	jwks, path, r, conn, token := e.jwks, e.path, e.r, e.conn, e.token
-	fetches := jwks.requests.Load()
+	fetches := jwks.Hits.Load()
 
 	var (
 		stop     atomic.Bool
@@ -222,9 +223,9 @@ func TestReloadUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	eventually(t, "checks under way", func() bool { return checks.Load() > 50 })
+	testkit.Eventually(t, "checks under way", func() bool { return checks.Load() > 50 })
 	configFile(t, path, []*jwksServer{jwks}, adminItems)
-	eventually(t, "every client to see the new rule", func() bool {
+	testkit.Eventually(t, "every client to see the new rule", func() bool {
 		for i := range switched {
 			if !switched[i].Load() {
 				return false
@@ -240,7 +241,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	if got := reloads(t, r, "ok"); got != 1 {
 		t.Errorf("reloads ok = %v, want 1", got)
 	}
-	if got := jwks.requests.Load(); got != fetches {
+	if got := jwks.Hits.Load(); got != fetches {
 		t.Errorf("the unchanged issuer's keys were fetched %d more times", got-fetches)
 	}
 }
@@ -258,7 +259,7 @@ func TestBrokenConfigKeepsTheLastGood(t *testing.T) {
 	} {
 		errorsBefore := reloads(t, r, "error")
 		configFile(t, path, []*jwksServer{jwks}, broken.rules)
-		eventually(t, broken.name+" refused", func() bool { return reloads(t, r, "error") > errorsBefore })
+		testkit.Eventually(t, broken.name+" refused", func() bool { return reloads(t, r, "error") > errorsBefore })
 		if got := outcomeOf(conn, token); got != "authenticated" {
 			t.Errorf("%s: the old rule should still answer authenticated, got %s", broken.name, got)
 		}
@@ -271,7 +272,7 @@ func TestBrokenConfigKeepsTheLastGood(t *testing.T) {
 		t.Errorf("reloads ok = %v, want 0", got)
 	}
 	configFile(t, path, []*jwksServer{jwks}, adminItems)
-	eventually(t, "the fixed file applied", func() bool { return outcomeOf(conn, token) == "Forbidden" })
+	testkit.Eventually(t, "the fixed file applied", func() bool { return outcomeOf(conn, token) == "Forbidden" })
 }
 
 // TestConfigMapSymlinkSwap: a Kubernetes ConfigMap volume publishes a new version by pointing its
@@ -296,7 +297,7 @@ func TestConfigMapSymlinkSwap(t *testing.T) {
 	}
 	r, _ := startReloading(t, path, nil)
 	conn := dial(t, r.GRPCAddr(), nil)
-	token := key.sign(t, accessClaims(jwks.URL+"/pool", clientID))
+	token := key.Sign(t, accessClaims(jwks.URL+"/pool", clientID))
 	if got := outcomeOf(conn, token); got != "authenticated" {
 		t.Fatalf("before the swap: %s", got)
 	}
@@ -308,7 +309,7 @@ func TestConfigMapSymlinkSwap(t *testing.T) {
 	if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the swapped version applied", func() bool { return outcomeOf(conn, token) == "Forbidden" })
+	testkit.Eventually(t, "the swapped version applied", func() bool { return outcomeOf(conn, token) == "Forbidden" })
 	if got := reloads(t, r, "ok"); got != 1 {
 		t.Errorf("reloads ok = %v, want 1", got)
 	}
@@ -319,16 +320,16 @@ func TestConfigMapSymlinkSwap(t *testing.T) {
 func TestReloadNewIssuer(t *testing.T) {
 	key1, key2 := newKeyPair(t, "k1"), newKeyPair(t, "k2")
 	jwks1, jwks2 := newJWKSServer(t, key1), newJWKSServer(t, key2)
-	jwks2.up.Store(false)
+	jwks2.setUp(false)
 	path := configFile(t, filepath.Join(t.TempDir(), "config.yaml"), []*jwksServer{jwks1}, optionalItems)
 	signals := make(chan os.Signal, 1)
 	r, _ := startReloading(t, path, signals)
 	conn := dial(t, r.GRPCAddr(), nil)
-	token2 := key2.sign(t, accessClaims(jwks2.URL+"/pool", clientID))
-	fetches1 := jwks1.requests.Load()
+	token2 := key2.Sign(t, accessClaims(jwks2.URL+"/pool", clientID))
+	fetches1 := jwks1.Hits.Load()
 
 	configFile(t, path, []*jwksServer{jwks1, jwks2}, optionalItems)
-	eventually(t, "the reload refused", func() bool { return reloads(t, r, "error") == 1 })
+	testkit.Eventually(t, "the reload refused", func() bool { return reloads(t, r, "error") == 1 })
 	if got := outcomeOf(conn, token2); got != "anonymous" {
 		t.Errorf("the new issuer's token before its keys: %s, want anonymous (issuer unknown)", got)
 	}
@@ -336,13 +337,13 @@ func TestReloadNewIssuer(t *testing.T) {
 		t.Error("a refused reload made the service unready")
 	}
 
-	jwks2.up.Store(true)
+	jwks2.setUp(true)
 	signals <- syscall.SIGHUP
-	eventually(t, "the reload applied", func() bool { return reloads(t, r, "ok") == 1 })
+	testkit.Eventually(t, "the reload applied", func() bool { return reloads(t, r, "ok") == 1 })
 	if got := outcomeOf(conn, token2); got != "authenticated" {
 		t.Errorf("the new issuer's token: %s, want authenticated", got)
 	}
-	if got := jwks1.requests.Load(); got != fetches1 {
+	if got := jwks1.Hits.Load(); got != fetches1 {
 		t.Errorf("the unchanged issuer's keys were fetched %d more times", got-fetches1)
 	}
 }
@@ -358,7 +359,7 @@ func TestReloadNeedsRestartForListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, path, strings.Replace(string(content), "listen: 127.0.0.1:0", "listen: 127.0.0.1:1", 1))
-	eventually(t, "the new rule", func() bool { return outcomeOf(conn, token) == "Forbidden" })
+	testkit.Eventually(t, "the new rule", func() bool { return outcomeOf(conn, token) == "Forbidden" })
 	warned := logs.FilterMessageSnippet("needs a restart").FilterField(zap.String("key", "listen")).Len()
 	if warned != 1 {
 		t.Errorf("%d restart warnings for listen, want 1", warned)
@@ -395,7 +396,7 @@ func TestReloadRereadsTLSFiles(t *testing.T) {
 		}
 		writeFile(t, f[1], string(b))
 	}
-	eventually(t, "the renewed certificate served", func() bool { return healthy(newPKI.pool) })
+	testkit.Eventually(t, "the renewed certificate served", func() bool { return healthy(newPKI.pool) })
 	if healthy(oldPKI.pool) {
 		t.Error("the old certificate is still served to new connections")
 	}

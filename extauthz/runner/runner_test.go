@@ -31,6 +31,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
 const clientID = "client-1"
@@ -148,7 +149,7 @@ func check(t *testing.T, conn *grpc.ClientConn, token string) *authv3.CheckRespo
 func TestKeysDownAtStartThenRecover(t *testing.T) {
 	key := newKeyPair(t, "k1")
 	jwks := newJWKSServer(t, key)
-	jwks.up.Store(false)
+	jwks.setUp(false)
 	cfg := testConfig(jwks)
 	cfg.Policy.Default = policy.AuthRequired
 	r := startRunner(t, cfg)
@@ -156,7 +157,7 @@ func TestKeysDownAtStartThenRecover(t *testing.T) {
 	readyz := "http://" + r.AdminAddr().String() + "/readyz"
 
 	// Several failed fetches: the first load and at least one retry.
-	eventually(t, "two failed key fetches", func() bool { return jwks.requests.Load() >= 2 })
+	testkit.Eventually(t, "two failed key fetches", func() bool { return jwks.Hits.Load() >= 2 })
 	for _, service := range []string{"", AuthorizationService} {
 		if got := healthStatus(t, conn, service); got != healthpb.HealthCheckResponse_NOT_SERVING {
 			t.Errorf("health %q with keys down = %v, want NOT_SERVING", service, got)
@@ -172,7 +173,7 @@ func TestKeysDownAtStartThenRecover(t *testing.T) {
 		t.Error("Ready() with keys down")
 	}
 	// Checks are still answered, never with a gRPC error: a required route is denied 503.
-	resp := check(t, conn, key.sign(t, accessClaims(jwks.URL+"/pool", clientID)))
+	resp := check(t, conn, key.Sign(t, accessClaims(jwks.URL+"/pool", clientID)))
 	if got := resp.GetDeniedResponse().GetStatus().GetCode(); got != typev3.StatusCode_ServiceUnavailable {
 		t.Errorf("check on a required route with keys down: denied with %v, want 503 (response %v)", got, resp)
 	}
@@ -183,7 +184,7 @@ func TestKeysDownAtStartThenRecover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jwks.up.Store(true)
+	jwks.setUp(true)
 	watchUntil(t, watch, healthpb.HealthCheckResponse_SERVING)
 	if code, body := httpGet(t, readyz); code != http.StatusOK {
 		t.Errorf("/readyz once keys loaded = %d %q, want 200", code, body)
@@ -223,20 +224,20 @@ func TestShutdownFinishesInFlightChecks(t *testing.T) {
 	cfg.JWKS.MinRefetchInterval = time.Millisecond // the unknown kid below may refetch at once
 	r := startRunner(t, cfg)
 	conn := dial(t, r.GRPCAddr(), nil)
-	eventually(t, "ready", r.Ready)
+	testkit.Eventually(t, "ready", r.Ready)
 
 	// A token signed with a key not published yet: its check waits on the refetch we hold.
 	release := jwks.holdNext(oldKey, newKey)
 	defer release()
-	before := jwks.requests.Load()
-	token := newKey.sign(t, accessClaims(jwks.URL+"/pool", clientID))
+	before := jwks.Hits.Load()
+	token := newKey.Sign(t, accessClaims(jwks.URL+"/pool", clientID))
 	result := make(chan *authv3.CheckResponse, 1)
 	go func() { result <- check(t, conn, token) }()
-	eventually(t, "the check's key refetch", func() bool { return jwks.requests.Load() > before })
+	testkit.Eventually(t, "the check's key refetch", func() bool { return jwks.Hits.Load() > before })
 
 	shutdownDone := make(chan error, 1)
 	go func() { shutdownDone <- r.Shutdown(context.Background()) }()
-	eventually(t, "the gRPC listener to close", func() bool {
+	testkit.Eventually(t, "the gRPC listener to close", func() bool {
 		c, err := net.Dial("tcp", r.GRPCAddr().String())
 		if err != nil {
 			return true
@@ -281,8 +282,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	jwks := newJWKSServer(t, key)
 	r := startRunner(t, testConfig(jwks))
 	conn := dial(t, r.GRPCAddr(), nil)
-	eventually(t, "ready", r.Ready)
-	token := key.sign(t, accessClaims(jwks.URL+"/pool", clientID))
+	testkit.Eventually(t, "ready", r.Ready)
+	token := key.Sign(t, accessClaims(jwks.URL+"/pool", clientID))
 	for range 2 { // verified, then from the cache
 		if got := authStatus(check(t, conn, token)); got != "authenticated" {
 			t.Fatalf("valid token: x-auth-status %q", got)
@@ -317,7 +318,7 @@ func TestMutualTLS(t *testing.T) {
 	cfg := testConfig(jwks)
 	cfg.TLS = config.TLS{CertFile: pki.serverCert, KeyFile: pki.serverKey, ClientCAFile: pki.caCert}
 	r := startRunner(t, cfg)
-	eventually(t, "ready", r.Ready)
+	testkit.Eventually(t, "ready", r.Ready)
 
 	withCert := dial(t, r.GRPCAddr(), credentials.NewTLS(&tls.Config{
 		RootCAs: pki.pool, ServerName: "localhost", Certificates: []tls.Certificate{pki.client},
@@ -381,7 +382,7 @@ func TestRunStopsWhenContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	eventually(t, "ready", r.Ready)
+	testkit.Eventually(t, "ready", r.Ready)
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Errorf("Run: %v", err)
@@ -414,7 +415,7 @@ func TestClaimThatCannotBeAHeaderIsMalformed(t *testing.T) {
 	cfg := testConfig(jwks)
 	r := startRunner(t, cfg)
 	conn := dial(t, r.GRPCAddr(), nil)
-	eventually(t, "ready", r.Ready)
+	testkit.Eventually(t, "ready", r.Ready)
 	claims, err := json.Marshal(accessClaims(cfg.Issuers[0].Issuer, clientID))
 	if err != nil {
 		t.Fatal(err)
@@ -428,14 +429,14 @@ func TestClaimThatCannotBeAHeaderIsMalformed(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			payload := bytes.Replace(claims, []byte(`"username":"alice"`), []byte(`"username":"alice`+bad+`"`), 1)
-			resp := check(t, conn, key.signRaw(t, header, payload))
+			resp := check(t, conn, key.SignRaw(header, payload))
 			if got, why := authStatus(resp), okHeader(resp, "x-auth-reason"); got != "anonymous" || why != "malformed" {
 				t.Fatalf("x-auth-status %q, x-auth-reason %q, want anonymous, malformed", got, why)
 			}
 		})
 	}
 	// The same token with a sound username is let in, so the above is about the claim alone.
-	if got := authStatus(check(t, conn, key.signRaw(t, header, claims))); got != "authenticated" {
+	if got := authStatus(check(t, conn, key.SignRaw(header, claims))); got != "authenticated" {
 		t.Fatalf("the sound token: x-auth-status %q", got)
 	}
 }

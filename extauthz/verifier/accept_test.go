@@ -226,14 +226,14 @@ func TestVerifyCache(t *testing.T) {
 
 func TestUnknownIssuerCostsNoFetch(t *testing.T) {
 	f := newFixture(t, nil)
-	before := f.jwks.hits.Load()
+	before := f.jwks.Hits.Load()
 	for i := range 100 {
 		token := signRaw(fmt.Sprintf(`{"kid":"k%d","alg":"RS256"}`, i), mustJSON(with(accessClaims(), "iss", fmt.Sprintf("https://evil.example/%d", i))), attackerKey)
 		if _, err := f.v.Verify(context.Background(), token); ReasonOf(err) != reason.WrongIssuer {
 			t.Fatalf("got %v, want wrong_issuer", err)
 		}
 	}
-	if f.jwks.hits.Load() != before {
+	if f.jwks.Hits.Load() != before {
 		t.Fatal("tokens of an unknown issuer caused key fetches")
 	}
 }
@@ -241,7 +241,7 @@ func TestUnknownIssuerCostsNoFetch(t *testing.T) {
 func TestKidFloodIsOneFetchPerInterval(t *testing.T) {
 	f := newFixture(t, nil)
 	f.clock.Add(time.Minute) // MinRefetchInterval has passed since Hydrate
-	before := f.jwks.hits.Load()
+	before := f.jwks.Hits.Load()
 	var wg sync.WaitGroup
 	for i := range 200 {
 		wg.Go(func() {
@@ -252,7 +252,7 @@ func TestKidFloodIsOneFetchPerInterval(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := f.jwks.hits.Load() - before; n != 1 {
+	if n := f.jwks.Hits.Load() - before; n != 1 {
 		t.Fatalf("200 random kids caused %d fetches, want 1", n)
 	}
 	// And a genuine token still verifies afterwards.

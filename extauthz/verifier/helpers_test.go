@@ -2,20 +2,16 @@ package verifier
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math/big"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
 const (
@@ -35,64 +31,40 @@ var (
 	rotatedKey, smallKeyV *rsa.PrivateKey
 )
 
-// keys generates the test keys once per test binary: RSA generation is slow.
+// keys sets the shared test keys (testkit makes each once per test binary: RSA generation is slow).
 func keys() {
 	keysOnce.Do(func() {
-		gen := func(bits int) *rsa.PrivateKey {
-			k, err := rsa.GenerateKey(rand.Reader, bits)
-			if err != nil {
-				panic(err)
-			}
-			return k
-		}
-		testKey, attackerKey, rotatedKey = gen(2048), gen(2048), gen(2048)
-		smallKeyV = gen(1024)
+		testKey, attackerKey = testkit.SharedKey("test").Private, testkit.SharedKey("attacker").Private
+		rotatedKey, smallKeyV = testkit.SharedKey("rotated").Private, testkit.SharedWeakKey("small").Private
 	})
 }
 
 func b64u(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
-// jwk renders one RSA public key as a JWK with the given extra members.
+// jwk renders one RSA public key as a JWK with the given extra members (nil deletes one).
 func jwk(kid string, pub *rsa.PublicKey, extra map[string]any) map[string]any {
-	m := map[string]any{
-		"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
-		"n": b64u(pub.N.Bytes()), "e": b64u(big.NewInt(int64(pub.E)).Bytes()),
-	}
+	m := testkit.RSAJWK(kid, pub)
 	for k, v := range extra {
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
+		m = testkit.With(m, k, v)
 	}
 	return m
 }
 
 // jwksServer serves a JWKS that tests can swap, and counts requests.
-type jwksServer struct {
-	*httptest.Server
-	body atomic.Pointer[[]byte]
-	hits atomic.Int64
-}
+type jwksServer struct{ *testkit.JWKSServer }
 
 func newJWKSServer(t testing.TB, keys ...map[string]any) *jwksServer {
-	s := &jwksServer{}
-	s.setKeys(keys...)
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.hits.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(*s.body.Load())
-	}))
-	t.Cleanup(s.Close)
-	return s
+	return &jwksServer{testkit.NewJWKSServer(t, jwksOf(keys))}
 }
 
-func (s *jwksServer) setKeys(keys ...map[string]any) {
-	body, err := json.Marshal(map[string]any{"keys": keys})
-	if err != nil {
-		panic(err)
+func (s *jwksServer) setKeys(keys ...map[string]any) { s.Serve(jwksOf(keys)) }
+
+func jwksOf(keys []map[string]any) []byte {
+	elems := make([]any, len(keys))
+	for i, k := range keys {
+		elems[i] = k
 	}
-	s.body.Store(&body)
+	return testkit.JWKSBody(elems...)
 }
 
 // clock is an adjustable time source for the verifier and key cache.
@@ -217,13 +189,7 @@ func mustJSON(v any) string {
 
 // signRaw builds header.payload from raw JSON and signs it RS256 with key.
 func signRaw(headerJSON, payloadJSON string, key *rsa.PrivateKey) string {
-	input := b64u([]byte(headerJSON)) + "." + b64u([]byte(payloadJSON))
-	digest := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:])
-	if err != nil {
-		panic(err)
-	}
-	return input + "." + b64u(sig)
+	return (&testkit.Key{Private: key}).SignRaw([]byte(headerJSON), []byte(payloadJSON))
 }
 
 // mint signs claims with testKey under the standard Cognito header.

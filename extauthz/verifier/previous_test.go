@@ -40,7 +40,7 @@ func TestPreviousLendsKeysOfUnchangedIssuers(t *testing.T) {
 				Previous:           f.v,
 			}
 			tt.edit(&cfg)
-			before, otherBefore := f.jwks.hits.Load(), other.hits.Load()
+			before, otherBefore := f.jwks.Hits.Load(), other.Hits.Load()
 			v, err := New(cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -51,10 +51,10 @@ func TestPreviousLendsKeysOfUnchangedIssuers(t *testing.T) {
 			if !v.Ready() {
 				t.Error("not ready after LoadMissing")
 			}
-			if got := f.jwks.hits.Load() - before; got != tt.wantFetches {
+			if got := f.jwks.Hits.Load() - before; got != tt.wantFetches {
 				t.Errorf("%d fetches of the unchanged key URL, want %d", got, tt.wantFetches)
 			}
-			if got := other.hits.Load() - otherBefore; got != tt.wantOther {
+			if got := other.Hits.Load() - otherBefore; got != tt.wantOther {
 				t.Errorf("%d fetches of the new key URL, want %d", got, tt.wantOther)
 			}
 		})

@@ -182,7 +182,7 @@ func TestVerifyRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, func(c *Config) { c.ClockSkew = tt.skew })
-			fetchesBefore := f.jwks.hits.Load()
+			fetchesBefore := f.jwks.Hits.Load()
 			claims, err := f.v.Verify(context.Background(), tt.token)
 			if err == nil {
 				t.Fatalf("accepted (sub %q)", claims.Subject)
@@ -197,7 +197,7 @@ func TestVerifyRejects(t *testing.T) {
 			if verr.Message == "" || (len(tt.token) > 40 && strings.Contains(err.Error(), tt.token[len(tt.token)-40:])) {
 				t.Fatalf("message %q is empty or quotes the token", verr.Message)
 			}
-			if tt.want != reason.UnknownKid && f.jwks.hits.Load() != fetchesBefore {
+			if tt.want != reason.UnknownKid && f.jwks.Hits.Load() != fetchesBefore {
 				t.Fatalf("a %s token caused a key fetch", tt.want)
 			}
 		})

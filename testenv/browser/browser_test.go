@@ -10,9 +10,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/cognito-authz/cognito-authz/internal/poll"
 	"github.com/cognito-authz/cognito-authz/testenv/browser"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 func TestFindBinaryHonoursTheEnvironment(t *testing.T) {

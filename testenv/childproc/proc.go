@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
+	"github.com/cognito-authz/cognito-authz/internal/poll"
 )
 
 // DefaultStopGrace is how long Stop waits after its first signal before it kills the process.

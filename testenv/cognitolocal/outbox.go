@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
+	"github.com/cognito-authz/cognito-authz/internal/poll"
 )
 
 // Purposes of a delivered code, as the outbox names them (docs/reference.md#local-stack-testenv-up).

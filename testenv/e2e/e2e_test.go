@@ -13,10 +13,10 @@ import (
 
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/internal/poll"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 func TestAnonymousRequestReachesTheAppAsAnonymous(t *testing.T) {

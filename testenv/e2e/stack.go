@@ -25,11 +25,11 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/runner"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/internal/poll"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/cognitolocal"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
 	"github.com/cognito-authz/cognito-authz/testenv/webapp"
 )
 

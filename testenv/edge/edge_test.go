@@ -22,12 +22,12 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/runner"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/internal/poll"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/edge"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 var update = flag.Bool("update", false, "rewrite the files under deploy/forwardauth/ from the templates")
@@ -50,10 +50,10 @@ func TestCommittedFilesAreRendered(t *testing.T) {
 		}
 		got, err := os.ReadFile(path)
 		if err != nil {
-			t.Fatalf("%v (run go test ./testenv/edge -update)", err)
+			t.Fatalf("%v (run cd testenv && go test ./edge -update)", err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("deploy/forwardauth/%s differs from its template's rendering (run go test ./testenv/edge -update)", name)
+			t.Errorf("deploy/forwardauth/%s differs from its template's rendering (run cd testenv && go test ./edge -update)", name)
 		}
 	}
 }

@@ -38,10 +38,10 @@ func TestCommittedFilesAreTheRender(t *testing.T) {
 			}
 			got, err := os.ReadFile(path)
 			if err != nil {
-				t.Fatalf("%v (run go test ./testenv/envoyconf -update)", err)
+				t.Fatalf("%v (run cd testenv && go test ./envoyconf -update)", err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the template's render; edit testenv/envoyconf/envoy.yaml.tmpl, not the file, then run go test ./testenv/envoyconf -update", path)
+				t.Errorf("%s differs from the template's render; edit testenv/envoyconf/envoy.yaml.tmpl, not the file, then run cd testenv && go test ./envoyconf -update", path)
 			}
 		})
 	}

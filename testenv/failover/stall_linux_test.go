@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cognito-authz/cognito-authz/internal/poll"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 // stall is how long both replicas are frozen: a loaded node's pause, well inside the check's

@@ -173,7 +173,7 @@ func (is *Issuer) Mint(spec TokenSpec) (string, error) {
 		return "", fmt.Errorf("issuer: claims: %w", err)
 	}
 	signingInput := b64(headerJSON) + "." + b64(claimsJSON)
-	sig, err := key.sign(signingInput)
+	sig, err := key.SignInput(signingInput)
 	if err != nil {
 		return "", fmt.Errorf("issuer: sign: %w", err)
 	}

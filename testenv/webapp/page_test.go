@@ -11,8 +11,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/cognito-authz/cognito-authz/internal/poll"
 	"github.com/cognito-authz/cognito-authz/testenv/browser"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 // pageTimeout bounds each wait for the page.

@@ -10,7 +10,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
+	"github.com/cognito-authz/cognito-authz/internal/poll"
 )
 
 // cognitoCall is one call the page made to the Cognito user-pool API, as the browser sent it.

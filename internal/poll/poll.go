@@ -1,6 +1,7 @@
-// Package poll waits for a condition the local stack cannot signal: a service that became ready,
-// a counter that reached a value. It is the one poll loop of testenv, cmd/testenv and their tests,
-// so each waits with a deadline and none sleeps blindly.
+// Package poll waits for a condition nothing signals: a service that became ready, a counter that
+// reached a value. It is the one poll loop of the repository (the product's tests reach it through
+// internal/testkit; testenv and cmd/testenv use it directly), so each waits with a deadline and
+// none sleeps blindly.
 package poll
 
 import (

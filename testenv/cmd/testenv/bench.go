@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,28 +8,20 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/policy"
-	"github.com/cognito-authz/cognito-authz/extauthz/runner"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/bench"
-	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 	"github.com/cognito-authz/cognito-authz/testenv/edge"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
 )
 
 // benchStdout receives the table; a variable so a test can read it.
@@ -43,7 +34,6 @@ const (
 	maxBenchWarmup   = time.Minute
 	maxBenchUsers    = 100000
 	benchClientID    = "bench-client"
-	benchReadyWait   = 30 * time.Second
 )
 
 // benchFlags are the bench command's settings.
@@ -131,9 +121,9 @@ func runBench(ctx context.Context, e env, args []string) error {
 
 	fmt.Fprintf(e.stderr, "testenv bench: %d users, %.0f%% anonymous, %s; %v warm-up, then %v at %d req/s and %v flat out (%d workers) per setup\n",
 		f.users, f.anonymous*100, f.path, f.warmup, f.duration, f.rate, f.duration, f.workers)
-	loadBefore := loadAverage()
+	loadBefore := bench.LoadAverage()
 	if f.cpuProfile != "" {
-		stopProfile, err := startCPUProfile(f.cpuProfile)
+		stopProfile, err := bench.StartCPUProfile(f.cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -153,8 +143,8 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	report.Method.Machine = describeMachine(ctx, envoyBin, f.envoyThreads) +
-		fmt.Sprintf("; load average %s before, %s after", loadBefore, loadAverage())
+	report.Method.Machine = bench.DescribeMachine(ctx, envoyBin, f.envoyThreads) +
+		fmt.Sprintf("; load average %s before, %s after", loadBefore, bench.LoadAverage())
 	report.Method.Authz = describeAuthz(f)
 	fmt.Fprintf(e.stderr, "testenv bench: %s\n", stack.authzCounters())
 
@@ -206,8 +196,8 @@ const httpSetup = "cognito-authz-http"
 // benchStack is everything the bench runs against, on loopback ports of its own.
 type benchStack struct {
 	servers []*http.Server
-	authz   authzService
-	floor   authzService // --floor's cognito-authz, or nil
+	authz   bench.Authz
+	floor   bench.Authz // --floor's cognito-authz, or nil
 	envoys  []*envoyproc.Envoy
 	setups  []bench.Setup
 	tokens  []string
@@ -248,11 +238,11 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 		s.tokens, s.subs = append(s.tokens, tok), append(s.subs, u.Sub)
 	}
 
-	startAuthz := func(cfg *config.Config) (authzService, error) {
+	startAuthz := func(cfg *config.Config) (bench.Authz, error) {
 		if f.authzBin != "" {
-			return startAuthzProcess(ctx, e, f.authzBin, f.authzProcs, cfg)
+			return bench.StartAuthzProcess(ctx, f.authzBin, f.authzProcs, cfg, e.stderr)
 		}
-		return startAuthzInProcess(ctx, e, cfg)
+		return bench.StartAuthzInProcess(ctx, cfg, e.stderr)
 	}
 	if s.authz, err = startAuthz(authzConfig(is, f.users)); err != nil {
 		return s, err
@@ -260,7 +250,7 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 	type setup struct {
 		name   string
 		filter envoyconf.Filter
-		authz  authzService
+		authz  bench.Authz
 		http   bool // Envoy's HTTP ext_authz to authz's HTTP endpoint
 	}
 	setups := []setup{
@@ -283,7 +273,7 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 	for _, setup := range setups {
 		var authzAddr string
 		if setup.authz != nil {
-			authzAddr = setup.authz.grpcAddr()
+			authzAddr = setup.authz.GRPCAddr()
 		}
 		ec := envoyproc.Config{
 			Filter:      setup.filter,
@@ -296,7 +286,7 @@ func startBenchStack(ctx context.Context, e env, f benchFlags, envoyBin string) 
 			Concurrency: f.envoyThreads,
 		}
 		if setup.http {
-			if ec.Rendered, err = envoyHTTPConfig(backendLis.Addr().String(), setup.authz.httpAddr()); err != nil {
+			if ec.Rendered, err = envoyHTTPConfig(backendLis.Addr().String(), setup.authz.HTTPAddr()); err != nil {
 				return s, fmt.Errorf("envoy for %s: %w", setup.name, err)
 			}
 		}
@@ -337,11 +327,11 @@ func envoyHTTPConfig(backendAddr, authzHTTPAddr string) ([]byte, error) {
 // processes lists what the bench measures per request for a setup: its Envoy, its cognito-authz
 // (if any) when that has a process of its own, and this process (load generator, app and issuer,
 // and cognito-authz when it runs here), whose share every setup pays.
-func processes(envoy *envoyproc.Envoy, authz authzService) []bench.Process {
+func processes(envoy *envoyproc.Envoy, authz bench.Authz) []bench.Process {
 	self := "testenv bench (load, app)"
 	ps := []bench.Process{{Name: "envoy", PID: envoy.PID()}}
 	if authz != nil {
-		if p, ok := authz.process(); ok {
+		if p, ok := authz.Process(); ok {
 			ps = append(ps, p)
 		} else {
 			self = "testenv bench (load, app, authz)"
@@ -365,11 +355,11 @@ func (s *benchStack) close(e env) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	for _, a := range []authzService{s.authz, s.floor} {
+	for _, a := range []bench.Authz{s.authz, s.floor} {
 		if a == nil {
 			continue
 		}
-		if err := a.stop(ctx); err != nil {
+		if err := a.Stop(ctx); err != nil {
 			fmt.Fprintf(e.stderr, "testenv bench: stop cognito-authz: %v\n", err)
 		}
 	}
@@ -451,24 +441,12 @@ func first(values []string) string {
 // authzCounters summarises cognito-authz's own metrics: how many checks it answered and how often
 // the verified-token cache spared an RSA verification.
 func (s *benchStack) authzCounters() string {
-	c, err := s.authz.counters()
+	c, err := s.authz.Counters()
 	if err != nil {
 		return fmt.Sprintf("cognito-authz metrics: %v", err)
 	}
 	return fmt.Sprintf("cognito-authz answered %.0f checks; verified-token cache: %.0f hits, %.0f misses",
 		c["cognito_authz_checks_total"], c["cognito_authz_token_cache_hits_total"], c["cognito_authz_token_cache_misses_total"])
-}
-
-// authzService is cognito-authz as the bench runs it: inside this process (the default: nothing to
-// build first) or as its own process, as it is deployed.
-type authzService interface {
-	grpcAddr() string
-	httpAddr() string // the HTTP forward-auth endpoint
-	// counters sums each counter's series by metric name.
-	counters() (map[string]float64, error)
-	stop(ctx context.Context) error
-	// process is the service's own process, or false when it runs inside this one.
-	process() (bench.Process, bool)
 }
 
 // authzConfig is the service's configuration for the bench issuer: the defaults otherwise, with
@@ -482,178 +460,6 @@ func authzConfig(is *issuer.Issuer, users int) *config.Config {
 	return cfg
 }
 
-type inProcessAuthz struct{ r *runner.Runner }
-
-func startAuthzInProcess(ctx context.Context, e env, cfg *config.Config) (authzService, error) {
-	r, err := runner.New(cfg, warnLogger(e.stderr))
-	if err != nil {
-		return nil, err
-	}
-	if err := r.Start(ctx); err != nil {
-		return nil, fmt.Errorf("cognito-authz: %w", err)
-	}
-	a := inProcessAuthz{r}
-	if err := poll.Until(ctx, benchReadyWait, r.Ready); err != nil {
-		_ = r.Shutdown(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("cognito-authz never became ready (keys not loaded): %w", err)
-	}
-	return a, nil
-}
-
-func (a inProcessAuthz) grpcAddr() string               { return a.r.GRPCAddr().String() }
-func (a inProcessAuthz) httpAddr() string               { return a.r.HTTPAddr().String() }
-func (a inProcessAuthz) stop(ctx context.Context) error { return a.r.Shutdown(ctx) }
-func (a inProcessAuthz) process() (bench.Process, bool) { return bench.Process{}, false }
-
-func (a inProcessAuthz) counters() (map[string]float64, error) {
-	families, err := a.r.Metrics().Registry().Gather()
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]float64{}
-	for _, mf := range families {
-		for _, m := range mf.GetMetric() {
-			out[mf.GetName()] += m.GetCounter().GetValue()
-		}
-	}
-	return out, nil
-}
-
-// processAuthz is `cognito-authz serve` in a process of its own.
-type processAuthz struct {
-	proc     *childproc.Proc
-	dir      string // its configuration, removed when it has stopped
-	grpc     string
-	http     string
-	adminURL string
-}
-
-func (a *processAuthz) process() (bench.Process, bool) {
-	return bench.Process{Name: "cognito-authz", PID: a.proc.PID()}, true
-}
-
-// startAuthzProcess runs bin with GOMAXPROCS=procs, or Go's default when procs is 0.
-func startAuthzProcess(ctx context.Context, e env, bin string, procs int, cfg *config.Config) (authzService, error) {
-	// The service's flags have no cache size; a file carries the whole configuration instead.
-	ports, err := childproc.FreeAddrs(3)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Listen, cfg.AdminListen, cfg.HTTPListen = ports[0], ports[1], ports[2]
-	dir, err := os.MkdirTemp("", "bench-authz-")
-	if err != nil {
-		return nil, err
-	}
-	cfgPath := dir + "/cognito-authz.yaml"
-	text, err := cfg.YAML()
-	if err == nil {
-		err = os.WriteFile(cfgPath, text, 0o600)
-	}
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("cognito-authz config: %w", err)
-	}
-	cmd := exec.Command(bin, "serve", "--config", cfgPath, "--log-level", "warn", "--log-format", "console")
-	cmd.Stdout, cmd.Stderr = e.stderr, e.stderr
-	if procs > 0 {
-		cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", procs))
-	}
-	proc, err := childproc.Start(cmd, childproc.Options{Name: "cognito-authz"})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("cognito-authz (%s): %w", bin, err)
-	}
-	a := &processAuthz{proc: proc, dir: dir, grpc: ports[0], http: ports[2], adminURL: "http://" + ports[1]}
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
-	if err := proc.WaitReady(ctx, benchReadyWait, childproc.HTTPReady(client, a.adminURL+"/readyz")); err != nil {
-		_ = a.stop(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("cognito-authz (%s) never became ready: %w", bin, err)
-	}
-	return a, nil
-}
-
-func (a *processAuthz) grpcAddr() string { return a.grpc }
-func (a *processAuthz) httpAddr() string { return a.http }
-
-// stop sends SIGTERM (the service then drains) and kills the process if it outlives ctx.
-func (a *processAuthz) stop(ctx context.Context) error {
-	err := a.proc.StopContext(ctx)
-	os.RemoveAll(a.dir)
-	return err
-}
-
-// counters reads the Prometheus text the service serves: a line is a metric name, maybe labels,
-// and a value.
-func (a *processAuthz) counters() (map[string]float64, error) {
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	resp, err := client.Get(a.adminURL + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, _, _ := strings.Cut(line, "{")
-		name, _, _ = strings.Cut(name, " ")
-		fields := strings.Fields(line)
-		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
-			out[name] += v
-		}
-	}
-	return out, sc.Err()
-}
-
-func startCPUProfile(path string) (stop func(), err error) {
-	out, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(out); err != nil {
-		out.Close()
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		out.Close()
-	}, nil
-}
-
-// loadAverage is the 1-minute load average, or "?" where the system does not say: the machine is
-// shared, and a reader should know how busy it was.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	if fields := strings.Fields(string(b)); len(fields) > 0 {
-		return fields[0]
-	}
-	return "?"
-}
-
-// warnLogger shows cognito-authz's warnings and errors only: a line per decision would cost more
-// than the decision.
-func warnLogger(w io.Writer) *zap.Logger {
-	enc := zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
-	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), zap.WarnLevel)).Named("cognito-authz")
-}
-
-// envoyVersionOf finds the release in `envoy --version` output, which reads
-// "<path>/envoy  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL".
-func envoyVersionOf(out string) string {
-	if _, after, ok := strings.Cut(out, "version:"); ok {
-		if parts := strings.Split(strings.TrimSpace(after), "/"); len(parts) > 1 && parts[1] != "" {
-			return parts[1]
-		}
-	}
-	return "(version unknown)"
-}
-
 // describeAuthz says how cognito-authz ran, for the report.
 func describeAuthz(f benchFlags) string {
 	switch {
@@ -664,25 +470,4 @@ func describeAuthz(f benchFlags) string {
 	default:
 		return fmt.Sprintf("own process (%s), GOMAXPROCS=%d (Go's default)", f.authzBin, runtime.NumCPU())
 	}
-}
-
-// describeMachine names the CPU and the versions measured, for the report.
-func describeMachine(ctx context.Context, envoyBin string, envoyThreads int) string {
-	cpu := "unknown CPU"
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	out, _ := exec.CommandContext(vctx, envoyBin, "--version").Output()
-	envoyVersion := "Envoy " + envoyVersionOf(string(out))
-	return fmt.Sprintf("%s, %d logical CPUs shared by everything; %s/%s, %s; %s with %d worker thread(s) each",
-		cpu, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), envoyVersion, envoyThreads)
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cognito-authz/cognito-authz/testenv/poll"
+	"github.com/cognito-authz/cognito-authz/internal/poll"
 )
 
 func TestUntil(t *testing.T) {
