@@ -330,31 +330,8 @@ func startService(t *testing.T, pool *pool) *runner.Runner {
 func TestServeSIGTERM(t *testing.T) {
 	pool := newTestIssuer(t, poolOptions{})
 	args := append(issuerFlags(pool), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-level", "debug")
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), runMainEnv+"=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	logs := newLogReader(t, stderr)
-	var waitErr error
-	exited := make(chan struct{})
-	go func() {
-		logs.drain()
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	defer func() {
-		select {
-		case <-exited:
-		default:
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
+	p := startProgram(t, args)
+	cmd, logs := p.cmd, p.logs
 
 	serving := logs.waitFor("serving")
 	logs.waitFor("ready: keys loaded for every issuer")
@@ -385,9 +362,9 @@ func TestServeSIGTERM(t *testing.T) {
 	}
 	logs.waitFor("shut down")
 	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Errorf("exit after SIGTERM: %v, want 0", waitErr)
+	case <-p.exited:
+		if p.waitErr != nil {
+			t.Errorf("exit after SIGTERM: %v, want 0", p.waitErr)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("no exit after SIGTERM")
@@ -398,6 +375,51 @@ func TestServeSIGTERM(t *testing.T) {
 			t.Errorf("log line carries the token: %s", line)
 		}
 	}
+}
+
+// program is this test binary re-executed as the real cognito-authz (runMainEnv), its stderr read
+// as JSON log lines.
+type program struct {
+	cmd     *exec.Cmd
+	logs    *logReader
+	exited  chan struct{} // closed once the process has exited and its log is drained
+	waitErr error         // its exit, once exited is closed
+}
+
+// startProgram runs cognito-authz with args; when the test ends a process still running gets
+// SIGTERM, then SIGKILL after 30 s.
+func startProgram(t *testing.T, args []string) *program {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &program{cmd: cmd, logs: newLogReader(t, stderr), exited: make(chan struct{})}
+	go func() {
+		p.logs.drain()
+		p.waitErr = cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+			return
+		default:
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	return p
 }
 
 // logReader collects the JSON log lines of a child process.
@@ -472,31 +494,8 @@ func TestServeReloads(t *testing.T) {
 	writeConfig("{path_prefix: /api/items, auth: optional}")
 	args := append(issuerFlags(pool), "--config", path,
 		"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0")
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), runMainEnv+"=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	logs := newLogReader(t, stderr)
-	exited := make(chan struct{})
-	go func() {
-		logs.drain()
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
+	p := startProgram(t, args)
+	cmd, logs := p.cmd, p.logs
 	serving := logs.waitFor("serving")
 	logs.waitFor("ready: keys loaded for every issuer")
 	token := pool.MustMint(t, tokenSpec{Username: "bob", Groups: []string{}})
@@ -529,7 +528,7 @@ func TestServeReloads(t *testing.T) {
 		t.Errorf("after the new rule: %d, want 403", got)
 	}
 	select {
-	case <-exited:
+	case <-p.exited:
 		t.Fatal("the process ended")
 	default:
 	}
