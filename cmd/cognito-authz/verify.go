@@ -67,7 +67,7 @@ func verify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return exitBadArgs
 	}
 
-	// No Hydrate first: Verify checks every claim before it needs a key, and fetches the keys of the
+	// No LoadMissing first: Verify checks every claim before it needs a key, and fetches the keys of the
 	// token's issuer only then, so a token that is expired, or for another issuer or client, is
 	// reported as such even when the keys cannot be fetched (offline, say). A token whose claims
 	// pass still needs its key: then the answer is jwks_unavailable.

@@ -79,8 +79,8 @@ func newIssuerEnv(t testing.TB) *issuerEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The dead pool's keys cannot load: Hydrate reports it, and the working pool loads anyway.
-	_ = env.verifier.Hydrate(context.Background())
+	// The dead pool's keys cannot load: LoadMissing reports it, and the working pool loads anyway.
+	_ = env.verifier.LoadMissing(context.Background())
 	return env
 }
 

@@ -240,7 +240,7 @@ func TestUnknownIssuerCostsNoFetch(t *testing.T) {
 
 func TestKidFloodIsOneFetchPerInterval(t *testing.T) {
 	f := newFixture(t, nil)
-	f.clock.Add(time.Minute) // MinRefetchInterval has passed since Hydrate
+	f.clock.Add(time.Minute) // MinRefetchInterval has passed since LoadMissing
 	before := f.jwks.Hits.Load()
 	var wg sync.WaitGroup
 	for i := range 200 {

@@ -110,8 +110,8 @@ func newFixture(t testing.TB, edit func(*Config)) *fixture {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	if err := v.Hydrate(context.Background()); err != nil {
-		t.Fatalf("Hydrate: %v", err)
+	if err := v.LoadMissing(context.Background()); err != nil {
+		t.Fatalf("LoadMissing: %v", err)
 	}
 	f.v = v
 	return f

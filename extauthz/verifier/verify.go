@@ -41,8 +41,8 @@ type Verifier struct {
 	observer      Observer
 }
 
-// New checks cfg (Config.Validate) and returns a Verifier. It fetches nothing: call Hydrate, then
-// Run.
+// New checks cfg (Config.Validate) and returns a Verifier. It fetches nothing: call LoadMissing,
+// then Run.
 func New(cfg Config) (*Verifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -130,24 +130,14 @@ func (v *Verifier) Issuers() []string {
 	return names
 }
 
-// Hydrate loads every issuer's keys once, all at the same time. It tries every issuer and
-// returns their failures joined.
-func (v *Verifier) Hydrate(ctx context.Context) error {
-	return v.load(ctx, func(*issuer) bool { return true })
-}
-
-// LoadMissing loads, all at the same time, the keys of every issuer that has none yet (a new
-// issuer after a reload); issuers whose keys are loaded are left alone. It returns the failures
-// joined.
+// LoadMissing loads, all at the same time, the keys of every issuer that has none yet (every
+// issuer at start, a new one after a reload); issuers whose keys are loaded are left alone. It
+// tries each and returns the failures joined.
 func (v *Verifier) LoadMissing(ctx context.Context) error {
-	return v.load(ctx, func(iss *issuer) bool { return !iss.keys.Ready() })
-}
-
-func (v *Verifier) load(ctx context.Context, which func(*issuer) bool) error {
 	errs := make([]error, len(v.issuers))
 	var wg sync.WaitGroup
 	for i, iss := range v.issuers {
-		if !which(iss) {
+		if iss.keys.Ready() {
 			continue
 		}
 		wg.Go(func() {
