@@ -93,16 +93,9 @@ func newFixture(t testing.TB, edit func(*Config)) *fixture {
 		jwk("enc-key", &testKey.PublicKey, map[string]any{"use": "enc"}),
 		jwk("small-key", &smallKeyV.PublicKey, nil),
 	)
-	cfg := Config{
-		Issuers: []IssuerConfig{
-			{UserPoolID: testPoolID, JWKSURL: f.jwks.URL, ClientIDs: []string{testClientID}, TokenUse: TokenUseAccess},
-			{Issuer: idIssuer, JWKSURL: f.jwks.URL, ClientIDs: []string{testClientID}, TokenUse: TokenUseID},
-		},
-		Now:                f.clock.Now,
-		MinRefetchInterval: time.Minute,
-		Observer:           f.obs,
-		CacheMaxEntries:    -1,
-	}
+	cfg := f.config()
+	cfg.Observer = f.obs
+	cfg.CacheMaxEntries = -1
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -115,6 +108,18 @@ func newFixture(t testing.TB, edit func(*Config)) *fixture {
 	}
 	f.v = v
 	return f
+}
+
+// config is the fixture's two issuers, both on its JWKS, on its clock.
+func (f *fixture) config() Config {
+	return Config{
+		Issuers: []IssuerConfig{
+			{UserPoolID: testPoolID, JWKSURL: f.jwks.URL, ClientIDs: []string{testClientID}, TokenUse: TokenUseAccess},
+			{Issuer: idIssuer, JWKSURL: f.jwks.URL, ClientIDs: []string{testClientID}, TokenUse: TokenUseID},
+		},
+		Now:                f.clock.Now,
+		MinRefetchInterval: time.Minute,
+	}
 }
 
 type countingObserver struct {

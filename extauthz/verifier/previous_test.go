@@ -30,15 +30,8 @@ func TestPreviousLendsKeysOfUnchangedIssuers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := Config{
-				Issuers: []IssuerConfig{
-					{UserPoolID: testPoolID, JWKSURL: f.jwks.URL, ClientIDs: []string{testClientID}, TokenUse: TokenUseAccess},
-					{Issuer: idIssuer, JWKSURL: f.jwks.URL, ClientIDs: []string{testClientID}, TokenUse: TokenUseID},
-				},
-				Now:                f.clock.Now,
-				MinRefetchInterval: time.Minute,
-				Previous:           f.v,
-			}
+			cfg := f.config()
+			cfg.Previous = f.v
 			tt.edit(&cfg)
 			before, otherBefore := f.jwks.Hits.Load(), other.Hits.Load()
 			v, err := New(cfg)
