@@ -60,12 +60,6 @@ var (
 		r.Header.Set("X-Auth-Status", "anonymous")
 		return 0
 	}
-	subWithoutStatus gate = func(r *http.Request) int {
-		if hasProbeToken(r) {
-			r.Header.Set("X-User-Sub", probeSub)
-		}
-		return 0
-	}
 	alwaysAuthenticated gate = func(r *http.Request) int {
 		r.Header.Set("X-Auth-Status", "authenticated")
 		return verifyLikeJWTAuthn(r)
@@ -116,7 +110,7 @@ func TestProbeRefusesASetupThatIsNotWhatItsNameSays(t *testing.T) {
 			`probe ext_authz-floor (token: true): the app saw x-user-sub "sub-of-user-1", want ""`},
 		{"no-auth names a user", NoAuth, verifyLikeJWTAuthn,
 			`probe no-auth (token: true): the app saw x-user-sub "sub-of-user-1", want ""`},
-		{"the HTTP endpoint sets no x-auth-status", CognitoAuthzHTTP, subWithoutStatus,
+		{"the HTTP endpoint sets no x-auth-status", CognitoAuthzHTTP, verifyLikeJWTAuthn,
 			`probe cognito-authz-http (token: true): the app saw x-auth-status "", want "authenticated"`},
 		{"cognito-authz calls an anonymous caller authenticated", CognitoAuthz, alwaysAuthenticated,
 			`probe cognito-authz (token: false): the app saw x-auth-status "authenticated", want "anonymous"`},
