@@ -193,6 +193,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		{PhaseFlatOut, flatOut(opts.Workers)},
 	}
 	tallies := map[string][]tally{}
+	var rounds []RoundResult
 	for _, ph := range phases {
 		tallies[ph.name] = make([]tally, len(runners))
 		for i, r := range runners {
@@ -201,15 +202,17 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		for round, order := range turnOrder(len(runners), opts.Rounds) {
 			for _, i := range order {
 				t := &tallies[ph.name][i]
-				before := *t
-				measured := t.measureProcs(runners[i].setup.Processes)
-				err := runners[i].attack(ctx, ph.name, ph.pacer, slice, t)
+				turn := tally{procs: newProcTallies(runners[i].setup.Processes)}
+				measured := turn.measureProcs(runners[i].setup.Processes)
+				err := runners[i].attack(ctx, ph.name, ph.pacer, slice, t, &turn)
 				measured()
 				if err != nil {
 					return nil, err
 				}
+				t.addProcs(&turn)
+				rounds = append(rounds, turn.roundResult(ph.name, round+1, runners[i].setup.Name))
 				progress("%s round %d/%d %s: %d requests, %d errors%s", ph.name, round+1, opts.Rounds,
-					runners[i].setup.Name, t.requests-before.requests, t.errors-before.errors, t.errorSummary())
+					runners[i].setup.Name, turn.requests, turn.errors, t.errorSummary())
 			}
 		}
 	}
@@ -233,6 +236,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		Setups:       results(PhaseFlatOut),
 		FixedRate:    FixedRateReport{Rate: opts.Rate, Setups: results(PhaseFixedRate)},
 		ProcessCosts: costs,
+		Rounds:       rounds,
 		Method: Method{
 			Path:            opts.Mix.Path,
 			Mix:             sched.stats(),
@@ -316,8 +320,9 @@ func newSetupRunner(s Setup, sched *schedule, opts Options) *setupRunner {
 
 func (r *setupRunner) close() { r.transport.CloseIdleConnections() }
 
-// attack runs one phase slice against the setup and adds its results to t.
-func (r *setupRunner) attack(ctx context.Context, phase string, p pacing, d time.Duration, t *tally) error {
+// attack runs one phase slice against the setup and adds its results to each tally: the phase's
+// and the slice's own.
+func (r *setupRunner) attack(ctx context.Context, phase string, p pacing, d time.Duration, tallies ...*tally) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -333,9 +338,13 @@ func (r *setupRunner) attack(ctx context.Context, phase string, p pacing, d time
 	var w window
 	for res := range attacker.Attack(r.targeter, p.pacer, d, phase+"/"+r.setup.Name) {
 		w.add(res)
-		t.add(res)
+		for _, t := range tallies {
+			t.add(res)
+		}
 	}
-	t.elapsed += w.length()
+	for _, t := range tallies {
+		t.elapsed += w.length()
+	}
 	return ctx.Err()
 }
 

@@ -77,7 +77,8 @@ func parseBenchFlags(e env, args []string) (benchFlags, error) {
 		"every route is auth: off, which answers without looking at a token; the cost of any ext_authz call")
 	fs.BoolVar(&f.http, "http", false, "add a setup, "+httpSetup+": Envoy's HTTP ext_authz to the same cognito-authz's HTTP\n"+
 		"forward-auth endpoint (--http-listen, deploy/forwardauth/envoy-http-ext-authz.yaml), beside its gRPC ext_authz")
-	fs.BoolVar(&f.check, "check", false, "exit 1 when cognito-authz misses a target against jwt_authn (issue #6)")
+	fs.BoolVar(&f.check, "check", false, "exit 1 when cognito-authz misses a target against jwt_authn: throughput, p99, errors (issue #6),\n"+
+		"Envoy CPU per request flat out (issue #13)")
 	if err := parseFlags(fs, args); err != nil {
 		return f, err
 	}
@@ -329,7 +330,7 @@ func envoyHTTPConfig(backendAddr, authzHTTPAddr string) ([]byte, error) {
 // and cognito-authz when it runs here), whose share every setup pays.
 func processes(envoy *envoyproc.Envoy, authz bench.Authz) []bench.Process {
 	self := "testenv bench (load, app)"
-	ps := []bench.Process{{Name: "envoy", PID: envoy.PID()}}
+	ps := []bench.Process{{Name: bench.EnvoyProcess, PID: envoy.PID()}}
 	if authz != nil {
 		if p, ok := authz.Process(); ok {
 			ps = append(ps, p)
