@@ -23,9 +23,9 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 )
 
-// Authz is cognito-authz as the bench runs it: inside this process (nothing to build first) or as
+// authzServer is cognito-authz as the bench runs it: inside this process (nothing to build first) or as
 // its own process, as it is deployed.
-type Authz interface {
+type authzServer interface {
 	GRPCAddr() string
 	HTTPAddr() string // the HTTP forward-auth endpoint
 	// Counters sums each counter's series by metric name.
@@ -35,14 +35,14 @@ type Authz interface {
 	Process() (Process, bool)
 }
 
-// ReadyWait is how long a started cognito-authz has to load its keys.
-const ReadyWait = 30 * time.Second
+// readyWait is how long a started cognito-authz has to load its keys.
+const readyWait = 30 * time.Second
 
 type inProcessAuthz struct{ r *runner.Runner }
 
-// StartAuthzInProcess runs cognito-authz for cfg inside this process, its warnings and errors
+// startAuthzInProcess runs cognito-authz for cfg inside this process, its warnings and errors
 // written to logs, and returns once it is ready.
-func StartAuthzInProcess(ctx context.Context, cfg *config.Config, logs io.Writer) (Authz, error) {
+func startAuthzInProcess(ctx context.Context, cfg *config.Config, logs io.Writer) (authzServer, error) {
 	r, err := runner.New(cfg, warnLogger(logs))
 	if err != nil {
 		return nil, err
@@ -51,7 +51,7 @@ func StartAuthzInProcess(ctx context.Context, cfg *config.Config, logs io.Writer
 		return nil, fmt.Errorf("cognito-authz: %w", err)
 	}
 	a := inProcessAuthz{r}
-	if err := poll.Until(ctx, ReadyWait, r.Ready); err != nil {
+	if err := poll.Until(ctx, readyWait, r.Ready); err != nil {
 		_ = r.Shutdown(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("cognito-authz never became ready (keys not loaded): %w", err)
 	}
@@ -90,10 +90,10 @@ func (a *processAuthz) Process() (Process, bool) {
 	return Process{Name: "cognito-authz", PID: a.proc.PID()}, true
 }
 
-// StartAuthzProcess runs `bin serve` for cfg in a process of its own with GOMAXPROCS=procs (Go's
+// startAuthzProcess runs `bin serve` for cfg in a process of its own with GOMAXPROCS=procs (Go's
 // default when procs is 0), its output written to logs, and returns once it is ready. It picks
 // cfg's listen addresses.
-func StartAuthzProcess(ctx context.Context, bin string, procs int, cfg *config.Config, logs io.Writer) (Authz, error) {
+func startAuthzProcess(ctx context.Context, bin string, procs int, cfg *config.Config, logs io.Writer) (authzServer, error) {
 	// The service's flags have no cache size; a file carries the whole configuration instead.
 	ports, err := childproc.FreeAddrs(3)
 	if err != nil {
@@ -125,7 +125,7 @@ func StartAuthzProcess(ctx context.Context, bin string, procs int, cfg *config.C
 	}
 	a := &processAuthz{proc: proc, dir: dir, grpc: ports[0], http: ports[2], adminURL: "http://" + ports[1]}
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
-	if err := proc.WaitReady(ctx, ReadyWait, childproc.HTTPReady(client, a.adminURL+"/readyz")); err != nil {
+	if err := proc.WaitReady(ctx, readyWait, childproc.HTTPReady(client, a.adminURL+"/readyz")); err != nil {
 		_ = a.Stop(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("cognito-authz (%s) never became ready: %w", bin, err)
 	}

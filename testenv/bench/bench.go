@@ -3,12 +3,13 @@
 // first at a fixed rate and then flat out, and reports requests per second, latency percentiles
 // and errors for each. Run starts nothing: it is given base URLs, so it can measure any stack that
 // is already up. StartStack (stack.go) starts one for cmd/testenv bench, with cognito-authz from
-// StartAuthzInProcess or StartAuthzProcess (authz.go); StartCPUProfile and DescribeMachine serve
+// startAuthzInProcess or startAuthzProcess (authz.go); StartCPUProfile and DescribeMachine serve
 // the report.
 //
 // Fairness: every setup gets the same requests in the same order, and the setups take turns in
 // rounds that alternate direction (A B C, then C B A), so none always runs first or last on a
-// machine whose other load drifts. A setup's figures pool all its rounds.
+// machine whose other load drifts. A setup's figures pool all its rounds; each round is also
+// kept on its own (Report.Rounds) so a comparison can show its spread.
 package bench
 
 import (
@@ -194,6 +195,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		{PhaseFlatOut, flatOut(opts.Workers)},
 	}
 	tallies := map[string][]tally{}
+	var rounds []RoundResult
 	for _, ph := range phases {
 		tallies[ph.name] = make([]tally, len(runners))
 		for i, r := range runners {
@@ -202,15 +204,17 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		for round, order := range turnOrder(len(runners), opts.Rounds) {
 			for _, i := range order {
 				t := &tallies[ph.name][i]
-				before := *t
-				measured := t.measureProcs(runners[i].setup.Processes)
-				err := runners[i].attack(ctx, ph.name, ph.pacer, slice, t)
+				turn := tally{procs: newProcTallies(runners[i].setup.Processes)}
+				measured := turn.measureProcs(runners[i].setup.Processes)
+				err := runners[i].attack(ctx, ph.name, ph.pacer, slice, t, &turn)
 				measured()
 				if err != nil {
 					return nil, err
 				}
+				t.addProcs(&turn)
+				rounds = append(rounds, turn.roundResult(ph.name, round+1, runners[i].setup.Name))
 				progress("%s round %d/%d %s: %d requests, %d errors%s", ph.name, round+1, opts.Rounds,
-					runners[i].setup.Name, t.requests-before.requests, t.errors-before.errors, t.errorSummary())
+					runners[i].setup.Name, turn.requests, turn.errors, t.errorSummary())
 			}
 		}
 	}
@@ -234,6 +238,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		Setups:       results(PhaseFlatOut),
 		FixedRate:    FixedRateReport{Rate: opts.Rate, Setups: results(PhaseFixedRate)},
 		ProcessCosts: costs,
+		Rounds:       rounds,
 		Method: Method{
 			Path:            opts.Mix.Path,
 			Mix:             sched.stats(),
@@ -317,8 +322,9 @@ func newSetupRunner(s Setup, sched *schedule, opts Options) *setupRunner {
 
 func (r *setupRunner) close() { r.transport.CloseIdleConnections() }
 
-// attack runs one phase slice against the setup and adds its results to t.
-func (r *setupRunner) attack(ctx context.Context, phase string, p pacing, d time.Duration, t *tally) error {
+// attack runs one phase slice against the setup and adds its results to each tally: the phase's
+// and the slice's own.
+func (r *setupRunner) attack(ctx context.Context, phase string, p pacing, d time.Duration, tallies ...*tally) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -334,9 +340,13 @@ func (r *setupRunner) attack(ctx context.Context, phase string, p pacing, d time
 	var w window
 	for res := range attacker.Attack(r.targeter, p.pacer, d, phase+"/"+r.setup.Name) {
 		w.add(res)
-		t.add(res)
+		for _, t := range tallies {
+			t.add(res)
+		}
 	}
-	t.elapsed += w.length()
+	for _, t := range tallies {
+		t.elapsed += w.length()
+	}
 	return ctx.Err()
 }
 

@@ -9,6 +9,8 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -99,7 +101,8 @@ func TestRunMeasuresEverySetupInBothPhases(t *testing.T) {
 	opts := tinyOptions(
 		Setup{Name: NoAuth, BaseURL: server(t, rec, ok)},
 		Setup{Name: JWTAuthn, BaseURL: server(t, rec, ok)},
-		Setup{Name: CognitoAuthz, BaseURL: server(t, rec, ok)},
+		// This process serves the setup, so its system calls are the setup's.
+		Setup{Name: CognitoAuthz, BaseURL: server(t, rec, ok), Processes: []Process{{Name: "self", PID: os.Getpid()}}},
 	)
 	var progress bytes.Buffer
 	opts.Progress = &progress
@@ -151,6 +154,35 @@ func TestRunMeasuresEverySetupInBothPhases(t *testing.T) {
 	}
 	if !slices.Equal(rec.order, want) {
 		t.Errorf("attack order\n got %v\nwant %v", rec.order, want)
+	}
+	// Process costs are given for the setup with processes, per phase and per turn.
+	if len(report.ProcessCosts) != 2 {
+		t.Errorf("process costs %+v, want one per phase for %s", report.ProcessCosts, CognitoAuthz)
+	}
+	for _, c := range report.ProcessCosts {
+		if c.Setup != CognitoAuthz || len(c.Processes) != 1 || c.Processes[0].ReadCalls <= 0 {
+			t.Errorf("process costs %+v: want %s's reads", c, CognitoAuthz)
+		}
+	}
+	// Every measured turn is on record on its own, in the order run.
+	var turns []string
+	for _, r := range report.Rounds {
+		turns = append(turns, fmt.Sprintf("%s/%s", r.Phase, r.Setup))
+		if r.RPS <= 0 || r.Round < 1 || r.Round > 2 {
+			t.Errorf("round %+v: want rps > 0 and round 1 or 2", r)
+		}
+		if withProcs := r.Setup == CognitoAuthz; withProcs != (len(r.Processes) == 1 && r.Processes[0].ReadCalls > 0) {
+			t.Errorf("round %+v: want process costs for %s only", r, CognitoAuthz)
+		}
+	}
+	wantTurns := []string{
+		"fixed-rate/no-auth", "fixed-rate/jwt_authn", "fixed-rate/cognito-authz",
+		"fixed-rate/cognito-authz", "fixed-rate/jwt_authn", "fixed-rate/no-auth",
+		"flat-out/no-auth", "flat-out/jwt_authn", "flat-out/cognito-authz",
+		"flat-out/cognito-authz", "flat-out/jwt_authn", "flat-out/no-auth",
+	}
+	if !slices.Equal(turns, wantTurns) {
+		t.Errorf("rounds\n got %v\nwant %v", turns, wantTurns)
 	}
 	if lines := strings.Count(progress.String(), "\n"); lines != 3+2*3*2 {
 		t.Errorf("progress has %d lines, want one per warm-up and per turn (15):\n%s", lines, progress.String())
@@ -362,7 +394,7 @@ func TestReportJSONHasTheIssuesShape(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, []string{"fixed_rate", "method", "process_costs", "setups"}) {
+	if got := slices.Sorted(maps.Keys(doc)); !slices.Equal(got, []string{"fixed_rate", "method", "process_costs", "rounds", "setups"}) {
 		t.Errorf("top-level keys %v", got)
 	}
 	costs := doc["process_costs"].([]any)[0].(map[string]any)
@@ -415,9 +447,20 @@ func sampleReport() *Report {
 			Machine: "2 logical CPUs", Authz: "own process, GOMAXPROCS=1"},
 		ProcessCosts: []SetupCosts{
 			{Phase: PhaseFlatOut, Setup: CognitoAuthz, Processes: []ProcessCost{
-				{Name: "envoy", CPUMicros: 201.25, ReadCalls: 4.33, WriteCalls: 1.25},
+				{Name: EnvoyProcess, CPUMicros: 201.25, ReadCalls: 4.33, WriteCalls: 1.25},
 				{Name: "cognito-authz", CPUMicros: 52.8, ReadCalls: 0.37, WriteCalls: 0.2},
 			}},
+			{Phase: PhaseFlatOut, Setup: JWTAuthn, Processes: []ProcessCost{
+				{Name: EnvoyProcess, CPUMicros: 175, ReadCalls: 4, WriteCalls: 0.05},
+			}},
+			{Phase: PhaseFixedRate, Setup: CognitoAuthz, Processes: []ProcessCost{{Name: EnvoyProcess, CPUMicros: 390}}},
+			{Phase: PhaseFixedRate, Setup: JWTAuthn, Processes: []ProcessCost{{Name: EnvoyProcess, CPUMicros: 300}}},
+		},
+		Rounds: []RoundResult{
+			{Phase: PhaseFlatOut, Round: 1, Setup: JWTAuthn, RPS: 1100, Processes: []ProcessCost{{Name: EnvoyProcess, CPUMicros: 170}}},
+			{Phase: PhaseFlatOut, Round: 1, Setup: CognitoAuthz, RPS: 990, Processes: []ProcessCost{{Name: EnvoyProcess, CPUMicros: 204}}},
+			{Phase: PhaseFlatOut, Round: 2, Setup: CognitoAuthz, RPS: 910, Processes: []ProcessCost{{Name: EnvoyProcess, CPUMicros: 198.5}}},
+			{Phase: PhaseFlatOut, Round: 2, Setup: JWTAuthn, RPS: 900, Processes: []ProcessCost{{Name: EnvoyProcess, CPUMicros: 180}}},
 		},
 	}
 }
@@ -429,15 +472,44 @@ func TestCompareAgainstTheTargets(t *testing.T) {
 	}
 	want := []Comparison{
 		{Phase: PhaseFlatOut, Subject: CognitoAuthz, Baseline: JWTAuthn, ThroughputRatio: 0.95, P99Ratio: 1.3,
-			ThroughputMet: true, P99Met: true, NoErrorsMet: true},
+			ThroughputMet: true, P99Met: true, NoErrorsMet: true, EnvoyCPURatio: 1.15,
+			Rounds: []RoundRatio{{Round: 1, Throughput: 0.9, EnvoyCPU: 1.2}, {Round: 2, Throughput: 1.011, EnvoyCPU: 1.103}}},
+		// No Envoy CPU target at a fixed rate, and no rounds on record for it.
 		{Phase: PhaseFixedRate, Subject: CognitoAuthz, Baseline: JWTAuthn, ThroughputRatio: 0.998, P99Ratio: 1.5,
-			SubjectErrors: 2, ThroughputMet: true},
+			SubjectErrors: 2, ThroughputMet: true, EnvoyCPURatio: 1.3, EnvoyCPUMet: true},
 	}
-	if !slices.Equal(cs, want) {
+	if !reflect.DeepEqual(cs, want) {
 		t.Fatalf("Compare =\n%+v\nwant\n%+v", cs, want)
 	}
-	if !cs[0].Met() || cs[1].Met() {
-		t.Errorf("Met: flat out %v (want true), fixed rate %v (want false)", cs[0].Met(), cs[1].Met())
+	if cs[0].Met() || cs[1].Met() {
+		t.Errorf("Met: flat out %v (want false: Envoy CPU), fixed rate %v (want false)", cs[0].Met(), cs[1].Met())
+	}
+
+	// The Envoy CPU target: met at or under the bound, and when Envoy's CPU was not measured.
+	for _, tt := range []struct {
+		name        string
+		subjectCPU  float64
+		wantRatio   float64
+		wantCPUMet  bool
+		wantMetFlat bool
+	}{
+		{"under the bound", 175 * 1.05, 1.05, true, true},
+		{"at the bound", 175 * MaxEnvoyCPURatio, MaxEnvoyCPURatio, true, true},
+		{"over the bound", 175 * 1.12, 1.12, false, false},
+		{"not measured", 0, 0, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := sampleReport()
+			r.ProcessCosts[0].Processes[0].CPUMicros = tt.subjectCPU
+			cs, err := r.Compare(CognitoAuthz, JWTAuthn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := cs[0]; c.EnvoyCPURatio != tt.wantRatio || c.EnvoyCPUMet != tt.wantCPUMet || c.Met() != tt.wantMetFlat {
+				t.Errorf("flat out: Envoy CPU %v× met %v, Met %v; want %v×, %v, %v",
+					c.EnvoyCPURatio, c.EnvoyCPUMet, c.Met(), tt.wantRatio, tt.wantCPUMet, tt.wantMetFlat)
+			}
+		})
 	}
 
 	for _, tt := range []struct{ subject, baseline, want string }{
@@ -474,6 +546,9 @@ func TestWriteTable(t *testing.T) {
 		"  phase      setup         process          CPU µs    reads   writes",
 		"  flat-out   cognito-authz envoy             201.2     4.33     1.25",
 		"  flat-out   cognito-authz cognito-authz      52.8     0.37     0.20",
+		"  Envoy CPU per request 1.15× (target ≤ 1.10×) MISSED",
+		"  by round: throughput 0.90, 1.01; Envoy CPU per request 1.20, 1.10",
+		"  Envoy CPU per request 1.30× (no target at a fixed rate)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)

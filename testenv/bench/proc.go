@@ -127,6 +127,14 @@ func (t *procTally) measure(pid int) (done func()) {
 	}
 }
 
+// add adds another tally of the same process to t.
+func (t *procTally) add(o procTally) {
+	t.cpuTicks += o.cpuTicks
+	t.reads += o.reads
+	t.writes += o.writes
+	t.failed = t.failed || o.failed
+}
+
 func (t *procTally) cost(requests uint64) (ProcessCost, bool) {
 	if t.failed || requests == 0 {
 		return ProcessCost{}, false

@@ -13,11 +13,17 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
-// Targets of issue #6 for cognito-authz against jwt_authn, through Envoy, in the same run.
+// Targets for cognito-authz against jwt_authn, through Envoy, in the same run: throughput and p99
+// from issue #6, Envoy's CPU per request flat out from issue #13.
 const (
-	MinThroughputRatio = 0.9 // cognito-authz req/s at least this times jwt_authn's
-	MaxP99Ratio        = 1.3 // cognito-authz p99 at most this times jwt_authn's
+	MinThroughputRatio = 0.9  // cognito-authz req/s at least this times jwt_authn's
+	MaxP99Ratio        = 1.3  // cognito-authz p99 at most this times jwt_authn's
+	MaxEnvoyCPURatio   = 1.10 // flat out, CPU per request of cognito-authz's Envoy at most this times jwt_authn's
 )
+
+// EnvoyProcess is the name of a setup's Envoy among its Processes; Compare sets the Envoys'
+// costs side by side.
+const EnvoyProcess = "envoy"
 
 // Report is the outcome of a run. Its JSON is the shape issue #6 asks for: "setups" holds the
 // flat-out figures; the fixed-rate ones and how the run was made sit beside it.
@@ -27,6 +33,19 @@ type Report struct {
 	Method    Method          `json:"method"`
 	// ProcessCosts is where each setup's requests cost CPU, for setups whose processes were given.
 	ProcessCosts []SetupCosts `json:"process_costs,omitempty"`
+	// Rounds is every turn on its own, in the order run. Setups take their turns in a round back to
+	// back, so a round's ratios compare the same moment of a shared machine, and their spread shows
+	// how much of a difference between setups is noise.
+	Rounds []RoundResult `json:"rounds,omitempty"`
+}
+
+// RoundResult is one setup's turn in one round of a phase.
+type RoundResult struct {
+	Phase     string        `json:"phase"`
+	Round     int           `json:"round"` // from 1
+	Setup     string        `json:"setup"`
+	RPS       float64       `json:"rps"` // successful answers per second of the turn
+	Processes []ProcessCost `json:"processes,omitempty"`
 }
 
 // SetupCosts is the cost per request of one setup's processes in one phase.
@@ -117,6 +136,18 @@ func (t *tally) measureProcs(ps []Process) (done func()) {
 			d()
 		}
 	}
+}
+
+// addProcs adds a turn's process counters to the phase's.
+func (t *tally) addProcs(turn *tally) {
+	for i := range t.procs {
+		t.procs[i].add(turn.procs[i])
+	}
+}
+
+// roundResult is this tally, one turn's, as a RoundResult.
+func (t *tally) roundResult(phase string, round int, setup string) RoundResult {
+	return RoundResult{Phase: phase, Round: round, Setup: setup, RPS: t.result(setup).RPS, Processes: t.processCosts()}
 }
 
 // processCosts divides the processes' counters by every request sent in the phase, answered or not.
@@ -216,10 +247,25 @@ type Comparison struct {
 	P99Met           bool // P99Ratio <= MaxP99Ratio
 	NoErrorsMet      bool // SubjectErrors == 0
 	BaselineHadError bool // the baseline itself erred: the ratios compare against a broken run
+	// EnvoyCPURatio is the subject's Envoy CPU per request over the baseline's; 0 when either was
+	// not measured.
+	EnvoyCPURatio float64
+	// EnvoyCPUMet says EnvoyCPURatio <= MaxEnvoyCPURatio flat out; the target does not apply at a
+	// fixed rate (where a gRPC round trip per request costs Envoy wake-ups that flat out shares
+	// between requests) or when Envoy's CPU was not measured.
+	EnvoyCPUMet bool
+	// Rounds are the same ratios round by round, for the rounds both setups took part in.
+	Rounds []RoundRatio
 }
 
-// Met says whether every target of issue #6 is met.
-func (c Comparison) Met() bool { return c.ThroughputMet && c.P99Met && c.NoErrorsMet }
+// RoundRatio is one round's ratios of a Comparison; EnvoyCPU is 0 when not measured.
+type RoundRatio struct {
+	Round                int
+	Throughput, EnvoyCPU float64
+}
+
+// Met says whether every target is met.
+func (c Comparison) Met() bool { return c.ThroughputMet && c.P99Met && c.NoErrorsMet && c.EnvoyCPUMet }
 
 // Compare sets subject against baseline in both phases, flat out first.
 func (r *Report) Compare(subject, baseline string) ([]Comparison, error) {
@@ -249,9 +295,57 @@ func (r *Report) Compare(subject, baseline string) ([]Comparison, error) {
 		c.ThroughputMet = c.ThroughputRatio >= MinThroughputRatio
 		c.P99Met = c.P99Ratio <= MaxP99Ratio
 		c.NoErrorsMet = c.SubjectErrors == 0
+		c.EnvoyCPURatio = ratio(envoyCPU(r.costs(ph.name, subject)), envoyCPU(r.costs(ph.name, baseline)))
+		c.EnvoyCPUMet = ph.name != PhaseFlatOut || c.EnvoyCPURatio == 0 || c.EnvoyCPURatio <= MaxEnvoyCPURatio
+		c.Rounds = r.roundRatios(ph.name, subject, baseline)
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// costs returns the process costs of setup in phase, if measured.
+func (r *Report) costs(phase, setup string) []ProcessCost {
+	for _, c := range r.ProcessCosts {
+		if c.Phase == phase && c.Setup == setup {
+			return c.Processes
+		}
+	}
+	return nil
+}
+
+// roundRatios sets subject against baseline round by round.
+func (r *Report) roundRatios(phase, subject, baseline string) []RoundRatio {
+	var out []RoundRatio
+	for _, s := range r.Rounds {
+		if s.Phase != phase || s.Setup != subject {
+			continue
+		}
+		for _, b := range r.Rounds {
+			if b.Phase == phase && b.Setup == baseline && b.Round == s.Round {
+				out = append(out, RoundRatio{Round: s.Round, Throughput: ratio(s.RPS, b.RPS),
+					EnvoyCPU: ratio(envoyCPU(s.Processes), envoyCPU(b.Processes))})
+			}
+		}
+	}
+	return out
+}
+
+// envoyCPU is the CPU per request of the Envoy among costs, or 0.
+func envoyCPU(costs []ProcessCost) float64 {
+	for _, p := range costs {
+		if p.Name == EnvoyProcess {
+			return p.CPUMicros
+		}
+	}
+	return 0
+}
+
+// ratio is a/b to three places, or 0 when either is unknown.
+func ratio(a, b float64) float64 {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	return round(a/b, 3)
 }
 
 // WriteTable prints both phases as tables, then every other setup against jwt_authn when the run
@@ -339,6 +433,27 @@ func writeComparison(w io.Writer, c Comparison) {
 		c.ThroughputRatio, MinThroughputRatio, verdict(c.ThroughputMet),
 		c.P99Ratio, MaxP99Ratio, verdict(c.P99Met),
 		c.SubjectErrors, verdict(c.NoErrorsMet))
+	if c.EnvoyCPURatio > 0 {
+		if c.Phase == PhaseFlatOut {
+			fmt.Fprintf(w, "  Envoy CPU per request %.2f× (target ≤ %.2f×) %s\n", c.EnvoyCPURatio, MaxEnvoyCPURatio, verdict(c.EnvoyCPUMet))
+		} else {
+			fmt.Fprintf(w, "  Envoy CPU per request %.2f× (no target at a fixed rate)\n", c.EnvoyCPURatio)
+		}
+	}
+	if len(c.Rounds) > 1 {
+		var thr, cpu []string
+		for _, r := range c.Rounds {
+			thr = append(thr, fmt.Sprintf("%.2f", r.Throughput))
+			if r.EnvoyCPU > 0 {
+				cpu = append(cpu, fmt.Sprintf("%.2f", r.EnvoyCPU))
+			}
+		}
+		fmt.Fprintf(w, "  by round: throughput %s", strings.Join(thr, ", "))
+		if len(cpu) == len(thr) {
+			fmt.Fprintf(w, "; Envoy CPU per request %s", strings.Join(cpu, ", "))
+		}
+		fmt.Fprintln(w)
+	}
 	if c.BaselineHadError {
 		fmt.Fprintf(w, "  note: %s itself had errors in this phase; its figures are not a clean baseline\n", c.Baseline)
 	}

@@ -84,8 +84,8 @@ type Stack struct {
 	subs    []string // subs[i] is the sub in Tokens[i]
 	logs    io.Writer
 	servers []*http.Server
-	authz   Authz
-	floor   Authz // ExtAuthzFloor's cognito-authz, or nil
+	authz   authzServer
+	floor   authzServer // ExtAuthzFloor's cognito-authz, or nil
 	envoys  []*envoyproc.Envoy
 }
 
@@ -134,11 +134,11 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 		s.Tokens, s.subs = append(s.Tokens, tok), append(s.subs, u.Sub)
 	}
 
-	startAuthz := func(cfg *config.Config) (Authz, error) {
+	startAuthz := func(cfg *config.Config) (authzServer, error) {
 		if o.AuthzBinary != "" {
-			return StartAuthzProcess(ctx, o.AuthzBinary, o.AuthzProcs, cfg, o.Logs)
+			return startAuthzProcess(ctx, o.AuthzBinary, o.AuthzProcs, cfg, o.Logs)
 		}
-		return StartAuthzInProcess(ctx, cfg, o.Logs)
+		return startAuthzInProcess(ctx, cfg, o.Logs)
 	}
 	if s.authz, err = startAuthz(authzConfig(is, o.Users)); err != nil {
 		return err
@@ -146,7 +146,7 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 	type setup struct {
 		name   string
 		filter envoyconf.Filter
-		authz  Authz
+		authz  authzServer
 		http   bool // Envoy's HTTP ext_authz to authz's HTTP endpoint
 	}
 	setups := []setup{
@@ -234,9 +234,9 @@ func envoyHTTPConfig(backendAddr, authzHTTPAddr string) ([]byte, error) {
 // processes lists what the bench measures per request for a setup: its Envoy, its cognito-authz
 // (if any) when that has a process of its own, and this process (load generator, app and issuer,
 // and cognito-authz when it runs here), whose share every setup pays.
-func processes(envoy *envoyproc.Envoy, authz Authz) []Process {
+func processes(envoy *envoyproc.Envoy, authz authzServer) []Process {
 	self := "testenv bench (load, app)"
-	ps := []Process{{Name: "envoy", PID: envoy.PID()}}
+	ps := []Process{{Name: EnvoyProcess, PID: envoy.PID()}}
 	if authz != nil {
 		if p, ok := authz.Process(); ok {
 			ps = append(ps, p)
@@ -263,7 +263,7 @@ func (s *Stack) Close() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), stopWait)
 	defer cancel()
-	for _, a := range []Authz{s.authz, s.floor} {
+	for _, a := range []authzServer{s.authz, s.floor} {
 		if a == nil {
 			continue
 		}
