@@ -358,6 +358,7 @@ func TestNginxAuthRequest(t *testing.T) {
 	if log := n.Log(); !strings.Contains(log, "auth request unexpected status: 503") {
 		t.Errorf("nginx's 500 was not its answer to cognito-authz's 503; its log:\n%s", log)
 	}
+	checkAuthzDown(t, w, n.URL(), http.StatusInternalServerError) // a failed subrequest: 500 again
 }
 
 // TestEnvoyHTTPExtAuthz runs deploy/forwardauth/envoy-http-ext-authz.yaml in a real Envoy.
@@ -375,6 +376,7 @@ func TestEnvoyHTTPExtAuthz(t *testing.T) {
 
 	// Envoy also removes what no answer names. (nginx cannot remove headers by prefix.)
 	checkUnnamedRemoved(t, e.URL())
+	checkAuthzDown(t, w, e.URL(), http.StatusServiceUnavailable) // status_on_error
 }
 
 // TestTraefikForwardAuth runs deploy/forwardauth/traefik.yaml and traefik-dynamic.yaml in a real
@@ -400,6 +402,27 @@ func TestTraefikForwardAuth(t *testing.T) {
 	}
 	if got := a.app.Headers["x-request-id"]; !slices.Equal(got, []string{"kept"}) {
 		t.Errorf("the app saw x-request-id %q, want the client's", got)
+	}
+	checkAuthzDown(t, w, url, http.StatusInternalServerError) // Traefik's own, for a failed call
+}
+
+// checkAuthzDown stops cognito-authz: a checked request then gets the proxy's own status (want),
+// forged identity headers or not, and none reaches the app.
+func checkAuthzDown(t *testing.T, w *world, base string, want int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := w.authz.Shutdown(ctx); err != nil {
+		t.Fatalf("stop cognito-authz: %v", err)
+	}
+	before := w.backendRequests.Load()
+	for _, path := range []string{backend.HomePath, backend.AdminPath} {
+		if a := get(t, base, path, forged); a.status != want || a.app != nil {
+			t.Errorf("GET %s with cognito-authz stopped: status %d (app answered: %v), want %d", path, a.status, a.app != nil, want)
+		}
+	}
+	if n := w.backendRequests.Load() - before; n != 0 {
+		t.Errorf("%d requests reached the app while cognito-authz was stopped, want none", n)
 	}
 }
 
