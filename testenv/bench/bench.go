@@ -2,8 +2,9 @@
 // to several setups in turn (Envoy with no auth, with its own jwt_authn filter, with cognito-authz),
 // first at a fixed rate and then flat out, and reports requests per second, latency percentiles
 // and errors for each. Run starts nothing: it is given base URLs, so it can measure any stack that
-// is already up. cmd/testenv bench starts one, with cognito-authz from StartAuthzInProcess or
-// StartAuthzProcess (authz.go), and StartCPUProfile and DescribeMachine for the report.
+// is already up. StartStack (stack.go) starts one for cmd/testenv bench, with cognito-authz from
+// StartAuthzInProcess or StartAuthzProcess (authz.go); StartCPUProfile and DescribeMachine serve
+// the report.
 //
 // Fairness: every setup gets the same requests in the same order, and the setups take turns in
 // rounds that alternate direction (A B C, then C B A), so none always runs first or last on a

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -77,7 +76,7 @@ func TestBenchEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(raw, &report); err != nil {
 		t.Fatalf("--json file: %v\n%s", err, raw)
 	}
-	want := []string{bench.NoAuth, bench.JWTAuthn, bench.CognitoAuthz, httpSetup, floorSetup}
+	want := []string{bench.NoAuth, bench.JWTAuthn, bench.CognitoAuthz, bench.CognitoAuthzHTTP, bench.ExtAuthzFloor}
 	for phase, results := range map[string][]bench.Result{"flat out": report.Setups, "fixed rate": report.FixedRate.Setups} {
 		var names []string
 		for _, r := range results {
@@ -114,21 +113,5 @@ func TestBenchEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "verified-token cache:") {
 		t.Errorf("stderr lacks cognito-authz's counters:\n%s", stderr.String())
-	}
-}
-
-func TestDescribeAuthz(t *testing.T) {
-	tests := []struct {
-		flags benchFlags
-		want  string
-	}{
-		{benchFlags{}, "inside the bench process"},
-		{benchFlags{authzBin: "bin/cognito-authz", authzProcs: 1}, "own process (bin/cognito-authz), GOMAXPROCS=1"},
-		{benchFlags{authzBin: "bin/cognito-authz"}, fmt.Sprintf("own process (bin/cognito-authz), GOMAXPROCS=%d (Go's default)", runtime.NumCPU())},
-	}
-	for _, tt := range tests {
-		if got := describeAuthz(tt.flags); got != tt.want {
-			t.Errorf("describeAuthz(%+v) = %q, want %q", tt.flags, got, tt.want)
-		}
 	}
 }
