@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,9 +62,13 @@ func TestCommittedFilesAreRendered(t *testing.T) {
 // world is the local issuer, the demo app and cognito-authz with its HTTP endpoint, running the
 // committed deploy/forwardauth/cognito-authz.yaml on free loopback ports.
 type world struct {
-	issuer  *issuer.Issuer
-	backend envoyconf.Endpoint
-	authz   *runner.Runner
+	issuer *issuer.Issuer
+	// keysDown is a second issuer whose key endpoint fails once cognito-authz has loaded its keys,
+	// and whose signing key is new since: its tokens get jwks_unavailable.
+	keysDown        *issuer.Issuer
+	backend         envoyconf.Endpoint
+	backendRequests atomic.Int64 // every request that reached the app
+	authz           *runner.Runner
 }
 
 func startWorld(t *testing.T) *world {
@@ -79,8 +84,13 @@ func startWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	serve(t, issuerLis, w.issuer)
+	w.keysDown = issuer.NewTestServer(t, issuer.Options{PoolID: "keys_down", ClientIDs: []string{"demo-client"}})
 	backendLis := listen(t)
-	serve(t, backendLis, backend.New(backend.Options{}))
+	app := backend.New(backend.Options{})
+	serve(t, backendLis, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.backendRequests.Add(1)
+		app.ServeHTTP(rw, r)
+	}))
 	w.backend = endpointOf(t, backendLis.Addr())
 
 	cfg, err := config.Load(filepath.Join(committedDir, "cognito-authz.yaml"))
@@ -88,7 +98,13 @@ func startWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	cfg.Listen, cfg.AdminListen, cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Issuers = []config.Issuer{{Issuer: w.issuer.IssuerURL(), JWKSURL: w.issuer.JWKSURL(), ClientIDs: []string{"demo-client"}, TokenUse: verifier.TokenUseAny}}
+	cfg.Issuers = []config.Issuer{
+		{Issuer: w.issuer.IssuerURL(), JWKSURL: w.issuer.JWKSURL(), ClientIDs: []string{"demo-client"}, TokenUse: verifier.TokenUseAny},
+		{Issuer: w.keysDown.IssuerURL(), JWKSURL: w.keysDown.JWKSURL(), ClientIDs: []string{"demo-client"}, TokenUse: verifier.TokenUseAny},
+	}
+	// Every unknown key id refetches: keysDown's token meets its failing endpoint, not the
+	// rate limit (which would make it an unknown kid, 401).
+	cfg.JWKS.MinRefetchInterval = time.Millisecond
 	w.authz, err = runner.New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +119,10 @@ func startWorld(t *testing.T) *world {
 	})
 	if err := poll.Until(t.Context(), 30*time.Second, w.authz.Ready); err != nil {
 		t.Fatalf("cognito-authz did not load its keys: %v", err)
+	}
+	w.keysDown.FailJWKS(http.StatusServiceUnavailable)
+	if _, err := w.keysDown.Rotate(); err != nil {
+		t.Fatal(err)
 	}
 	return w
 }
@@ -204,6 +224,9 @@ type edgeCase struct {
 	path   string
 	header http.Header
 	status int
+	// unavailable: cognito-authz answers 503; the client gets the proxy's status for that
+	// (proxy.unavailable), not status.
+	unavailable bool
 	// identity is every owned header the app must see, exactly (nil with a denial).
 	identity map[string]string
 	// challenge is what WWW-Authenticate must contain on a denial; "" for none.
@@ -221,6 +244,12 @@ func edgeCases(t *testing.T, w *world) []edgeCase {
 	}
 	plainToken := w.issuer.MustMint(t, issuer.TokenSpec{Username: plain.Username})
 	adminToken := w.issuer.MustMint(t, issuer.TokenSpec{Username: admin.Username})
+	keysDownAdmin, err := w.keysDown.SetGroups("carol", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An admin's token that cannot be checked: its key cannot be fetched.
+	keysDownToken := w.keysDown.MustMint(t, issuer.TokenSpec{Username: keysDownAdmin.Username})
 	plainIdentity := map[string]string{
 		"x-auth-status": "authenticated", "x-user-sub": plain.Sub, "x-user-name": "bob",
 		"x-user-scopes": issuer.DefaultScope, "x-user-client-id": "demo-client", "x-user-token-use": "access",
@@ -248,26 +277,51 @@ func edgeCases(t *testing.T, w *world) []edgeCase {
 			}},
 		{name: "healthz (policy auth off), forged headers removed", path: backend.HealthzPath, header: forged, status: 200,
 			identity: map[string]string{}},
+		{name: "key endpoint down, optional route: anonymous, forged headers replaced or removed", path: backend.HomePath,
+			header: merge(forged, bearer(keysDownToken)), status: 200,
+			identity: map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "jwks_unavailable"}},
+		{name: "key endpoint down, admin route: cognito-authz's 503 never passes", path: backend.AdminPath,
+			header: merge(forged, bearer(keysDownToken)), unavailable: true},
 	}
 }
 
+// proxy is how a proxy passes cognito-authz's denials on to the client.
+type proxy struct {
+	// jsonDenials: the client gets cognito-authz's JSON body with a 401 or 403.
+	jsonDenials bool
+	// unavailable is the status the client gets when cognito-authz answers 503 (docs/reference.md).
+	unavailable int
+	// passesUnavailable: that answer is cognito-authz's own 503 and JSON body; otherwise it is
+	// the proxy's own error, without cognito-authz's body.
+	passesUnavailable bool
+}
+
 // runEdgeCases sends every case through the proxy at base.
-func runEdgeCases(t *testing.T, w *world, base string, jsonDenials bool) {
+func runEdgeCases(t *testing.T, w *world, base string, px proxy) {
 	for _, tc := range edgeCases(t, w) {
 		t.Run(tc.name, func(t *testing.T) {
-			a := get(t, base, tc.path, tc.header)
-			if a.status != tc.status {
-				t.Fatalf("status %d, want %d: %v %s", a.status, tc.status, a.header, a.body)
+			want := tc.status
+			if tc.unavailable {
+				want = px.unavailable
 			}
-			if tc.status != 200 {
-				if a.app != nil {
+			before := w.backendRequests.Load()
+			a := get(t, base, tc.path, tc.header)
+			if a.status != want {
+				t.Fatalf("status %d, want %d: %v %s", a.status, want, a.header, a.body)
+			}
+			if want != 200 {
+				if a.app != nil || w.backendRequests.Load() != before {
 					t.Errorf("a denied request reached the app")
 				}
 				challenge := a.header.Get("Www-Authenticate")
 				if tc.challenge != "" && !strings.Contains(challenge, tc.challenge) {
 					t.Errorf("WWW-Authenticate %q, want it to contain %s", challenge, tc.challenge)
 				}
-				if jsonDenials && !json.Valid([]byte(a.body)) {
+				const unavailableBody = `{"error":"unavailable","reason":"jwks_unavailable"}`
+				switch {
+				case tc.unavailable && px.passesUnavailable != strings.Contains(a.body, unavailableBody):
+					t.Errorf("body %q: cognito-authz's %s passed on: %v, want %v", a.body, unavailableBody, !px.passesUnavailable, px.passesUnavailable)
+				case !tc.unavailable && px.jsonDenials && !json.Valid([]byte(a.body)):
 					t.Errorf("denial body is not cognito-authz's JSON: %q", a.body)
 				}
 				return
@@ -299,7 +353,12 @@ func TestNginxAuthRequest(t *testing.T) {
 	edge.NginxTool.Require(t)
 	w := startWorld(t)
 	n := edge.StartNginxTest(t, w.params(t))
-	runEdgeCases(t, w, n.URL(), false)
+	// auth_request passes only 2xx, 401 and 403 on; any other answer is an error, nginx's own 500.
+	runEdgeCases(t, w, n.URL(), proxy{unavailable: http.StatusInternalServerError})
+	if log := n.Log(); !strings.Contains(log, "auth request unexpected status: 503") {
+		t.Errorf("nginx's 500 was not its answer to cognito-authz's 503; its log:\n%s", log)
+	}
+	checkAuthzDown(t, w, n.URL(), http.StatusInternalServerError) // a failed subrequest: 500 again
 }
 
 // TestEnvoyHTTPExtAuthz runs deploy/forwardauth/envoy-http-ext-authz.yaml in a real Envoy.
@@ -311,10 +370,13 @@ func TestEnvoyHTTPExtAuthz(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := envoyproc.StartTest(t, envoyproc.Config{Rendered: rendered})
-	runEdgeCases(t, w, e.URL(), true)
+	// Envoy takes an HTTP authorization service's 5xx for a failed check, not a denial: the client
+	// gets status_on_error (503) without cognito-authz's body.
+	runEdgeCases(t, w, e.URL(), proxy{jsonDenials: true, unavailable: http.StatusServiceUnavailable})
 
 	// Envoy also removes what no answer names. (nginx cannot remove headers by prefix.)
 	checkUnnamedRemoved(t, e.URL())
+	checkAuthzDown(t, w, e.URL(), http.StatusServiceUnavailable) // status_on_error
 }
 
 // TestTraefikForwardAuth runs deploy/forwardauth/traefik.yaml and traefik-dynamic.yaml in a real
@@ -323,7 +385,8 @@ func TestTraefikForwardAuth(t *testing.T) {
 	edge.TraefikTool.Require(t)
 	w := startWorld(t)
 	url := edge.StartTraefikTest(t, w.params(t))
-	runEdgeCases(t, w, url, true)
+	// ForwardAuth passes every non-2xx answer on as it is: cognito-authz's 503 and body.
+	runEdgeCases(t, w, url, proxy{jsonDenials: true, unavailable: http.StatusServiceUnavailable, passesUnavailable: true})
 	// authResponseHeadersRegex removes what no answer names, and underscore look-alikes of
 	// every owned name, which Traefik (Go's net/http) would otherwise pass on.
 	checkUnnamedRemoved(t, url)
@@ -339,6 +402,27 @@ func TestTraefikForwardAuth(t *testing.T) {
 	}
 	if got := a.app.Headers["x-request-id"]; !slices.Equal(got, []string{"kept"}) {
 		t.Errorf("the app saw x-request-id %q, want the client's", got)
+	}
+	checkAuthzDown(t, w, url, http.StatusInternalServerError) // Traefik's own, for a failed call
+}
+
+// checkAuthzDown stops cognito-authz: a checked request then gets the proxy's own status (want),
+// forged identity headers or not, and none reaches the app.
+func checkAuthzDown(t *testing.T, w *world, base string, want int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := w.authz.Shutdown(ctx); err != nil {
+		t.Fatalf("stop cognito-authz: %v", err)
+	}
+	before := w.backendRequests.Load()
+	for _, path := range []string{backend.HomePath, backend.AdminPath} {
+		if a := get(t, base, path, forged); a.status != want || a.app != nil {
+			t.Errorf("GET %s with cognito-authz stopped: status %d (app answered: %v), want %d", path, a.status, a.app != nil, want)
+		}
+	}
+	if n := w.backendRequests.Load() - before; n != 0 {
+		t.Errorf("%d requests reached the app while cognito-authz was stopped, want none", n)
 	}
 }
 
