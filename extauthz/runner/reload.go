@@ -95,7 +95,7 @@ func (r *Runner) watch(ctx context.Context, rl Reloading) {
 			continue
 		}
 		seen = now
-		_ = r.ReloadFrom(ctx, rl.Load, why) // logged and counted there
+		r.reloadFrom(ctx, rl.Load, why)
 		if after := r.watchedFiles(rl.File); !slices.Equal(after, files) {
 			seen = fingerprint(after) // new TLS file names are not a change to reload for again
 		}
@@ -140,9 +140,9 @@ func fingerprint(files []string) [sha256.Size]byte {
 	return sum
 }
 
-// ReloadFrom loads a configuration with load and applies it (Reload). Either way the outcome is
+// reloadFrom loads a configuration with load and applies it (Reload). Either way the outcome is
 // logged, naming the key of every problem, and counted in cognito_authz_config_reloads_total.
-func (r *Runner) ReloadFrom(ctx context.Context, load func() (*config.Config, error), why string) error {
+func (r *Runner) reloadFrom(ctx context.Context, load func() (*config.Config, error), why string) {
 	cfg, err := load()
 	if err == nil {
 		err = r.Reload(ctx, cfg)
@@ -151,10 +151,9 @@ func (r *Runner) ReloadFrom(ctx context.Context, load func() (*config.Config, er
 	if err != nil {
 		r.log.Error("configuration reload refused; the last good configuration keeps serving",
 			zap.String("trigger", why), zap.Errors("problems", splitErrors(err)))
-		return err
+		return
 	}
 	r.log.Info("configuration reloaded", zap.String("trigger", why), zap.Strings("issuers", r.current().verifier.Issuers()))
-	return nil
 }
 
 // splitErrors lists the problems of a joined error one by one, each naming its key.
