@@ -58,14 +58,9 @@ const (
 	adminItems    = "    - {path_prefix: /api/items, auth: required, groups_any: [admin]}\n"
 )
 
+// loadFile is what serve reloads with when no flag is given: the file, validated.
 func loadFile(path string) func() (*config.Config, error) {
-	return func() (*config.Config, error) {
-		cfg, err := config.Load(path)
-		if err != nil {
-			return nil, err
-		}
-		return cfg, cfg.Validate()
-	}
+	return (&config.Overrides{ConfigFile: path}).Resolve
 }
 
 // startReloading starts a runner on the file with reload on (checked every few milliseconds) and
