@@ -21,7 +21,7 @@ import (
 func BenchmarkCheckOverGRPCParallel(b *testing.B) {
 	key := newKeyPair(b, "k1")
 	jwks := newJWKSServer(b, key)
-	cfg := testConfig(jwks)
+	cfg := testConfig(jwks.URL)
 	r, err := New(cfg, zap.NewNop()) // a log line per check would be measured too
 	if err != nil {
 		b.Fatal(err)

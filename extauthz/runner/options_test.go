@@ -21,7 +21,7 @@ import (
 // a quarter of the connection window.
 func TestNoFlowControlProbesToEnvoy(t *testing.T) {
 	jwks := newJWKSServer(t, newKeyPair(t, "k1"))
-	r := startRunner(t, testConfig(jwks))
+	r := startRunner(t, testConfig(jwks.URL))
 	conn, err := net.Dial("tcp", r.GRPCAddr().String())
 	if err != nil {
 		t.Fatal(err)

@@ -36,13 +36,13 @@ import (
 
 const clientID = "client-1"
 
-// testConfig is one issuer served by jwks, on loopback ports chosen by the kernel, with a short
-// retry so a recovered endpoint is noticed quickly.
-func testConfig(jwks *jwksServer) *config.Config {
+// testConfig is one issuer whose keys the key server at keyServer (a jwksServer's URL) serves, on
+// loopback ports chosen by the kernel, with a short retry so a recovered endpoint is noticed quickly.
+func testConfig(keyServer string) *config.Config {
 	cfg := config.Default()
 	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Issuers = []config.Issuer{{
-		Issuer: jwks.URL + "/pool", JWKSURL: jwks.URL + "/jwks.json",
+		Issuer: keyServer + "/pool", JWKSURL: keyServer + "/jwks.json",
 		ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAccess,
 	}}
 	cfg.JWKS.MinRefetchInterval = 20 * time.Millisecond
@@ -110,7 +110,7 @@ func watchUntil(t *testing.T, stream healthpb.Health_WatchClient, want healthpb.
 	}
 }
 
-func httpGet(t *testing.T, url string) (int, string) {
+func httpGet(t testing.TB, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -150,7 +150,7 @@ func TestKeysDownAtStartThenRecover(t *testing.T) {
 	key := newKeyPair(t, "k1")
 	jwks := newJWKSServer(t, key)
 	jwks.setUp(false)
-	cfg := testConfig(jwks)
+	cfg := testConfig(jwks.URL)
 	cfg.Policy.Default = policy.AuthRequired
 	r := startRunner(t, cfg)
 	conn := dial(t, r.GRPCAddr(), nil)
@@ -220,7 +220,7 @@ func TestKeysDownAtStartThenRecover(t *testing.T) {
 func TestShutdownFinishesInFlightChecks(t *testing.T) {
 	oldKey, newKey := newKeyPair(t, "k1"), newKeyPair(t, "k2")
 	jwks := newJWKSServer(t, oldKey)
-	cfg := testConfig(jwks)
+	cfg := testConfig(jwks.URL)
 	cfg.JWKS.MinRefetchInterval = time.Millisecond // the unknown kid below may refetch at once
 	r := startRunner(t, cfg)
 	conn := dial(t, r.GRPCAddr(), nil)
@@ -257,7 +257,7 @@ func TestShutdownFinishesInFlightChecks(t *testing.T) {
 // TestShutdownIsBounded: a stream that never ends (a health Watch) cannot hold shutdown past ctx.
 func TestShutdownIsBounded(t *testing.T) {
 	jwks := newJWKSServer(t, newKeyPair(t, "k1"))
-	r := startRunner(t, testConfig(jwks))
+	r := startRunner(t, testConfig(jwks.URL))
 	conn := dial(t, r.GRPCAddr(), nil)
 	watch, err := healthpb.NewHealthClient(conn).Watch(context.Background(), &healthpb.HealthCheckRequest{})
 	if err != nil {
@@ -280,7 +280,7 @@ func TestShutdownIsBounded(t *testing.T) {
 func TestMetricsEndpoint(t *testing.T) {
 	key := newKeyPair(t, "k1")
 	jwks := newJWKSServer(t, key)
-	r := startRunner(t, testConfig(jwks))
+	r := startRunner(t, testConfig(jwks.URL))
 	conn := dial(t, r.GRPCAddr(), nil)
 	testkit.Eventually(t, "ready", r.Ready)
 	token := key.Sign(t, accessClaims(jwks.URL+"/pool", clientID))
@@ -315,7 +315,7 @@ func TestMetricsEndpoint(t *testing.T) {
 func TestMutualTLS(t *testing.T) {
 	pki := newTestPKI(t)
 	jwks := newJWKSServer(t, newKeyPair(t, "k1"))
-	cfg := testConfig(jwks)
+	cfg := testConfig(jwks.URL)
 	cfg.TLS = config.TLS{CertFile: pki.serverCert, KeyFile: pki.serverKey, ClientCAFile: pki.caCert}
 	r := startRunner(t, cfg)
 	testkit.Eventually(t, "ready", r.Ready)
@@ -357,7 +357,7 @@ func TestStartFailsOnABusyPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	cfg := testConfig(newJWKSServer(t, newKeyPair(t, "k1")))
+	cfg := testConfig(newJWKSServer(t, newKeyPair(t, "k1")).URL)
 	cfg.AdminListen = busy.Addr().String()
 	r, err := New(cfg, nil)
 	if err != nil {
@@ -375,7 +375,7 @@ func TestStartFailsOnABusyPort(t *testing.T) {
 // TestRunStopsWhenContextEnds: Run is what serve does on SIGTERM.
 func TestRunStopsWhenContextEnds(t *testing.T) {
 	jwks := newJWKSServer(t, newKeyPair(t, "k1"))
-	r, err := New(testConfig(jwks), nil)
+	r, err := New(testConfig(jwks.URL), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,7 +412,7 @@ func okHeader(resp *authv3.CheckResponse, name string) string {
 func TestClaimThatCannotBeAHeaderIsMalformed(t *testing.T) {
 	key := newKeyPair(t, "k1")
 	jwks := newJWKSServer(t, key)
-	cfg := testConfig(jwks)
+	cfg := testConfig(jwks.URL)
 	r := startRunner(t, cfg)
 	conn := dial(t, r.GRPCAddr(), nil)
 	testkit.Eventually(t, "ready", r.Ready)
@@ -446,7 +446,7 @@ func TestClaimThatCannotBeAHeaderIsMalformed(t *testing.T) {
 // and nothing of any other panic value (it might carry a token).
 func TestDecodePanicIsLoggedAndCounted(t *testing.T) {
 	core, logs := observer.New(zap.ErrorLevel)
-	r, err := New(testConfig(newJWKSServer(t, newKeyPair(t, "k1"))), zap.New(core))
+	r, err := New(testConfig(newJWKSServer(t, newKeyPair(t, "k1")).URL), zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}
