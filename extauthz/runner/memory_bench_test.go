@@ -59,7 +59,7 @@ func serveForMemoryBenchmark(url string) error {
 // -benchtime=1x: signing the tokens takes most of its time.
 func BenchmarkMemoryDistinctTokens(b *testing.B) {
 	const distinctTokens, checksPerToken = 40000, 3
-	key := newKeyPair(b, "k1")
+	key := testkit.MustNewKey(b, "k1")
 	jwks := newJWKSServer(b, key)
 	issuer := jwks.URL + "/pool"
 
