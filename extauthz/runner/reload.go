@@ -140,12 +140,12 @@ func fingerprint(files []string) [sha256.Size]byte {
 	return sum
 }
 
-// reloadFrom loads a configuration with load and applies it (Reload). Either way the outcome is
+// reloadFrom loads a configuration with load and applies it (reload). Either way the outcome is
 // logged, naming the key of every problem, and counted in cognito_authz_config_reloads_total.
 func (r *Runner) reloadFrom(ctx context.Context, load func() (*config.Config, error), why string) {
 	cfg, err := load()
 	if err == nil {
-		err = r.Reload(ctx, cfg)
+		err = r.reload(ctx, cfg)
 	}
 	r.metrics.ConfigReloaded(err)
 	if err != nil {
@@ -164,14 +164,12 @@ func splitErrors(err error) []error {
 	return []error{err}
 }
 
-// Reload replaces the engine with one built from cfg. The keys of issuers configured as before
+// reload replaces the engine with one built from cfg. The keys of issuers configured as before
 // are kept, not fetched again; the keys of every issuer that has none (a new one, or one whose
 // keys never loaded) are fetched first, within ctx and jwks.fetch_timeout, and the reload is
 // refused when they cannot be had, so a configuration never takes over with an issuer whose tokens
 // it could not check. A refused reload changes nothing.
-func (r *Runner) Reload(ctx context.Context, cfg *config.Config) error {
-	r.reloadMu.Lock()
-	defer r.reloadMu.Unlock()
+func (r *Runner) reload(ctx context.Context, cfg *config.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ type Runner struct {
 	cfg     *config.Config // as started: listeners and TLS mode come from it
 	log     *zap.Logger
 	metrics *metrics.Metrics
-	checks  *liveService // the current engine, swapped by Reload
+	checks  *liveService // the current engine, swapped by reload
 	tls     *tlsReloader // nil without TLS
 	grpc    *grpc.Server
 	health  *health.Server
@@ -62,8 +62,7 @@ type Runner struct {
 	shutErr   error
 	readyOnce sync.Once
 
-	reloadMu  sync.Mutex // one reload at a time; taken before mu
-	reloading Reloading  // set before Start
+	reloading Reloading // set before Start; its watch loop is the one caller of reload
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
 }
