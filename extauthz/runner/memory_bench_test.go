@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -98,25 +99,29 @@ func BenchmarkMemoryDistinctTokens(b *testing.B) {
 	warmup := key.Sign(b, accessClaims(issuer, clientID))
 	testkit.Eventually(b, "the service answers", func() bool { return check(warmup) })
 
-	// Tokens are signed as they are sent and dropped after.
-	tokens := make(chan string, 64)
-	workers := runtime.GOMAXPROCS(0)
-	for w := range workers {
-		go func() {
-			for i := w; i < distinctTokens; i += workers {
-				claims := accessClaims(issuer, clientID)
-				claims["sub"] = fmt.Sprintf("5f1d7a2c-0e4b-4c39-9a8e-%012d", i)
-				claims["jti"] = fmt.Sprintf("9c2e4b1a-7d3f-4e8b-a1c5-%012d", i)
-				claims["username"] = "user" + strconv.Itoa(i)
-				claims["cognito:groups"] = []string{"users", "readers"}
-				claims["scope"] = "openid profile email aws.cognito.signin.user.admin"
-				tokens <- key.Sign(b, claims)
-			}
-		}()
+	// Tokens are signed as they are sent and dropped after; each pass of the loop sends a new set.
+	produce := func() <-chan string {
+		tokens := make(chan string, 64)
+		var wg sync.WaitGroup
+		workers := runtime.GOMAXPROCS(0)
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < distinctTokens; i += workers {
+					claims := accessClaims(issuer, clientID)
+					claims["sub"] = fmt.Sprintf("5f1d7a2c-0e4b-4c39-9a8e-%012d", i)
+					claims["jti"] = fmt.Sprintf("9c2e4b1a-7d3f-4e8b-a1c5-%012d", i)
+					claims["username"] = "user" + strconv.Itoa(i)
+					claims["cognito:groups"] = []string{"users", "readers"}
+					claims["scope"] = "openid profile email aws.cognito.signin.user.admin"
+					tokens <- key.Sign(b, claims)
+				}
+			})
+		}
+		go func() { wg.Wait(); close(tokens) }()
+		return tokens
 	}
 	for b.Loop() {
-		for range distinctTokens {
-			token := <-tokens
+		for token := range produce() {
 			for range checksPerToken {
 				if !check(token) {
 					b.Fatal("not authenticated")
