@@ -175,9 +175,6 @@ func (e *Emulator) URL() string { return e.url }
 // LogPath is the emulator's console output.
 func (e *Emulator) LogPath() string { return e.logPath }
 
-// Exited is closed when the emulator's process has ended.
-func (e *Emulator) Exited() <-chan struct{} { return e.proc.Exited() }
-
 // writeConfig writes .cognito/config.json, which cognito-local reads from its working directory.
 func (e *Emulator) writeConfig() error {
 	conf, err := json.Marshal(map[string]any{
@@ -211,26 +208,13 @@ func (e *Emulator) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := e.proc.WaitReady(ctx, e.timeout, e.healthy); err != nil {
+	if err := e.proc.WaitReady(ctx, e.timeout, childproc.HTTPReady(e.client, e.url+"/health")); err != nil {
 		if errors.Is(err, childproc.ErrExitedEarly) {
 			return err
 		}
 		return fmt.Errorf("did not answer /health: %w", err)
 	}
 	return nil
-}
-
-func (e *Emulator) healthy(ctx context.Context) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/health", nil)
-	if err != nil {
-		return false
-	}
-	resp, err := e.client.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }
 
 // stopProcess ends the node process (SIGTERM, then SIGKILL after 10s) and waits for it.
