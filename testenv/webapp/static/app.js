@@ -356,7 +356,7 @@
     } catch (e) {
       body = null;
     }
-    return { status: resp.status, body, sentToken: !!s };
+    return { status: resp.status, body };
   }
 
   // api calls the app with the session, refreshing the access token when it has expired and,
