@@ -218,7 +218,7 @@ func (p *page) wantSignedIn(username string) string {
 	if token == "" {
 		token = p.eval(fmt.Sprintf(`localStorage.getItem(%q) || ''`, amplifyKey(p.d.ClientID, username, "accessToken")))
 	}
-	sub := claims(p.t, token)["sub"]
+	sub, _ := claims(p.t, token)["sub"].(string)
 	if f.AuthStatus != "authenticated" || sub == "" || f.Sub != sub || f.Private != 1 {
 		p.t.Fatalf("feed for %s (token sub %q): %+v", username, sub, f)
 	}
