@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -121,22 +122,10 @@ func TestCognitoLocalStackServesTheDemo(t *testing.T) {
 			t.Fatalf("GET /outbox = %d %s %s", status, h.Get("Content-Type"), body)
 		}
 		wantMsg := map[string]string{"username": user, "purpose": "confirm_sign_up", "code": code}
-		if n := len(box); n == 0 || !equalMaps(box[n-1], wantMsg) {
+		if n := len(box); n == 0 || !maps.Equal(box[n-1], wantMsg) {
 			t.Errorf("GET /outbox = %v, want %v last", box, wantMsg)
 		}
 	})
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // The web app's and the outbox's routes are auth off: cognito-authz is asked (and removes what a
