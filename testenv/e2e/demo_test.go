@@ -19,9 +19,6 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/webapp"
 )
 
-// demoClient reaches the stack as a browser would; only loopback, never a proxy.
-var demoClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
-
 // fetch sends one request through Envoy and returns the status, headers and body.
 func fetch(t *testing.T, method, url string, header http.Header, body []byte) (int, http.Header, []byte) {
 	t.Helper()
@@ -32,7 +29,7 @@ func fetch(t *testing.T, method, url string, header http.Header, body []byte) (i
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := demoClient.Do(req)
+	resp, err := loopback.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +45,7 @@ func fetch(t *testing.T, method, url string, header http.Header, body []byte) (i
 // answer into out.
 func cognitoCall(t *testing.T, endpoint, action string, in, out any) {
 	t.Helper()
-	api := cognitoapi.Client{URL: endpoint, HTTP: demoClient}
+	api := cognitoapi.Client{URL: endpoint, HTTP: loopback}
 	if err := api.Call(t.Context(), action, in, out); err != nil {
 		t.Fatalf("through Envoy: %v", err)
 	}
