@@ -7,10 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,7 +93,7 @@ func TestAmplifySessionCookiesAuthenticateThroughEnvoy(t *testing.T) {
 	prefix := "CognitoIdentityServiceProvider." + info.ClientID + "."
 	for _, name := range []string{prefix + "LastAuthUser", prefix + user.Username + ".accessToken", prefix + user.Username + ".idToken"} {
 		if got.Stored[name] == "" {
-			t.Errorf("Amplify stored no %s; it stored %v", name, keys(got.Stored))
+			t.Errorf("Amplify stored no %s; it stored %v", name, slices.Sorted(maps.Keys(got.Stored)))
 		}
 	}
 
@@ -129,12 +131,4 @@ func lastLine(out []byte) []byte {
 		}
 	}
 	return last
-}
-
-func keys(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

@@ -31,10 +31,10 @@ const (
 // PATH.
 var Tool = childproc.Tool{Name: "chromium", Aliases: []string{"chromium-browser", "google-chrome"}, Env: BinaryEnv, InstallHint: InstallHint}
 
-// Window is the browser's viewport, which is also the size of every screenshot.
+// The browser's viewport, which is also the size of every screenshot.
 const (
-	WindowWidth  = 1024
-	WindowHeight = 720
+	windowWidth  = 1024
+	windowHeight = 720
 )
 
 // FindBinary returns the Chromium to run (see Tool).
@@ -59,7 +59,7 @@ func Start(t testing.TB, bin string, timeout time.Duration) context.Context {
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.DisableGPU,
-		chromedp.WindowSize(WindowWidth, WindowHeight),
+		chromedp.WindowSize(windowWidth, windowHeight),
 		chromedp.Flag("no-proxy-server", true), // only loopback is reachable
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("disable-background-networking", true),

@@ -92,3 +92,50 @@ func (c *Client) Call(ctx context.Context, action string, in, out any) error {
 	}
 	return nil
 }
+
+// Attribute is one user attribute, e.g. email.
+type Attribute struct{ Name, Value string }
+
+// User is a user for CreateUser.
+type User struct {
+	Username, Password string
+	Attributes         []Attribute
+	Groups             []string
+}
+
+// CreateUser creates u as an administrator does, confirmed, with its permanent password and in its
+// groups, sending no welcome message (AdminCreateUser, AdminSetUserPassword, AdminAddUserToGroup),
+// and returns its sub.
+func (c *Client) CreateUser(ctx context.Context, poolID string, u User) (sub string, err error) {
+	var created struct {
+		User struct{ Attributes []Attribute }
+	}
+	if err := c.Call(ctx, "AdminCreateUser", map[string]any{
+		"UserPoolId": poolID, "Username": u.Username, "MessageAction": "SUPPRESS",
+		"TemporaryPassword": u.Password + "-temporary",
+		"UserAttributes":    u.Attributes,
+	}, &created); err != nil {
+		return "", err
+	}
+	for _, a := range created.User.Attributes {
+		if a.Name == "sub" {
+			sub = a.Value
+		}
+	}
+	if sub == "" {
+		return "", fmt.Errorf("AdminCreateUser made %s without a sub", u.Username)
+	}
+	if err := c.Call(ctx, "AdminSetUserPassword", map[string]any{
+		"UserPoolId": poolID, "Username": u.Username, "Password": u.Password, "Permanent": true,
+	}, nil); err != nil {
+		return "", err
+	}
+	for _, g := range u.Groups {
+		if err := c.Call(ctx, "AdminAddUserToGroup", map[string]any{
+			"UserPoolId": poolID, "Username": u.Username, "GroupName": g,
+		}, nil); err != nil {
+			return "", err
+		}
+	}
+	return sub, nil
+}

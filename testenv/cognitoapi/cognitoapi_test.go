@@ -1,10 +1,12 @@
 package cognitoapi_test
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,6 +65,52 @@ func TestCall(t *testing.T) {
 			var apiErr *cognitoapi.Error
 			if !errors.As(err, &apiErr) || *apiErr != *tt.wantErr {
 				t.Fatalf("Call error %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestCreateUser(t *testing.T) {
+	tests := []struct {
+		name        string
+		created     string // AdminCreateUser's answer
+		groups      []string
+		wantSub     string // "" wants an error
+		wantActions []string
+	}{
+		{"confirmed, in its groups", `{"User":{"Attributes":[{"Name":"email","Value":"a@example.com"},{"Name":"sub","Value":"s-1"}]}}`,
+			[]string{"admin", "ops"}, "s-1", []string{"AdminCreateUser", "AdminSetUserPassword", "AdminAddUserToGroup", "AdminAddUserToGroup"}},
+		{"no groups", `{"User":{"Attributes":[{"Name":"sub","Value":"s-2"}]}}`, nil, "s-2",
+			[]string{"AdminCreateUser", "AdminSetUserPassword"}},
+		{"created without a sub", `{"User":{"Attributes":[]}}`, nil, "", []string{"AdminCreateUser"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var actions []string
+			var createBody map[string]any
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				action := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), cognitoapi.TargetPrefix)
+				actions = append(actions, action)
+				if action == "AdminCreateUser" {
+					_ = json.NewDecoder(r.Body).Decode(&createBody)
+					io.WriteString(w, tt.created)
+					return
+				}
+				io.WriteString(w, `{}`)
+			}))
+			defer srv.Close()
+			c := cognitoapi.Client{URL: srv.URL + "/", HTTP: srv.Client()}
+			sub, err := c.CreateUser(t.Context(), "local_1", cognitoapi.User{Username: "alice", Password: "Alice-passw0rd",
+				Attributes: []cognitoapi.Attribute{{Name: "email", Value: "a@example.com"}}, Groups: tt.groups})
+			if sub != tt.wantSub || (err != nil) != (tt.wantSub == "") {
+				t.Errorf("CreateUser = %q, %v; want sub %q", sub, err, tt.wantSub)
+			}
+			if !slices.Equal(actions, tt.wantActions) {
+				t.Errorf("called %v, want %v", actions, tt.wantActions)
+			}
+			attrs, _ := json.Marshal(createBody["UserAttributes"])
+			if createBody["MessageAction"] != "SUPPRESS" || string(attrs) != `[{"Name":"email","Value":"a@example.com"}]` {
+				t.Errorf("AdminCreateUser sent %v, want no welcome message and the attributes", createBody)
 			}
 		})
 	}

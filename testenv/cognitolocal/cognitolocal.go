@@ -76,8 +76,6 @@ type Options struct {
 	AccessTokenTTL time.Duration
 	// Logf, when set, is told about a first-run install.
 	Logf func(format string, args ...any)
-	// StartTimeout bounds each start until the emulator answers; default DefaultStartTimeout.
-	StartTimeout time.Duration
 }
 
 // Emulator is one running, seeded cognito-local. Stop it when done.
@@ -93,15 +91,14 @@ type Emulator struct {
 	removeDir bool
 	startJS   string
 	logPath   string
-	timeout   time.Duration
 	client    *http.Client
 	api       *cognitoapi.Client
 	proc      *childproc.Proc
 }
 
 // Start installs the emulator when needed (npmcache.ErrUnavailable when it cannot be had), starts
-// it on a free loopback port and seeds it (see Seed). ctx bounds the start only. On error nothing
-// is left running.
+// it on a free loopback port and seeds it with the demo's pool (see Pool). ctx bounds the start
+// only. On error nothing is left running.
 func Start(ctx context.Context, opts Options) (e *Emulator, err error) {
 	installDir, err := npmcache.Ensure(ctx, InstallSpec(), opts.Logf)
 	if err != nil {
@@ -117,12 +114,8 @@ func Start(ctx context.Context, opts Options) (e *Emulator, err error) {
 		port:    port,
 		dir:     opts.Dir,
 		startJS: filepath.Join(installDir, startScript),
-		timeout: opts.StartTimeout,
 		// Only loopback is reachable; a proxy from the environment must never be asked.
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}},
-	}
-	if e.timeout <= 0 {
-		e.timeout = DefaultStartTimeout
 	}
 	e.api = &cognitoapi.Client{URL: e.url + "/", HTTP: e.client}
 	if e.dir == "" {
@@ -175,9 +168,6 @@ func (e *Emulator) URL() string { return e.url }
 // LogPath is the emulator's console output.
 func (e *Emulator) LogPath() string { return e.logPath }
 
-// Exited is closed when the emulator's process has ended.
-func (e *Emulator) Exited() <-chan struct{} { return e.proc.Exited() }
-
 // writeConfig writes .cognito/config.json, which cognito-local reads from its working directory.
 func (e *Emulator) writeConfig() error {
 	conf, err := json.Marshal(map[string]any{
@@ -203,7 +193,7 @@ func (e *Emulator) start(ctx context.Context) error {
 	e.proc, err = childproc.Start(cmd, childproc.Options{
 		Name:    "node",
 		LogPath: e.logPath,
-		// A restart (see Seed) keeps the first run's output.
+		// A restart (see seed) keeps the first run's output.
 		AppendLog: true,
 		// Boxes of delivered codes also go to the outbox.
 		OnStdoutLine: e.Outbox.readLine,
@@ -211,26 +201,13 @@ func (e *Emulator) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := e.proc.WaitReady(ctx, e.timeout, e.healthy); err != nil {
+	if err := e.proc.WaitReady(ctx, DefaultStartTimeout, childproc.HTTPReady(e.client, e.url+"/health")); err != nil {
 		if errors.Is(err, childproc.ErrExitedEarly) {
 			return err
 		}
 		return fmt.Errorf("did not answer /health: %w", err)
 	}
 	return nil
-}
-
-func (e *Emulator) healthy(ctx context.Context) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/health", nil)
-	if err != nil {
-		return false
-	}
-	resp, err := e.client.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }
 
 // stopProcess ends the node process (SIGTERM, then SIGKILL after 10s) and waits for it.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cognito-authz/cognito-authz/testenv/cognitoapi"
 )
 
 // AdminGroup is the seeded group that /api/admin requires.
@@ -105,42 +107,15 @@ func (e *Emulator) seed(ctx context.Context, tokenTTL time.Duration) error {
 
 // createUser creates u confirmed, with its permanent password and groups, and sets u.Sub.
 func (e *Emulator) createUser(ctx context.Context, poolID string, u *User) error {
-	var created struct {
-		User struct {
-			Attributes []struct{ Name, Value string }
-		}
-	}
-	if err := e.Call(ctx, "AdminCreateUser", map[string]any{
-		"UserPoolId": poolID, "Username": u.Username, "MessageAction": "SUPPRESS",
-		"TemporaryPassword": u.Password + "-temporary",
-		"UserAttributes": []map[string]string{
-			{"Name": "email", "Value": u.Email}, {"Name": "email_verified", "Value": "true"},
-			{"Name": "phone_number", "Value": u.Phone}, {"Name": "phone_number_verified", "Value": "true"},
+	sub, err := e.api.CreateUser(ctx, poolID, cognitoapi.User{
+		Username: u.Username, Password: u.Password, Groups: u.Groups,
+		Attributes: []cognitoapi.Attribute{
+			{Name: "email", Value: u.Email}, {Name: "email_verified", Value: "true"},
+			{Name: "phone_number", Value: u.Phone}, {Name: "phone_number_verified", Value: "true"},
 		},
-	}, &created); err != nil {
-		return err
-	}
-	for _, a := range created.User.Attributes {
-		if a.Name == "sub" {
-			u.Sub = a.Value
-		}
-	}
-	if u.Sub == "" {
-		return fmt.Errorf("AdminCreateUser made %s without a sub", u.Username)
-	}
-	if err := e.Call(ctx, "AdminSetUserPassword", map[string]any{
-		"UserPoolId": poolID, "Username": u.Username, "Password": u.Password, "Permanent": true,
-	}, nil); err != nil {
-		return err
-	}
-	for _, g := range u.Groups {
-		if err := e.Call(ctx, "AdminAddUserToGroup", map[string]any{
-			"UserPoolId": poolID, "Username": u.Username, "GroupName": g,
-		}, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
+	u.Sub = sub
+	return err
 }
 
 // enableSMSMFA adds an SMS MFAOptions entry to username's record in the stopped emulator's data

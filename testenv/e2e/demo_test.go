@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,9 +19,6 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/webapp"
 )
 
-// demoClient reaches the stack as a browser would; only loopback, never a proxy.
-var demoClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
-
 // fetch sends one request through Envoy and returns the status, headers and body.
 func fetch(t *testing.T, method, url string, header http.Header, body []byte) (int, http.Header, []byte) {
 	t.Helper()
@@ -31,7 +29,7 @@ func fetch(t *testing.T, method, url string, header http.Header, body []byte) (i
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := demoClient.Do(req)
+	resp, err := loopback.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +45,7 @@ func fetch(t *testing.T, method, url string, header http.Header, body []byte) (i
 // answer into out.
 func cognitoCall(t *testing.T, endpoint, action string, in, out any) {
 	t.Helper()
-	api := cognitoapi.Client{URL: endpoint, HTTP: demoClient}
+	api := cognitoapi.Client{URL: endpoint, HTTP: loopback}
 	if err := api.Call(t.Context(), action, in, out); err != nil {
 		t.Fatalf("through Envoy: %v", err)
 	}
@@ -121,22 +119,10 @@ func TestCognitoLocalStackServesTheDemo(t *testing.T) {
 			t.Fatalf("GET /outbox = %d %s %s", status, h.Get("Content-Type"), body)
 		}
 		wantMsg := map[string]string{"username": user, "purpose": "confirm_sign_up", "code": code}
-		if n := len(box); n == 0 || !equalMaps(box[n-1], wantMsg) {
+		if n := len(box); n == 0 || !maps.Equal(box[n-1], wantMsg) {
 			t.Errorf("GET /outbox = %v, want %v last", box, wantMsg)
 		}
 	})
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // The web app's and the outbox's routes are auth off: cognito-authz is asked (and removes what a

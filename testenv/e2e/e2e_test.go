@@ -331,16 +331,16 @@ func TestKeysKeepWorkingWhenTheKeyEndpointGoesDown(t *testing.T) {
 	wantIdentity(t, a, map[string]string{"x-auth-status": "anonymous", "x-auth-reason": "jwks_unavailable"})
 }
 
+// stalledKeysAuthzTimeout is Envoy's timeout in TestStalledKeyEndpointGetsAnAnswerInTime: under
+// the key fetch timeout (5s), so a wait for the fetch would outlast it. It is 1s, not the
+// product's 0.25s (which the jwks unit test takes): the answer then has a quarter of a second to
+// reach Envoy, which a test machine running every other test at once can be slower than.
+const stalledKeysAuthzTimeout = "1s"
+
 // TestStalledKeyEndpointGetsAnAnswerInTime: with the key endpoint stalling, a token under a key
 // not fetched yet makes cognito-authz refetch, and it answers jwks_unavailable before Envoy's own
 // timeout: anonymous on an optional route, its own 503 on a required one. Waiting for the fetch's
-// own timeout (5s) instead left Envoy to answer 503 everywhere. Envoy's timeout here is 1s, not
-// the product's 0.25s (which the jwks unit test takes): the answer then has a quarter of a second
-// to reach Envoy, which a test machine running every other test at once can be slower than.
-// stalledKeysAuthzTimeout is under the key fetch timeout (5s), so a wait for the fetch would
-// outlast it.
-const stalledKeysAuthzTimeout = "1s"
-
+// own timeout (5s) instead left Envoy to answer 503 everywhere.
 func TestStalledKeyEndpointGetsAnAnswerInTime(t *testing.T) {
 	var stall atomic.Bool
 	released := make(chan struct{})

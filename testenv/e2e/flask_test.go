@@ -148,8 +148,7 @@ func startFlaskApp(t *testing.T) string {
 	cmd := exec.Command(python, "app.py")
 	cmd.Dir = flaskDir
 	cmd.Env = append(os.Environ(), "HOST=127.0.0.1", "PORT="+port, "PYTHONDONTWRITEBYTECODE=1")
-	client := loopbackClient(t)
-	childproc.StartTest(t, cmd, childproc.Options{Name: "flask"}, flaskStartTimeout, childproc.HTTPReady(client, "http://"+addr+backend.HealthzPath))
+	childproc.StartTest(t, cmd, childproc.Options{Name: "flask"}, flaskStartTimeout, childproc.HTTPReady(loopback, "http://"+addr+backend.HealthzPath))
 	return addr
 }
 

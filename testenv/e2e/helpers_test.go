@@ -127,10 +127,6 @@ func wantChallenge(t *testing.T, a *e2e.Answer, contains ...string) {
 	}
 }
 
-// loopbackClient is an HTTP client for helpers on loopback: no proxy from the environment is
-// ever asked.
-func loopbackClient(t *testing.T) *http.Client {
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	t.Cleanup(c.CloseIdleConnections)
-	return c
-}
+// loopback is the HTTP client of the tests' own requests to helpers and to the stack: only
+// loopback is reachable, so no proxy from the environment is ever asked.
+var loopback = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}

@@ -174,7 +174,7 @@ func startMoto(t *testing.T) *motoEmulator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &motoEmulator{userPoolAPI{url: "http://127.0.0.1:" + strconv.Itoa(port), client: loopbackClient(t), signingRegion: motoRegion}}
+	m := &motoEmulator{userPoolAPI{url: "http://127.0.0.1:" + strconv.Itoa(port), client: loopback, signingRegion: motoRegion}}
 	cmd := exec.Command(bin, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	childproc.StartTest(t, cmd, childproc.Options{Name: "moto"}, motoStartTimeout, childproc.HTTPReady(m.client, m.url+"/moto-api/config"))
 	return m

@@ -111,7 +111,6 @@ type Stack struct {
 	Config *config.Config
 
 	info            Info // but for the URLs Envoy's port decides
-	issuerURL       string
 	backendURL      string
 	backendRequests atomic.Int64
 	servers         []*http.Server
@@ -209,8 +208,7 @@ func (s *Stack) startIdP(ctx context.Context, opts Options) error {
 		if err != nil {
 			return err
 		}
-		s.issuerURL = "http://" + issuerLis.Addr().String()
-		s.Issuer, err = issuer.New(issuer.Options{BaseURL: s.issuerURL, ClientIDs: []string{ClientID}, TTL: opts.TokenTTL})
+		s.Issuer, err = issuer.New(issuer.Options{BaseURL: "http://" + issuerLis.Addr().String(), ClientIDs: []string{ClientID}, TTL: opts.TokenTTL})
 		if err != nil {
 			issuerLis.Close()
 			return err
@@ -296,10 +294,6 @@ func (s *Stack) issuerNames() []string {
 
 // URL is Envoy's listener, where the app is reached, e.g. http://127.0.0.1:8000.
 func (s *Stack) URL() string { return s.Envoy.URL() }
-
-// IssuerURL is where the local issuer is served (its pool is at IssuerURL()/<pool id>); empty
-// with an IdP other than IdPBuiltin.
-func (s *Stack) IssuerURL() string { return s.issuerURL }
 
 // BackendURL is the backend (the demo's, or Options.Backend), reached directly (unchecked).
 func (s *Stack) BackendURL() string { return s.backendURL }

@@ -16,11 +16,14 @@ type userPoolAPI struct {
 	signingRegion string
 }
 
+func (c *userPoolAPI) api() *cognitoapi.Client {
+	return &cognitoapi.Client{URL: c.url + "/", HTTP: c.client, SigningRegion: c.signingRegion}
+}
+
 // call invokes one API action, decoding the answer into out (when not nil).
 func (c *userPoolAPI) call(t *testing.T, action string, in, out any) {
 	t.Helper()
-	api := cognitoapi.Client{URL: c.url + "/", HTTP: c.client, SigningRegion: c.signingRegion}
-	if err := api.Call(t.Context(), action, in, out); err != nil {
+	if err := c.api().Call(t.Context(), action, in, out); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -34,32 +37,16 @@ type cognitoUser struct {
 func (c *userPoolAPI) createUser(t *testing.T, poolID, username, group string) cognitoUser {
 	t.Helper()
 	u := cognitoUser{username: username, password: "Passw0rd!" + username, email: username + "@example.com"}
-	var created struct {
-		User struct {
-			Attributes []struct{ Name, Value string }
-		}
-	}
-	c.call(t, "AdminCreateUser", map[string]any{
-		"UserPoolId": poolID, "Username": username, "MessageAction": "SUPPRESS",
-		"TemporaryPassword": "Temp0rary!" + username,
-		"UserAttributes":    []map[string]string{{"Name": "email", "Value": u.email}},
-	}, &created)
-	for _, a := range created.User.Attributes {
-		if a.Name == "sub" {
-			u.sub = a.Value
-		}
-	}
-	if u.sub == "" {
-		t.Fatalf("%s was created without a sub: %+v", username, created)
-	}
-	c.call(t, "AdminSetUserPassword", map[string]any{
-		"UserPoolId": poolID, "Username": username, "Password": u.password, "Permanent": true,
-	}, nil)
+	var groups []string
 	if group != "" {
-		c.call(t, "AdminAddUserToGroup", map[string]any{
-			"UserPoolId": poolID, "Username": username, "GroupName": group,
-		}, nil)
+		groups = []string{group}
 	}
+	sub, err := c.api().CreateUser(t.Context(), poolID, cognitoapi.User{Username: username, Password: u.password,
+		Attributes: []cognitoapi.Attribute{{Name: "email", Value: u.email}}, Groups: groups})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.sub = sub
 	return u
 }
 

@@ -20,8 +20,8 @@ import (
 // or the registry unreachable. Tests skip on it unless childproc.RequireEnv is 1 (CI).
 var ErrUnavailable = errors.New("npm packages unavailable")
 
-// InstallTimeout bounds one first-run install from the registry.
-const InstallTimeout = 4 * time.Minute
+// installTimeout bounds one first-run install from the registry.
+const installTimeout = 4 * time.Minute
 
 // Spec is one installation.
 type Spec struct {
@@ -37,8 +37,8 @@ type Spec struct {
 	Want string
 }
 
-// Dir is where the installations are kept.
-func Dir() string {
+// cacheRoot is where the installations are kept.
+func cacheRoot() string {
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
@@ -56,7 +56,7 @@ func Ensure(ctx context.Context, spec Spec, logf func(format string, args ...any
 	if _, err := exec.LookPath("node"); err != nil {
 		return "", fmt.Errorf("%w: Node.js is needed (node not found: %v)", ErrUnavailable, err)
 	}
-	parent := Dir()
+	parent := cacheRoot()
 	dir := filepath.Join(parent, spec.Key)
 	if _, err := os.Stat(filepath.Join(dir, spec.Want)); err == nil {
 		return dir, nil
@@ -80,7 +80,7 @@ func Ensure(ctx context.Context, spec Spec, logf func(format string, args ...any
 	if logf != nil {
 		logf("installing %s into %s (first run only)", spec.Key, dir)
 	}
-	ctx, cancel := context.WithTimeout(ctx, InstallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, installTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, npm, spec.Args...)
 	cmd.Env = append(os.Environ(), "npm_config_update_notifier=false", "npm_config_fund=false", "npm_config_audit=false")

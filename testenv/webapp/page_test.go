@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/cognito-authz/cognito-authz/internal/poll"
+	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/browser"
 )
 
@@ -218,7 +219,7 @@ func (p *page) wantSignedIn(username string) string {
 	if token == "" {
 		token = p.eval(fmt.Sprintf(`localStorage.getItem(%q) || ''`, amplifyKey(p.d.ClientID, username, "accessToken")))
 	}
-	sub := claims(p.t, token)["sub"]
+	sub, _ := claims(p.t, token)["sub"].(string)
 	if f.AuthStatus != "authenticated" || sub == "" || f.Sub != sub || f.Private != 1 {
 		p.t.Fatalf("feed for %s (token sub %q): %+v", username, sub, f)
 	}
@@ -283,7 +284,7 @@ func (p *page) setCookie(name, value string) {
 // route: the x-auth-reason the backend received ("" when authenticated).
 func (p *page) reasonFor(token string) string {
 	p.t.Helper()
-	req, err := http.NewRequestWithContext(p.ctx, http.MethodGet, p.d.AppURL+"/api/activities/home", nil)
+	req, err := http.NewRequestWithContext(p.ctx, http.MethodGet, p.d.AppURL+backend.HomePath, nil)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -293,7 +294,7 @@ func (p *page) reasonFor(token string) string {
 		p.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var body struct{ Headers map[string][]string }
+	var body backend.Response
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		p.t.Fatal(err)
 	}

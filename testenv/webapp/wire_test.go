@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/cognito-authz/cognito-authz/internal/poll"
+	"github.com/cognito-authz/cognito-authz/testenv/cognitoapi"
 )
 
 // cognitoCall is one call the page made to the Cognito user-pool API, as the browser sent it.
@@ -99,13 +100,12 @@ func (w *wire) snapshot() []cognitoCall {
 // was used, and that the page refreshed exactly wantRefreshes times (no loop on a dead token).
 func checkWire(t *testing.T, calls []cognitoCall, wantRefreshes int) {
 	t.Helper()
-	const targetPrefix = "AWSCognitoIdentityProviderService."
 	actions, flows := map[string]int{}, map[string]int{}
 	for _, c := range calls {
-		if c.Method != "POST" || c.ContentType != "application/x-amz-json-1.1" || !strings.HasPrefix(c.Target, targetPrefix) {
+		if c.Method != "POST" || c.ContentType != cognitoapi.ContentType || !strings.HasPrefix(c.Target, cognitoapi.TargetPrefix) {
 			t.Errorf("a Cognito call not as Amplify sends it: %+v", c)
 		}
-		action := strings.TrimPrefix(c.Target, targetPrefix)
+		action := strings.TrimPrefix(c.Target, cognitoapi.TargetPrefix)
 		actions[action]++
 		if action == "InitiateAuth" {
 			flows[c.AuthFlow]++

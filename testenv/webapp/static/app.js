@@ -230,10 +230,15 @@
     return mode() === 'bearer' ? localStore : cookieStore;
   }
 
+  // lastAuthUserKey names the key that holds the signed-in user's name.
+  function lastAuthUserKey() {
+    return KEY_PREFIX + config.clientId + '.LastAuthUser';
+  }
+
   function keys(username) {
     const base = KEY_PREFIX + config.clientId + '.';
     return {
-      lastAuthUser: base + 'LastAuthUser',
+      lastAuthUser: lastAuthUserKey(),
       accessToken: base + username + '.accessToken',
       idToken: base + username + '.idToken',
       refreshToken: base + username + '.refreshToken',
@@ -244,7 +249,7 @@
   // session reads the signed-in user's tokens from the current store, or null.
   function session() {
     const s = store();
-    const username = s.get(KEY_PREFIX + config.clientId + '.LastAuthUser');
+    const username = s.get(lastAuthUserKey());
     if (!username) return null;
     const k = keys(username);
     const accessToken = s.get(k.accessToken);
@@ -268,12 +273,12 @@
 
   function clearSession(s) {
     s = s || store();
-    const username = s.get(KEY_PREFIX + config.clientId + '.LastAuthUser');
+    const username = s.get(lastAuthUserKey());
     if (username) {
       const k = keys(username);
       [k.accessToken, k.idToken, k.refreshToken, k.clockDrift].forEach((n) => s.remove(n));
     }
-    s.remove(KEY_PREFIX + config.clientId + '.LastAuthUser');
+    s.remove(lastAuthUserKey());
   }
 
   // decodeJWT reads a token's payload without verifying it: only to show a name and to know when
@@ -356,7 +361,7 @@
     } catch (e) {
       body = null;
     }
-    return { status: resp.status, body, sentToken: !!s };
+    return { status: resp.status, body };
   }
 
   // api calls the app with the session, refreshing the access token when it has expired and,
