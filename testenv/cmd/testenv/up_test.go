@@ -253,7 +253,7 @@ func TestUpAWSRenders(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	opts := upOptions(f, "envoy", nil, nil, io.Discard)
+	opts := upOptions(f, "envoy", nil, nil, nil)
 	if opts.IdP != e2e.IdPAWS || opts.AWS != (e2e.AWSPool{UserPoolID: "eu-west-1_AbCdEf123", ClientID: "webclient"}) {
 		t.Fatalf("up asks for a stack with IdP %q, pool %+v", opts.IdP, opts.AWS)
 	}
