@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
@@ -209,21 +208,13 @@ func authzConfig(is *issuer.Issuer, users int) *config.Config {
 
 // envoyHTTPConfig renders deploy/forwardauth/envoy-http-ext-authz.yaml for the bench's addresses.
 func envoyHTTPConfig(backendAddr, authzHTTPAddr string) ([]byte, error) {
-	endpoint := func(addr string) (envoyconf.Endpoint, error) {
-		host, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			return envoyconf.Endpoint{}, err
-		}
-		p, err := strconv.Atoi(port)
-		return envoyconf.Endpoint{Host: host, Port: p}, err
-	}
 	p := edge.Local("Rendered by testenv bench.")
 	p.Listen.Port, p.Admin.Port = 0, 0
 	var err error
-	if p.Backend, err = endpoint(backendAddr); err != nil {
+	if p.Backend, err = envoyconf.ParseEndpoint(backendAddr); err != nil {
 		return nil, err
 	}
-	if p.Authz, err = endpoint(authzHTTPAddr); err != nil {
+	if p.Authz, err = envoyconf.ParseEndpoint(authzHTTPAddr); err != nil {
 		return nil, err
 	}
 	return edge.RenderEnvoyHTTP(p)

@@ -80,6 +80,19 @@ type Endpoint struct {
 	Port int
 }
 
+// ParseEndpoint reads a host:port address, such as a listener's, as an Endpoint.
+func ParseEndpoint(hostport string) (Endpoint, error) {
+	host, portText, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port <= 0 || port > 65535 {
+		return Endpoint{}, fmt.Errorf("bad port %q", portText)
+	}
+	return Endpoint{Host: host, Port: port}, nil
+}
+
 // Params are everything that differs between rendered configurations.
 type Params struct {
 	Title  string // first comment line of the file

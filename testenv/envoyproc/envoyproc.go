@@ -278,15 +278,11 @@ func (cfg Config) params() (envoyconf.Params, error) {
 }
 
 func endpoint(name, hostport string) (envoyconf.Endpoint, error) {
-	host, portText, err := net.SplitHostPort(hostport)
+	e, err := envoyconf.ParseEndpoint(hostport)
 	if err != nil {
-		return envoyconf.Endpoint{}, fmt.Errorf("envoyproc: %s address %q: %w", name, hostport, err)
+		return e, fmt.Errorf("envoyproc: %s address %q: %w", name, hostport, err)
 	}
-	port, err := strconv.Atoi(portText)
-	if err != nil || port <= 0 || port > 65535 {
-		return envoyconf.Endpoint{}, fmt.Errorf("envoyproc: %s address %q: bad port", name, hostport)
-	}
-	return envoyconf.Endpoint{Host: host, Port: port}, nil
+	return e, nil
 }
 
 // waitReady polls until the admin API answers LIVE on /ready, then learns the listener's port.
