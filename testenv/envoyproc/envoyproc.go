@@ -179,8 +179,10 @@ func Start(ctx context.Context, cfg Config) (*Envoy, error) {
 		timeout = 30 * time.Second
 	}
 	if err := e.waitReady(ctx, timeout, adminAddrPath); err != nil {
-		_ = e.Stop()
-		return nil, fmt.Errorf("envoyproc: %w\n--- envoy log (%s) ---\n%s", err, e.logPath, childproc.Tail(e.logPath, childproc.LogTailBytes))
+		_ = e.proc.Stop() // its log is whole once it has exited
+		err = fmt.Errorf("envoyproc: %w\n--- envoy log (%s) ---\n%s", err, e.logPath, e.proc.Log())
+		_ = e.Stop() // removes a temporary directory, the log with it
+		return nil, err
 	}
 	return e, nil
 }
