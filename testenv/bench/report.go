@@ -287,8 +287,8 @@ func (r *Report) Compare(subject, baseline string) ([]Comparison, error) {
 		}
 		c := Comparison{
 			Phase: ph.name, Subject: subject, Baseline: baseline,
-			ThroughputRatio:  round(s.RPS/b.RPS, 3),
-			P99Ratio:         round(s.P99Ms/b.P99Ms, 3),
+			ThroughputRatio:  ratio(s.RPS, b.RPS),
+			P99Ratio:         ratio(s.P99Ms, b.P99Ms),
 			SubjectErrors:    s.Errors,
 			BaselineHadError: b.Errors > 0,
 		}
