@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"time"
 
@@ -13,12 +14,14 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/config"
 )
 
 // healthcheck probes grpc.health.v1 once, for containers without a shell or grpc_health_probe.
 func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("healthcheck", "[flags]", stderr)
-	addr := fs.String("addr", "127.0.0.1:9001", "gRPC `address` of the service")
+	addr := fs.String("addr", defaultHealthcheckAddr(), "gRPC `address` of the service")
 	service := fs.String("service", "", "service `name` to ask about (\"\" is the whole server)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this `long`")
 	useTLS := fs.Bool("tls", false, "connect with TLS")
@@ -77,4 +80,14 @@ func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFailed
 	}
 	return exitOK
+}
+
+// defaultHealthcheckAddr is the default listen address's port on loopback: where a container's
+// own service answers when started with the defaults.
+func defaultHealthcheckAddr() string {
+	_, port, err := net.SplitHostPort(config.Default().Listen)
+	if err != nil {
+		panic("config.Default().Listen is not host:port: " + err.Error())
+	}
+	return net.JoinHostPort("127.0.0.1", port)
 }

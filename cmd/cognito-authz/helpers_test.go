@@ -33,11 +33,13 @@ func newTestIssuer(t *testing.T, opts poolOptions) *pool {
 	return &pool{jwks: testkit.NewKeysServer(t, opts.Key), key: opts.Key}
 }
 
-func (p *pool) IssuerURL() string                       { return p.jwks.URL + "/local_pool" }
-func (p *pool) JWKSURL() string                         { return p.IssuerURL() + "/.well-known/jwks.json" }
-func (p *pool) SigningKey() *testkit.Key                { return p.key }
-func (p *pool) FailJWKS(status int)                     { p.jwks.Fail(status) }
-func sub(_ *testing.T, _ *pool, username string) string { return "sub-" + username }
+func (p *pool) IssuerURL() string        { return p.jwks.URL + "/local_pool" }
+func (p *pool) JWKSURL() string          { return p.IssuerURL() + "/.well-known/jwks.json" }
+func (p *pool) SigningKey() *testkit.Key { return p.key }
+func (p *pool) FailJWKS(status int)      { p.jwks.Fail(status) }
+
+// sub is the sub claim of username's tokens.
+func sub(username string) string { return "sub-" + username }
 
 // tokenSpec says which access token MustMint makes; zero fields take the pool's defaults.
 type tokenSpec struct {
@@ -71,7 +73,7 @@ func (p *pool) MustMint(t *testing.T, spec tokenSpec) string {
 		scope = strings.Join(spec.Scopes, " ")
 	}
 	claims := map[string]any{
-		"sub": sub(t, p, spec.Username), "iss": p.IssuerURL(), "version": 2, "client_id": spec.ClientID,
+		"sub": sub(spec.Username), "iss": p.IssuerURL(), "version": 2, "client_id": spec.ClientID,
 		"origin_jti": randomID(t), "event_id": randomID(t), "token_use": "access", "scope": scope,
 		"auth_time": spec.IssuedAt.Unix(), "iat": spec.IssuedAt.Unix(), "exp": spec.IssuedAt.Add(spec.TTL).Unix(),
 		"jti": randomID(t), "username": spec.Username,

@@ -63,7 +63,7 @@ func TestVerify(t *testing.T) {
 	expired.IssuedAt, expired.TTL = now.Add(-2*time.Hour), time.Hour
 	otherApp.ClientID = "other-app"
 	otherKey.Key = unpublished
-	alice := sub(t, pool, "alice")
+	alice := sub("alice")
 
 	tests := []struct {
 		name       string
@@ -353,7 +353,7 @@ func TestServeSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	decision := logs.waitFor("check")
-	if decision["result"] != "authenticated" || decision["sub"] != sub(t, pool, "alice") || decision["jti"] != "jti-1" || decision["level"] != "debug" {
+	if decision["result"] != "authenticated" || decision["sub"] != sub("alice") || decision["jti"] != "jti-1" || decision["level"] != "debug" {
 		t.Errorf("decision line %v", decision)
 	}
 

@@ -40,14 +40,13 @@ func main() {
 	os.Exit(s.finish(*failOnSkip))
 }
 
-// event is one line of `go test -json` (cmd/test2json), build events included.
+// event is what the summary reads of one line of `go test -json` (cmd/test2json), build events
+// included.
 type event struct {
-	Action     string
-	Package    string
-	ImportPath string // build-output and build-fail
-	Test       string
-	Elapsed    float64
-	Output     string
+	Action  string
+	Package string
+	Test    string
+	Output  string
 }
 
 // testKey names one test (or subtest) of one package.

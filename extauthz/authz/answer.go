@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc/mem"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 )
@@ -22,7 +23,7 @@ import (
 // An Answer and its CheckResponse are shared between calls and read-only.
 type Answer struct {
 	response atomic.Pointer[authv3.CheckResponse]
-	encoded  atomic.Pointer[[]byte]
+	encoded  atomic.Pointer[mem.BufferSlice]
 	// Set for an authenticated answer, which can be built again from them.
 	claims *verifier.Claims
 	names  *headerNames
@@ -52,8 +53,10 @@ func (a *Answer) Response() *authv3.CheckResponse {
 	return r
 }
 
-// Encoded returns the encoding kept by SetEncoded, or nil.
-func (a *Answer) Encoded() []byte {
+// Encoded returns the encoding kept by SetEncoded, or nil. It is one read-only buffer that every
+// call shares, built once so that handing it to gRPC allocates nothing; gRPC only reads it, and
+// frees it as a no-op.
+func (a *Answer) Encoded() mem.BufferSlice {
 	if p := a.encoded.Load(); p != nil {
 		return *p
 	}
@@ -62,7 +65,8 @@ func (a *Answer) Encoded() []byte {
 
 // SetEncoded keeps wire, the encoding of a.Response(); it must not be modified afterwards.
 func (a *Answer) SetEncoded(wire []byte) {
-	a.encoded.Store(&wire)
+	encoded := mem.BufferSlice{mem.SliceBuffer(wire)}
+	a.encoded.Store(&encoded)
 	if a.claims != nil {
 		a.response.Store(nil)
 	}

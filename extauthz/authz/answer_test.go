@@ -46,7 +46,7 @@ func TestAnswerKeptWithTheToken(t *testing.T) {
 	if again := first.Response(); again == resp || !proto.Equal(again, resp) {
 		t.Errorf("the response after encoding: %v (same pointer %v), want an equal one built again", again, again == resp)
 	}
-	if string(check(plain, alice).Encoded()) != "encoded" {
+	if string(check(plain, alice).Encoded().Materialize()) != "encoded" {
 		t.Error("the encoding is not kept with the token")
 	}
 	other := check(custom, alice)

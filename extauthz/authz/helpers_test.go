@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,7 +39,6 @@ func signingKey() *testkit.Key { return testkit.SharedKey(kid) }
 // issuerEnv is a loopback Cognito stand-in: one pool whose JWKS serves the signing key, and one
 // whose JWKS endpoint is down.
 type issuerEnv struct {
-	server   *httptest.Server
 	issuer   string // the working pool's issuer URL
 	deadIss  string // the failing pool's issuer URL
 	verifier *verifier.Verifier
@@ -52,19 +50,11 @@ func (e *issuerEnv) advance(d time.Duration) { e.clock.Add(int64(d)) }
 
 func newIssuerEnv(t testing.TB) *issuerEnv {
 	t.Helper()
-	jwks := testkit.KeysBody(signingKey())
-	mux := http.NewServeMux()
-	mux.HandleFunc(poolPath+"/.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(jwks)
-	})
-	mux.HandleFunc(deadPoolPath+"/.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "down", http.StatusServiceUnavailable)
-	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	keys := testkit.NewKeysServer(t, signingKey())
+	dead := testkit.NewJWKSServer(t, nil)
+	dead.Fail(http.StatusServiceUnavailable)
 
-	env := &issuerEnv{server: srv, issuer: srv.URL + poolPath, deadIss: srv.URL + deadPoolPath}
+	env := &issuerEnv{issuer: keys.URL + poolPath, deadIss: dead.URL + deadPoolPath}
 	env.clock.Store(now.UnixNano())
 	var err error
 	env.verifier, err = verifier.New(verifier.Config{
@@ -72,7 +62,7 @@ func newIssuerEnv(t testing.TB) *issuerEnv {
 			{Issuer: env.issuer, ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAny},
 			{Issuer: env.deadIss, ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAny},
 		},
-		HTTPClient:      srv.Client(),
+		HTTPClient:      keys.Client(),
 		CacheMaxEntries: -1, // the default size; zero would disable the cache
 		Now:             func() time.Time { return time.Unix(0, env.clock.Load()) },
 	})

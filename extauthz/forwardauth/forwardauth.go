@@ -58,6 +58,10 @@ func checkDeadline(h http.Header) time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
+// internalErrorBody answers when Check itself failed, as Check's own failures are answered
+// (docs/reference.md#denials).
+const internalErrorBody = `{"error":"unavailable","reason":"internal"}`
+
 // Handler is the HTTP endpoint. It serves every path: Envoy's HTTP ext_authz sends the original
 // path as the request's own.
 type Handler struct {
@@ -90,7 +94,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	resp, err := h.checker.Check(ctx, checkRequest(r.Header, path, method))
 	if err != nil { // Check never errs; fail closed all the same
-		writeDenied(w, http.StatusServiceUnavailable, nil, `{"error":"unavailable","reason":"internal"}`)
+		writeDenied(w, http.StatusServiceUnavailable, nil, internalErrorBody)
 		return
 	}
 	switch answer := resp.GetHttpResponse().(type) {
@@ -104,7 +108,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeDenied(w, status, d.GetHeaders(), d.GetBody())
 	default:
-		writeDenied(w, http.StatusServiceUnavailable, nil, `{"error":"unavailable","reason":"internal"}`)
+		writeDenied(w, http.StatusServiceUnavailable, nil, internalErrorBody)
 	}
 }
 

@@ -47,9 +47,6 @@ func jwxJWK(t *testing.T, raw any, kid string) json.RawMessage {
 	return b
 }
 
-// jwksBody is {"keys":[elems...]}.
-func jwksBody(_ *testing.T, elems ...any) []byte { return testkit.JWKSBody(elems...) }
-
 // jwksServer is a real HTTP endpoint whose answer a test can change and whose hits it can count.
 type jwksServer = testkit.JWKSServer
 

@@ -28,7 +28,7 @@ func randomKid(t *testing.T) string {
 
 func TestLoadAtStartUp(t *testing.T) {
 	a, b, _, _ := keys(t)
-	srv := newJWKSServer(t, jwksBody(t, rsaJWK(a, "a"), rsaJWK(b, "b")))
+	srv := newJWKSServer(t, testkit.JWKSBody(rsaJWK(a, "a"), rsaJWK(b, "b")))
 	var log fetchLog
 	c := New(srv.URL, Options{OnFetch: log.OnFetch})
 
@@ -95,7 +95,7 @@ func TestDefaults(t *testing.T) {
 // docs/reference.md#verification names and checks that the error is reported and the keys survive.
 func TestFetchFailureKeepsLastGoodKeys(t *testing.T) {
 	a, _, _, weak := keys(t)
-	good := jwksBody(t, rsaJWK(a, "a"))
+	good := testkit.JWKSBody(rsaJWK(a, "a"))
 
 	tests := []struct {
 		name     string
@@ -168,7 +168,7 @@ func TestFetchFailureKeepsLastGoodKeys(t *testing.T) {
 		},
 		{
 			name:    "zero usable keys",
-			breakIt: func(t *testing.T, s *jwksServer) { s.Serve(jwksBody(t, rsaJWK(weak, "weak"))) },
+			breakIt: func(t *testing.T, s *jwksServer) { s.Serve(testkit.JWKSBody(rsaJWK(weak, "weak"))) },
 			wantErr: "no usable keys (1 skipped)",
 		},
 		{
@@ -272,7 +272,7 @@ func TestLookupBeforeAnyLoad(t *testing.T) {
 		t.Fatalf("hits = %d, ready = %v; want 1 fetch and not ready", n, c.Ready())
 	}
 
-	srv.Serve(jwksBody(t, rsaJWK(a, "a")))
+	srv.Serve(testkit.JWKSBody(rsaJWK(a, "a")))
 	clock.Advance(testInterval)
 	if k, gen, err := c.Lookup(ctx, "a"); err != nil || gen != 1 || !k.Equal(&a.PublicKey) {
 		t.Fatalf("Lookup once the endpoint is back = gen %d, %v", gen, err)
@@ -295,7 +295,7 @@ func TestLookupEmptyKidNeverFetches(t *testing.T) {
 
 func TestLookupErrorBoundsKid(t *testing.T) {
 	a, _, _, _ := keys(t)
-	srv := newJWKSServer(t, jwksBody(t, rsaJWK(a, "a")))
+	srv := newJWKSServer(t, testkit.JWKSBody(rsaJWK(a, "a")))
 	c := New(srv.URL, Options{})
 	if err := c.Load(context.Background()); err != nil {
 		t.Fatal(err)
@@ -326,13 +326,13 @@ func TestGeneration(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			srv := newJWKSServer(t, jwksBody(t, first...))
+			srv := newJWKSServer(t, testkit.JWKSBody(first...))
 			cache := New(srv.URL, Options{})
 			if err := cache.Load(ctx); err != nil {
 				t.Fatal(err)
 			}
 			before := cache.Current()
-			srv.Serve(jwksBody(t, tt.second...))
+			srv.Serve(testkit.JWKSBody(tt.second...))
 			if err := cache.Load(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -350,13 +350,13 @@ func TestGeneration(t *testing.T) {
 func TestRotationFoundAfterRefetch(t *testing.T) {
 	a, b, _, _ := keys(t)
 	ctx := context.Background()
-	srv := newJWKSServer(t, jwksBody(t, rsaJWK(a, "a")))
+	srv := newJWKSServer(t, testkit.JWKSBody(rsaJWK(a, "a")))
 	clock := newFakeClock()
 	c := New(srv.URL, Options{Now: clock.Now, MinRefetchInterval: testInterval})
 	if err := c.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv.Serve(jwksBody(t, rsaJWK(a, "a"), rsaJWK(b, "b")))
+	srv.Serve(testkit.JWKSBody(rsaJWK(a, "a"), rsaJWK(b, "b")))
 
 	// Within MinRefetchInterval of the load, a new kid is not worth a fetch.
 	clock.Advance(testInterval - time.Nanosecond)
@@ -384,7 +384,7 @@ func TestRotationFoundAfterRefetch(t *testing.T) {
 func TestKidFlood(t *testing.T) {
 	a, _, _, _ := keys(t)
 	ctx := context.Background()
-	srv := newJWKSServer(t, jwksBody(t, rsaJWK(a, "a")))
+	srv := newJWKSServer(t, testkit.JWKSBody(rsaJWK(a, "a")))
 	clock := newFakeClock()
 	c := New(srv.URL, Options{Now: clock.Now, MinRefetchInterval: testInterval})
 	if err := c.Load(ctx); err != nil {
@@ -431,7 +431,7 @@ func TestKidFlood(t *testing.T) {
 func TestConcurrentMissesShareOneFetch(t *testing.T) {
 	a, b, _, _ := keys(t)
 	ctx := context.Background()
-	srv := newJWKSServer(t, jwksBody(t, rsaJWK(a, "a")))
+	srv := newJWKSServer(t, testkit.JWKSBody(rsaJWK(a, "a")))
 	clock := newFakeClock()
 	c := New(srv.URL, Options{Now: clock.Now, MinRefetchInterval: testInterval})
 	if err := c.Load(ctx); err != nil {
@@ -440,7 +440,7 @@ func TestConcurrentMissesShareOneFetch(t *testing.T) {
 	release := make(chan struct{})
 	releaseOnce := sync.OnceFunc(func() { close(release) })
 	t.Cleanup(releaseOnce) // a failing test must not leave the handler blocking Server.Close
-	rotated := jwksBody(t, rsaJWK(a, "a"), rsaJWK(b, "b"))
+	rotated := testkit.JWKSBody(rsaJWK(a, "a"), rsaJWK(b, "b"))
 	srv.Handle(func(w http.ResponseWriter, r *http.Request) {
 		<-release
 		_, _ = w.Write(rotated)
@@ -478,7 +478,7 @@ func TestWaiterCancel(t *testing.T) {
 	release := make(chan struct{})
 	releaseOnce := sync.OnceFunc(func() { close(release) })
 	t.Cleanup(releaseOnce)
-	body := jwksBody(t, rsaJWK(a, "a"))
+	body := testkit.JWKSBody(rsaJWK(a, "a"))
 	srv.Handle(func(w http.ResponseWriter, r *http.Request) {
 		<-release
 		_, _ = w.Write(body)
@@ -527,7 +527,7 @@ func TestWaiterCancel(t *testing.T) {
 // deadline is Envoy's timeout, past which Envoy answers a 503 of its own).
 func TestWaitEndsBeforeTheDeadline(t *testing.T) {
 	a, _, _, _ := keys(t)
-	srv := newJWKSServer(t, jwksBody(t, rsaJWK(a, "a")))
+	srv := newJWKSServer(t, testkit.JWKSBody(rsaJWK(a, "a")))
 	c := New(srv.URL, Options{MinRefetchInterval: time.Nanosecond})
 	if err := c.Load(context.Background()); err != nil {
 		t.Fatal(err)
@@ -576,7 +576,7 @@ func TestRunBecomesReadyWhenEndpointRecovers(t *testing.T) {
 	srv := newJWKSServer(t, nil)
 	var down atomic.Bool
 	down.Store(true)
-	body := jwksBody(t, rsaJWK(a, "a"))
+	body := testkit.JWKSBody(rsaJWK(a, "a"))
 	srv.Handle(func(w http.ResponseWriter, _ *http.Request) {
 		if down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
@@ -611,12 +611,12 @@ func TestRunBecomesReadyWhenEndpointRecovers(t *testing.T) {
 
 func TestRunRefreshes(t *testing.T) {
 	a, b, _, _ := keys(t)
-	srv := newJWKSServer(t, jwksBody(t, rsaJWK(a, "a")))
+	srv := newJWKSServer(t, testkit.JWKSBody(rsaJWK(a, "a")))
 	c := New(srv.URL, Options{RefreshInterval: time.Millisecond})
 	if err := c.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv.Serve(jwksBody(t, rsaJWK(b, "b")))
+	srv.Serve(testkit.JWKSBody(rsaJWK(b, "b")))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

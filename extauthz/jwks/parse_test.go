@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
 func TestParseSetFiltersKeys(t *testing.T) {
@@ -69,7 +71,7 @@ func TestParseSetFiltersKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, skips, err := parseSet(jwksBody(t, tt.elems...))
+			got, skips, err := parseSet(testkit.JWKSBody(tt.elems...))
 			if err != nil {
 				t.Fatalf("parseSet: %v", err)
 			}
@@ -107,7 +109,7 @@ func TestParseSetFiltersKeys(t *testing.T) {
 
 func TestParseSetKeepsKeyMaterial(t *testing.T) {
 	a, _, _, _ := keys(t)
-	got, _, err := parseSet(jwksBody(t, rsaJWK(a, "a")))
+	got, _, err := parseSet(testkit.JWKSBody(rsaJWK(a, "a")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,8 +95,8 @@ func New() *Metrics {
 			Help: "Check requests whose decoding panicked (a bug); each was refused, so Envoy answered 503.",
 		}),
 	}
-	m.reloads.WithLabelValues("ok")
-	m.reloads.WithLabelValues("error")
+	m.reloads.WithLabelValues(resultOK)
+	m.reloads.WithLabelValues(resultError)
 	// Resolving every child now makes each series visible at zero and keeps the hot path free of
 	// label hashing.
 	m.checks = make([]prometheus.Counter, len(Results))
@@ -153,11 +153,7 @@ func (m *Metrics) rejectionCounter(why reason.Code) prometheus.Counter {
 
 // JWKSFetched records one key-set fetch (verifier.Observer).
 func (m *Metrics) JWKSFetched(issuer string, err error, keys int) {
-	result := "ok"
-	if err != nil {
-		result = "error"
-	}
-	m.fetches.WithLabelValues(issuer, result).Inc()
+	m.fetches.WithLabelValues(issuer, outcome(err)).Inc()
 	m.keys.WithLabelValues(issuer).Set(float64(keys))
 }
 
@@ -169,11 +165,21 @@ func (m *Metrics) TokenCacheMiss() { m.cacheMiss.Inc() }
 
 // ConfigReloaded records one configuration reload; err is why it was refused, nil when applied.
 func (m *Metrics) ConfigReloaded(err error) {
-	result := "ok"
+	m.reloads.WithLabelValues(outcome(err)).Inc()
+}
+
+// The result label of a key fetch and of a reload (docs/reference.md#metrics).
+const (
+	resultOK    = "ok"
+	resultError = "error"
+)
+
+// outcome is the result label for err.
+func outcome(err error) string {
 	if err != nil {
-		result = "error"
+		return resultError
 	}
-	m.reloads.WithLabelValues(result).Inc()
+	return resultOK
 }
 
 // RequestDecodePanicked records a check request whose decoding panicked.

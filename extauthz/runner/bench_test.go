@@ -19,9 +19,9 @@ import (
 // client's own share. Eight callers per core keep several checks in flight on one connection, as
 // Envoy does under load.
 func BenchmarkCheckOverGRPCParallel(b *testing.B) {
-	key := newKeyPair(b, "k1")
+	key := testkit.MustNewKey(b, "k1")
 	jwks := newJWKSServer(b, key)
-	cfg := testConfig(jwks)
+	cfg := testConfig(jwks.URL)
 	r, err := New(cfg, zap.NewNop()) // a log line per check would be measured too
 	if err != nil {
 		b.Fatal(err)

@@ -19,25 +19,12 @@ import (
 	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
-// keyPair is a fresh signing key per call: tests rotate keys by kid.
-type keyPair struct{ *testkit.Key }
-
-func newKeyPair(t testing.TB, kid string) keyPair { return keyPair{testkit.MustNewKey(t, kid)} }
-
 // jwksServer is an issuer's key endpoint that can be taken down, and whose answers can be held
 // back to keep a fetch in flight.
 type jwksServer struct{ *testkit.JWKSServer }
 
-func newJWKSServer(t testing.TB, keys ...keyPair) *jwksServer {
-	return &jwksServer{testkit.NewJWKSServer(t, keysBody(keys))}
-}
-
-func keysBody(keys []keyPair) []byte {
-	kit := make([]*testkit.Key, len(keys))
-	for i, k := range keys {
-		kit[i] = k.Key
-	}
-	return testkit.KeysBody(kit...)
+func newJWKSServer(t testing.TB, keys ...*testkit.Key) *jwksServer {
+	return &jwksServer{testkit.NewJWKSServer(t, testkit.KeysBody(keys...))}
 }
 
 // setUp takes the endpoint down (false) or brings it back (true) with the keys it served.
@@ -50,9 +37,9 @@ func (s *jwksServer) setUp(up bool) {
 }
 
 // holdNext makes every request from now on wait for release, and publishes keys once released.
-func (s *jwksServer) holdNext(keys ...keyPair) (release func()) {
+func (s *jwksServer) holdNext(keys ...*testkit.Key) (release func()) {
 	release = s.Hold()
-	s.Serve(keysBody(keys))
+	s.Serve(testkit.KeysBody(keys...))
 	return release
 }
 

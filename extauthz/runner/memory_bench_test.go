@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -17,9 +16,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"go.uber.org/zap"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/envoytest"
-	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
@@ -41,10 +38,7 @@ func TestMain(m *testing.M) {
 // serveForMemoryBenchmark runs the service with testConfig's settings for the key server at url,
 // prints its gRPC and admin addresses, and serves until its standard input closes.
 func serveForMemoryBenchmark(url string) error {
-	cfg := config.Default()
-	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Issuers = []config.Issuer{{Issuer: url + "/pool", JWKSURL: url + "/jwks.json", ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAccess}}
-	r, err := New(cfg, zap.NewNop())
+	r, err := New(testConfig(url), zap.NewNop())
 	if err != nil {
 		return err
 	}
@@ -65,7 +59,7 @@ func serveForMemoryBenchmark(url string) error {
 // -benchtime=1x: signing the tokens takes most of its time.
 func BenchmarkMemoryDistinctTokens(b *testing.B) {
 	const distinctTokens, checksPerToken = 40000, 3
-	key := newKeyPair(b, "k1")
+	key := testkit.MustNewKey(b, "k1")
 	jwks := newJWKSServer(b, key)
 	issuer := jwks.URL + "/pool"
 
@@ -138,17 +132,9 @@ func BenchmarkMemoryDistinctTokens(b *testing.B) {
 
 // scrape reads the unlabelled samples of a Prometheus text exposition.
 func scrape(b *testing.B, url string) map[string]float64 {
-	resp, err := http.Get(url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, body := httpGet(b, url)
 	samples := map[string]float64{}
-	for line := range strings.Lines(string(body)) {
+	for line := range strings.Lines(body) {
 		name, value, ok := strings.Cut(strings.TrimSpace(line), " ")
 		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
 			continue

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/envoytest"
+	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
 // TestNoFlowControlProbesToEnvoy speaks HTTP/2 to the gRPC listener as Envoy does (one
@@ -20,8 +21,8 @@ import (
 // and about every round trip after; the static windows send none, and a WINDOW_UPDATE only after
 // a quarter of the connection window.
 func TestNoFlowControlProbesToEnvoy(t *testing.T) {
-	jwks := newJWKSServer(t, newKeyPair(t, "k1"))
-	r := startRunner(t, testConfig(jwks))
+	jwks := newJWKSServer(t, testkit.MustNewKey(t, "k1"))
+	r := startRunner(t, testConfig(jwks.URL))
 	conn, err := net.Dial("tcp", r.GRPCAddr().String())
 	if err != nil {
 		t.Fatal(err)

@@ -95,7 +95,7 @@ func (r *Runner) watch(ctx context.Context, rl Reloading) {
 			continue
 		}
 		seen = now
-		_ = r.ReloadFrom(ctx, rl.Load, why) // logged and counted there
+		r.reloadFrom(ctx, rl.Load, why)
 		if after := r.watchedFiles(rl.File); !slices.Equal(after, files) {
 			seen = fingerprint(after) // new TLS file names are not a change to reload for again
 		}
@@ -140,21 +140,20 @@ func fingerprint(files []string) [sha256.Size]byte {
 	return sum
 }
 
-// ReloadFrom loads a configuration with load and applies it (Reload). Either way the outcome is
+// reloadFrom loads a configuration with load and applies it (reload). Either way the outcome is
 // logged, naming the key of every problem, and counted in cognito_authz_config_reloads_total.
-func (r *Runner) ReloadFrom(ctx context.Context, load func() (*config.Config, error), why string) error {
+func (r *Runner) reloadFrom(ctx context.Context, load func() (*config.Config, error), why string) {
 	cfg, err := load()
 	if err == nil {
-		err = r.Reload(ctx, cfg)
+		err = r.reload(ctx, cfg)
 	}
 	r.metrics.ConfigReloaded(err)
 	if err != nil {
 		r.log.Error("configuration reload refused; the last good configuration keeps serving",
 			zap.String("trigger", why), zap.Errors("problems", splitErrors(err)))
-		return err
+		return
 	}
 	r.log.Info("configuration reloaded", zap.String("trigger", why), zap.Strings("issuers", r.current().verifier.Issuers()))
-	return nil
 }
 
 // splitErrors lists the problems of a joined error one by one, each naming its key.
@@ -165,14 +164,12 @@ func splitErrors(err error) []error {
 	return []error{err}
 }
 
-// Reload replaces the engine with one built from cfg. The keys of issuers configured as before
+// reload replaces the engine with one built from cfg. The keys of issuers configured as before
 // are kept, not fetched again; the keys of every issuer that has none (a new one, or one whose
 // keys never loaded) are fetched first, within ctx and jwks.fetch_timeout, and the reload is
 // refused when they cannot be had, so a configuration never takes over with an issuer whose tokens
 // it could not check. A refused reload changes nothing.
-func (r *Runner) Reload(ctx context.Context, cfg *config.Config) error {
-	r.reloadMu.Lock()
-	defer r.reloadMu.Unlock()
+func (r *Runner) reload(ctx context.Context, cfg *config.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

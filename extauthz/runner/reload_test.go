@@ -58,14 +58,9 @@ const (
 	adminItems    = "    - {path_prefix: /api/items, auth: required, groups_any: [admin]}\n"
 )
 
+// loadFile is what serve reloads with when no flag is given: the file, validated.
 func loadFile(path string) func() (*config.Config, error) {
-	return func() (*config.Config, error) {
-		cfg, err := config.Load(path)
-		if err != nil {
-			return nil, err
-		}
-		return cfg, cfg.Validate()
-	}
+	return (&config.Overrides{ConfigFile: path}).Resolve
 }
 
 // startReloading starts a runner on the file with reload on (checked every few milliseconds) and
@@ -117,7 +112,7 @@ type reloadEnv struct {
 
 func newReloadEnv(t *testing.T) *reloadEnv {
 	t.Helper()
-	key := newKeyPair(t, "k1")
+	key := testkit.MustNewKey(t, "k1")
 	e := &reloadEnv{jwks: newJWKSServer(t, key)}
 	e.path = configFile(t, filepath.Join(t.TempDir(), "config.yaml"), []*jwksServer{e.jwks}, optionalItems)
 	e.r, e.logs = startReloading(t, e.path, nil)
@@ -278,7 +273,7 @@ func TestBrokenConfigKeepsTheLastGood(t *testing.T) {
 // TestConfigMapSymlinkSwap: a Kubernetes ConfigMap volume publishes a new version by pointing its
 // ..data symlink at a new directory; config.yaml itself is a symlink that never changes.
 func TestConfigMapSymlinkSwap(t *testing.T) {
-	key := newKeyPair(t, "k1")
+	key := testkit.MustNewKey(t, "k1")
 	jwks := newJWKSServer(t, key)
 	dir := t.TempDir()
 	version := func(name, rules string) {
@@ -318,7 +313,7 @@ func TestConfigMapSymlinkSwap(t *testing.T) {
 // TestReloadNewIssuer: a reload adding an issuer whose keys cannot be had is refused (its tokens
 // could not be checked); once they can, SIGHUP applies it, fetching only the new issuer's keys.
 func TestReloadNewIssuer(t *testing.T) {
-	key1, key2 := newKeyPair(t, "k1"), newKeyPair(t, "k2")
+	key1, key2 := testkit.MustNewKey(t, "k1"), testkit.MustNewKey(t, "k2")
 	jwks1, jwks2 := newJWKSServer(t, key1), newJWKSServer(t, key2)
 	jwks2.setUp(false)
 	path := configFile(t, filepath.Join(t.TempDir(), "config.yaml"), []*jwksServer{jwks1}, optionalItems)
@@ -370,7 +365,7 @@ func TestReloadNeedsRestartForListeners(t *testing.T) {
 // next connections without a restart; the configuration file itself did not change.
 func TestReloadRereadsTLSFiles(t *testing.T) {
 	oldPKI, newPKI := newTestPKI(t), newTestPKI(t)
-	jwks := newJWKSServer(t, newKeyPair(t, "k1"))
+	jwks := newJWKSServer(t, testkit.MustNewKey(t, "k1"))
 	path := configFile(t, filepath.Join(t.TempDir(), "config.yaml"), []*jwksServer{jwks}, optionalItems)
 	content, err := os.ReadFile(path)
 	if err != nil {

@@ -35,6 +35,10 @@ import (
 // ShutdownTimeout bounds Run's graceful shutdown: in-flight checks get this long to finish.
 const ShutdownTimeout = 10 * time.Second
 
+// readHeaderTimeout bounds how long the HTTP listeners (admin, forward-auth) wait for a request's
+// headers, so a client that opens a connection and sends nothing cannot hold it.
+const readHeaderTimeout = 5 * time.Second
+
 // AuthorizationService is the gRPC service name whose health is reported, beside "" (the server).
 var AuthorizationService = authv3.Authorization_ServiceDesc.ServiceName
 
@@ -43,7 +47,7 @@ type Runner struct {
 	cfg     *config.Config // as started: listeners and TLS mode come from it
 	log     *zap.Logger
 	metrics *metrics.Metrics
-	checks  *liveService // the current engine, swapped by Reload
+	checks  *liveService // the current engine, swapped by reload
 	tls     *tlsReloader // nil without TLS
 	grpc    *grpc.Server
 	health  *health.Server
@@ -62,8 +66,7 @@ type Runner struct {
 	shutErr   error
 	readyOnce sync.Once
 
-	reloadMu  sync.Mutex // one reload at a time; taken before mu
-	reloading Reloading  // set before Start
+	reloading Reloading // set before Start; its watch loop is the one caller of reload
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
 }
@@ -115,11 +118,11 @@ func New(cfg *config.Config, log *zap.Logger) (*Runner, error) {
 	mux.HandleFunc("GET /healthz", r.serveHealthz)
 	mux.HandleFunc("GET /readyz", r.serveReadyz)
 	mux.Handle("GET /metrics", r.metrics.Handler())
-	r.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: zap.NewStdLog(log.Named("admin"))}
+	r.admin = &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout, ErrorLog: zap.NewStdLog(log.Named("admin"))}
 	if cfg.HTTPListen != "" {
 		r.http = &http.Server{
 			Handler:           forwardauth.New(r.checks),
-			ReadHeaderTimeout: 5 * time.Second,
+			ReadHeaderTimeout: readHeaderTimeout,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          zap.NewStdLog(log.Named("forwardauth")),
 		}

@@ -36,13 +36,13 @@ import (
 
 const clientID = "client-1"
 
-// testConfig is one issuer served by jwks, on loopback ports chosen by the kernel, with a short
-// retry so a recovered endpoint is noticed quickly.
-func testConfig(jwks *jwksServer) *config.Config {
+// testConfig is one issuer whose keys the key server at keyServer (a jwksServer's URL) serves, on
+// loopback ports chosen by the kernel, with a short retry so a recovered endpoint is noticed quickly.
+func testConfig(keyServer string) *config.Config {
 	cfg := config.Default()
 	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Issuers = []config.Issuer{{
-		Issuer: jwks.URL + "/pool", JWKSURL: jwks.URL + "/jwks.json",
+		Issuer: keyServer + "/pool", JWKSURL: keyServer + "/jwks.json",
 		ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAccess,
 	}}
 	cfg.JWKS.MinRefetchInterval = 20 * time.Millisecond
@@ -110,7 +110,7 @@ func watchUntil(t *testing.T, stream healthpb.Health_WatchClient, want healthpb.
 	}
 }
 
-func httpGet(t *testing.T, url string) (int, string) {
+func httpGet(t testing.TB, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -147,10 +147,10 @@ func check(t *testing.T, conn *grpc.ClientConn, token string) *authv3.CheckRespo
 // NOT_SERVING with /readyz 503; once it answers the service becomes ready; Shutdown (what SIGTERM
 // does) reports NOT_SERVING again, with /readyz 503 while in-flight streams drain.
 func TestKeysDownAtStartThenRecover(t *testing.T) {
-	key := newKeyPair(t, "k1")
+	key := testkit.MustNewKey(t, "k1")
 	jwks := newJWKSServer(t, key)
 	jwks.setUp(false)
-	cfg := testConfig(jwks)
+	cfg := testConfig(jwks.URL)
 	cfg.Policy.Default = policy.AuthRequired
 	r := startRunner(t, cfg)
 	conn := dial(t, r.GRPCAddr(), nil)
@@ -218,9 +218,9 @@ func TestKeysDownAtStartThenRecover(t *testing.T) {
 // TestShutdownFinishesInFlightChecks: a check waiting on a key fetch when shutdown begins is
 // answered in full; new connections are refused meanwhile.
 func TestShutdownFinishesInFlightChecks(t *testing.T) {
-	oldKey, newKey := newKeyPair(t, "k1"), newKeyPair(t, "k2")
+	oldKey, newKey := testkit.MustNewKey(t, "k1"), testkit.MustNewKey(t, "k2")
 	jwks := newJWKSServer(t, oldKey)
-	cfg := testConfig(jwks)
+	cfg := testConfig(jwks.URL)
 	cfg.JWKS.MinRefetchInterval = time.Millisecond // the unknown kid below may refetch at once
 	r := startRunner(t, cfg)
 	conn := dial(t, r.GRPCAddr(), nil)
@@ -256,8 +256,8 @@ func TestShutdownFinishesInFlightChecks(t *testing.T) {
 
 // TestShutdownIsBounded: a stream that never ends (a health Watch) cannot hold shutdown past ctx.
 func TestShutdownIsBounded(t *testing.T) {
-	jwks := newJWKSServer(t, newKeyPair(t, "k1"))
-	r := startRunner(t, testConfig(jwks))
+	jwks := newJWKSServer(t, testkit.MustNewKey(t, "k1"))
+	r := startRunner(t, testConfig(jwks.URL))
 	conn := dial(t, r.GRPCAddr(), nil)
 	watch, err := healthpb.NewHealthClient(conn).Watch(context.Background(), &healthpb.HealthCheckRequest{})
 	if err != nil {
@@ -278,9 +278,9 @@ func TestShutdownIsBounded(t *testing.T) {
 }
 
 func TestMetricsEndpoint(t *testing.T) {
-	key := newKeyPair(t, "k1")
+	key := testkit.MustNewKey(t, "k1")
 	jwks := newJWKSServer(t, key)
-	r := startRunner(t, testConfig(jwks))
+	r := startRunner(t, testConfig(jwks.URL))
 	conn := dial(t, r.GRPCAddr(), nil)
 	testkit.Eventually(t, "ready", r.Ready)
 	token := key.Sign(t, accessClaims(jwks.URL+"/pool", clientID))
@@ -314,8 +314,8 @@ func TestMetricsEndpoint(t *testing.T) {
 
 func TestMutualTLS(t *testing.T) {
 	pki := newTestPKI(t)
-	jwks := newJWKSServer(t, newKeyPair(t, "k1"))
-	cfg := testConfig(jwks)
+	jwks := newJWKSServer(t, testkit.MustNewKey(t, "k1"))
+	cfg := testConfig(jwks.URL)
 	cfg.TLS = config.TLS{CertFile: pki.serverCert, KeyFile: pki.serverKey, ClientCAFile: pki.caCert}
 	r := startRunner(t, cfg)
 	testkit.Eventually(t, "ready", r.Ready)
@@ -357,7 +357,7 @@ func TestStartFailsOnABusyPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	cfg := testConfig(newJWKSServer(t, newKeyPair(t, "k1")))
+	cfg := testConfig(newJWKSServer(t, testkit.MustNewKey(t, "k1")).URL)
 	cfg.AdminListen = busy.Addr().String()
 	r, err := New(cfg, nil)
 	if err != nil {
@@ -374,8 +374,8 @@ func TestStartFailsOnABusyPort(t *testing.T) {
 
 // TestRunStopsWhenContextEnds: Run is what serve does on SIGTERM.
 func TestRunStopsWhenContextEnds(t *testing.T) {
-	jwks := newJWKSServer(t, newKeyPair(t, "k1"))
-	r, err := New(testConfig(jwks), nil)
+	jwks := newJWKSServer(t, testkit.MustNewKey(t, "k1"))
+	r, err := New(testConfig(jwks.URL), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,9 +410,9 @@ func okHeader(resp *authv3.CheckResponse, name string) string {
 // an optional route, never a gRPC error (which Envoy would answer 503 even there). It runs in
 // both builds: `make test` runs this package with and without -tags vtprotobuf.
 func TestClaimThatCannotBeAHeaderIsMalformed(t *testing.T) {
-	key := newKeyPair(t, "k1")
+	key := testkit.MustNewKey(t, "k1")
 	jwks := newJWKSServer(t, key)
-	cfg := testConfig(jwks)
+	cfg := testConfig(jwks.URL)
 	r := startRunner(t, cfg)
 	conn := dial(t, r.GRPCAddr(), nil)
 	testkit.Eventually(t, "ready", r.Ready)
@@ -446,7 +446,7 @@ func TestClaimThatCannotBeAHeaderIsMalformed(t *testing.T) {
 // and nothing of any other panic value (it might carry a token).
 func TestDecodePanicIsLoggedAndCounted(t *testing.T) {
 	core, logs := observer.New(zap.ErrorLevel)
-	r, err := New(testConfig(newJWKSServer(t, newKeyPair(t, "k1"))), zap.New(core))
+	r, err := New(testConfig(newJWKSServer(t, testkit.MustNewKey(t, "k1")).URL), zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}

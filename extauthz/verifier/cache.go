@@ -114,12 +114,39 @@ func (c *tokenCache) get(token string, now time.Time) *Claims {
 	return e.claims
 }
 
-// put caches claims verified from token; the claims get the entry's Memo. The claims keep no
-// part of the token: the payload segment, when kept, is copied.
+// put caches claims verified from token; the claims get the entry's Memo and keep nothing they
+// were decoded from (detach).
 func (c *tokenCache) put(token string, e *cacheEntry) {
-	e.claims.PayloadSegment = strings.Clone(e.claims.PayloadSegment)
+	e.claims.detach()
 	e.claims.memo = &e.memo
 	e.tail = tailOf(token)
 	key := maphash.String(c.seed, token)
 	c.shard(key).Add(key, e)
+}
+
+// detach gives the claims' text one allocation of its own. As decoded, the claims point into the
+// JSON decoder's copy of the whole payload, and PayloadSegment into the token: a cached entry
+// would keep both alive, several times the size of the claims themselves.
+func (c *Claims) detach() {
+	n := 0
+	c.eachText(func(s *string) { n += len(*s) })
+	var b strings.Builder
+	b.Grow(n)
+	c.eachText(func(s *string) { b.WriteString(*s) })
+	own := b.String()
+	c.eachText(func(s *string) { *s, own = own[:len(*s)], own[len(*s):] })
+}
+
+// eachText calls f with every text the claims hold but those that are configured strings or
+// constants (Issuer, ClientID, TokenUse).
+func (c *Claims) eachText(f func(*string)) {
+	for _, s := range [...]*string{&c.Subject, &c.Username, &c.Email, &c.JTI, &c.PayloadSegment} {
+		f(s)
+	}
+	for i := range c.Groups {
+		f(&c.Groups[i])
+	}
+	for i := range c.Scopes {
+		f(&c.Scopes[i])
+	}
 }

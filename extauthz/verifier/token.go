@@ -49,7 +49,6 @@ var payloadFields = []string{
 type parsedToken struct {
 	header         header
 	claims         payload
-	payloadJSON    []byte
 	payloadSegment string
 	signingInput   string // header.payload, as signed
 	signature      []byte
@@ -91,10 +90,11 @@ func parse(token string) (*parsedToken, *Error) {
 	if e := decodeObject("header", headerJSON, &t.header, headerFields); e != nil {
 		return nil, e
 	}
-	if t.payloadJSON, err = b64.DecodeString(payloadSeg); err != nil {
+	payloadJSON, err := b64.DecodeString(payloadSeg)
+	if err != nil {
 		return nil, fail(reason.Malformed, "payload is not base64url: %v", err)
 	}
-	if e := decodeObject("payload", t.payloadJSON, &t.claims, payloadFields); e != nil {
+	if e := decodeObject("payload", payloadJSON, &t.claims, payloadFields); e != nil {
 		return nil, e
 	}
 	if t.signature, err = b64.DecodeString(sigSeg); err != nil {

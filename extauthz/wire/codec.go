@@ -102,9 +102,8 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 	if !ok || answer == nil {
 		return c.marshal(v)
 	}
-	if wire := answer.Encoded(); wire != nil {
-		// gRPC only reads a SliceBuffer (and frees it as a no-op): one copy serves every stream.
-		return mem.BufferSlice{mem.SliceBuffer(wire)}, nil
+	if encoded := answer.Encoded(); encoded != nil {
+		return encoded, nil // one copy serves every stream
 	}
 	data, err := c.marshal(answer.Response())
 	if err != nil {
@@ -115,7 +114,7 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 	wire := data.Materialize()
 	data.Free()
 	answer.SetEncoded(wire)
-	return mem.BufferSlice{mem.SliceBuffer(wire)}, nil
+	return answer.Encoded(), nil
 }
 
 // marshal encodes v with its generated vtprotobuf code when it has it, else with protobuf.

@@ -239,8 +239,9 @@ func TestCodecRefusesABrokenEncoding(t *testing.T) {
 }
 
 // TestCodecRemembersEncodings: the same answer is encoded once and its bytes, kept in the answer,
-// served again; another answer (even an equal one) gets its own encoding, and the bytes are
-// protobuf's. A bare CheckResponse is encoded every time: the codec keeps nothing of its own.
+// served again without allocating; another answer (even an equal one) gets its own encoding, and
+// the bytes are protobuf's. A bare CheckResponse is encoded every time: the codec keeps nothing of
+// its own.
 func TestCodecRemembersEncodings(t *testing.T) {
 	c := newTestCodec(t)
 	encode := func(msg any) []byte {
@@ -261,8 +262,11 @@ func TestCodecRemembersEncodings(t *testing.T) {
 	if &first[0] != &again[0] {
 		t.Error("the same answer was encoded twice")
 	}
-	if kept := alice.Encoded(); len(kept) == 0 || &kept[0] != &first[0] {
+	if kept := alice.Encoded(); len(kept) != 1 || &kept[0].ReadOnlyData()[0] != &first[0] {
 		t.Error("the encoding is not kept in the answer")
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = c.Marshal(alice) }); allocs != 0 {
+		t.Errorf("serving a kept encoding allocates %v times", allocs)
 	}
 	if bob.Encoded() != nil {
 		t.Error("an answer not yet encoded has an encoding")

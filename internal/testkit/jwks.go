@@ -42,7 +42,7 @@ func NewKeysServer(t testing.TB, keys ...*Key) *JWKSServer {
 func KeysBody(keys ...*Key) []byte {
 	jwks := make([]any, 0, len(keys))
 	for _, k := range keys {
-		jwks = append(jwks, k.JWKMap())
+		jwks = append(jwks, k.PublicJWK())
 	}
 	return JWKSBody(jwks...)
 }

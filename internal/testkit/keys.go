@@ -111,9 +111,6 @@ func RSAJWK(kid string, pub *rsa.PublicKey) map[string]any {
 	}
 }
 
-// JWKMap is k's public half as RSAJWK renders it.
-func (k *Key) JWKMap() map[string]any { return RSAJWK(k.ID, &k.Private.PublicKey) }
-
 // JWKSBody is the JSON document {"keys": [keys...]}; each key may be anything JSON encodes (a
 // JWK, a map, raw JSON).
 func JWKSBody(keys ...any) []byte {
