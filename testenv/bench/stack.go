@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
@@ -32,14 +31,8 @@ const (
 	CognitoAuthzHTTP = "cognito-authz-http"
 )
 
-const (
-	// stackClientID is the one app client of the stack's issuer and cognito-authz.
-	stackClientID = "bench-client"
-	// stopWait bounds how long cognito-authz and the servers may drain when a Stack closes.
-	stopWait = 5 * time.Second
-	// logPrefix starts the lines a Stack writes to StackOptions.Logs, as the bench command's own.
-	logPrefix = "testenv bench: "
-)
+// stackClientID is the one app client of the stack's issuer and cognito-authz.
+const stackClientID = "bench-client"
 
 // StackOptions say what StartStack starts.
 type StackOptions struct {
@@ -55,9 +48,10 @@ type StackOptions struct {
 	AuthzProcs  int
 	// Floor adds the ExtAuthzFloor setup, HTTP the CognitoAuthzHTTP one.
 	Floor, HTTP bool
-	// Logs gets cognito-authz's warnings and a line as each piece starts or fails to stop; nil
-	// discards them.
+	// Logs gets cognito-authz's warnings and errors; nil discards them.
 	Logs io.Writer
+	// Logf, when set, is told as each piece starts or fails to stop.
+	Logf func(format string, args ...any)
 }
 
 // DescribeAuthz says how cognito-authz runs, for the report: where it runs shapes its cost.
@@ -82,7 +76,7 @@ type Stack struct {
 	Tokens []string
 
 	subs    []string // subs[i] is the sub in Tokens[i]
-	logs    io.Writer
+	logf    func(format string, args ...any)
 	servers []*http.Server
 	authz   authzServer
 	floor   authzServer // ExtAuthzFloor's cognito-authz, or nil
@@ -95,9 +89,12 @@ func StartStack(ctx context.Context, o StackOptions) (*Stack, error) {
 	if o.Logs == nil {
 		o.Logs = io.Discard
 	}
-	s := &Stack{logs: o.Logs}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	s := &Stack{logf: o.Logf}
 	if err := s.start(ctx, o); err != nil {
-		s.Close()
+		s.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	return s, nil
@@ -120,7 +117,7 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 	}
 	s.serve(backendLis, backend.New(backend.Options{}))
 
-	fmt.Fprintf(s.logs, logPrefix+"minting %d tokens\n", o.Users)
+	s.logf("minting %d tokens", o.Users)
 	for i := range o.Users {
 		name := fmt.Sprintf("bench-user-%05d", i)
 		u, err := is.User(name)
@@ -193,7 +190,7 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 		s.envoys = append(s.envoys, envoy)
 		s.Setups = append(s.Setups, Setup{Name: setup.name, BaseURL: envoy.URL(),
 			Processes: processes(envoy, setup.authz)})
-		fmt.Fprintf(s.logs, logPrefix+"%s on %s\n", setup.name, envoy.URL())
+		s.logf("%s on %s", setup.name, envoy.URL())
 	}
 	return nil
 }
@@ -211,21 +208,13 @@ func authzConfig(is *issuer.Issuer, users int) *config.Config {
 
 // envoyHTTPConfig renders deploy/forwardauth/envoy-http-ext-authz.yaml for the bench's addresses.
 func envoyHTTPConfig(backendAddr, authzHTTPAddr string) ([]byte, error) {
-	endpoint := func(addr string) (envoyconf.Endpoint, error) {
-		host, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			return envoyconf.Endpoint{}, err
-		}
-		p, err := strconv.Atoi(port)
-		return envoyconf.Endpoint{Host: host, Port: p}, err
-	}
 	p := edge.Local("Rendered by testenv bench.")
 	p.Listen.Port, p.Admin.Port = 0, 0
 	var err error
-	if p.Backend, err = endpoint(backendAddr); err != nil {
+	if p.Backend, err = envoyconf.ParseEndpoint(backendAddr); err != nil {
 		return nil, err
 	}
-	if p.Authz, err = endpoint(authzHTTPAddr); err != nil {
+	if p.Authz, err = envoyconf.ParseEndpoint(authzHTTPAddr); err != nil {
 		return nil, err
 	}
 	return edge.RenderEnvoyHTTP(p)
@@ -253,22 +242,21 @@ func (s *Stack) serve(l net.Listener, h http.Handler) {
 	go srv.Serve(l)
 }
 
-// Close stops everything, Envoys first so nothing calls a stopped upstream. A piece that fails to
-// stop is reported to StackOptions.Logs: the others are still stopped.
-func (s *Stack) Close() {
+// Close stops everything, Envoys first so nothing calls a stopped upstream; cognito-authz and the
+// servers may drain until ctx ends. A piece that fails to stop is reported to StackOptions.Logf:
+// the others are still stopped.
+func (s *Stack) Close(ctx context.Context) {
 	for _, envoy := range s.envoys {
 		if err := envoy.Stop(); err != nil {
-			fmt.Fprintf(s.logs, logPrefix+"stop envoy: %v\n", err)
+			s.logf("stop envoy: %v", err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), stopWait)
-	defer cancel()
 	for _, a := range []authzServer{s.authz, s.floor} {
 		if a == nil {
 			continue
 		}
 		if err := a.Stop(ctx); err != nil {
-			fmt.Fprintf(s.logs, logPrefix+"stop cognito-authz: %v\n", err)
+			s.logf("stop cognito-authz: %v", err)
 		}
 	}
 	for _, srv := range s.servers {

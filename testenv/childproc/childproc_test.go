@@ -188,7 +188,7 @@ func TestProc(t *testing.T) {
 			if (p.Err() != nil) != tt.wantExitErr {
 				t.Errorf("Err() = %v, want an error: %v", p.Err(), tt.wantExitErr)
 			}
-			if log := p.LogTail(childproc.LogTailBytes); !strings.Contains(log, tt.wantLog) {
+			if log := p.Log(); !strings.Contains(log, tt.wantLog) {
 				t.Errorf("log %q, want %q in it", log, tt.wantLog)
 			}
 		})

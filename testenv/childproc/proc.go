@@ -131,11 +131,8 @@ func (p *Proc) Err() error { return p.err }
 // LogPath is the file holding the process's output, or "".
 func (p *Proc) LogPath() string { return p.opts.LogPath }
 
-// LogTail returns the last max bytes of the log (see Tail).
-func (p *Proc) LogTail(max int64) string { return Tail(p.opts.LogPath, max) }
-
 // Log returns the end of the log (LogTailBytes), for a failure message.
-func (p *Proc) Log() string { return p.LogTail(LogTailBytes) }
+func (p *Proc) Log() string { return Tail(p.opts.LogPath, LogTailBytes) }
 
 // WaitReady polls ready until it holds, the process exits (ErrExitedEarly), ctx ends or timeout
 // passes. ready gets a context bounded by both.

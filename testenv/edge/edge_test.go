@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -152,12 +151,11 @@ func serve(t *testing.T, l net.Listener, h http.Handler) {
 }
 
 func endpointOf(t *testing.T, a net.Addr) envoyconf.Endpoint {
-	host, port, err := net.SplitHostPort(a.String())
+	e, err := envoyconf.ParseEndpoint(a.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := strconv.Atoi(port)
-	return envoyconf.Endpoint{Host: host, Port: p}
+	return e
 }
 
 // answer is what a request through the proxy got back; app is the demo app's echo, nil when the

@@ -123,27 +123,36 @@ func probeCookies(header string) map[string]string {
 	return out
 }
 
-// send makes one request through Envoy with a fresh probe-id cookie (after any cookie in headers);
-// the response body is decoded when it is the backend's JSON.
-func send(t *testing.T, url, id string, headers map[string]string) (*http.Response, backend.Response) {
+// do makes one request through Envoy: headers are set with their names exactly as given (an
+// underscore stays an underscore), and a fresh probe-id cookie (after any cookie in headers) tells
+// the probe which call it is.
+func do(t *testing.T, method, url, id string, headers map[string]string) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
 	cookie := "probe-id=" + id
-	if c := req.Header.Get("cookie"); c != "" {
-		cookie = c + "; " + cookie
+	for k, v := range headers {
+		if strings.EqualFold(k, "cookie") {
+			cookie = v + "; " + cookie
+			continue
+		}
+		req.Header[k] = []string{v}
 	}
-	req.Header.Set("cookie", cookie)
+	req.Header.Set("Cookie", cookie)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// send is do with GET; the response body is decoded when it is the backend's JSON.
+func send(t *testing.T, url, id string, headers map[string]string) (*http.Response, backend.Response) {
+	t.Helper()
+	resp := do(t, http.MethodGet, url, id, headers)
 	var body backend.Response
 	if resp.Header.Get("Content-Type") == "application/json" {
 		_ = json.NewDecoder(resp.Body).Decode(&body)

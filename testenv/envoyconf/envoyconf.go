@@ -65,9 +65,10 @@ var OwnedHeaders = []string{authz.HeaderAuthStatus, authz.HeaderAuthReason, Clai
 // client ran on port 3000, its API on another), allowed to call the stack from its own origin.
 const FrontEndDevOrigin = "http://localhost:3000"
 
-// DemoCORSOrigins are the origins the stack on port allows: its own, under both loopback names,
-// and FrontEndDevOrigin. Port 0 (not known yet) leaves only FrontEndDevOrigin.
-func DemoCORSOrigins(port int) []string {
+// corsOrigins are the browser origins a stack listening on port lets call every route from another
+// origin (Envoy's CORS filter, before the check): its own, under both loopback names, and
+// FrontEndDevOrigin. Port 0 (not known yet) leaves only FrontEndDevOrigin.
+func corsOrigins(port int) []string {
 	if port == 0 {
 		return []string{FrontEndDevOrigin}
 	}
@@ -78,6 +79,19 @@ func DemoCORSOrigins(port int) []string {
 type Endpoint struct {
 	Host string
 	Port int
+}
+
+// ParseEndpoint reads a host:port address, such as a listener's, as an Endpoint.
+func ParseEndpoint(hostport string) (Endpoint, error) {
+	host, portText, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port <= 0 || port > 65535 {
+		return Endpoint{}, fmt.Errorf("bad port %q", portText)
+	}
+	return Endpoint{Host: host, Port: port}, nil
 }
 
 // Params are everything that differs between rendered configurations.
@@ -103,9 +117,6 @@ type Params struct {
 	// DefaultAuthzHealthInterval. Tests shorten it to see a replica come and go sooner.
 	AuthzHealthInterval string
 
-	// CORSOrigins are the browser origins allowed to call every route from another origin (Envoy's
-	// CORS filter, before the check); nil: DemoCORSOrigins(ListenPort); empty, not nil: none.
-	CORSOrigins []string
 	// DemoApp adds, with auth off, the routes of the demo's web app (testenv/webapp) and outbox,
 	// toward the backend cluster, which serves them (testenv/e2e). ExtAuthz only.
 	DemoApp bool
@@ -206,6 +217,7 @@ type templateData struct {
 	AuthzEndpoints []Endpoint // Authz, or AuthzReplicas
 	DemoAppMatches []string
 	HasCognitoAPI  bool
+	CORSOrigins    []string
 }
 
 // Render returns the configuration for p, or an error naming the first bad parameter.
@@ -228,11 +240,9 @@ func prepare(p Params) (templateData, error) {
 	if p.AuthzHealthInterval == "" {
 		p.AuthzHealthInterval = DefaultAuthzHealthInterval
 	}
-	if p.CORSOrigins == nil {
-		p.CORSOrigins = DemoCORSOrigins(p.ListenPort)
-	}
 	d := templateData{Params: p, EnvoyVersion: EnvoyVersion, IdentityPrefix: IdentityPrefix, OwnedHeaders: OwnedHeaders,
-		ExtAuthz: p.Filter == ExtAuthz, JWTAuthn: p.Filter == JWTAuthn, NoAuth: p.Filter == NoAuth}
+		CORSOrigins: corsOrigins(p.ListenPort),
+		ExtAuthz:    p.Filter == ExtAuthz, JWTAuthn: p.Filter == JWTAuthn, NoAuth: p.Filter == NoAuth}
 	var errs []error
 	check := func(ok bool, format string, args ...any) {
 		if !ok {
@@ -245,11 +255,6 @@ func prepare(p Params) (templateData, error) {
 	checkAddr := func(name, host string, port int) {
 		check(host != "", "%s: address is empty", name)
 		check(port >= 0 && port <= 65535, "%s: port %d out of range", name, port)
-	}
-	for _, o := range p.CORSOrigins {
-		u, err := url.Parse(o)
-		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "" && u.RawQuery == "",
-			"CORS origin: %q is not scheme://host[:port]", o)
 	}
 	checkAddr("listen", p.ListenAddress, p.ListenPort)
 	checkAddr("admin", p.AdminAddress, p.AdminPort)

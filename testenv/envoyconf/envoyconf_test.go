@@ -386,3 +386,25 @@ func TestCheckAttemptsHaveNoTimeoutOfTheirOwn(t *testing.T) {
 		}
 	}
 }
+
+func TestParseEndpoint(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    envoyconf.Endpoint
+		wantErr string
+	}{
+		{"127.0.0.1:9001", envoyconf.Endpoint{Host: "127.0.0.1", Port: 9001}, ""},
+		{"[::1]:80", envoyconf.Endpoint{Host: "::1", Port: 80}, ""},
+		{"authz:9001", envoyconf.Endpoint{Host: "authz", Port: 9001}, ""},
+		{"127.0.0.1", envoyconf.Endpoint{}, "missing port"},
+		{"127.0.0.1:0", envoyconf.Endpoint{}, `bad port "0"`},
+		{"127.0.0.1:65536", envoyconf.Endpoint{}, `bad port "65536"`},
+		{"127.0.0.1:http", envoyconf.Endpoint{}, `bad port "http"`},
+	}
+	for _, tt := range tests {
+		got, err := envoyconf.ParseEndpoint(tt.in)
+		if got != tt.want || (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("ParseEndpoint(%q) = %+v, %v; want %+v, error containing %q", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}

@@ -17,26 +17,6 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 )
 
-// do makes one request through Envoy: headers are set with their names exactly as given (an
-// underscore stays an underscore), and a fresh probe-id cookie tells the probe which call it is.
-func do(t *testing.T, method, url, id string, headers map[string]string) *http.Response {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range headers {
-		req.Header[k] = []string{v}
-	}
-	req.Header.Set("cookie", "probe-id="+id)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return resp
-}
-
 // The routes of the template, one of each kind, and what the probe answers on each with the
 // headers the tests send.
 var hardeningRoutes = []struct {

@@ -179,8 +179,10 @@ func Start(ctx context.Context, cfg Config) (*Envoy, error) {
 		timeout = 30 * time.Second
 	}
 	if err := e.waitReady(ctx, timeout, adminAddrPath); err != nil {
-		_ = e.Stop()
-		return nil, fmt.Errorf("envoyproc: %w\n--- envoy log (%s) ---\n%s", err, e.logPath, childproc.Tail(e.logPath, childproc.LogTailBytes))
+		_ = e.proc.Stop() // its log is whole once it has exited
+		err = fmt.Errorf("envoyproc: %w\n--- envoy log (%s) ---\n%s", err, e.logPath, e.proc.Log())
+		_ = e.Stop() // removes a temporary directory, the log with it
+		return nil, err
 	}
 	return e, nil
 }
@@ -278,15 +280,11 @@ func (cfg Config) params() (envoyconf.Params, error) {
 }
 
 func endpoint(name, hostport string) (envoyconf.Endpoint, error) {
-	host, portText, err := net.SplitHostPort(hostport)
+	e, err := envoyconf.ParseEndpoint(hostport)
 	if err != nil {
-		return envoyconf.Endpoint{}, fmt.Errorf("envoyproc: %s address %q: %w", name, hostport, err)
+		return e, fmt.Errorf("envoyproc: %s address %q: %w", name, hostport, err)
 	}
-	port, err := strconv.Atoi(portText)
-	if err != nil || port <= 0 || port > 65535 {
-		return envoyconf.Endpoint{}, fmt.Errorf("envoyproc: %s address %q: bad port", name, hostport)
-	}
-	return envoyconf.Endpoint{Host: host, Port: port}, nil
+	return e, nil
 }
 
 // waitReady polls until the admin API answers LIVE on /ready, then learns the listener's port.

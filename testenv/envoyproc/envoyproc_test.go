@@ -151,7 +151,7 @@ func TestStartFailures(t *testing.T) {
 		{"jwt_authn without an issuer", envoyproc.Config{Binary: bin, Backend: backendAddr, Filter: envoyconf.JWTAuthn}, "issuer URL"},
 		{"no such binary", envoyproc.Config{Binary: filepath.Join(t.TempDir(), "envoy"), Backend: backendAddr, Authz: "127.0.0.1:9001"}, "start"},
 		{"binary exits while starting", envoyproc.Config{Binary: exits, Backend: backendAddr, Authz: "127.0.0.1:9001"}, "exited while starting"},
-		{"listen port taken", envoyproc.Config{Binary: bin, Backend: backendAddr, Authz: "127.0.0.1:9001", ListenPort: takenPort(t)}, "envoy log"},
+		{"listen port taken", envoyproc.Config{Binary: bin, Backend: backendAddr, Authz: "127.0.0.1:9001", ListenPort: takenPort(t)}, "Address already in use"}, // the end of Envoy's log
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

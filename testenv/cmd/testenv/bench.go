@@ -97,6 +97,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w; %s", err, envoyproc.InstallHint)
 	}
+	logf := e.logf("bench")
 	stackOpts := bench.StackOptions{
 		Users:        f.users,
 		EnvoyBinary:  envoyBin,
@@ -106,17 +107,22 @@ func runBench(ctx context.Context, e env, args []string) error {
 		Floor:        f.floor,
 		HTTP:         f.http,
 		Logs:         e.stderr,
+		Logf:         logf,
 	}
 	stack, err := bench.StartStack(ctx, stackOpts)
 	if err != nil {
 		return err
 	}
-	defer stack.Close()
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer cancel()
+		stack.Close(stopCtx)
+	}()
 	if err := stack.Probe(ctx); err != nil {
 		return err
 	}
 
-	fmt.Fprintf(e.stderr, "testenv bench: %d users, %.0f%% anonymous, %s; %v warm-up, then %v at %d req/s and %v flat out (%d workers) per setup\n",
+	logf("%d users, %.0f%% anonymous, %s; %v warm-up, then %v at %d req/s and %v flat out (%d workers) per setup",
 		f.users, f.anonymous*100, f.path, f.warmup, f.duration, f.rate, f.duration, f.workers)
 	loadBefore := bench.LoadAverage()
 	if f.cpuProfile != "" {
@@ -143,7 +149,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	report.Method.Machine = bench.DescribeMachine(ctx, envoyBin, f.envoyThreads) +
 		fmt.Sprintf("; load average %s before, %s after", loadBefore, bench.LoadAverage())
 	report.Method.Authz = stackOpts.DescribeAuthz()
-	fmt.Fprintf(e.stderr, "testenv bench: %s\n", stack.AuthzCounters())
+	logf("%s", stack.AuthzCounters())
 
 	if err := report.WriteTable(benchStdout); err != nil {
 		return err

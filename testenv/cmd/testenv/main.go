@@ -48,6 +48,13 @@ type env struct {
 	onListen func(net.Addr)
 }
 
+// logf returns a printf for command name's progress lines on stderr, which start like its errors.
+func (e env) logf(name string) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		fmt.Fprintf(e.stderr, "testenv "+name+": "+format+"\n", args...)
+	}
+}
+
 // usageError is a mistake in the command line or configuration (exit status 2). An empty message
 // means the flag package has already printed the problem and the usage.
 type usageError struct{ msg string }

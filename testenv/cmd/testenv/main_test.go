@@ -51,13 +51,17 @@ func TestCommandLineErrors(t *testing.T) {
 		{"listen address invalid", []string{"backend", "--listen", "256.0.0.1:1"}, 1, "testenv backend:"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stderr syncBuffer
-			code := run(t.Context(), tt.args, env{stderr: &stderr})
-			if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
-				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and stderr containing %q", code, stderr.String(), tt.code, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantExit(t, tt.args, tt.code, tt.want) })
+	}
+}
+
+// wantExit runs the command line args and fails the test unless it exits with code and prints
+// want on stderr.
+func wantExit(t *testing.T, args []string, code int, want string) {
+	t.Helper()
+	var stderr syncBuffer
+	if got := run(t.Context(), args, env{stderr: &stderr}); got != code || !strings.Contains(stderr.String(), want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit %d and stderr containing %q", got, stderr.String(), code, want)
 	}
 }
 

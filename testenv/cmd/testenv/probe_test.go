@@ -3,7 +3,6 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 )
 
@@ -31,12 +30,6 @@ func TestProbe(t *testing.T) {
 		{"not http", []string{"probe", "ftp://127.0.0.1/"}, 2, "not an http(s) URL"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stderr syncBuffer
-			code := run(t.Context(), tt.args, env{stderr: &stderr})
-			if code != tt.code || !strings.Contains(stderr.String(), tt.want) {
-				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and stderr containing %q", code, stderr.String(), tt.code, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantExit(t, tt.args, tt.code, tt.want) })
 	}
 }

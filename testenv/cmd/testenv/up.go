@@ -118,8 +118,9 @@ func runUp(ctx context.Context, e env, args []string) error {
 		l.Close()
 	}
 
+	logf := e.logf("up")
 	codes := &upCodePrinter{w: upStdout}
-	stack, err := e2e.Start(ctx, upOptions(f, bin, upLogger(e.stderr, f.logLevel), codes.print, e.stderr))
+	stack, err := e2e.Start(ctx, upOptions(f, bin, upLogger(e.stderr, f.logLevel), codes.print, logf))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // interrupted while starting: Start has stopped what it started
@@ -133,7 +134,7 @@ func runUp(ctx context.Context, e env, args []string) error {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 		defer cancel()
 		if err := stack.Stop(stopCtx); err != nil && ctx.Err() == nil {
-			fmt.Fprintf(e.stderr, "testenv up: stop: %v\n", err)
+			logf("stop: %v", err)
 		}
 	}()
 
@@ -156,14 +157,14 @@ func runUp(ctx context.Context, e env, args []string) error {
 	}
 	select {
 	case <-ctx.Done():
-		fmt.Fprintln(e.stderr, "testenv up: stopping")
+		logf("stopping")
 		return nil
 	case <-stack.Envoy.Exited():
 		// Ctrl-C reaches Envoy too (one process group), and Envoy may end before this process has
 		// seen its own SIGINT: give that signal a moment to arrive before calling the exit a failure.
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(e.stderr, "testenv up: stopping")
+			logf("stopping")
 			return nil
 		case <-time.After(upSignalGrace):
 		}
@@ -171,9 +172,9 @@ func runUp(ctx context.Context, e env, args []string) error {
 	}
 }
 
-// upOptions is the stack the flags describe. onCode receives cognito-local's codes; npmLog is
+// upOptions is the stack the flags describe. onCode receives cognito-local's codes; npmLogf is
 // told about a first-run install.
-func upOptions(f upFlags, envoyBin string, logger *zap.Logger, onCode func(cognitolocal.Message), npmLog io.Writer) e2e.Options {
+func upOptions(f upFlags, envoyBin string, logger *zap.Logger, onCode func(cognitolocal.Message), npmLogf func(string, ...any)) e2e.Options {
 	return e2e.Options{
 		EnvoyBinary: envoyBin,
 		EnvoyPort:   f.port,
@@ -182,9 +183,7 @@ func upOptions(f upFlags, envoyBin string, logger *zap.Logger, onCode func(cogni
 		IdP:         f.idp,
 		AWS:         f.aws,
 		OnCode:      onCode,
-		NPMLogf: func(format string, args ...any) {
-			fmt.Fprintf(npmLog, "testenv up: "+format+"\n", args...)
-		},
+		NPMLogf:     npmLogf,
 	}
 }
 

@@ -41,12 +41,7 @@ func TestUpRefusesBadFlags(t *testing.T) {
 		{"a pool without aws", []string{"up", "--idp", "builtin", "--user-pool-id", "us-east-1_Abc"}, "go with --idp aws"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var stderr syncBuffer
-			if code := run(t.Context(), tt.args, env{stderr: &stderr}); code != 2 || !strings.Contains(stderr.String(), tt.want) {
-				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and %q", code, stderr.String(), tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantExit(t, tt.args, 2, tt.want) })
 	}
 }
 
@@ -253,7 +248,7 @@ func TestUpAWSRenders(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	opts := upOptions(f, "envoy", nil, nil, io.Discard)
+	opts := upOptions(f, "envoy", nil, nil, nil)
 	if opts.IdP != e2e.IdPAWS || opts.AWS != (e2e.AWSPool{UserPoolID: "eu-west-1_AbCdEf123", ClientID: "webclient"}) {
 		t.Fatalf("up asks for a stack with IdP %q, pool %+v", opts.IdP, opts.AWS)
 	}
