@@ -12,6 +12,7 @@ import (
 
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
+	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
 )
 
@@ -19,14 +20,6 @@ import (
 // dedicated host; on a small shared machine running -race a first RSA verification can take
 // longer, and a timed-out check would read as a 503 these tests do not expect.
 const testAuthzTimeout = "5s"
-
-// identityHeaders are the headers cognito-authz owns with the default prefix
-// (docs/reference.md#headers).
-var identityHeaders = []string{
-	"x-auth-status", "x-auth-reason",
-	"x-user-sub", "x-user-name", "x-user-email", "x-user-groups", "x-user-scopes",
-	"x-user-client-id", "x-user-token-use",
-}
 
 // startStack starts the local stack for one test (skipped with -short, and when there is no
 // Envoy; see envoyproc.RequireEnvoy) and stops it when the test ends, printing Envoy's log if the
@@ -90,7 +83,7 @@ func wantApp(t *testing.T, a *e2e.Answer) {
 // want, and none of the other identity headers.
 func wantIdentity(t *testing.T, a *e2e.Answer, want map[string]string) {
 	t.Helper()
-	for _, name := range identityHeaders {
+	for _, name := range envoyconf.IdentityHeaders {
 		got := a.Received(name)
 		w, expected := want[name]
 		switch {
