@@ -227,7 +227,7 @@ func (s *Stack) startIdP(ctx context.Context, opts Options) error {
 		p := cl.Pool
 		s.Config = DemoConfig(p.Issuer, p.JWKSURL)
 		s.Config.Issuers[0].ClientIDs = []string{p.ClientID}
-		s.Web = webapp.Config{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Endpoint: cognitoAPIEndpoint}
+		s.Web = CognitoLocalWeb(p)
 		s.info = Info{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Issuer: p.Issuer}
 	case IdPAWS:
 		cfg, web, info, err := AWSSetup(opts.AWS)
@@ -242,19 +242,34 @@ func (s *Stack) startIdP(ctx context.Context, opts Options) error {
 	return nil
 }
 
+// CognitoLocalWeb is what the web app is told about cognito-local's pool p, which it reaches
+// same-origin through Envoy.
+func CognitoLocalWeb(p cognitolocal.Pool) webapp.Config {
+	return webapp.Config{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Endpoint: cognitoAPIEndpoint}
+}
+
 // localRegion is the region of the local pools: the part of their id before "_", as Amplify
 // derives it (local_pool, cognito-local's local_XXXXXXXX).
 const localRegion = "local"
 
-// app is what the backend cluster serves: the web app's paths and the outbox (Envoy's auth-off
-// routes, envoyconf's DemoApp), and the demo backend for everything else. Paths are compared as
-// they arrived, still escaped, as the backend does.
+// app is what the backend cluster serves (DemoApp), with the emulator's outbox when there is one.
 func (s *Stack) app(demo, web http.Handler) http.Handler {
+	var outbox http.Handler
+	if s.CognitoLocal != nil {
+		outbox = s.CognitoLocal.Outbox
+	}
+	return DemoApp(demo, web, outbox)
+}
+
+// DemoApp is what the backend cluster serves: the web app's paths and the outbox, when not nil
+// (Envoy's auth-off routes, envoyconf's DemoApp), and the demo backend for everything else. Paths
+// are compared as they arrived, still escaped, as the backend does.
+func DemoApp(demo, web, outbox http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := r.URL.EscapedPath()
 		switch {
-		case path == OutboxPath && s.CognitoLocal != nil:
-			s.CognitoLocal.Outbox.ServeHTTP(w, r)
+		case path == OutboxPath && outbox != nil:
+			outbox.ServeHTTP(w, r)
 		case path == webapp.IndexPath || path == webapp.AppConfigPath || strings.HasPrefix(path, webapp.StaticPrefix):
 			web.ServeHTTP(w, r)
 		default:

@@ -53,6 +53,10 @@ const StandInNote = "these are stand-ins for local testing, built from package r
 // not built again.
 const inputsLabel = "org.cognito-authz.stand-in.inputs"
 
+// recipe is part of every image's cache key: bump it when a context function changes what it
+// writes for the same pinned inputs.
+const recipe = "2"
+
 // Options configure Ensure.
 type Options struct {
 	// Engine is the container engine's binary, podman or docker; default: podman, else docker, on PATH.
@@ -230,7 +234,7 @@ func (b *builder) ensure(ctx context.Context, s standIn) (bool, error) {
 		return false, err
 	}
 	containerfile := "FROM " + from + "\n" + s.containerfile
-	key := hashOf(append(inputs, "ca "+ca, containerfile)...)
+	key := hashOf(append(inputs, "recipe "+recipe, "ca "+ca, containerfile)...)
 	if b.label(ctx, s.name, inputsLabel) == key {
 		return false, nil
 	}
@@ -249,9 +253,13 @@ func (b *builder) ensure(ctx context.Context, s standIn) (bool, error) {
 	if err := os.WriteFile(filepath.Join(dir, "Containerfile"), []byte(containerfile), 0o644); err != nil {
 		return false, err
 	}
+	old, _ := b.run(ctx, "image", "inspect", "--format", "{{.Id}}", s.name)
 	_, err = b.run(ctx, "build", "--quiet", "--label", inputsLabel+"="+key,
 		"--label", "org.opencontainers.image.description=stand-in for local testing, not the real "+s.name,
 		"-t", s.name, "-f", filepath.Join(dir, "Containerfile"), dir)
+	if err == nil && old != "" {
+		_, _ = b.run(ctx, "rmi", old) // the replaced stand-in, now untagged; kept if still in use
+	}
 	return err == nil, err
 }
 
@@ -466,8 +474,8 @@ func extract(f *zip.File, target string, mode fs.FileMode) error {
 	return errors.Join(err, w.Close())
 }
 
-// copyTree copies the directory src to dst, hard-linking files where it can; directories are
-// made writable, so the copy can be removed.
+// copyTree copies the directory src to dst, hard-linking files where it can (but the toolchain's
+// programs, which are copied executable); directories are made writable, so the copy can be removed.
 func copyTree(src, dst string) error {
 	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -489,11 +497,23 @@ func copyTree(src, dst string) error {
 			}
 			return os.Symlink(link, target)
 		}
+		if mode := executable(rel); mode != 0 {
+			return copyFile(path, target, mode)
+		}
 		if os.Link(path, target) == nil {
 			return nil
 		}
 		return copyFile(path, target, info.Mode().Perm())
 	})
+}
+
+// executable is 0o755 for the Go toolchain's programs, bin/ and pkg/tool/: module zips keep no
+// executable bits (cmd/go sets them back when it switches toolchains), 0 for other files.
+func executable(rel string) fs.FileMode {
+	if strings.HasPrefix(rel, "bin/") || strings.HasPrefix(rel, "pkg/tool/") {
+		return 0o755
+	}
+	return 0
 }
 
 func copyFile(src, dst string, mode fs.FileMode) error {
