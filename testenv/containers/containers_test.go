@@ -127,7 +127,7 @@ func TestImageAndComposeStack(t *testing.T) {
 		for _, want := range []*regexp.Regexp{
 			regexp.MustCompile(`HTTP/1\.1 403`),
 			regexp.MustCompile(`HTTP/1\.1 401`),
-			regexp.MustCompile(`"username":\s*"alice"`), // the outbox: alice's SMS code
+			regexp.MustCompile(`"username":\s*"alice"`),            // the outbox: alice's SMS code
 			regexp.MustCompile(`"auth_status":\s*"authenticated"`), // bob's feed, alice's admin page
 			regexp.MustCompile(`"admin":\s*true`),
 		} {
