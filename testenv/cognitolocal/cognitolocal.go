@@ -20,8 +20,9 @@
 //   - REFRESH_TOKEN_AUTH answers new access and ID tokens and no refresh token, as Cognito does.
 //   - Tokens: access tokens carry no `version` or `origin_jti`, ID tokens no `origin_jti`; every
 //     pool signs with one fixed key, kid "CognitoLocal", published in the package; `iss` is
-//     TokenConfig.IssuerDomain + "/" + pool id, which Start sets to the emulator's own URL so the
-//     issuer names where its keys are. Pool ids are local_XXXXXXXX: the region is "local".
+//     TokenConfig.IssuerDomain + "/" + pool id, which Start sets to the emulator's own URL (or to
+//     Options.IssuerDomain, where other hosts reach it) so the issuer names where its keys are.
+//     Pool ids are local_XXXXXXXX: the region is "local".
 package cognitolocal
 
 import (

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cognito-authz/cognito-authz/testenv/containers"
+	"github.com/cognito-authz/cognito-authz/testenv/images"
 )
 
 // dockerAsPodman runs the documented docker commands on podman: `docker compose` is podman-compose,
@@ -65,6 +66,17 @@ func TestImageAndComposeStack(t *testing.T) {
 		t.Skip("builds images and runs containers: not with -short")
 	}
 	s := containers.Prepare(t)
+
+	// Prepare has built the stand-ins, or found them: a second run builds nothing.
+	results, err := images.Ensure(t.Context(), images.Options{Engine: s.Podman})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Built {
+			t.Errorf("%s was built again with nothing changed", r.Name)
+		}
+	}
 
 	// Both targets, by the README's own commands.
 	start := time.Now()
