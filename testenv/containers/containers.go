@@ -46,7 +46,7 @@ const projectLabel = "io.podman.compose.project"
 // Timeouts: the first build of both targets on a fresh machine is the long one.
 const (
 	UpTimeout      = 10 * time.Minute
-	HealthyTimeout = 2 * time.Minute
+	HealthyTimeout = 3 * time.Minute
 	DownTimeout    = 2 * time.Minute
 )
 
