@@ -139,6 +139,10 @@ func (s *Stack) Up() {
 	t.Logf("podman-compose up --build -d: %s", time.Since(start).Round(time.Second))
 	s.WaitHealthy(t.Context())
 	t.Logf("every service healthy after %s", time.Since(start).Round(time.Second))
+	// What CheckNothingLeft looks for is there to be seen while the stack is up.
+	if len(s.Created("containers")) < 3 || len(s.Created("networks")) == 0 {
+		t.Fatalf("the project's containers %q and networks %q are not found by label %s", s.Created("containers"), s.Created("networks"), projectLabel)
+	}
 }
 
 // Containers are the project's containers, running or not, by service.
@@ -196,20 +200,33 @@ func (s *Stack) Down() {
 	}
 }
 
+// listings are the podman commands that list what the project created, by kind.
+func listings() map[string][]string {
+	filter := "label=" + projectLabel + "=" + Project
+	return map[string][]string{
+		"containers": {"ps", "-a", "--filter", filter, "--format", "{{.Names}}"},
+		"networks":   {"network", "ls", "--filter", filter, "--format", "{{.Name}}"},
+		"volumes":    {"volume", "ls", "--filter", filter, "--format", "{{.Name}}"},
+	}
+}
+
+// Created lists what of kind ("containers", "networks", "volumes") the project has now.
+func (s *Stack) Created(kind string) []string {
+	s.t.Helper()
+	args := listings()[kind]
+	out, err := s.Run(context.Background(), s.Podman, args...)
+	if err != nil {
+		s.t.Errorf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.Fields(out)
+}
+
 // CheckNothingLeft fails the test if a container, network or volume of the project remains.
 func (s *Stack) CheckNothingLeft() {
 	s.t.Helper()
-	filter := "label=" + projectLabel + "=" + Project
-	for _, what := range [][]string{
-		{"ps", "-a", "--filter", filter, "--format", "{{.Names}}"},
-		{"network", "ls", "--filter", filter, "--format", "{{.Name}}"},
-		{"volume", "ls", "--filter", filter, "--format", "{{.Name}}"},
-	} {
-		out, err := s.Run(context.Background(), s.Podman, what...)
-		if err != nil {
-			s.t.Errorf("podman %s: %v\n%s", strings.Join(what, " "), err, out)
-		} else if strings.TrimSpace(out) != "" {
-			s.t.Errorf("left after down (podman %s): %s", what[0], strings.Join(strings.Fields(out), ", "))
+	for kind := range listings() {
+		if left := s.Created(kind); len(left) > 0 {
+			s.t.Errorf("%s left after down: %s", kind, strings.Join(left, ", "))
 		}
 	}
 }

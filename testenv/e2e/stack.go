@@ -78,7 +78,8 @@ type Options struct {
 
 // DemoConfig is deploy/compose/cognito-authz.yaml for an issuer at issuerURL serving its keys at
 // jwksURL, listening on free loopback ports: both token kinds of client ClientID are accepted,
-// auth is optional unless Envoy's route says otherwise, and an invalid token is anonymous.
+// also from Amplify's cookies (the web app's session, whichever IdP signs it in), auth is optional
+// unless Envoy's route says otherwise, and an invalid token is anonymous.
 func DemoConfig(issuerURL, jwksURL string) *config.Config {
 	cfg := config.Default()
 	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
@@ -90,6 +91,7 @@ func DemoConfig(issuerURL, jwksURL string) *config.Config {
 	}}
 	cfg.Policy.Default = policy.AuthOptional
 	cfg.Policy.InvalidToken = policy.InvalidTokenAnonymous
+	cfg.TokenSources.AmplifyCookies = true
 	return cfg
 }
 
@@ -199,8 +201,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 }
 
 // startIdP starts the identity provider opts name and sets what cognito-authz (s.Config), the
-// web app (s.Web) and Info are told about it. cognito-authz reads Amplify's cookies with every
-// IdP, so the web app's session works whichever signs it in.
+// web app (s.Web) and Info are told about it.
 func (s *Stack) startIdP(ctx context.Context, opts Options) error {
 	switch opts.IdP {
 	case "", IdPBuiltin:
@@ -238,7 +239,6 @@ func (s *Stack) startIdP(ctx context.Context, opts Options) error {
 	default:
 		return fmt.Errorf("unknown identity provider %q: want one of %s", opts.IdP, strings.Join(IdPs, ", "))
 	}
-	s.Config.TokenSources.AmplifyCookies = true
 	return nil
 }
 
