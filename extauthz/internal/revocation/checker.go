@@ -127,6 +127,7 @@ type Checker struct {
 type flight struct {
 	done    chan struct{}
 	verdict Verdict // set before done is closed
+	checks  int     // how many checks wait for it (under Checker.mu)
 }
 
 // New returns a Checker for cfg, which must be valid (Config.Validate).
@@ -217,6 +218,7 @@ func (c *Checker) ask(ctx context.Context, k tokenKey, t Token) Verdict {
 		// The call serves every check that joins it, so no one check's deadline ends it.
 		go c.fly(k, f, t, latest)
 	}
+	f.checks++
 	c.mu.Unlock()
 
 	var timer <-chan time.Time
