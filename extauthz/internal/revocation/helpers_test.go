@@ -50,7 +50,7 @@ type cognito struct {
 type getUserBody struct{ AccessToken string }
 
 // newCognito starts a stand-in answering every call with status and body.
-func newCognito(t *testing.T, status int, body string) *cognito {
+func newCognito(t testing.TB, status int, body string) *cognito {
 	t.Helper()
 	c := &cognito{stop: make(chan struct{})}
 	c.answerWith(status, body)
@@ -173,7 +173,7 @@ type fixture struct {
 
 // newFixture returns a checker of a stand-in answering status and body; edit adjusts the
 // configuration and options.
-func newFixture(t *testing.T, status int, body string, edit func(*Config, *Options)) *fixture {
+func newFixture(t testing.TB, status int, body string, edit func(*Config, *Options)) *fixture {
 	t.Helper()
 	f := &fixture{cognito: newCognito(t, status, body), clock: newClock(), counts: newCounts()}
 	core, logs := observer.New(zap.DebugLevel)

@@ -7,11 +7,16 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 )
 
-// tokenKey names a token in the cache and in the calls under way without keeping its text: two
-// 64-bit hashes with seeds drawn per process, so nobody can aim for a collision, and an
-// accidental one (one chance in about 2^128 per pair) is needed before one token's answer could
-// serve another.
+// tokenKey names a token in the cache and in the calls under way without keeping its text: a
+// 64-bit hash of the whole token and one of its last tailBytes bytes (the end of its signature),
+// with seeds drawn per process, so nobody can aim for a collision. Two tokens share a key only if
+// both hashes collide, about one chance in 2^128 for tokens whose signatures end differently, as
+// those of different tokens do; hashing the tail instead of the whole token twice halves the cost
+// of a warm check.
 type tokenKey [2]uint64
+
+// tailBytes of the token are hashed for the second half of its key.
+const tailBytes = 48
 
 // keyer makes tokenKeys.
 type keyer struct{ seeds [2]maphash.Seed }
@@ -19,7 +24,7 @@ type keyer struct{ seeds [2]maphash.Seed }
 func newKeyer() keyer { return keyer{[2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}} }
 
 func (k keyer) key(token string) tokenKey {
-	return tokenKey{maphash.String(k.seeds[0], token), maphash.String(k.seeds[1], token)}
+	return tokenKey{maphash.String(k.seeds[0], token), maphash.String(k.seeds[1], token[max(0, len(token)-tailBytes):])}
 }
 
 // maxShards of the live cache, to keep lock contention low under parallel checks.
