@@ -92,6 +92,11 @@ type Options struct {
 	Now                func() time.Time // default time.Now
 	Observer           Observer         // nil observes nothing
 	Logger             *zap.Logger      // nil logs nothing
+	// Previous, when set, is the checker of the same issuer this one replaces (a configuration
+	// reload). Its revoked sign-ins are kept, since a revocation is a fact about the sign-in,
+	// not the configuration; its live answers when the endpoint and cache_ttl are unchanged; its
+	// rate limit's state when max_rps is, so a reload grants no extra burst.
+	Previous *Checker
 }
 
 // Default bounds of the checker's memory: as many live answers as the verifier keeps verified
@@ -130,7 +135,8 @@ type flight struct {
 	checks  int     // how many checks wait for it (under Checker.mu)
 }
 
-// New returns a Checker for cfg, which must be valid (Config.Validate).
+// New returns a Checker for cfg, which must be valid (Config.Validate), whatever its mode: the
+// caller asks Config.Wanted, per route, whether to check.
 func New(cfg Config, o Options) (*Checker, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate("revocation", o.Issuer, true); err != nil {
@@ -165,6 +171,15 @@ func New(cfg Config, o Options) (*Checker, error) {
 	}
 	c.live = newLiveCache(orDefault(o.MaxCachedTokens, DefaultMaxCachedTokens))
 	c.families = newFamilies(orDefault(o.MaxRevokedFamilies, DefaultMaxRevokedFamilies))
+	if p := o.Previous; p != nil {
+		c.families = p.families
+		if p.client.endpoint == endpoint && p.cfg.CacheTTL == cfg.CacheTTL {
+			c.keys, c.live = p.keys, p.live
+		}
+		if p.cfg.MaxRPS == cfg.MaxRPS {
+			c.limiter = p.limiter
+		}
+	}
 	return c, nil
 }
 

@@ -440,3 +440,49 @@ func TestCancelledCheckEnds(t *testing.T) {
 	release()
 	testkit.Eventually(t, "the call to fill the cache", func() bool { return f.live.live(k, f.clock.Now()) })
 }
+
+// TestReloadKeepsWhatItLearnt: a checker replacing another (a reload) keeps its revoked sign-ins
+// always, and its live answers while the endpoint and cache_ttl are unchanged.
+func TestReloadKeepsWhatItLearnt(t *testing.T) {
+	f := newFixture(t, 200, answerLive, nil)
+	live := f.access("live", "sign-in-live")
+	f.checkWithin(t, live, checkDeadline)
+	f.cognito.answerWith(400, answerRevoked)
+	f.checkWithin(t, f.access("revoked", "sign-in-revoked"), checkDeadline)
+	// A token asked about again after the reload gets an answer that changes no sign-in.
+	f.cognito.answerWith(400, answerExpired)
+
+	reload := func(edit func(*Config)) *Checker {
+		cfg := f.cfg
+		if edit != nil {
+			edit(&cfg)
+		}
+		c, err := New(cfg, Options{Now: f.clock.Now, Previous: f.Checker})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, tt := range []struct {
+		name     string
+		edit     func(*Config)
+		wantLive Result // of the token answered live before: from the cache, or asked again
+	}{
+		{"unchanged", nil, Live},
+		{"another max_rps", func(c *Config) { c.MaxRPS = 7 }, Live},
+		{"another cache_ttl", func(c *Config) { c.CacheTTL = time.Second }, Expired},
+		{"another endpoint", func(c *Config) { c.Endpoint = f.cognito.URL + "/other" }, Expired},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := reload(tt.edit)
+			ctx, cancel := context.WithTimeout(context.Background(), checkDeadline)
+			defer cancel()
+			if v := c.Check(ctx, f.id("id", "sign-in-revoked")); v.Result != Revoked {
+				t.Fatalf("ID token of a sign-in revoked before the reload: %+v, want revoked", v)
+			}
+			if v := c.Check(ctx, live); v.Result != tt.wantLive {
+				t.Fatalf("token answered live before the reload: %+v, want %s", v, tt.wantLive)
+			}
+		})
+	}
+}
