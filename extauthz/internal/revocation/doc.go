@@ -28,9 +28,10 @@
 // each token costs one call per cache period, and a revocation reaches the edge within cache_ttl
 // (the staleness window a team accepts) plus the call's own time. Concurrent checks of one token
 // share one call. The calls are held to max_rps (default 120 a second, Cognito's default quota
-// for user reads, which is per account and region and shared with every other caller of GetUser,
-// AdminGetUser and the like there): at the default, about 120 × 30 = 3,600 tokens in use at once
-// stay warm; past that, new tokens wait in line while their deadline allows, then are unavailable.
+// for user reads; a quota is per account and region, shared by every pool and every caller of its
+// operations there, so the issuers' max_rps and the apps' own calls must fit in it together): at
+// the default, about 120 × 30 = 3,600 tokens in use at once stay warm; past that, new tokens wait
+// in line while their deadline allows, then are unavailable.
 // A check ends a margin before its caller's deadline, as the key waits do, and a check that got
 // no answer by then is unavailable, which on_unavailable turns into a refusal (`unavailable`, the
 // default: the guarantee over availability) or a pass (`accept`: the locally valid token is let
