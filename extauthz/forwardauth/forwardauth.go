@@ -16,6 +16,8 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/authz"
 )
 
 // Checker is what the handler needs of the Check service (authz.Server, or anything that hands
@@ -129,16 +131,23 @@ func original(h http.Header, first, second, fallback string) (string, bool) {
 }
 
 // checkRequest builds what Envoy's gRPC filter would send: path, method and every header as
-// Envoy's header_map, which Check joins the way Envoy joins repeated headers.
+// Envoy's header_map, which Check joins the way Envoy joins repeated headers. Past
+// authz.MaxHeaderLines lines Check reads none of them, so one line more is all it is sent: a
+// flood of repeated lines costs no more memory than that.
 func checkRequest(h http.Header, path, method string) *authv3.CheckRequest {
 	n := 0
 	for _, values := range h {
 		n += len(values)
 	}
+	n = min(n, authz.MaxHeaderLines+1)
 	headers := make([]*corev3.HeaderValue, 0, n)
+copy:
 	for name, values := range h {
 		key := strings.ToLower(name)
 		for _, v := range values {
+			if len(headers) == n {
+				break copy
+			}
 			headers = append(headers, &corev3.HeaderValue{Key: key, Value: v})
 		}
 	}
