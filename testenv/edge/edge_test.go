@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -441,6 +442,89 @@ func checkUnnamedRemoved(t *testing.T, base string) {
 				lookAlike == envoyconf.ClaimsHeader || (lookAlike != name && slices.Contains(envoyconf.OwnedHeaders, lookAlike)) {
 				t.Errorf("%s: the app saw %s %q", path, name, values)
 			}
+		}
+	}
+}
+
+// TestTraefikHeaderFlood: Traefik passes every Cookie line a client sends to cognito-authz (nginx
+// and Envoy refuse such requests themselves). Several clients sending requests of tens of
+// thousands of lines get cognito-authz's answer for a request it does not read (401, malformed),
+// while an admin's traffic through the same Traefik is still served.
+func TestTraefikHeaderFlood(t *testing.T) {
+	edge.TraefikTool.Require(t)
+	w := startWorld(t)
+	url := edge.StartTraefikTest(t, w.params(t))
+	admin, err := w.issuer.SetGroups("alice", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminToken := w.issuer.MustMint(t, issuer.TokenSpec{Username: admin.Username})
+
+	const (
+		floodClients  = 4
+		floodRequests = 5      // each
+		floodLines    = 30_000 // Cookie lines a request, ~400 KB, under Traefik's 1 MB
+		maxAdmin      = 2_000  // bound on the admin's requests
+	)
+	cookies := make([]string, floodLines)
+	for i := range cookies {
+		cookies[i] = "a=b"
+	}
+	type outcome struct {
+		status int
+		body   string
+	}
+	flood := make(chan outcome, floodClients*floodRequests)
+	done := make(chan struct{})
+	var running sync.WaitGroup
+	for range floodClients {
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			for range floodRequests {
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url+backend.AdminPath, nil)
+				if err != nil {
+					flood <- outcome{body: err.Error()}
+					continue
+				}
+				req.Header["Cookie"] = slices.Clone(cookies)
+				resp, err := client.Do(req)
+				if err != nil {
+					flood <- outcome{body: err.Error()}
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				flood <- outcome{resp.StatusCode, string(body)}
+			}
+		}()
+	}
+	go func() { running.Wait(); close(done) }()
+
+	// The admin's requests, until the flood is over (at least one while it runs).
+	adminServed, adminRequests := 0, 0
+	for adminRequests < maxAdmin {
+		a := get(t, url, backend.AdminPath, bearer(adminToken))
+		adminRequests++
+		if a.status == http.StatusOK && a.app != nil {
+			adminServed++
+		} else {
+			t.Errorf("admin request %d during the flood: %d %s", adminRequests, a.status, a.body)
+		}
+		select {
+		case <-done:
+		default:
+			continue
+		}
+		break
+	}
+	<-done
+	close(flood)
+	t.Logf("%d admin requests during the flood, %d served", adminRequests, adminServed)
+	const malformed = `{"error":"unauthenticated","reason":"malformed"}`
+	for o := range flood {
+		if o.status != http.StatusUnauthorized || o.body != malformed {
+			t.Errorf("a flood request got %d %q, want 401 %s", o.status, o.body, malformed)
 		}
 	}
 }
