@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/runner"
 	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
 	"github.com/cognito-authz/cognito-authz/internal/poll"
@@ -71,7 +72,8 @@ type world struct {
 	authz           *runner.Runner
 }
 
-func startWorld(t *testing.T) *world {
+// startWorld starts the world; each configure, in order, adjusts cognito-authz's configuration.
+func startWorld(t *testing.T, configure ...func(*config.Config)) *world {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test through a real proxy: not with -short")
@@ -105,6 +107,9 @@ func startWorld(t *testing.T) *world {
 	// Every unknown key id refetches: keysDown's token meets its failing endpoint, not the
 	// rate limit (which would make it an unknown kid, 401).
 	cfg.JWKS.MinRefetchInterval = time.Millisecond
+	for _, c := range configure {
+		c(cfg)
+	}
 	w.authz, err = runner.New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	if err != nil {
 		t.Fatal(err)
@@ -180,6 +185,24 @@ func get(t *testing.T, base, path string, header http.Header) answer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return do(t, req, header)
+}
+
+// getRaw is get with path sent exactly as written in the request line (dot segments, "#" and
+// all), as curl --path-as-is sends it.
+func getRaw(t *testing.T, base, path string, header http.Header) answer {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL.Opaque = path
+	return do(t, req, header)
+}
+
+func do(t *testing.T, req *http.Request, header http.Header) answer {
+	t.Helper()
+	path := req.URL.RequestURI()
 	for k, v := range header {
 		req.Header[k] = append(req.Header[k], v...)
 	}
@@ -526,5 +549,100 @@ func TestTraefikHeaderFlood(t *testing.T) {
 		if o.status != http.StatusUnauthorized || o.body != malformed {
 			t.Errorf("a flood request got %d %q, want 401 %s", o.status, o.body, malformed)
 		}
+	}
+}
+
+// opsRule adds /api/ops for group ops beside the committed /api/admin for group admin: two rules
+// that rank alike.
+func opsRule(cfg *config.Config) {
+	cfg.Policy.Rules = append(cfg.Policy.Rules, config.Rule{PathPrefix: "/api/ops", Auth: policy.AuthRequired, GroupsAny: []string{"ops"}})
+}
+
+// pathSpelling is a request line's path that an app server might route to /api/admin while it
+// reads as another path: each must be denied before the app, whatever token it carries (none, or
+// an ops user's).
+type pathSpelling struct {
+	path string
+	ops  bool // sent with the ops user's token
+}
+
+var pathSpellings = []pathSpelling{
+	{"/api/ops/../admin", true},
+	{"/api/ops/%2e%2e/admin", true},
+	{"/api/ops/..;x/admin", true},
+	{"/api/ops/..%3bx/admin", true},
+	{"/api/ops%2f..%2fadmin", true},
+	{"/api/ops#/../admin", true},
+	{"/api/ops%23/../admin", true},
+	{"/api/admin;x", false},
+	{"/api/admin;jsessionid=1/users", false},
+	{"/api/admin%3bx", false},
+	{"/healthz#/../api/admin", false},
+	{"/healthz%23/../api/admin", false},
+	{"/healthz/..;/api/admin", false},
+}
+
+// TestPathReadingsThroughEdges sends raw request lines through nginx, Traefik and Envoy's HTTP
+// ext_authz, each in front of cognito-authz with two rules that tie: every spelling that an app
+// server could route to /api/admin is denied for a token of the other rule's group (nginx passes
+// the path on as sent, so there it is cognito-authz that must refuse), while the ops user's own
+// route is served.
+func TestPathReadingsThroughEdges(t *testing.T) {
+	edge.NginxTool.Require(t)
+	edge.TraefikTool.Require(t)
+	envoyproc.RequireEnvoy(t)
+	w := startWorld(t, opsRule)
+	opsUser, err := w.issuer.SetGroups("olivia", "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opsToken := bearer(w.issuer.MustMint(t, issuer.TokenSpec{Username: opsUser.Username}))
+	p := w.params(t)
+	proxies := []struct {
+		name  string
+		start func(t *testing.T) string
+	}{
+		{"nginx", func(t *testing.T) string { return edge.StartNginxTest(t, p).URL() }},
+		{"traefik", func(t *testing.T) string { return edge.StartTraefikTest(t, p) }},
+		{"envoy-http", func(t *testing.T) string {
+			rendered, err := edge.RenderEnvoyHTTP(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return envoyproc.StartTest(t, envoyproc.Config{Rendered: rendered}).URL()
+		}},
+	}
+	for _, px := range proxies {
+		t.Run(px.name, func(t *testing.T) {
+			base := px.start(t)
+			// The demo app answers 404 for a path it has no page for, after echoing what it got.
+			if a := getRaw(t, base, "/api/ops/x", opsToken); a.app == nil || a.app.AuthStatus != "authenticated" {
+				t.Fatalf("the ops user's own route: %d %s, want the app, authenticated", a.status, a.body)
+			}
+			for _, sp := range pathSpellings {
+				var header http.Header
+				if sp.ops {
+					header = opsToken
+				}
+				before := w.backendRequests.Load()
+				a := getRaw(t, base, sp.path, header)
+				// Denied, or passed on unchecked as the one path nginx routed it by (/healthz).
+				if a.app != nil && a.app.Path == backend.HealthzPath {
+					t.Logf("%s (ops token: %v): the app got %s", sp.path, sp.ops, a.app.Path)
+					continue
+				}
+				if a.app != nil || w.backendRequests.Load() != before {
+					t.Errorf("%s (ops token: %v) reached the app: %d %s", sp.path, sp.ops, a.status, a.body)
+					continue
+				}
+				t.Logf("%s (ops token: %v): %d", sp.path, sp.ops, a.status)
+			}
+			// nginx passes the raw path to cognito-authz and to the app: the tie is its decision.
+			if px.name == "nginx" {
+				if a := getRaw(t, base, "/api/ops/../admin", opsToken); a.status != http.StatusForbidden {
+					t.Errorf("/api/ops/../admin with an ops token: %d, want cognito-authz's 403", a.status)
+				}
+			}
+		})
 	}
 }
