@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -619,6 +620,43 @@ func TestPathReadingsThroughEdges(t *testing.T) {
 					t.Errorf("/api/ops/../admin with an ops token: %d, want cognito-authz's 403", a.status)
 				}
 			}
+		})
+	}
+}
+
+// TestForwardedHeadersRequired: a request to the HTTP endpoint that names no original request
+// (a proxy configuration that forgot X-Forwarded-Uri) is refused, whatever its own path, unless
+// http_request_is_original says the proxy sends the original request itself; then it is judged by
+// its own path and method. The committed Envoy HTTP configuration, which names the request in
+// x-forwarded-uri, works either way.
+func TestForwardedHeadersRequired(t *testing.T) {
+	envoyproc.RequireEnvoy(t)
+	for _, requestIsOriginal := range []bool{false, true} {
+		t.Run(fmt.Sprintf("http_request_is_original=%v", requestIsOriginal), func(t *testing.T) {
+			w := startWorld(t, func(cfg *config.Config) { cfg.HTTPRequestIsOriginal = requestIsOriginal })
+			endpoint := "http://" + w.authz.HTTPAddr().String()
+			for _, tc := range []struct {
+				path         string
+				ownPathAllow bool // the answer when the request is the original: allowed (anonymous)
+			}{{"/", true}, {"/auth", true}, {backend.HomePath, true}, {backend.AdminPath, false}} {
+				a := get(t, endpoint, tc.path, nil)
+				want := http.StatusBadRequest
+				if requestIsOriginal {
+					want = http.StatusUnauthorized
+					if tc.ownPathAllow {
+						want = http.StatusOK
+					}
+				}
+				if a.status != want {
+					t.Errorf("GET %s straight to the endpoint: %d %s, want %d", tc.path, a.status, a.body, want)
+				}
+			}
+			rendered, err := edge.RenderEnvoyHTTP(w.params(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := envoyproc.StartTest(t, envoyproc.Config{Rendered: rendered})
+			runEdgeCases(t, w, e.URL(), proxy{jsonDenials: true, unavailable: http.StatusServiceUnavailable})
 		})
 	}
 }
