@@ -218,6 +218,7 @@ func (r *Runner) warnRestartOnly(cfg *config.Config) {
 		{"listen", r.cfg.Listen, cfg.Listen},
 		{"admin_listen", r.cfg.AdminListen, cfg.AdminListen},
 		{"http_listen", r.cfg.HTTPListen, cfg.HTTPListen},
+		{"http_request_is_original", fmt.Sprint(r.cfg.HTTPRequestIsOriginal), fmt.Sprint(cfg.HTTPRequestIsOriginal)},
 		{"tls (on or off)", fmt.Sprint(r.cfg.TLS.Enabled()), fmt.Sprint(cfg.TLS.Enabled())},
 		{"tls.client_ca_file (mTLS on or off)", fmt.Sprint(r.cfg.TLS.ClientCAFile != ""), fmt.Sprint(cfg.TLS.ClientCAFile != "")},
 	} {

@@ -164,6 +164,8 @@ func outcomeOf(conn *grpc.ClientConn, token string) string {
 func httpOutcomeOf(client *http.Client, addr, token string) string {
 	req, _ := http.NewRequest("GET", "http://"+addr+"/api/items", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Forwarded-Uri", "/api/items") // as a proxy names the request it asks about
+	req.Header.Set("X-Forwarded-Method", "GET")
 	resp, err := client.Do(req)
 	if err != nil {
 		return "error: " + err.Error()

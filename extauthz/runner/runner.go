@@ -121,7 +121,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Runner, error) {
 	r.admin = &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout, ErrorLog: zap.NewStdLog(log.Named("admin"))}
 	if cfg.HTTPListen != "" {
 		r.http = &http.Server{
-			Handler:           forwardauth.New(r.checks),
+			Handler:           forwardauth.New(r.checks, forwardauth.Options{RequestIsOriginal: cfg.HTTPRequestIsOriginal}),
 			ReadHeaderTimeout: readHeaderTimeout,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          zap.NewStdLog(log.Named("forwardauth")),
