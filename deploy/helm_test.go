@@ -18,6 +18,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,6 +123,18 @@ serviceAccount: {create: false}`,
 // without one the test skips, unless COGNITO_AUTHZ_REQUIRE_ENVOY=1 (CI) makes that a failure.
 func helmBinary(t *testing.T) string {
 	t.Helper()
+	if bin := findHelm(); bin != "" {
+		return bin
+	}
+	msg := "helm not found on PATH or in $(go env GOPATH)/bin: .ci/install-deps installs it"
+	if os.Getenv("COGNITO_AUTHZ_REQUIRE_ENVOY") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+var findHelm = sync.OnceValue(func() string {
 	if bin, err := exec.LookPath("helm"); err == nil {
 		return bin
 	}
@@ -132,13 +145,8 @@ func helmBinary(t *testing.T) string {
 			}
 		}
 	}
-	msg := "helm not found on PATH or in $(go env GOPATH)/bin: .ci/install-deps installs it"
-	if os.Getenv("COGNITO_AUTHZ_REQUIRE_ENVOY") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 	return ""
-}
+})
 
 func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
@@ -543,6 +551,35 @@ func selfSignedCert(t *testing.T) (certPEM, keyPEM []byte) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+}
+
+// The notes `helm install` prints name the address of every Service the chart creates, on the port
+// its clients use.
+func TestChartNotesNameTheServices(t *testing.T) {
+	for _, vs := range chartValueSets {
+		t.Run(vs.name, func(t *testing.T) {
+			args := append([]string{"install", chartRelease, chartDir, "--dry-run=client", "--namespace", chartNamespace}, valuesArgs(t, vs.values)...)
+			out, err := helm(t, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, notes, ok := strings.Cut(string(out), "\nNOTES:\n")
+			if !ok {
+				t.Fatalf("helm install printed no notes:\n%s", out)
+			}
+			for _, s := range all[*corev1.Service](renderChart(t, vs.values)) {
+				for _, p := range s.Spec.Ports {
+					if p.Name == "http-admin" {
+						continue
+					}
+					addr := fmt.Sprintf("%s.%s.svc.cluster.local:%d", s.Name, s.Namespace, p.Port)
+					if !strings.Contains(notes, addr) {
+						t.Errorf("the notes do not name %s (service %s, port %s):\n%s", addr, s.Name, p.Name, notes)
+					}
+				}
+			}
+		})
+	}
 }
 
 // Each value changes what it names: a chart that ignored one would fail here, since every value
