@@ -72,6 +72,13 @@ type world struct {
 
 func startWorld(t *testing.T) *world {
 	t.Helper()
+	return startWorldWith(t, nil)
+}
+
+// startWorldWith is startWorld with configure, when not nil, changing cognito-authz's
+// configuration before it starts.
+func startWorldWith(t *testing.T, configure func(*config.Config)) *world {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test through a real proxy: not with -short")
 	}
@@ -104,6 +111,9 @@ func startWorld(t *testing.T) *world {
 	// Every unknown key id refetches: keysDown's token meets its failing endpoint, not the
 	// rate limit (which would make it an unknown kid, 401).
 	cfg.JWKS.MinRefetchInterval = time.Millisecond
+	if configure != nil {
+		configure(cfg)
+	}
 	w.authz, err = runner.New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	if err != nil {
 		t.Fatal(err)
