@@ -117,11 +117,15 @@ func (r *Runner) watch(ctx context.Context, rl Reloading) {
 			continue // still being written: looked at again at the next tick; a signal stays pending
 		}
 		signalled, seen = false, now.sum
-		var file []byte
-		if rl.File != "" {
-			file = now.contents[0]
-		}
-		r.reloadFrom(ctx, func() (*config.Config, error) { return rl.Load(file) }, why)
+		r.reloadFrom(ctx, func() (*config.Config, error) {
+			if rl.File == "" {
+				return rl.Load(nil)
+			}
+			if err := now.errs[0]; err != nil {
+				return nil, err
+			}
+			return rl.Load(now.contents[0])
+		}, why)
 		if after := r.watchedFiles(rl.File); !slices.Equal(after, files) {
 			seen = readWatched(after).sum // new TLS file names are not a change to reload for again
 		}
@@ -159,10 +163,11 @@ func (r *Runner) watchedFiles(file string) []string {
 	return files
 }
 
-// snapshot is one read of the watched files: each file's content (nil when unreadable) and a
-// hash of them all.
+// snapshot is one read of the watched files: each file's content or why it could not be read,
+// and a hash of them all.
 type snapshot struct {
 	contents [][]byte
+	errs     []error
 	sum      [sha256.Size]byte
 }
 
@@ -170,13 +175,14 @@ type snapshot struct {
 // error. Configuration and certificate files are small, so reading them every interval costs
 // little, and content catches every kind of change where timestamps may not.
 func readWatched(files []string) snapshot {
-	s := snapshot{contents: make([][]byte, len(files))}
+	s := snapshot{contents: make([][]byte, len(files)), errs: make([]error, len(files))}
 	h := sha256.New()
 	for i, name := range files {
 		fmt.Fprintf(h, "%q\n", name)
 		data, err := readCapped(name)
 		if err != nil {
 			fmt.Fprintf(h, "error %v\n", err)
+			s.errs[i] = err
 			continue
 		}
 		h.Write(data)

@@ -469,3 +469,20 @@ func TestHalfWrittenConfigNeverLive(t *testing.T) {
 	}
 	t.Logf("%d checks during the pause, all forbidden", checks)
 }
+
+// TestReloadOfAMissingFileIsRefused: a configuration file that goes away is refused, the log
+// naming the file and why, and the last good configuration keeps serving.
+func TestReloadOfAMissingFileIsRefused(t *testing.T) {
+	e := newReloadEnv(t)
+	if err := os.Remove(e.path); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the reload refused", func() bool { return reloads(t, e.r, "error") == 1 })
+	refused := e.logs.FilterMessageSnippet("reload refused").All()
+	if len(refused) != 1 || !strings.Contains(fmt.Sprint(refused[0].ContextMap()), e.path+": no such file") {
+		t.Errorf("want one refusal naming %s as missing: %v", e.path, refused)
+	}
+	if got := outcomeOf(e.conn, e.token); got != "authenticated" {
+		t.Errorf("the last good configuration should still answer authenticated, got %s", got)
+	}
+}
