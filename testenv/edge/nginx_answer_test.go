@@ -66,12 +66,14 @@ func TestNginxPassesTheLargestAnswer(t *testing.T) {
 	n := edge.StartNginxTest(t, w.params(t))
 	token, groups := largestAnswerToken(t, w.issuer, verifier.DefaultMaxTokenBytes)
 
-	// The answer's size, straight from cognito-authz's HTTP endpoint.
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+w.authz.HTTPAddr().String()+backend.HomePath, nil)
+	// The answer's size, straight from cognito-authz's HTTP endpoint, asked as a proxy asks it.
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+w.authz.HTTPAddr().String()+"/auth", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Forwarded-Uri", backend.HomePath)
+	req.Header.Set("X-Forwarded-Method", http.MethodGet)
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
