@@ -20,8 +20,8 @@
 //   - The SMS_MFA challenge comes without a Session, yet RespondToAuthChallenge requires one (any
 //     string will do). A wrong code leaves the right one valid; codes never expire.
 //   - InitiateAuth with USER_PASSWORD_AUTH answers ChallengeName PASSWORD_VERIFIER beside the
-//     tokens; a wrong password is InvalidPasswordException (Cognito: NotAuthorizedException);
-//     USER_SRP_AUTH is unsupported.
+//     tokens; a wrong password is InvalidPasswordException (Cognito, and the Front:
+//     NotAuthorizedException); USER_SRP_AUTH is unsupported.
 //   - REFRESH_TOKEN_AUTH answers new access and ID tokens and no refresh token, as Cognito does.
 //   - Tokens: access tokens carry no `version` or `origin_jti`, ID tokens no `origin_jti`; every
 //     pool signs with one fixed key, kid "CognitoLocal", published in the package; `iss` is

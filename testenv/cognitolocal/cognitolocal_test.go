@@ -89,9 +89,9 @@ func TestSeededPool(t *testing.T) {
 		if got := claims(t, refreshed.AuthenticationResult.AccessToken)["sub"]; got != p.User.Sub {
 			t.Errorf("refreshed access token of sub %v, want %s", got, p.User.Sub)
 		}
-		// Deviation: a wrong password is InvalidPasswordException, not NotAuthorizedException.
-		// (The Front leaves sign-in alone.)
-		wantAPIError(t, call("InitiateAuth", passwordAuth(p.User.Username, "wrong", p.ClientID), nil), "InvalidPasswordException")
+		// The emulator calls a wrong password InvalidPasswordException; through the Front it is
+		// Cognito's NotAuthorizedException.
+		wantAPIMessage(t, call("InitiateAuth", passwordAuth(p.User.Username, "wrong", p.ClientID), nil), "NotAuthorizedException", "Incorrect username or password.")
 	})
 
 	t.Run("the admin is asked for an SMS code from the outbox", func(t *testing.T) {
@@ -165,7 +165,7 @@ func TestSeededPool(t *testing.T) {
 		if err := reset(code); err != nil {
 			t.Fatal(err)
 		}
-		wantAPIError(t, call("InitiateAuth", passwordAuth(user, password, p.ClientID), nil), "InvalidPasswordException")
+		wantAPIError(t, call("InitiateAuth", passwordAuth(user, password, p.ClientID), nil), "NotAuthorizedException")
 		if err := call("InitiateAuth", passwordAuth(user, newPassword, p.ClientID), nil); err != nil {
 			t.Fatalf("sign-in with the new password: %v", err)
 		}
@@ -223,7 +223,9 @@ func TestSeededPool(t *testing.T) {
 			t.Fatal(err)
 		}
 		from := box.Len()
-		var sent struct{ CodeDeliveryDetails struct{ Destination, DeliveryMedium string } }
+		var sent struct {
+			CodeDeliveryDetails struct{ Destination, DeliveryMedium string }
+		}
 		if err := call("ResendConfirmationCode", map[string]any{"ClientId": p.ClientID, "Username": user}, &sent); err != nil {
 			t.Fatal(err)
 		}

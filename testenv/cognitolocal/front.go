@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,9 @@ import (
 //     Cognito's InvalidPasswordException and message (the emulator accepts any password);
 //   - ResendConfirmationCode sends a new sign-up code that replaces the old one (the emulator
 //     answers "unsupported");
+//   - a wrong password at sign-in is NotAuthorizedException, "Incorrect username or password.",
+//     as Cognito answers (the emulator says InvalidPasswordException, which Cognito keeps for a
+//     password its policy refuses);
 //   - after every call, before its answer goes back, the codes the emulator stored for the
 //     call's user in its data file are added to the Outbox. The emulator writes its data file
 //     before it answers, while its console log of a code can lag until a later request.
@@ -88,10 +92,12 @@ func NewFront(o FrontOptions) (*Front, error) {
 		// The emulator has answered, so it has written its data file: read the codes now, before
 		// the answer reaches the caller, who may look in the outbox at once.
 		ModifyResponse: func(resp *http.Response) error {
-			if c, ok := resp.Request.Context().Value(callKey{}).(apiCall); ok {
-				f.collect(resp.Request.Context(), c)
+			c, ok := resp.Request.Context().Value(callKey{}).(apiCall)
+			if !ok {
+				return nil
 			}
-			return nil
+			f.collect(resp.Request.Context(), c)
+			return wrongPasswordAsCognito(resp, c.action)
 		},
 	}
 	return f, nil
@@ -191,13 +197,42 @@ func (f *Front) resendConfirmationCode(w http.ResponseWriter, ctx context.Contex
 	_, _ = w.Write(out)
 }
 
+// wrongPasswordAsCognito rewrites the emulator's refusal of a wrong password at sign-in
+// (InvalidPasswordException) into Cognito's.
+func wrongPasswordAsCognito(resp *http.Response, action string) error {
+	if resp.StatusCode != http.StatusBadRequest || (action != "InitiateAuth" && action != "AdminInitiateAuth") {
+		return nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCallBytes))
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	var refusal struct {
+		Type string `json:"__type"`
+	}
+	if json.Unmarshal(body, &refusal) == nil && refusal.Type == cognitoapi.InvalidPasswordException {
+		const notAuthorized = "NotAuthorizedException"
+		body = errorBody(notAuthorized, "Incorrect username or password.")
+		resp.Header.Set("X-Amzn-ErrorType", notAuthorized+":")
+	}
+	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return nil
+}
+
 // writeError answers as Cognito refuses a call.
 func writeError(w http.ResponseWriter, status int, errType, message string) {
-	body, _ := json.Marshal(map[string]string{"__type": errType, "message": message}) // strings always marshal
 	w.Header().Set("Content-Type", cognitoapi.ContentType)
 	w.Header().Set("X-Amzn-ErrorType", errType+":")
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	_, _ = w.Write(errorBody(errType, message))
+}
+
+// errorBody is the body of Cognito's refusal.
+func errorBody(errType, message string) []byte {
+	body, _ := json.Marshal(map[string]string{"__type": errType, "message": message}) // strings always marshal
+	return body
 }
 
 // emulatorUser is what the Front reads of a user in the emulator's data file.

@@ -227,7 +227,9 @@ func (s *Stack) startIdP(ctx context.Context, opts Options) error {
 		p := cl.Pool
 		s.Config = DemoConfig(p.Issuer, p.JWKSURL)
 		s.Config.Issuers[0].ClientIDs = []string{p.ClientID}
-		s.Web = webapp.Config{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Endpoint: cognitoAPIEndpoint}
+		policy := p.PasswordPolicy
+		s.Web = webapp.Config{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Endpoint: cognitoAPIEndpoint,
+			PasswordPolicy: &policy, OutboxURL: OutboxPath}
 		s.info = Info{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Issuer: p.Issuer}
 	case IdPAWS:
 		cfg, web, info, err := AWSSetup(opts.AWS)

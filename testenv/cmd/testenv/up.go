@@ -138,7 +138,7 @@ func runUp(ctx context.Context, e env, args []string) error {
 		}
 	}()
 
-	demo, err := newUpDemo(ctx, stack)
+	demo, err := newUpDemo(stack)
 	if err != nil {
 		return err
 	}
@@ -187,8 +187,8 @@ func upOptions(f upFlags, envoyBin string, logger *zap.Logger, onCode func(cogni
 	}
 }
 
-// upCodePrinter prints the codes cognito-local delivers, once the stack's description is out
-// (codes sent while starting, e.g. for the printed admin token's sign-in, follow it).
+// upCodePrinter prints the codes cognito-local delivers, as they are delivered, once the stack's
+// description is out (a code sent while starting follows it).
 type upCodePrinter struct {
 	mu      sync.Mutex
 	w       io.Writer
@@ -203,7 +203,7 @@ func (p *upCodePrinter) print(m cognitolocal.Message) {
 		p.held = append(p.held, m)
 		return
 	}
-	fmt.Fprintf(p.w, "outbox: %s code for %s: %s\n", m.Purpose, m.Username, m.Code)
+	fmt.Fprintf(p.w, "outbox %s  %s code for %s: %s\n", m.Time.Local().Format(time.TimeOnly), m.Purpose, m.Username, m.Code)
 }
 
 func (p *upCodePrinter) start() {
@@ -279,9 +279,9 @@ type upRequest struct {
 const upBadToken = "not-a-jwt"
 
 // newUpDemo gets the printed tokens: minted by the local issuer, or signed in for at cognito-local
-// (the admin's SMS code from the outbox). A real pool's users are unknown: no tokens, and only
-// the requests without one.
-func newUpDemo(ctx context.Context, s *e2e.Stack) (*upDemo, error) {
+// while it was seeded. A real pool's users are unknown: no tokens, and only the requests without
+// one.
+func newUpDemo(s *e2e.Stack) (*upDemo, error) {
 	d := &upDemo{tokens: map[string]string{}}
 	switch {
 	case s.Issuer != nil:
@@ -296,11 +296,13 @@ func newUpDemo(ctx context.Context, s *e2e.Stack) (*upDemo, error) {
 			d.tokens[variable] = tok
 		}
 	case s.CognitoLocal != nil:
+		// The sign-ins of the seeding, before alice had SMS MFA: signing her in now would put an
+		// SMS code in the outbox that a person could take for their own.
 		p := s.CognitoLocal.Pool
 		for variable, user := range map[string]cognitolocal.User{upAdminVar: p.Admin, upUserVar: p.User} {
-			tok, err := s.CognitoLocal.SignIn(ctx, user)
-			if err != nil {
-				return nil, fmt.Errorf("sign %s in at cognito-local: %w", user.Username, err)
+			tok, ok := s.CognitoLocal.SeededTokens(user)
+			if !ok {
+				return nil, fmt.Errorf("cognito-local signed %s in at seeding without tokens", user.Username)
 			}
 			d.tokens[variable] = tok.AccessToken
 		}
@@ -429,11 +431,12 @@ func (d *upDemo) print(w io.Writer, v upView, f upFlags) {
 	if len(d.tokens) > 0 {
 		how := "minted by the local issuer"
 		if info.IdP == e2e.IdPCognitoLocal {
-			how = "signed in at cognito-local"
+			how = "signed in at cognito-local as it was seeded (no code was sent)"
 		}
 		fmt.Fprintf(w, "Access tokens, %s, valid for %s:\n", how, upDuration(f.ttl))
 		fmt.Fprintf(w, "  # %s, in group admin\n  export %s=%s\n", upAdminUser, upAdminVar, d.tokens[upAdminVar])
-		fmt.Fprintf(w, "  # %s, in no group\n  export %s=%s\n\n", upPlainUser, upUserVar, d.tokens[upUserVar])
+		fmt.Fprintf(w, "  # %s, in no group\n  export %s=%s\n", upPlainUser, upUserVar, d.tokens[upUserVar])
+		fmt.Fprintf(w, "  # the pool, for bin/cognito-authz verify (README: Check a token by hand)\n  %s\n\n", upPoolExports(info))
 	}
 
 	fmt.Fprintln(w, "Try:")
@@ -451,6 +454,23 @@ func (d *upDemo) print(w io.Writer, v upView, f upFlags) {
 	if !f.check {
 		fmt.Fprintln(w, "Ctrl-C stops everything.")
 	}
+}
+
+// upPoolVars name the pool for the README's shell lines: its issuer, app client and, with
+// cognito-local, its Cognito API.
+const (
+	upIssuerVar     = "ISSUER"
+	upClientIDVar   = "CLIENT_ID"
+	upCognitoAPIVar = "COGNITO_API"
+)
+
+// upPoolExports is the export line of upPoolVars.
+func upPoolExports(info e2e.Info) string {
+	line := "export " + upIssuerVar + "=" + info.Issuer + " " + upClientIDVar + "=" + info.ClientID
+	if info.IdPEndpoint != "" {
+		line += " " + upCognitoAPIVar + "=" + info.IdPEndpoint
+	}
+	return line
 }
 
 // upSignIn is the request of a USER_PASSWORD_AUTH sign-in of u, as upSignInAction.

@@ -257,7 +257,7 @@ func TestUpAWSRenders(t *testing.T) {
 		t.Fatal(err)
 	}
 	info.AppURL = "http://127.0.0.1:8000"
-	demo, err := newUpDemo(t.Context(), &e2e.Stack{})
+	demo, err := newUpDemo(&e2e.Stack{})
 	if err != nil {
 		t.Fatal(err)
 	}
