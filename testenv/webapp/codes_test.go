@@ -153,7 +153,7 @@ func TestResendCodeInChromium(t *testing.T) {
 	p.wantFocus("confirm-form/code", "after sending a new code")
 	second := p.codeWithin(user, "confirm_sign_up", 1)
 	p.shot("resend-code") // (blurs the focus)
-	if first != second { // one in a million, the new code has the old digits
+	if first != second {  // one in a million, the new code has the old digits
 		p.fill("confirm-form", map[string]string{"code": first})
 		p.submit("confirm-form")
 		p.wantError("CodeMismatchException", "not right")
