@@ -66,7 +66,7 @@ func (o *Outbox) see(slot codeSlot, code, purpose string, now time.Time) {
 		o.mu.Unlock()
 		return
 	}
-	m := Message{Time: now.UTC(), Username: slot.username, Purpose: purpose, Code: code}
+	m := Message{Time: now.UTC().Truncate(time.Millisecond), Username: slot.username, Purpose: purpose, Code: code}
 	o.messages = append(o.messages, m)
 	onCode := o.onCode
 	o.mu.Unlock()

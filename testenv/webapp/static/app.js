@@ -722,8 +722,8 @@
     }
     try {
       const out = await cognito('ResendConfirmationCode', { ClientId: config.clientId, Username: username });
-      const [text, link] = codeSent('We sent a new code, which replaces the one before,', out.CodeDeliveryDetails, username);
-      status('info', text, null, link);
+      const [text, link] = codeSent('We sent a new code', out.CodeDeliveryDetails, username);
+      status('info', text + ' The code before it no longer works.', null, link);
       form.code.value = '';
       form.code.focus();
     } catch (err) {
