@@ -574,10 +574,10 @@
     }
   }
 
-  // codeSent is the message after a code was sent: where it went and, in the local stack, that it
-  // is in the outbox, with a link to the user's codes there.
-  function codeSent(what, details, username) {
-    const text = what + sentTo(details) + '.';
+  // codeSent is the message after a code was sent: where it went, note (if any) and, in the local
+  // stack, that it is in the outbox, with a link to the user's codes there.
+  function codeSent(what, details, username, note) {
+    const text = what + sentTo(details) + '.' + (note ? ' ' + note : '');
     if (!config.outboxUrl) return [text, null];
     const link = h('a', { href: config.outboxUrl + '?user=' + encodeURIComponent(username), target: '_blank', rel: 'noopener', id: 'outbox-link' },
       'Open the outbox');
@@ -722,8 +722,8 @@
     }
     try {
       const out = await cognito('ResendConfirmationCode', { ClientId: config.clientId, Username: username });
-      const [text, link] = codeSent('We sent a new code', out.CodeDeliveryDetails, username);
-      status('info', text + ' The code before it no longer works.', null, link);
+      const [text, link] = codeSent('We sent a new code', out.CodeDeliveryDetails, username, 'The code before it no longer works.');
+      status('info', text, null, link);
       form.code.value = '';
       form.code.focus();
     } catch (err) {
