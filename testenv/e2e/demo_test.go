@@ -72,9 +72,12 @@ func TestCognitoLocalStackServesTheDemo(t *testing.T) {
 		if err := json.Unmarshal(body, &cfg); status != http.StatusOK || err != nil {
 			t.Fatalf("GET %s = %d %s", webapp.AppConfigPath, status, body)
 		}
-		wantCfg := webapp.Config{IdP: e2e.IdPCognitoLocal, Region: "local", UserPoolID: p.ID, ClientID: p.ClientID, Endpoint: "/cognito-idp/"}
-		if cfg != wantCfg {
-			t.Errorf("app config %+v, want %+v", cfg, wantCfg)
+		wantCfg := webapp.Config{IdP: e2e.IdPCognitoLocal, Region: "local", UserPoolID: p.ID, ClientID: p.ClientID, Endpoint: "/cognito-idp/",
+			OutboxURL: e2e.OutboxPath}
+		gotPolicy := cfg.PasswordPolicy
+		cfg.PasswordPolicy = nil
+		if cfg != wantCfg || gotPolicy == nil || *gotPolicy != cognitolocal.DemoPasswordPolicy {
+			t.Errorf("app config %+v (password policy %+v), want %+v and the pool's policy %+v", cfg, gotPolicy, wantCfg, cognitolocal.DemoPasswordPolicy)
 		}
 	})
 

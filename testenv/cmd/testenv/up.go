@@ -119,7 +119,8 @@ func runUp(ctx context.Context, e env, args []string) error {
 	}
 
 	logf := e.logf("up")
-	codes := &upCodePrinter{w: upStdout}
+	codes := newUpCodePrinter(upStdout)
+	defer codes.stop()
 	stack, err := e2e.Start(ctx, upOptions(f, bin, upLogger(e.stderr, f.logLevel), codes.print, logf))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -187,32 +188,75 @@ func upOptions(f upFlags, envoyBin string, logger *zap.Logger, onCode func(cogni
 	}
 }
 
-// upCodePrinter prints the codes cognito-local delivers, as they are delivered, once the stack's
-// description is out (a code sent while starting follows it).
+// upCodePrinter prints the codes cognito-local delivers, in order, once the stack's description
+// is out (a code sent while starting follows it). print never waits for the terminal: it is called
+// while the call that sent the code is being answered, and a terminal that does not take output
+// (scrolled back, paused) must hold up neither the answer nor the outbox.
 type upCodePrinter struct {
-	mu      sync.Mutex
 	w       io.Writer
+	mu      sync.Mutex
+	queue   []cognitolocal.Message
 	started bool
-	held    []cognitolocal.Message
+	stopped bool
+	wake    chan struct{} // buffered: one wake-up pending is enough
+}
+
+func newUpCodePrinter(w io.Writer) *upCodePrinter {
+	return &upCodePrinter{w: w, wake: make(chan struct{}, 1)}
 }
 
 func (p *upCodePrinter) print(m cognitolocal.Message) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.started {
-		p.held = append(p.held, m)
+	if p.stopped {
 		return
 	}
-	fmt.Fprintf(p.w, "outbox %s  %s code for %s: %s\n", m.Time.Local().Format(time.TimeOnly), m.Purpose, m.Username, m.Code)
+	p.queue = append(p.queue, m)
+	if p.started {
+		p.signal()
+	}
 }
 
+// signal wakes the printing goroutine; p.mu is held.
+func (p *upCodePrinter) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// start prints what was held and, from then on, each code as it comes.
 func (p *upCodePrinter) start() {
 	p.mu.Lock()
-	held := p.held
-	p.started, p.held = true, nil
-	p.mu.Unlock()
-	for _, m := range held {
-		p.print(m)
+	defer p.mu.Unlock()
+	if p.started || p.stopped {
+		return
+	}
+	p.started = true
+	go p.run()
+	p.signal()
+}
+
+func (p *upCodePrinter) run() {
+	for range p.wake {
+		p.mu.Lock()
+		queue := p.queue
+		p.queue = nil
+		p.mu.Unlock()
+		for _, m := range queue {
+			fmt.Fprintf(p.w, "outbox %s  %s code for %s: %s\n", m.Time.Local().Format(time.TimeOnly), m.Purpose, m.Username, m.Code)
+		}
+	}
+}
+
+// stop ends the printing after what is queued, without waiting for it: a terminal that takes no
+// output must not keep the stack from stopping.
+func (p *upCodePrinter) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stopped {
+		p.stopped = true
+		close(p.wake)
 	}
 }
 
