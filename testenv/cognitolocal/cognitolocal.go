@@ -76,7 +76,8 @@ const DefaultStartTimeout = time.Minute
 type Options struct {
 	// Dir holds the emulator's data and log; default a new temporary directory that Stop removes.
 	Dir string
-	// OnCode, when set, is called with every code the emulator delivers, as it delivers it.
+	// OnCode, when set, is called with every code the emulator delivers, in order, while the call
+	// that sent it is being answered: it must not block (queue, then print).
 	OnCode func(Message)
 	// AccessTokenTTL is the lifetime of the seeded client's access and ID tokens (whole seconds);
 	// default cognito-local's 24h. A test of refreshing shortens it.

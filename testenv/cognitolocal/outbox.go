@@ -50,7 +50,8 @@ type Outbox struct {
 // codeSlot is where the emulator keeps one user's code.
 type codeSlot struct{ pool, username, field string }
 
-// NewOutbox is an empty outbox that calls onCode, when not nil, with each message as it arrives.
+// NewOutbox is an empty outbox that calls onCode, when not nil, with each message as it arrives;
+// onCode must not block, since the Front calls it before the call's answer goes back.
 func NewOutbox(onCode func(Message)) *Outbox { return &Outbox{onCode: onCode} }
 
 // see records the code now in slot and adds a message when it is a new one. purpose is what the

@@ -59,7 +59,8 @@ type Options struct {
 	IdP string
 	// AWS is the user pool of IdPAWS.
 	AWS AWSPool
-	// OnCode, with IdPCognitoLocal, is told each code the emulator delivers, as it delivers it.
+	// OnCode, with IdPCognitoLocal, is told each code the emulator delivers, as it delivers it;
+	// it must not block (cognitolocal.Options.OnCode).
 	OnCode func(cognitolocal.Message)
 	// NPMLogf, with IdPCognitoLocal, is told about a first-run npm install.
 	NPMLogf func(format string, args ...any)
