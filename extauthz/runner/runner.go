@@ -39,6 +39,13 @@ const ShutdownTimeout = 10 * time.Second
 // headers, so a client that opens a connection and sends nothing cannot hold it.
 const readHeaderTimeout = 5 * time.Second
 
+// handshakeTimeout bounds how long the gRPC listener waits for a new connection's handshake (TLS,
+// then the HTTP/2 preface and SETTINGS), so a client that connects and sends nothing, or only the
+// preface, cannot hold a connection (grpc-go's default is 120 s). A connection past its handshake
+// is a client's like Envoy's, kept open between checks and watched by keepalive: this does not
+// touch it.
+const handshakeTimeout = 5 * time.Second
+
 // AuthorizationService is the gRPC service name whose health is reported, beside "" (the server).
 var AuthorizationService = authv3.Authorization_ServiceDesc.ServiceName
 
@@ -121,7 +128,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Runner, error) {
 	r.admin = &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout, ErrorLog: zap.NewStdLog(log.Named("admin"))}
 	if cfg.HTTPListen != "" {
 		r.http = &http.Server{
-			Handler:           forwardauth.New(r.checks),
+			Handler:           forwardauth.New(r.checks, forwardauth.Options{RequestIsOriginal: cfg.HTTPRequestIsOriginal}),
 			ReadHeaderTimeout: readHeaderTimeout,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          zap.NewStdLog(log.Named("forwardauth")),
@@ -210,6 +217,7 @@ func serverOptions(tls *tlsReloader, decodePanicked func(p any)) ([]grpc.ServerO
 		grpc.StaticStreamWindowSize(streamWindow),
 		grpc.StaticConnWindowSize(connWindow),
 		grpc.MaxConcurrentStreams(1024),
+		grpc.ConnectionTimeout(handshakeTimeout),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             5 * time.Second, // grpc-go's default, 5 minutes, would GOAWAY Envoy's keepalive pings
 			PermitWithoutStream: true,

@@ -13,7 +13,8 @@ func DemoUsers() (admin, user User) { return seedUsers() }
 // useFixedIDs gives the seeded pool and client the ids of Options.PoolID and Options.ClientID
 // in the stopped emulator's data files: the pool's file is renamed, and every mention of the drawn
 // ids (the pool's options, the client's record and its key) is replaced. Drawn ids are random
-// strings of 8 and 26 characters, so a textual replacement touches nothing else.
+// strings of 8 and 26 characters, so a textual replacement touches nothing else. e.Pool becomes p,
+// and SeededTokens has none.
 func (e *Emulator) useFixedIDs(p *Pool) error {
 	db := filepath.Join(e.dir, ".cognito", "db")
 	replace := func(path string, pairs ...string) error {
@@ -50,5 +51,8 @@ func (e *Emulator) useFixedIDs(p *Pool) error {
 	if e.opts.ClientID != "" {
 		p.ClientID = e.opts.ClientID
 	}
+	e.Pool = *p
+	// The seeding's sign-ins name the drawn ids, which no longer exist.
+	e.seededTokens = nil
 	return nil
 }

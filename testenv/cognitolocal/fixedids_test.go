@@ -20,6 +20,9 @@ func TestFixedIDs(t *testing.T) {
 	if p.ID != pool || p.ClientID != client || p.Issuer != domain+"/"+pool || p.JWKSURL != domain+"/"+pool+"/.well-known/jwks.json" {
 		t.Fatalf("pool %+v, want id %s, client %s, issuer %s/%s", p, pool, client, domain, pool)
 	}
+	if _, ok := e.SeededTokens(p.Admin); ok {
+		t.Error("SeededTokens has a token of the drawn ids")
+	}
 	tok, err := e.SignIn(t.Context(), p.Admin)
 	if err != nil {
 		t.Fatal(err)

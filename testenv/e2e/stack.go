@@ -59,7 +59,8 @@ type Options struct {
 	IdP string
 	// AWS is the user pool of IdPAWS.
 	AWS AWSPool
-	// OnCode, with IdPCognitoLocal, is told each code the emulator delivers, as it delivers it.
+	// OnCode, with IdPCognitoLocal, is told each code the emulator delivers, as it delivers it;
+	// it must not block (cognitolocal.Options.OnCode).
 	OnCode func(cognitolocal.Message)
 	// NPMLogf, with IdPCognitoLocal, is told about a first-run npm install.
 	NPMLogf func(format string, args ...any)
@@ -245,7 +246,9 @@ func (s *Stack) startIdP(ctx context.Context, opts Options) error {
 // CognitoLocalWeb is what the web app is told about cognito-local's pool p, which it reaches
 // same-origin through Envoy.
 func CognitoLocalWeb(p cognitolocal.Pool) webapp.Config {
-	return webapp.Config{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Endpoint: cognitoAPIEndpoint}
+	policy := p.PasswordPolicy
+	return webapp.Config{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Endpoint: cognitoAPIEndpoint,
+		PasswordPolicy: &policy, OutboxURL: OutboxPath}
 }
 
 // localRegion is the region of the local pools: the part of their id before "_", as Amplify
@@ -417,14 +420,22 @@ const maxAnswerBytes = 1 << 20
 // Get sends GET path (e.g. /api/admin) through Envoy with the given request headers. Header keys
 // are sent as written, so a test can repeat a header or vary its case.
 func (s *Stack) Get(ctx context.Context, path string, header http.Header) (*Answer, error) {
-	return s.do(ctx, s.URL()+path, header)
+	return s.do(ctx, s.URL()+path, "", header)
 }
 
-func (s *Stack) do(ctx context.Context, url string, header http.Header) (*Answer, error) {
+// GetAsIs is Get with path sent in the request line exactly as written (dot segments, ";" and
+// "#" included), as curl --path-as-is sends it.
+func (s *Stack) GetAsIs(ctx context.Context, path string, header http.Header) (*Answer, error) {
+	return s.do(ctx, s.URL(), path, header)
+}
+
+// do sends GET url, or GET opaque to url's host when opaque is set.
+func (s *Stack) do(ctx context.Context, url, opaque string, header http.Header) (*Answer, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
+	req.URL.Opaque = opaque
 	for name, values := range header {
 		req.Header[name] = append(req.Header[name], values...)
 	}

@@ -55,7 +55,8 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		return err
 	}
 
-	codes := &upCodePrinter{w: upStdout}
+	codes := newUpCodePrinter(upStdout)
+	defer codes.stop()
 	codes.start()
 	cl, err := cognitolocal.Start(ctx, cognitolocal.Options{OnCode: codes.print, Logf: logf,
 		IssuerDomain: *issuerDomain, PoolID: *poolID, ClientID: *clientID})
