@@ -2,7 +2,7 @@
 #
 # cognito-authz image. Targets:
 #   cognito-authz (default, last stage): the service alone, distroless static, non-root, no shell.
-#   testenv: the demo issuer and backend of the local stack (docker-compose.yml); never for production.
+#   testenv: the demo's cognito-local, web app, outbox and backend (docker-compose.yml); never for production.
 #
 #   docker build --build-arg VERSION=$(git describe --tags --always) -t cognito-authz:dev .
 #   docker build --target testenv -t cognito-authz-testenv:dev .
@@ -34,11 +34,16 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     cd testenv && CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -buildvcs=false -ldflags="-s -w" -o /out/testenv ./cmd/testenv
 
-# Demo only: the issuer and backend. No shell here either: compose probes them with `testenv probe`.
-FROM gcr.io/distroless/static-debian12:nonroot AS testenv
-COPY --from=build-testenv /out/testenv /testenv
-USER 65532:65532
-ENTRYPOINT ["/testenv"]
+# Demo only (docker-compose.yml): `testenv demo` runs cognito-local, the Cognito emulator, under
+# Node.js, with the web app, outbox and demo backend beside it; `testenv token` is the compose
+# stack's token tool. The emulator is installed from npm here, at build time, at the version
+# testenv pins; it runs as the image's unprivileged user node.
+FROM node:20.18.0-bookworm-slim AS testenv
+COPY --from=build-testenv /out/testenv /usr/local/bin/testenv
+USER 1000:1000
+ENV XDG_CACHE_HOME=/home/node/.cache
+RUN ["testenv", "demo", "--prepare"]
+ENTRYPOINT ["testenv"]
 
 FROM gcr.io/distroless/static-debian12:nonroot AS cognito-authz
 ARG VERSION=dev

@@ -54,7 +54,7 @@ func TestComposeServices(t *testing.T) {
 	}
 	names := p.ServiceNames()
 	slices.Sort(names)
-	if want := []string{"authz", "backend", "envoy", "issuer"}; !slices.Equal(names, want) {
+	if want := []string{"authz", "demo", "envoy"}; !slices.Equal(names, want) {
 		t.Errorf("`docker compose up` starts %q, want %q", names, want)
 	}
 	var tools []string
@@ -75,10 +75,9 @@ func TestComposeHealthchecksAndDependencies(t *testing.T) {
 		service   string
 		dependsOn []string
 	}{
-		{"envoy", []string{"authz", "backend"}},
-		{"authz", []string{"issuer"}},
-		{"issuer", nil},
-		{"backend", nil},
+		{"envoy", []string{"authz", "demo"}},
+		{"authz", []string{"demo"}},
+		{"demo", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.service, func(t *testing.T) {
@@ -122,6 +121,10 @@ func TestComposePublishesOnlyEnvoysListener(t *testing.T) {
 	listener := composeEnvoyConfig(t).StaticResources.Listeners[0].Address.SocketAddress
 	if ports[0].Target != uint32(listener.PortValue) || ports[0].Published != strconv.Itoa(listener.PortValue) {
 		t.Errorf("envoy publishes %s:%d, want %d:%d, envoy.yaml's listener", ports[0].Published, ports[0].Target, listener.PortValue, listener.PortValue)
+	}
+	// The demo signs users in and mints their tokens: for this machine, not its network.
+	if ports[0].HostIP != "127.0.0.1" {
+		t.Errorf("envoy publishes on host address %q, want 127.0.0.1", ports[0].HostIP)
 	}
 }
 
@@ -174,7 +177,7 @@ func TestComposeEnvoyRunsTheValidatedConfig(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"authz", "backend"} {
+	for _, want := range []string{"authz", "demo"} {
 		if !slices.Contains(reached, want) {
 			t.Errorf("no Envoy cluster reaches %s", want)
 		}
@@ -191,12 +194,13 @@ func TestComposeEnvoyRunsTheValidatedConfig(t *testing.T) {
 func composeListenPorts(t *testing.T, p *types.Project) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
-	for _, name := range []string{"issuer", "backend"} {
-		listen, ok := flagValue(service(t, p, name).Command, "--listen")
+	demo := service(t, p, "demo").Command
+	for _, flag := range []string{"--listen", "--cognito-listen"} {
+		listen, ok := flagValue(demo, flag)
 		if !ok {
-			t.Fatalf("%s: command names no --listen", name)
+			t.Fatalf("demo: command names no %s", flag)
 		}
-		out[name] = []string{portOf(t, listen)}
+		out["demo"] = append(out["demo"], portOf(t, listen))
 	}
 	cfg := parseServiceConfig(t, readFile(t, composeAuthzConfigPath(t, p)))
 	out["authz"] = []string{portOf(t, cfg.Listen), portOf(t, cfg.AdminListen)}
@@ -237,42 +241,47 @@ func TestComposeAuthz(t *testing.T) {
 		t.Errorf("authz healthcheck probes %s, but the service listens on %s", addr, cfg.Listen)
 	}
 
-	// The issuer it trusts is the compose issuer, under the names that issuer mints with.
-	issuer := service(t, p, "issuer").Command
-	base, _ := flagValue(issuer, "--base-url")
-	pool, _ := flagValue(issuer, "--pool-id")
-	client, _ := flagValue(issuer, "--client-id")
+	// The issuer it trusts is the demo's cognito-local, under the names the demo seeds it with.
+	demo := service(t, p, "demo").Command
+	base, _ := flagValue(demo, "--issuer-domain")
+	pool, _ := flagValue(demo, "--pool-id")
+	client, _ := flagValue(demo, "--client-id")
 	if len(cfg.Issuers) != 1 {
 		t.Fatalf("config has %d issuers, want the local one", len(cfg.Issuers))
 	}
 	is := cfg.Issuers[0]
 	if is.Issuer != base+"/"+pool {
-		t.Errorf("issuer %q, want %q (the issuer's --base-url and --pool-id)", is.Issuer, base+"/"+pool)
+		t.Errorf("issuer %q, want %q (the demo's --issuer-domain and --pool-id)", is.Issuer, base+"/"+pool)
 	}
 	if is.JWKSURL != base+"/"+pool+"/.well-known/jwks.json" {
-		t.Errorf("jwks_url %q, not the issuer's JWKS", is.JWKSURL)
+		t.Errorf("jwks_url %q, not the pool's keys", is.JWKSURL)
 	}
 	if !slices.Contains(is.ClientIDs, client) {
-		t.Errorf("client_ids %q lack the issuer's client %q", is.ClientIDs, client)
+		t.Errorf("client_ids %q lack the demo's client %q", is.ClientIDs, client)
+	}
+	if !cfg.TokenSources.AmplifyCookies {
+		t.Error("amplify_cookies off: the web app's session would be anonymous")
 	}
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if listen, _ := flagValue(issuer, "--listen"); u.Hostname() != "issuer" || u.Port() != portOf(t, listen) {
-		t.Errorf("issuer --base-url %s is not where the issuer service listens (%s)", base, listen)
+	if listen, _ := flagValue(demo, "--cognito-listen"); u.Hostname() != "demo" || u.Port() != portOf(t, listen) {
+		t.Errorf("demo --issuer-domain %s is not where the demo serves cognito-local's API (%s)", base, listen)
 	}
-	if hc := strings.Join(service(t, p, "issuer").HealthCheck.Test, " "); !strings.Contains(hc, "/"+pool+"/.well-known/jwks.json") {
-		t.Errorf("issuer healthcheck %q does not fetch the pool's JWKS", hc)
+	if hc := strings.Join(service(t, p, "demo").HealthCheck.Test, " "); !strings.Contains(hc, "/"+pool+"/.well-known/jwks.json") {
+		t.Errorf("demo healthcheck %q does not fetch the pool's keys", hc)
 	}
 
-	// The token tool asks that same issuer.
+	// The token tool asks the demo's token listener.
 	token, ok := p.DisabledServices["token"]
 	if !ok {
 		t.Fatal("no token tool")
 	}
-	if !slices.Contains(token.Entrypoint, base+"/"+pool+"/token") {
-		t.Errorf("token tool %q does not POST to %s/%s/token", token.Entrypoint, base, pool)
+	from, _ := flagValue(token.Entrypoint, "--from")
+	tokenListen, _ := flagValue(demo, "--token-listen")
+	if fu, err := url.Parse(from); err != nil || fu.Hostname() != "demo" || fu.Port() != portOf(t, tokenListen) {
+		t.Errorf("token tool %q does not ask the demo's --token-listen %s", token.Entrypoint, tokenListen)
 	}
 
 	checkConfig(t, dockerBuilt(t, "build", "cognito-authz"), configFile)
@@ -281,17 +290,21 @@ func TestComposeAuthz(t *testing.T) {
 func TestComposeDemoServicesRunTestenv(t *testing.T) {
 	p := loadCompose(t)
 	df := mustParseDockerfile(t)
-	for _, name := range []string{"issuer", "backend"} {
-		s := service(t, p, name)
-		if s.Build == nil || s.Build.Context != repoPath() {
-			t.Errorf("%s: want a build from the repository", name)
-			continue
-		}
-		if _, ok := df.stage(s.Build.Target); !ok || s.Build.Target != "testenv" {
-			t.Errorf("%s builds target %q, want the Dockerfile's testenv stage", name, s.Build.Target)
-		}
-		if len(s.Command) == 0 || s.Command[0] != name {
-			t.Errorf("%s runs %q, want the testenv subcommand %q", name, s.Command, name)
-		}
+	demo := service(t, p, "demo")
+	if demo.Build == nil || demo.Build.Context != repoPath() {
+		t.Fatal("demo: want a build from the repository")
+	}
+	if _, ok := df.stage(demo.Build.Target); !ok || demo.Build.Target != "testenv" {
+		t.Errorf("demo builds target %q, want the Dockerfile's testenv stage", demo.Build.Target)
+	}
+	if len(demo.Command) == 0 || demo.Command[0] != "demo" {
+		t.Errorf("demo runs %q, want the testenv subcommand demo", demo.Command)
+	}
+	if !demo.ReadOnly || !slices.Equal(demo.CapDrop, []string{"ALL"}) {
+		t.Errorf("demo: want a read-only root filesystem and every capability dropped")
+	}
+	token := p.DisabledServices["token"]
+	if token.Image != demo.Image || len(token.Entrypoint) < 2 || token.Entrypoint[0] != "testenv" || token.Entrypoint[1] != "token" {
+		t.Errorf("token tool runs %q on %q, want testenv token on the demo's image %q", token.Entrypoint, token.Image, demo.Image)
 	}
 }

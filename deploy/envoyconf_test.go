@@ -80,14 +80,17 @@ func (r envoyRoute) matchPath() string {
 const extAuthzFilter = "envoy.filters.http.ext_authz"
 
 // composeEnvoyConfig reads envoy/envoy.yaml, the configuration the compose stack mounts.
-func composeEnvoyConfig(t *testing.T) envoyConfig {
+func composeEnvoyConfig(t *testing.T) envoyConfig { return envoyConfigFile(t, "envoy.yaml") }
+
+// envoyConfigFile reads one of the configurations under envoy/.
+func envoyConfigFile(t *testing.T, name string) envoyConfig {
 	t.Helper()
 	var c envoyConfig
-	if err := yaml.Unmarshal(readFile(t, repoPath("envoy", "envoy.yaml")), &c); err != nil {
-		t.Fatalf("envoy/envoy.yaml: %v", err)
+	if err := yaml.Unmarshal(readFile(t, repoPath("envoy", name)), &c); err != nil {
+		t.Fatalf("envoy/%s: %v", name, err)
 	}
 	if len(c.StaticResources.Listeners) == 0 || len(c.StaticResources.Clusters) == 0 {
-		t.Fatal("envoy/envoy.yaml has no static listeners or clusters")
+		t.Fatalf("envoy/%s has no static listeners or clusters", name)
 	}
 	return c
 }

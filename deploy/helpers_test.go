@@ -259,6 +259,9 @@ type serviceConfig struct {
 		ClientIDs  []string `json:"client_ids"`
 		TokenUse   string   `json:"token_use"`
 	} `json:"issuers"`
+	TokenSources struct {
+		AmplifyCookies bool `json:"amplify_cookies"`
+	} `json:"token_sources"`
 	Policy struct {
 		Default      string       `json:"default"`
 		InvalidToken string       `json:"invalid_token"`

@@ -159,14 +159,16 @@ func TestEnvoyGatewaySecurityPolicy(t *testing.T) {
 }
 
 // Istio and Envoy Gateway cannot send per-route context_extensions, so each overlay's
-// policy.rules must decide every route as envoy/envoy.yaml's per-route settings do.
+// policy.rules must decide every route as Envoy's per-route settings do: envoy/envoy-local.yaml's,
+// which are envoy/envoy.yaml's without the demo's web app and emulator (testenv/envoyconf's
+// TestPresetsAgree holds them to that).
 func TestGatewayRulesReplaceContextExtensions(t *testing.T) {
 	type decision struct {
 		path, auth     string
 		groups, scopes []string
 	}
 	var want []decision
-	for _, r := range composeEnvoyConfig(t).routes() {
+	for _, r := range envoyConfigFile(t, "envoy-local.yaml").routes() {
 		pf, ok := r.TypedPerFilterConfig[extAuthzFilter]
 		if !ok {
 			continue
@@ -181,7 +183,7 @@ func TestGatewayRulesReplaceContextExtensions(t *testing.T) {
 		want = append(want, d)
 	}
 	if len(want) == 0 {
-		t.Fatal("envoy/envoy.yaml has no per-route ext_authz settings to compare with")
+		t.Fatal("envoy/envoy-local.yaml has no per-route ext_authz settings to compare with")
 	}
 	composeDefault := parseServiceConfig(t, readFile(t, repoPath("deploy", "compose", "cognito-authz.yaml"))).Policy.Default
 
@@ -197,7 +199,7 @@ func TestGatewayRulesReplaceContextExtensions(t *testing.T) {
 				got = append(got, decision{path: r.PathPrefix, auth: r.Auth, groups: r.GroupsAny, scopes: r.ScopesAll})
 			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("policy.rules decide\n  %v\nenvoy/envoy.yaml's routes decide\n  %v", got, want)
+				t.Errorf("policy.rules decide\n  %v\nenvoy/envoy-local.yaml's routes decide\n  %v", got, want)
 			}
 			if cfg.Policy.Default != composeDefault {
 				t.Errorf("policy.default %q, envoy.yaml's other routes get %q", cfg.Policy.Default, composeDefault)

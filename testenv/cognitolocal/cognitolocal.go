@@ -26,8 +26,8 @@
 //   - Tokens: access tokens carry no `version` or `origin_jti`, ID tokens no `origin_jti`; every
 //     pool signs with one fixed key, kid "CognitoLocal", published in the package; `iss` is
 //     TokenConfig.IssuerDomain + "/" + pool id, which Start sets to the Front's URL (the emulator's
-//     address, URL) so the issuer names where its keys are. Pool ids are local_XXXXXXXX: the
-//     region is "local".
+//     address, URL), or to Options.IssuerDomain where other hosts reach it, so the issuer names
+//     where its keys are. Pool ids are local_XXXXXXXX: the region is "local".
 package cognitolocal
 
 import (
@@ -85,6 +85,12 @@ type Options struct {
 	// Logf, when set, is told about a first-run install, and about a data file the Front could not
 	// read.
 	Logf func(format string, args ...any)
+	// IssuerDomain is what tokens name before the pool id in iss, where other hosts reach the
+	// emulator's keys; default its own loopback URL.
+	IssuerDomain string
+	// PoolID and ClientID, when set, replace the ids the emulator draws for the seeded pool and
+	// client, so that a configuration written beforehand can name them (the compose stack).
+	PoolID, ClientID string
 }
 
 // Emulator is one running, seeded cognito-local. Stop it when done.
@@ -99,6 +105,7 @@ type Emulator struct {
 	port      int    // the emulator's
 	dir       string
 	removeDir bool
+	opts      Options
 	startJS   string
 	logPath   string
 	client    *http.Client
@@ -131,11 +138,15 @@ func Start(ctx context.Context, opts Options) (e *Emulator, err error) {
 		nodeURL: "http://127.0.0.1:" + strconv.Itoa(port),
 		port:    port,
 		dir:     opts.Dir,
+		opts:    opts,
 		startJS: filepath.Join(installDir, startScript),
 		// Only loopback is reachable; a proxy from the environment must never be asked.
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}},
 	}
 	e.api = &cognitoapi.Client{URL: e.url + "/", HTTP: e.client}
+	if e.opts.IssuerDomain == "" {
+		e.opts.IssuerDomain = e.url
+	}
 	if e.dir == "" {
 		if e.dir, err = os.MkdirTemp("", "cognitolocal-"); err != nil {
 			return nil, err
@@ -201,7 +212,7 @@ func (e *Emulator) LogPath() string { return e.logPath }
 func (e *Emulator) writeConfig() error {
 	conf, err := json.Marshal(map[string]any{
 		// Tokens name the emulator itself as their issuer's host, so iss says where the keys are.
-		"TokenConfig": map[string]any{"IssuerDomain": e.url},
+		"TokenConfig": map[string]any{"IssuerDomain": e.opts.IssuerDomain},
 	})
 	if err != nil {
 		return err

@@ -72,7 +72,7 @@ func (e *Emulator) seed(ctx context.Context, tokenTTL time.Duration) error {
 		return errors.New("CreateUserPool answered no pool id")
 	}
 	p.Region, _, _ = strings.Cut(p.ID, "_")
-	p.Issuer = e.url + "/" + p.ID
+	p.Issuer = e.opts.IssuerDomain + "/" + p.ID
 	p.JWKSURL = p.Issuer + "/.well-known/jwks.json"
 
 	clientReq := map[string]any{
@@ -111,6 +111,9 @@ func (e *Emulator) seed(ctx context.Context, tokenTTL time.Duration) error {
 	}
 
 	e.stopProcess()
+	if err := e.useFixedIDs(&p); err != nil {
+		return err
+	}
 	if err := e.enableSMSMFA(p.ID, p.Admin.Username); err != nil {
 		return err
 	}

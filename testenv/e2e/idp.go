@@ -85,7 +85,6 @@ func AWSSetup(p AWSPool) (*config.Config, webapp.Config, Info, error) {
 	}
 	cfg := DemoConfig("", "")
 	cfg.Issuers = []config.Issuer{{UserPoolID: p.UserPoolID, ClientIDs: []string{p.ClientID}, TokenUse: verifier.TokenUseAny}}
-	cfg.TokenSources.AmplifyCookies = true
 	issuer := strings.TrimSuffix(p.Endpoint(), "/") + "/" + p.UserPoolID
 	web := webapp.Config{IdP: IdPAWS, Region: p.Region(), UserPoolID: p.UserPoolID, ClientID: p.ClientID, Endpoint: p.Endpoint()}
 	info := Info{IdP: IdPAWS, IdPEndpoint: p.Endpoint(), Region: p.Region(), UserPoolID: p.UserPoolID,

@@ -79,7 +79,8 @@ type Options struct {
 
 // DemoConfig is deploy/compose/cognito-authz.yaml for an issuer at issuerURL serving its keys at
 // jwksURL, listening on free loopback ports: both token kinds of client ClientID are accepted,
-// auth is optional unless Envoy's route says otherwise, and an invalid token is anonymous.
+// also from Amplify's cookies (the web app's session, whichever IdP signs it in), auth is optional
+// unless Envoy's route says otherwise, and an invalid token is anonymous.
 func DemoConfig(issuerURL, jwksURL string) *config.Config {
 	cfg := config.Default()
 	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
@@ -91,6 +92,7 @@ func DemoConfig(issuerURL, jwksURL string) *config.Config {
 	}}
 	cfg.Policy.Default = policy.AuthOptional
 	cfg.Policy.InvalidToken = policy.InvalidTokenAnonymous
+	cfg.TokenSources.AmplifyCookies = true
 	return cfg
 }
 
@@ -200,8 +202,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 }
 
 // startIdP starts the identity provider opts name and sets what cognito-authz (s.Config), the
-// web app (s.Web) and Info are told about it. cognito-authz reads Amplify's cookies with every
-// IdP, so the web app's session works whichever signs it in.
+// web app (s.Web) and Info are told about it.
 func (s *Stack) startIdP(ctx context.Context, opts Options) error {
 	switch opts.IdP {
 	case "", IdPBuiltin:
@@ -228,9 +229,7 @@ func (s *Stack) startIdP(ctx context.Context, opts Options) error {
 		p := cl.Pool
 		s.Config = DemoConfig(p.Issuer, p.JWKSURL)
 		s.Config.Issuers[0].ClientIDs = []string{p.ClientID}
-		policy := p.PasswordPolicy
-		s.Web = webapp.Config{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Endpoint: cognitoAPIEndpoint,
-			PasswordPolicy: &policy, OutboxURL: OutboxPath}
+		s.Web = CognitoLocalWeb(p)
 		s.info = Info{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Issuer: p.Issuer}
 	case IdPAWS:
 		cfg, web, info, err := AWSSetup(opts.AWS)
@@ -241,23 +240,39 @@ func (s *Stack) startIdP(ctx context.Context, opts Options) error {
 	default:
 		return fmt.Errorf("unknown identity provider %q: want one of %s", opts.IdP, strings.Join(IdPs, ", "))
 	}
-	s.Config.TokenSources.AmplifyCookies = true
 	return nil
+}
+
+// CognitoLocalWeb is what the web app is told about cognito-local's pool p, which it reaches
+// same-origin through Envoy.
+func CognitoLocalWeb(p cognitolocal.Pool) webapp.Config {
+	policy := p.PasswordPolicy
+	return webapp.Config{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Endpoint: cognitoAPIEndpoint,
+		PasswordPolicy: &policy, OutboxURL: OutboxPath}
 }
 
 // localRegion is the region of the local pools: the part of their id before "_", as Amplify
 // derives it (local_pool, cognito-local's local_XXXXXXXX).
 const localRegion = "local"
 
-// app is what the backend cluster serves: the web app's paths and the outbox (Envoy's auth-off
-// routes, envoyconf's DemoApp), and the demo backend for everything else. Paths are compared as
-// they arrived, still escaped, as the backend does.
+// app is what the backend cluster serves (DemoApp), with the emulator's outbox when there is one.
 func (s *Stack) app(demo, web http.Handler) http.Handler {
+	var outbox http.Handler
+	if s.CognitoLocal != nil {
+		outbox = s.CognitoLocal.Outbox
+	}
+	return DemoApp(demo, web, outbox)
+}
+
+// DemoApp is what the backend cluster serves: the web app's paths and the outbox, when not nil
+// (Envoy's auth-off routes, envoyconf's DemoApp), and the demo backend for everything else. Paths
+// are compared as they arrived, still escaped, as the backend does.
+func DemoApp(demo, web, outbox http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := r.URL.EscapedPath()
 		switch {
-		case path == OutboxPath && s.CognitoLocal != nil:
-			s.CognitoLocal.Outbox.ServeHTTP(w, r)
+		case path == OutboxPath && outbox != nil:
+			outbox.ServeHTTP(w, r)
 		case path == webapp.IndexPath || path == webapp.AppConfigPath || strings.HasPrefix(path, webapp.StaticPrefix):
 			web.ServeHTTP(w, r)
 		default:

@@ -160,8 +160,11 @@ func Compose() Params {
 		// container, where 127.0.0.1 reaches it.
 		AdminAddress: "127.0.0.1", AdminPort: 9901,
 		ClusterType: StrictDNS,
-		Backend:     Endpoint{Host: "backend", Port: 8081},
-		Authz:       Endpoint{Host: "authz", Port: 9001},
+		// testenv demo serves the web app, outbox and demo backend, and cognito-local's API.
+		Backend:    Endpoint{Host: "demo", Port: 8081},
+		Authz:      Endpoint{Host: "authz", Port: 9001},
+		DemoApp:    true,
+		CognitoAPI: Endpoint{Host: "demo", Port: 9229},
 	}
 }
 

@@ -128,8 +128,11 @@ func TestPresetsAgree(t *testing.T) {
 		}
 		return out
 	}
-	if yamlString(t, routes(compose)) != yamlString(t, routes(local)) {
-		t.Error("compose and local configs have different routes")
+	// The compose stack also routes the demo's web app and Cognito API; the rest is the same.
+	composeApp := envoyconf.Compose()
+	composeApp.DemoApp, composeApp.CognitoAPI = false, envoyconf.Endpoint{}
+	if yamlString(t, routes(renderYAML(t, composeApp))) != yamlString(t, routes(local)) {
+		t.Error("compose and local configs have different routes besides the demo app's")
 	}
 	if m, j := matches(local), matches(jwt); strings.Join(m, "|") != strings.Join(j, "|") {
 		t.Errorf("ext_authz and jwt_authn configs match different routes:\n%v\n%v", m, j)

@@ -6,6 +6,11 @@
 //	testenv issuer  [--listen :8080] [--base-url http://issuer:8080] [--pool-id local_pool] [--client-id demo-client]
 //	testenv backend [--listen :8081]
 //	testenv probe   URL              exit 0 when URL answers 2xx (container healthchecks)
+//	testenv demo    [--listen :8081] [--cognito-listen :9229] [--token-listen :9230]
+//	                                 cognito-local, the web app, outbox and demo backend (docker-compose.yml)
+//	testenv token   [--from http://demo:9230] [alice|bob]
+//	                                 print a demo user's access token (the compose stack's token helper)
+//	testenv images  [--engine podman] build stand-ins for the Dockerfile's and compose file's base images
 //
 // issuer and backend run one piece per process, so a container can run each. It is wiring only:
 // the pieces live in testenv/issuer, testenv/backend, testenv/cognitolocal, testenv/webapp,
@@ -39,6 +44,9 @@ var commands = []command{
 	{"probe", "GET a URL, exit 0 on 2xx: a container healthcheck without a shell", runProbe},
 	{"up", "run the whole stack (identity provider, cognito-authz, app, Envoy) on loopback until Ctrl-C", runUp},
 	{"bench", "measure no-auth, jwt_authn and cognito-authz behind Envoy side by side", runBench},
+	{"demo", "serve cognito-local, the web app, outbox and demo backend behind your own Envoy (the compose stack)", runDemo},
+	{"token", "print a demo user's access token, signed in at the compose stack's cognito-local", runToken},
+	{"images", "build stand-ins for the base images the Dockerfile and compose file use (no registry here)", runImages},
 }
 
 // env is what a command may use besides its arguments.
