@@ -19,9 +19,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/runner"
-	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/internal/poll"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/edge"
@@ -67,7 +65,7 @@ type world struct {
 	keysDown        *issuer.Issuer
 	backend         envoyconf.Endpoint
 	backendRequests atomic.Int64 // every request that reached the app
-	authz           *runner.Runner
+	authz           *extauthz.Service
 }
 
 func startWorld(t *testing.T) *world {
@@ -92,19 +90,19 @@ func startWorld(t *testing.T) *world {
 	}))
 	w.backend = endpointOf(t, backendLis.Addr())
 
-	cfg, err := config.Load(filepath.Join(committedDir, "cognito-authz.yaml"))
+	cfg, err := extauthz.LoadConfig(filepath.Join(committedDir, "cognito-authz.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Listen, cfg.AdminListen, cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Issuers = []config.Issuer{
-		{Issuer: w.issuer.IssuerURL(), JWKSURL: w.issuer.JWKSURL(), ClientIDs: []string{"demo-client"}, TokenUse: verifier.TokenUseAny},
-		{Issuer: w.keysDown.IssuerURL(), JWKSURL: w.keysDown.JWKSURL(), ClientIDs: []string{"demo-client"}, TokenUse: verifier.TokenUseAny},
+	cfg.Issuers = []extauthz.Issuer{
+		{Issuer: w.issuer.IssuerURL(), JWKSURL: w.issuer.JWKSURL(), ClientIDs: []string{"demo-client"}, TokenUse: extauthz.TokenUseAny},
+		{Issuer: w.keysDown.IssuerURL(), JWKSURL: w.keysDown.JWKSURL(), ClientIDs: []string{"demo-client"}, TokenUse: extauthz.TokenUseAny},
 	}
 	// Every unknown key id refetches: keysDown's token meets its failing endpoint, not the
 	// rate limit (which would make it an unknown kid, 401).
 	cfg.JWKS.MinRefetchInterval = time.Millisecond
-	w.authz, err = runner.New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	w.authz, err = extauthz.NewService(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	if err != nil {
 		t.Fatal(err)
 	}
