@@ -24,7 +24,7 @@ type Verification struct {
 func VerifyToken(ctx context.Context, cfg *Config, log *zap.Logger, token string) (Verification, error) {
 	vcfg := cfg.VerifierConfig()
 	vcfg.Logger = log.Named("jwks")
-	v, err := verifier.New(vcfg)
+	v, err := verifier.New[struct{}](vcfg)
 	if err != nil {
 		return Verification{}, err
 	}

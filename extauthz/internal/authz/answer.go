@@ -10,10 +10,10 @@ import (
 )
 
 // Answer is one answer CheckAnswer gives: its CheckResponse and, once the gRPC codec has encoded
-// it (package wire), its encoding, kept so that an answer is encoded once.
+// it (codec.go), its encoding, kept so that an answer is encoded once.
 //
 // The answer to a verified token is kept in the verifier's cache entry of that token
-// (verifier.Claims.Memo): one entry holds the claims, the answer and its encoding, bounded by
+// (verifier.Slot[Answer]): one entry holds the claims, the answer and its encoding, bounded by
 // cache.max_entries (docs/reference.md) and dropped when the token expires or its issuer's keys
 // change. Once encoded, such an answer lets go of its CheckResponse, which the gRPC path no longer
 // needs, and builds it again from the claims if Check asks for it: a cached token costs its
@@ -23,15 +23,14 @@ import (
 // An Answer and its CheckResponse are shared between calls and read-only.
 type Answer struct {
 	response atomic.Pointer[authv3.CheckResponse]
-	encoded  atomic.Pointer[mem.BufferSlice]
+	wire     atomic.Pointer[mem.BufferSlice]
 	// Set for an authenticated answer, which can be built again from them.
 	claims *verifier.Claims
 	names  *headerNames
 }
 
-// NewAnswer returns an answer that is resp, for a caller that answers through the gRPC codec
-// without a Server (a stub service, the codec's tests).
-func NewAnswer(resp *authv3.CheckResponse) *Answer {
+// newAnswer returns an answer that is resp.
+func newAnswer(resp *authv3.CheckResponse) *Answer {
 	a := new(Answer)
 	a.response.Store(resp)
 	return a
@@ -53,20 +52,20 @@ func (a *Answer) Response() *authv3.CheckResponse {
 	return r
 }
 
-// Encoded returns the encoding kept by SetEncoded, or nil. It is one read-only buffer that every
+// encoded returns the encoding kept by setEncoded, or nil. It is one read-only buffer that every
 // call shares, built once so that handing it to gRPC allocates nothing; gRPC only reads it, and
 // frees it as a no-op.
-func (a *Answer) Encoded() mem.BufferSlice {
-	if p := a.encoded.Load(); p != nil {
+func (a *Answer) encoded() mem.BufferSlice {
+	if p := a.wire.Load(); p != nil {
 		return *p
 	}
 	return nil
 }
 
-// SetEncoded keeps wire, the encoding of a.Response(); it must not be modified afterwards.
-func (a *Answer) SetEncoded(wire []byte) {
+// setEncoded keeps wire, the encoding of a.Response(); it must not be modified afterwards.
+func (a *Answer) setEncoded(wire []byte) {
 	encoded := mem.BufferSlice{mem.SliceBuffer(wire)}
-	a.encoded.Store(&encoded)
+	a.wire.Store(&encoded)
 	if a.claims != nil {
 		a.response.Store(nil)
 	}

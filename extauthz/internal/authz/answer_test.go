@@ -42,11 +42,11 @@ func TestAnswerKeptWithTheToken(t *testing.T) {
 	}
 	// Once encoded, the answer lets go of its response and builds an equal one when asked.
 	resp := first.Response()
-	first.SetEncoded([]byte("encoded"))
+	authz.SetEncoded(first, []byte("encoded"))
 	if again := first.Response(); again == resp || !proto.Equal(again, resp) {
 		t.Errorf("the response after encoding: %v (same pointer %v), want an equal one built again", again, again == resp)
 	}
-	if string(check(plain, alice).Encoded().Materialize()) != "encoded" {
+	if string(authz.Encoded(check(plain, alice)).Materialize()) != "encoded" {
 		t.Error("the encoding is not kept with the token")
 	}
 	other := check(custom, alice)

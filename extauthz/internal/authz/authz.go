@@ -1,6 +1,23 @@
-// Package authz is the Envoy ext_authz gRPC service (envoy.service.auth.v3.Authorization). Its
-// data path reads top to bottom: Check → find token → verify → apply policy → build response.
-// It knows nothing of flags or files.
+// Package authz is the Envoy ext_authz gRPC service (envoy.service.auth.v3.Authorization): the
+// request off the wire, the decision, and the answer back on the wire. Its data path reads top to
+// bottom: Check → find token → verify → apply policy → answer (check.go), and it knows nothing of
+// flags or files.
+//
+// The wire, both ways, is here too, because the fast path depends on Check:
+//   - Decoding (decode.go). A CheckRequest is decoded by decodeCheckRequest, not protobuf, whatever
+//     the build tags. It fills only attributes.request.http's method, path, headers and header_map,
+//     and attributes.context_extensions, and skips everything else Envoy sends (peers, time, host,
+//     metadata, TLS session, body...), checking only its framing: decoding all of it cost a sixth
+//     of the service's CPU per check and most of its allocations, for fields nothing reads. Check
+//     must read only those fields; TestCheckReadsOnlyDecodedFields fails when it reads another
+//     until the decoder fills it too. Bad content in a skipped field (invalid UTF-8 in host, say) is
+//     not an error, as it would be for protobuf.
+//   - Encoding (answer.go, codec.go). Register serves Check through Server.CheckAnswer, which gives
+//     an *Answer; the codec encodes its response once and keeps the bytes in it, so they live
+//     exactly as long as the answer (for a verified token, its verifier.Slot in the verified-token
+//     cache). CheckResponses are encoded with go-control-plane's generated vtprotobuf code when
+//     built with -tags vtprotobuf, else with protobuf; every other message (grpc.health.v1) goes
+//     through grpc's own proto codec, both ways.
 package authz
 
 import (
@@ -21,11 +38,13 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/verifier"
 )
 
-// TokenVerifier is what Check needs of the verifier. Every text it returns in Claims must be a
-// valid header value (valid UTF-8, no control character but tab): Check copies it into headers
-// and metadata unchecked, and verifier.Verifier rejects other tokens as malformed.
+// TokenVerifier is what Check needs of the verifier: the claims of a token and the room kept
+// beside them in the verified-token cache, where Check keeps its answer (nil when not cached).
+// Every text it returns in Claims must be a valid header value (valid UTF-8, no control character
+// but tab): Check copies it into headers and metadata unchecked, and verifier.Verifier rejects
+// other tokens as malformed.
 type TokenVerifier interface {
-	Verify(ctx context.Context, token string) (*verifier.Claims, error)
+	VerifySlot(ctx context.Context, token string) (*verifier.Claims, *verifier.Slot[Answer], error)
 }
 
 // Result is one of the results of docs/reference.md#results (plus "skipped" for routes with auth:

@@ -568,7 +568,7 @@ func TestBadInput(t *testing.T) {
 // panickingVerifier stands for a bug anywhere below Check.
 type panickingVerifier struct{}
 
-func (panickingVerifier) Verify(context.Context, string) (*verifier.Claims, error) {
+func (panickingVerifier) VerifySlot(context.Context, string) (*verifier.Claims, *verifier.Slot[authz.Answer], error) {
 	panic("verifier bug, token " + "secret-token-value")
 }
 
@@ -659,9 +659,9 @@ type cancellingVerifier struct {
 	next   authz.TokenVerifier
 }
 
-func (c cancellingVerifier) Verify(ctx context.Context, token string) (*verifier.Claims, error) {
+func (c cancellingVerifier) VerifySlot(ctx context.Context, token string) (*verifier.Claims, *verifier.Slot[authz.Answer], error) {
 	c.cancel()
-	return c.next.Verify(ctx, token)
+	return c.next.VerifySlot(ctx, token)
 }
 
 func TestDecisionLog(t *testing.T) {

@@ -39,7 +39,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 }
 
 // CheckAnswer is Check, giving the response as an Answer, so that its encoding is made once and
-// kept with it (package wire). The error is always nil.
+// kept with it (codec.go). The error is always nil.
 func (s *Server) CheckAnswer(ctx context.Context, req *authv3.CheckRequest) (answer *Answer, err error) {
 	var start time.Time
 	if s.recorder != nil {
@@ -76,13 +76,14 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*Answer, 
 	var (
 		failure reason.Code
 		claims  *verifier.Claims
+		kept    *verifier.Slot[Answer]
 	)
 	switch {
 	case findErr != nil:
 		failure = reason.Malformed
 	case present:
 		var verifyErr error
-		claims, verifyErr = s.verifier.Verify(ctx, token)
+		claims, kept, verifyErr = s.verifier.VerifySlot(ctx, token)
 		if verifyErr != nil {
 			failure, claims = verifier.ReasonOf(verifyErr), nil
 		}
@@ -98,14 +99,13 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*Answer, 
 		return s.canned.forDecision(d), d, claims
 	}
 	// The answer depends only on the claims and the Server's fixed configuration, so it is kept
-	// with the claims in the verifier's cache entry. A Memo is shared by every Server using the
+	// with the claims in the verifier's cache entry. A Slot is shared by every Server using the
 	// verifier, so an answer is used only if this Server built it.
-	memo := claims.Memo()
-	if a, ok := memo.Load().(*Answer); ok && a.names == &s.names {
+	if a := kept.Load(); a != nil && a.names == &s.names {
 		return a, d, claims
 	}
 	a := s.names.authenticatedAnswer(claims)
-	memo.Store(a)
+	kept.Store(a)
 	return a, d, claims
 }
 

@@ -41,7 +41,7 @@ func signingKey() *testkit.Key { return testkit.SharedKey(kid) }
 type issuerEnv struct {
 	issuer   string // the working pool's issuer URL
 	deadIss  string // the failing pool's issuer URL
-	verifier *verifier.Verifier
+	verifier *verifier.Verifier[authz.Answer]
 	clock    atomic.Int64 // the verifier's now, in Unix nanoseconds; starts at now
 }
 
@@ -57,7 +57,7 @@ func newIssuerEnv(t testing.TB) *issuerEnv {
 	env := &issuerEnv{issuer: keys.URL + poolPath, deadIss: dead.URL + deadPoolPath}
 	env.clock.Store(now.UnixNano())
 	var err error
-	env.verifier, err = verifier.New(verifier.Config{
+	env.verifier, err = verifier.New[authz.Answer](verifier.Config{
 		Issuers: []verifier.IssuerConfig{
 			{Issuer: env.issuer, ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAny},
 			{Issuer: env.deadIss, ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAny},

@@ -120,7 +120,7 @@ func (c *cannedResponses) build(d policy.Decision) *Answer {
 }
 
 func ok(set []*corev3.HeaderValueOption, remove []string, md *structpb.Struct) *Answer {
-	return NewAnswer(&authv3.CheckResponse{
+	return newAnswer(&authv3.CheckResponse{
 		Status: statusOK,
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
 			Headers:         set,
@@ -141,7 +141,7 @@ func denied(status typev3.StatusCode, code codes.Code, challenge, errorText, why
 		headers = append(headers, setHeader("www-authenticate", challenge))
 	}
 	md := meta(MetaAuthStatus, errorText, MetaReason, why)
-	return NewAnswer(&authv3.CheckResponse{
+	return newAnswer(&authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(code), Message: errorText + ": " + why},
 		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
 			Status:  &typev3.HttpStatus{Code: status},

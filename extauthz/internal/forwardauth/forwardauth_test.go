@@ -35,14 +35,14 @@ var failures = map[string]reason.Code{
 
 type standInVerifier struct{}
 
-func (standInVerifier) Verify(_ context.Context, token string) (*verifier.Claims, error) {
+func (standInVerifier) VerifySlot(_ context.Context, token string) (*verifier.Claims, *verifier.Slot[authz.Answer], error) {
 	if c, ok := tokens[token]; ok {
-		return c, nil
+		return c, nil, nil
 	}
 	if why, ok := failures[token]; ok {
-		return nil, &verifier.Error{Reason: why, Message: "stand-in"}
+		return nil, nil, &verifier.Error{Reason: why, Message: "stand-in"}
 	}
-	return nil, &verifier.Error{Reason: reason.BadSignature, Message: "stand-in"}
+	return nil, nil, &verifier.Error{Reason: reason.BadSignature, Message: "stand-in"}
 }
 
 func newService(t *testing.T) *authz.Server {

@@ -29,7 +29,6 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/forwardauth"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/metrics"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/verifier"
-	"github.com/cognito-authz/cognito-authz/extauthz/internal/wire"
 )
 
 // ShutdownTimeout bounds Run's graceful shutdown: in-flight checks get this long to finish.
@@ -110,7 +109,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Runner, error) {
 		return nil, err
 	}
 	r.grpc = grpc.NewServer(opts...)
-	wire.Register(r.grpc, r.checks)
+	authz.Register(r.grpc, r.checks)
 	healthpb.RegisterHealthServer(r.grpc, r.health)
 	r.setHealth(healthpb.HealthCheckResponse_NOT_SERVING)
 
@@ -134,7 +133,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Runner, error) {
 // a reload, and loaded once per check so a check never sees half of one and half of another.
 type engine struct {
 	cfg      *config.Config
-	verifier *verifier.Verifier
+	verifier *verifier.Verifier[authz.Answer]
 	service  *authz.Server
 }
 
@@ -148,7 +147,7 @@ func (r *Runner) newEngine(cfg *config.Config, prev *engine) (*engine, error) {
 	if prev != nil {
 		vcfg.Previous = prev.verifier
 	}
-	v, err := verifier.New(vcfg)
+	v, err := verifier.New[authz.Answer](vcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +168,6 @@ func (r *Runner) newEngine(cfg *config.Config, prev *engine) (*engine, error) {
 // liveService is the Authorization service registered on the gRPC server and behind the HTTP
 // endpoint: it hands each check to the engine current when the check arrives.
 type liveService struct {
-	authv3.UnimplementedAuthorizationServer
 	engine atomic.Pointer[engine]
 }
 
@@ -178,7 +176,7 @@ func (l *liveService) Check(ctx context.Context, req *authv3.CheckRequest) (*aut
 	return l.engine.Load().service.Check(ctx, req)
 }
 
-// CheckAnswer answers with the current engine (authz.Server.CheckAnswer), what wire.Register serves.
+// CheckAnswer answers with the current engine (authz.Server.CheckAnswer), what authz.Register serves.
 func (l *liveService) CheckAnswer(ctx context.Context, req *authv3.CheckRequest) (*authz.Answer, error) {
 	return l.engine.Load().service.CheckAnswer(ctx, req)
 }
@@ -197,7 +195,7 @@ const (
 // serverOptions: Envoy keeps a few long-lived HTTP/2 connections and multiplexes every check on
 // them, may ping them to keep them alive, and must never be cut off for pinging.
 func serverOptions(tls *tlsReloader, decodePanicked func(p any)) ([]grpc.ServerOption, error) {
-	c, err := wire.NewCodec(decodePanicked)
+	c, err := authz.NewCodec(decodePanicked)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +309,7 @@ func (r *Runner) decodePanicked(p any) {
 }
 
 // startKeyRefresh runs v's key refresh until its stop is called.
-func startKeyRefresh(v *verifier.Verifier) keyRefresh {
+func startKeyRefresh(v *verifier.Verifier[authz.Answer]) keyRefresh {
 	ctx, stop := context.WithCancel(context.Background())
 	k := keyRefresh{stop: stop, done: make(chan struct{})}
 	go func() {

@@ -140,11 +140,13 @@ func TestVerifyCache(t *testing.T) {
 		t.Fatalf("repeated token: same claims %v, hits %d misses %d; want a hit", first == second, f.obs.hits.Load(), f.obs.misses.Load())
 	}
 
-	t.Run("the memo lives with the entry", func(t *testing.T) {
-		first.Memo().Store("answer")
-		again, _ := f.v.Verify(ctx, token)
-		if got := again.Memo().Load(); got != "answer" {
-			t.Fatalf("memo of a repeated token: %v, want the stored answer", got)
+	t.Run("the slot lives with the entry", func(t *testing.T) {
+		_, slot, _ := f.v.VerifySlot(ctx, token)
+		answer := "answer"
+		slot.Store(&answer)
+		_, again, _ := f.v.VerifySlot(ctx, token)
+		if got := again.Load(); got == nil || *got != "answer" {
+			t.Fatalf("slot of a repeated token: %v, want the stored answer", got)
 		}
 		if first.PayloadSegment != strings.Split(token, ".")[1] {
 			t.Fatal("the cached PayloadSegment is not the token's payload segment")
@@ -178,8 +180,8 @@ func TestVerifyCache(t *testing.T) {
 		if f.obs.hits.Load() != hits {
 			t.Fatal("a token verified under the old key set was served from the cache")
 		}
-		if again, _ := f.v.Verify(ctx, rotated); again.Memo().Load() != nil {
-			t.Fatal("a memo appeared on a newly verified token")
+		if _, again, _ := f.v.VerifySlot(ctx, rotated); again.Load() != nil {
+			t.Fatal("a slot value appeared on a newly verified token")
 		}
 	})
 
@@ -190,12 +192,14 @@ func TestVerifyCache(t *testing.T) {
 		if a == nil || a == b || f.obs.hits.Load() != 0 {
 			t.Fatal("cache_max_entries 0 still caches")
 		}
-		if a.Memo() != nil {
-			t.Fatal("uncached claims have a memo")
+		_, slot, _ := f.v.VerifySlot(ctx, token)
+		if slot != nil {
+			t.Fatal("uncached claims have a slot")
 		}
-		a.Memo().Store("answer") // a nil Memo keeps nothing, and does not panic
-		if a.Memo().Load() != nil {
-			t.Fatal("a nil memo kept a value")
+		answer := "answer"
+		slot.Store(&answer) // a nil Slot keeps nothing, and does not panic
+		if slot.Load() != nil {
+			t.Fatal("a nil slot kept a value")
 		}
 	})
 
@@ -299,7 +303,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(tt.cfg)
+			_, err := New[string](tt.cfg)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("New: %v, want an error containing %q", err, tt.wantErr)
 			}

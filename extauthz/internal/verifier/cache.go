@@ -11,7 +11,7 @@ import (
 
 // tokenCache is the service's one cache of verified tokens (cache.max_entries, docs/reference.md):
 // a repeated token costs a hash and a map lookup instead of an RSA verification, and the caller's
-// answer for it (its Memo) is kept in the same entry, so it lives exactly as long: evicted with
+// value for it (its Slot: the Check service's answer) is kept in the same entry, so it lives exactly as long: evicted with
 // it, dead once the token expires, dropped when the issuer's key set changes. It is sharded to
 // keep lock contention low under parallel Checks.
 //
@@ -20,9 +20,9 @@ import (
 // bytes, the end of its signature, so that an accidental key collision between two tokens is a
 // miss, never someone else's identity: their signatures would have to end alike too, a chance of
 // about 2^-186. Comparing them costs less than hashing the token a second time.
-type tokenCache struct {
+type tokenCache[A any] struct {
 	seed   maphash.Seed
-	shards []*lru.Cache[uint64, *cacheEntry]
+	shards []*lru.Cache[uint64, *cacheEntry[A]]
 }
 
 // tailBytes of the token are kept to tell tokens with the same key apart.
@@ -45,62 +45,62 @@ func (t *tokenTail) ends(token string) bool {
 		(t.n == tailBytes || int(t.n) == len(token))
 }
 
-type cacheEntry struct {
+type cacheEntry[A any] struct {
 	tail       tokenTail // the end of the token
 	claims     *Claims
 	notAfter   time.Time // exp + clock skew: the entry is dead from this instant on
 	issuer     *issuer
 	generation uint64 // the issuer's key-set generation the token was verified against
-	memo       Memo
+	slot       Slot[A]
 }
 
-// Memo is room, beside cached claims, for one value a caller derives from the claims alone (authz
-// keeps its answer there, with its encoding), so that the value lives and dies with the cached
-// token. Claims that are not cached have none: Claims.Memo returns nil, and a nil *Memo stores
-// nothing.
-type Memo struct{ v atomic.Value }
+// Slot is room, beside cached claims, for one value of type A that the caller derives from the
+// claims alone (the Check service keeps its answer there, with its encoding), so that the value
+// lives and dies with the cached token. Claims that are not cached have none: VerifySlot gives a
+// nil *Slot, which loads nothing and stores nothing.
+type Slot[A any] struct{ p atomic.Pointer[A] }
 
 // Load returns the stored value, or nil.
-func (m *Memo) Load() any {
-	if m == nil {
+func (s *Slot[A]) Load() *A {
+	if s == nil {
 		return nil
 	}
-	return m.v.Load()
+	return s.p.Load()
 }
 
-// Store keeps v (always of the same concrete type) with the claims; a nil Memo drops it.
-func (m *Memo) Store(v any) {
-	if m != nil {
-		m.v.Store(v)
+// Store keeps a with the claims; a nil Slot drops it.
+func (s *Slot[A]) Store(a *A) {
+	if s != nil {
+		s.p.Store(a)
 	}
 }
 
 const maxCacheShards = 16
 
 // newTokenCache returns a cache holding at most maxEntries tokens, or nil when maxEntries <= 0.
-func newTokenCache(maxEntries int) *tokenCache {
+func newTokenCache[A any](maxEntries int) *tokenCache[A] {
 	if maxEntries <= 0 {
 		return nil
 	}
 	n := min(maxCacheShards, maxEntries)
-	c := &tokenCache{seed: maphash.MakeSeed(), shards: make([]*lru.Cache[uint64, *cacheEntry], n)}
+	c := &tokenCache[A]{seed: maphash.MakeSeed(), shards: make([]*lru.Cache[uint64, *cacheEntry[A]], n)}
 	for i := range c.shards {
 		size := maxEntries / n
 		if i < maxEntries%n {
 			size++
 		}
-		c.shards[i], _ = lru.New[uint64, *cacheEntry](size) // size >= 1 cannot fail
+		c.shards[i], _ = lru.New[uint64, *cacheEntry[A]](size) // size >= 1 cannot fail
 	}
 	return c
 }
 
-func (c *tokenCache) shard(key uint64) *lru.Cache[uint64, *cacheEntry] {
+func (c *tokenCache[A]) shard(key uint64) *lru.Cache[uint64, *cacheEntry[A]] {
 	return c.shards[key%uint64(len(c.shards))]
 }
 
-// get returns the claims of a cached token still valid at now, or nil. An entry that expired or
+// get returns the entry of a cached token still valid at now, or nil. An entry that expired or
 // whose issuer's keys changed since it was verified is dropped.
-func (c *tokenCache) get(token string, now time.Time) *Claims {
+func (c *tokenCache[A]) get(token string, now time.Time) *cacheEntry[A] {
 	key := maphash.String(c.seed, token)
 	shard := c.shard(key)
 	e, ok := shard.Get(key)
@@ -111,14 +111,12 @@ func (c *tokenCache) get(token string, now time.Time) *Claims {
 		shard.Remove(key)
 		return nil
 	}
-	return e.claims
+	return e
 }
 
-// put caches claims verified from token; the claims get the entry's Memo and keep nothing they
-// were decoded from (detach).
-func (c *tokenCache) put(token string, e *cacheEntry) {
+// put caches claims verified from token; the claims keep nothing they were decoded from (detach).
+func (c *tokenCache[A]) put(token string, e *cacheEntry[A]) {
 	e.claims.detach()
-	e.claims.memo = &e.memo
 	e.tail = tailOf(token)
 	key := maphash.String(c.seed, token)
 	c.shard(key).Add(key, e)

@@ -75,7 +75,7 @@ func (c *clock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 
 type fixture struct {
-	v     *Verifier
+	v     *Verifier[string]
 	jwks  *jwksServer
 	clock *clock
 	obs   *countingObserver
@@ -99,7 +99,7 @@ func newFixture(t testing.TB, edit func(*Config)) *fixture {
 	if edit != nil {
 		edit(&cfg)
 	}
-	v, err := New(cfg)
+	v, err := New[string](cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

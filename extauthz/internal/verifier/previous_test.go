@@ -34,7 +34,7 @@ func TestPreviousLendsKeysOfUnchangedIssuers(t *testing.T) {
 			cfg.Previous = f.v
 			tt.edit(&cfg)
 			before, otherBefore := f.jwks.Hits.Load(), other.Hits.Load()
-			v, err := New(cfg)
+			v, err := New[string](cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/jwks"
 )
 
 // TokenUse is the kind of Cognito token an issuer accepts.
@@ -42,6 +44,11 @@ type IssuerConfig struct {
 	TokenUse TokenUse
 }
 
+// previousVerifier is a *Verifier of any slot type, which lends its key caches (Config.Previous).
+type previousVerifier interface {
+	keysFor(name, jwksURL string, opts jwks.Options) *jwks.Cache
+}
+
 // Observer receives events for metrics. Every method must be cheap and safe for concurrent use.
 type Observer interface {
 	// JWKSFetched is called after every key-set fetch of issuer; err is nil on success.
@@ -69,7 +76,7 @@ type Config struct {
 	// Previous, when set, is the verifier this one replaces (a configuration reload): an issuer
 	// configured with the same URL, key URL and key settings keeps Previous's key cache, so its
 	// keys are not fetched again. Previous must stop running (Run) before this one starts.
-	Previous *Verifier
+	Previous previousVerifier
 	// OmitPayload leaves Claims.PayloadSegment empty (and Map failing), for a caller that needs
 	// neither (no claims header): a cached token then keeps no copy of its payload.
 	OmitPayload bool
@@ -92,13 +99,7 @@ type Claims struct {
 	// PayloadSegment is the token's base64url payload segment: the verified payload JSON exactly
 	// as signed, encoded, for a claims header at no extra cost (Map decodes it).
 	PayloadSegment string
-
-	memo *Memo // the cache entry's, when the claims are cached
 }
-
-// Memo is the room kept with these claims in the verified-token cache, or nil when they are not
-// cached (the cache is off).
-func (c *Claims) Memo() *Memo { return c.memo }
 
 // Validate reports every broken key of c, each named as in the configuration file (e.g.
 // `issuers[1].client_ids: required`), joined with errors.Join, or nil. This is the one check of

@@ -28,11 +28,13 @@ const (
 	DefaultCacheMaxEntries = 10000
 )
 
-// Verifier verifies tokens of the configured issuers. It is safe for concurrent use.
-type Verifier struct {
+// Verifier verifies tokens of the configured issuers. It is safe for concurrent use. A is the type
+// of what a caller keeps beside each cached token (Slot); a caller that keeps nothing uses
+// struct{}.
+type Verifier[A any] struct {
 	issuers       []*issuer
 	byURL         map[string]*issuer // every accepted issuer URL, both AWS forms included
-	cache         *tokenCache        // nil when disabled
+	cache         *tokenCache[A]     // nil when disabled
 	rs256         jws.Verifier
 	now           func() time.Time
 	clockSkew     time.Duration
@@ -43,11 +45,11 @@ type Verifier struct {
 
 // New checks cfg (Config.Validate) and returns a Verifier. It fetches nothing: call LoadMissing,
 // then Run.
-func New(cfg Config) (*Verifier, error) {
+func New[A any](cfg Config) (*Verifier[A], error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	v := &Verifier{
+	v := &Verifier[A]{
 		byURL:         make(map[string]*issuer),
 		now:           cfg.Now,
 		clockSkew:     cfg.ClockSkew,
@@ -68,7 +70,7 @@ func New(cfg Config) (*Verifier, error) {
 	if maxEntries < 0 {
 		maxEntries = DefaultCacheMaxEntries
 	}
-	v.cache = newTokenCache(maxEntries)
+	v.cache = newTokenCache[A](maxEntries)
 	var err error
 	if v.rs256, err = jws.NewVerifier(jwa.RS256); err != nil {
 		return nil, fmt.Errorf("RS256 verifier: %w", err)
@@ -95,7 +97,9 @@ func New(cfg Config) (*Verifier, error) {
 			Logger:             logger.With(zap.String("issuer", name)),
 			OnFetch:            func(err error, keys int) { observer.JWKSFetched(name, err, keys) },
 		}
-		iss.keys = cfg.Previous.keysFor(name, jwksURL, keyOpts)
+		if cfg.Previous != nil {
+			iss.keys = cfg.Previous.keysFor(name, jwksURL, keyOpts)
+		}
 		if iss.keys == nil {
 			iss.keys = jwks.New(jwksURL, keyOpts)
 		}
@@ -109,7 +113,7 @@ func New(cfg Config) (*Verifier, error) {
 
 // keysFor returns v's key cache for the issuer name when it fetches from jwksURL with opts, or
 // nil (also when v is nil).
-func (v *Verifier) keysFor(name, jwksURL string, opts jwks.Options) *jwks.Cache {
+func (v *Verifier[A]) keysFor(name, jwksURL string, opts jwks.Options) *jwks.Cache {
 	if v == nil {
 		return nil
 	}
@@ -122,7 +126,7 @@ func (v *Verifier) keysFor(name, jwksURL string, opts jwks.Options) *jwks.Cache 
 }
 
 // Issuers lists the canonical URL of every configured issuer, in configuration order.
-func (v *Verifier) Issuers() []string {
+func (v *Verifier[A]) Issuers() []string {
 	names := make([]string, len(v.issuers))
 	for i, iss := range v.issuers {
 		names[i] = iss.name
@@ -133,7 +137,7 @@ func (v *Verifier) Issuers() []string {
 // LoadMissing loads, all at the same time, the keys of every issuer that has none yet (every
 // issuer at start, a new one after a reload); issuers whose keys are loaded are left alone. It
 // tries each and returns the failures joined.
-func (v *Verifier) LoadMissing(ctx context.Context) error {
+func (v *Verifier[A]) LoadMissing(ctx context.Context) error {
 	errs := make([]error, len(v.issuers))
 	var wg sync.WaitGroup
 	for i, iss := range v.issuers {
@@ -151,7 +155,7 @@ func (v *Verifier) LoadMissing(ctx context.Context) error {
 }
 
 // Ready reports whether every issuer's keys are loaded.
-func (v *Verifier) Ready() bool {
+func (v *Verifier[A]) Ready() bool {
 	for _, iss := range v.issuers {
 		if !iss.keys.Ready() {
 			return false
@@ -162,7 +166,7 @@ func (v *Verifier) Ready() bool {
 
 // Run refreshes every issuer's keys in the background until ctx ends, retrying quickly those
 // not loaded yet.
-func (v *Verifier) Run(ctx context.Context) {
+func (v *Verifier[A]) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, iss := range v.issuers {
 		wg.Go(func() { iss.keys.Run(ctx) })
@@ -171,72 +175,81 @@ func (v *Verifier) Run(ctx context.Context) {
 }
 
 // Verify returns the claims of a valid token, or an *Error with the reason it is not.
+func (v *Verifier[A]) Verify(ctx context.Context, token string) (*Claims, error) {
+	claims, _, err := v.VerifySlot(ctx, token)
+	return claims, err
+}
+
+// VerifySlot is Verify, giving also the Slot kept with the token in the verified-token cache (nil
+// when the token is not cached).
 //
 // Checks run cheapest first, and every check that needs no key runs before the key lookup, so
 // that a flood of expired or misdirected tokens with made-up key ids costs neither a JWKS fetch
 // nor an RSA operation. Every step before the signature can only reject.
-func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+func (v *Verifier[A]) VerifySlot(ctx context.Context, token string) (*Claims, *Slot[A], error) {
 	if token == "" {
-		return nil, fail(reason.Missing, "no token")
+		return nil, nil, fail(reason.Missing, "no token")
 	}
 	if len(token) > v.maxTokenBytes {
-		return nil, fail(reason.TooLarge, "token is %d bytes, over the limit of %d", len(token), v.maxTokenBytes)
+		return nil, nil, fail(reason.TooLarge, "token is %d bytes, over the limit of %d", len(token), v.maxTokenBytes)
 	}
 	now := v.now()
 	if v.cache != nil {
-		if claims := v.cache.get(token, now); claims != nil {
+		if e := v.cache.get(token, now); e != nil {
 			v.observer.TokenCacheHit()
-			return claims, nil
+			return e.claims, &e.slot, nil
 		}
 		v.observer.TokenCacheMiss()
 	}
 
 	t, perr := parse(token)
 	if perr != nil {
-		return nil, perr
+		return nil, nil, perr
 	}
 	if t.header.Alg != "RS256" {
-		return nil, fail(reason.UnsupportedAlg, "alg %q is not RS256", truncate(t.header.Alg))
+		return nil, nil, fail(reason.UnsupportedAlg, "alg %q is not RS256", truncate(t.header.Alg))
 	}
 	if len(t.header.Crit) > 0 {
-		return nil, fail(reason.Malformed, "header has critical parameters (crit), none of which is supported")
+		return nil, nil, fail(reason.Malformed, "header has critical parameters (crit), none of which is supported")
 	}
 	if t.header.Kid == "" {
-		return nil, fail(reason.Malformed, "header has no kid")
+		return nil, nil, fail(reason.Malformed, "header has no kid")
 	}
 	iss, e := v.issuerOf(&t.claims)
 	if e != nil {
-		return nil, e
+		return nil, nil, e
 	}
 	claims, e := v.checkClaims(iss, t, now)
 	if e != nil {
-		return nil, e
+		return nil, nil, e
 	}
 
 	key, generation, err := iss.keys.Lookup(ctx, t.header.Kid)
 	switch {
 	case errors.Is(err, jwks.ErrUnknownKid):
-		return nil, fail(reason.UnknownKid, "kid %q is not in the key set of %s", truncate(t.header.Kid), iss.name)
+		return nil, nil, fail(reason.UnknownKid, "kid %q is not in the key set of %s", truncate(t.header.Kid), iss.name)
 	case err != nil:
-		return nil, fail(reason.JWKSUnavailable, "keys of %s cannot be had: %v", iss.name, err)
+		return nil, nil, fail(reason.JWKSUnavailable, "keys of %s cannot be had: %v", iss.name, err)
 	}
 	if err := v.rs256.Verify([]byte(t.signingInput), t.signature, key); err != nil {
-		return nil, fail(reason.BadSignature, "signature does not verify with key %q", truncate(t.header.Kid))
+		return nil, nil, fail(reason.BadSignature, "signature does not verify with key %q", truncate(t.header.Kid))
 	}
 
-	if v.cache != nil {
-		v.cache.put(token, &cacheEntry{
-			claims:     claims,
-			notAfter:   claims.ExpiresAt.Add(v.clockSkew),
-			issuer:     iss,
-			generation: generation,
-		})
+	if v.cache == nil {
+		return claims, nil, nil
 	}
-	return claims, nil
+	entry := &cacheEntry[A]{
+		claims:     claims,
+		notAfter:   claims.ExpiresAt.Add(v.clockSkew),
+		issuer:     iss,
+		generation: generation,
+	}
+	v.cache.put(token, entry)
+	return claims, &entry.slot, nil
 }
 
 // issuerOf picks the configured issuer named by iss, before any key or signature work.
-func (v *Verifier) issuerOf(p *payload) (*issuer, *Error) {
+func (v *Verifier[A]) issuerOf(p *payload) (*issuer, *Error) {
 	if p.Iss == "" {
 		return nil, fail(reason.WrongIssuer, "token has no iss claim")
 	}
@@ -248,7 +261,7 @@ func (v *Verifier) issuerOf(p *payload) (*issuer, *Error) {
 }
 
 // checkClaims asserts the claims of docs/reference.md#verification and returns them typed.
-func (v *Verifier) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Claims, *Error) {
+func (v *Verifier[A]) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*Claims, *Error) {
 	p := &t.claims
 	var use TokenUse
 	switch TokenUse(p.TokenUse) {

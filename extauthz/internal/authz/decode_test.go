@@ -1,4 +1,4 @@
-package wire
+package authz
 
 import (
 	"context"
@@ -13,11 +13,10 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/internal/authz"
-	"github.com/cognito-authz/cognito-authz/extauthz/internal/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/envoytest"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/reason"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/tokensource"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/verifier"
 )
 
@@ -426,22 +425,16 @@ const maxFuzzSeedBytes = 200
 // guardServer is the Check service runner.New builds for a configuration with rules on path and
 // method and every kind of token source. Its verifier is a stub: Check reads the request, the
 // verifier only the token, so the guard needs no keys.
-func guardServer(t *testing.T) *authz.Server {
-	cfg := config.Default()
-	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Issuers = []config.Issuer{{Issuer: "https://issuer.example/pool", ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAccess}}
-	cfg.TokenSources = config.TokenSources{AuthorizationHeader: true, Headers: []string{"x-access-token"}, Cookies: []string{"access_token"}}
-	cfg.Policy = config.Policy{Default: policy.AuthOptional, Rules: []config.Rule{
-		{PathPrefix: "/api/admin", Methods: []string{"GET", "POST"}, Auth: policy.AuthRequired, GroupsAny: []string{"admin"}},
-		{PathPrefix: "/public", Auth: policy.AuthOff},
-		{PathPrefix: "/api", Auth: policy.AuthRequired},
-	}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := authz.New(authz.Options{
-		Verifier: guardVerifier, Policy: cfg.PolicyConfig(), TokenSources: cfg.TokenSourceConfig(),
-		Headers: cfg.HeaderConfig(), Logger: zap.NewNop(),
+func guardServer(t *testing.T) *Server {
+	s, err := New(Options{
+		Verifier: guardVerifier,
+		Policy: policy.Config{Default: policy.AuthOptional, InvalidToken: policy.InvalidTokenAnonymous, Rules: []policy.Rule{
+			{PathPrefix: "/api/admin", Methods: []string{"GET", "POST"}, Auth: policy.AuthRequired, GroupsAny: []string{"admin"}},
+			{PathPrefix: "/public", Auth: policy.AuthOff},
+			{PathPrefix: "/api", Auth: policy.AuthRequired},
+		}},
+		TokenSources: tokensource.Config{AuthorizationHeader: true, Headers: []string{"x-access-token"}, Cookies: []string{"access_token"}},
+		Logger:       zap.NewNop(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -456,15 +449,15 @@ type stubVerifier struct {
 	rejected map[string]reason.Code
 }
 
-func (v stubVerifier) Verify(_ context.Context, token string) (*verifier.Claims, error) {
+func (v stubVerifier) VerifySlot(_ context.Context, token string) (*verifier.Claims, *verifier.Slot[Answer], error) {
 	if c, ok := v.accepted[token]; ok {
-		return c, nil
+		return c, nil, nil
 	}
 	why, ok := v.rejected[token]
 	if !ok {
 		why = reason.Malformed
 	}
-	return nil, &verifier.Error{Reason: why, Message: "stub"}
+	return nil, nil, &verifier.Error{Reason: why, Message: "stub"}
 }
 
 // guardVerifier knows the tokens of TestCheckReadsOnlyDecodedFields by name.

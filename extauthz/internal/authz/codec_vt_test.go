@@ -1,6 +1,6 @@
 //go:build vtprotobuf
 
-package wire
+package authz
 
 import (
 	"testing"
@@ -11,7 +11,7 @@ import (
 // Built with -tags vtprotobuf, every answer Check gives is encoded by generated code.
 func TestCodecUsesGeneratedEncoder(t *testing.T) {
 	for name, msg := range map[string]any{
-		"authenticated": authenticatedResponse(),
+		"authenticated": sampleAuthenticatedResponse(),
 		"denied":        deniedResponse("{}"),
 		"empty":         &authv3.CheckResponse{},
 	} {

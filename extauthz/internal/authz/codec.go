@@ -1,23 +1,4 @@
-// Package wire is the service's side of Envoy's ext_authz gRPC wire: the gRPC codec of the
-// listener, its hand-written CheckRequest decoder, and the Check method served so that an answer is
-// encoded once.
-//
-// Its contract with package authz:
-//   - Decoding. A CheckRequest is decoded by decodeCheckRequest, not protobuf, whatever the build
-//     tags. It fills only attributes.request.http's method, path, headers and header_map, and
-//     attributes.context_extensions, and skips everything else Envoy sends (peers, time, host,
-//     metadata, TLS session, body...), checking only its framing: decoding all of it cost a sixth of
-//     the service's CPU per check and most of its allocations, for fields nothing reads.
-//     authz.Server.Check must read only those fields; one it starts reading must be added to the
-//     decoder, or Check sees it empty. TestCheckReadsOnlyDecodedFields fails until it is. Bad content
-//     in a skipped field (invalid UTF-8 in host, say) is not an error, as it would be for protobuf.
-//   - Encoding. Register serves Check through authz.Server.CheckAnswer, which gives an
-//     *authz.Answer; the codec encodes its response once and keeps the bytes in it
-//     (authz.Answer.SetEncoded), so they live exactly as long as the answer (for a verified token,
-//     its entry in the verifier's cache). CheckResponses are encoded with go-control-plane's
-//     generated vtprotobuf code when built with -tags vtprotobuf, else with protobuf; every other
-//     message (grpc.health.v1) goes through grpc's own proto codec, both ways.
-package wire
+package authz
 
 import (
 	"context"
@@ -29,8 +10,6 @@ import (
 	"google.golang.org/grpc/encoding"
 	protocodec "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
-
-	"github.com/cognito-authz/cognito-authz/extauthz/internal/authz"
 )
 
 // vtMarshaler is the encoder protoc-gen-go-vtproto generates beside go-control-plane's Envoy types
@@ -53,7 +32,7 @@ type codec struct {
 }
 
 // errDecodePanicked is the error of a request whose decoding panicked.
-var errDecodePanicked = errors.New("wire: decoding the CheckRequest panicked; refused")
+var errDecodePanicked = errors.New("authz: decoding the CheckRequest panicked; refused")
 
 // NewCodec returns the codec, for grpc.ForceServerCodecV2; decodePanicked (which may be nil) is
 // called with the value of each panic in decoding a CheckRequest, and must not panic itself.
@@ -62,7 +41,7 @@ func NewCodec(decodePanicked func(p any)) (encoding.CodecV2, error) { return new
 func newCodec(decodePanicked func(p any)) (codec, error) {
 	c := codec{proto: encoding.GetCodecV2(protocodec.Name), decode: decodeCheckRequest, decodePanicked: decodePanicked}
 	if c.proto == nil {
-		return c, fmt.Errorf("wire: grpc's %q codec is not registered", protocodec.Name)
+		return c, fmt.Errorf("authz: grpc's %q codec is not registered", protocodec.Name)
 	}
 	return c, nil
 }
@@ -71,7 +50,7 @@ func newCodec(decodePanicked func(p any)) (codec, error) {
 func (codec) Name() string { return protocodec.Name }
 
 // Unmarshal decodes a CheckRequest with decodeCheckRequest. It runs in gRPC's transport, outside
-// authz.Server.Check and its recover, where a panic would end the process: a panic in decoding
+// Server.Check and its recover, where a panic would end the process: a panic in decoding
 // fails this one call instead (Envoy answers 503, never a pass), reported to decodePanicked.
 func (c codec) Unmarshal(data mem.BufferSlice, v any) (err error) {
 	req, ok := v.(*authv3.CheckRequest)
@@ -98,11 +77,11 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) (err error) {
 }
 
 func (c codec) Marshal(v any) (mem.BufferSlice, error) {
-	answer, ok := v.(*authz.Answer)
+	answer, ok := v.(*Answer)
 	if !ok || answer == nil {
 		return c.marshal(v)
 	}
-	if encoded := answer.Encoded(); encoded != nil {
+	if encoded := answer.encoded(); encoded != nil {
 		return encoded, nil // one copy serves every stream
 	}
 	data, err := c.marshal(answer.Response())
@@ -113,8 +92,8 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 	// checks racing on a new answer both encode it; either encoding is kept.
 	wire := data.Materialize()
 	data.Free()
-	answer.SetEncoded(wire)
-	return answer.Encoded(), nil
+	answer.setEncoded(wire)
+	return answer.encoded(), nil
 }
 
 // marshal encodes v with its generated vtprotobuf code when it has it, else with protobuf.
@@ -155,17 +134,17 @@ func marshalVT(m vtMarshaler, buf []byte) error {
 	return nil
 }
 
-// Answerer is what Register serves: Check, giving its answer as an *authz.Answer
-// (authz.Server.CheckAnswer).
+// Answerer is what Register serves: Check, giving its answer as an *Answer
+// (Server.CheckAnswer).
 type Answerer interface {
-	CheckAnswer(ctx context.Context, req *authv3.CheckRequest) (*authz.Answer, error)
+	CheckAnswer(ctx context.Context, req *authv3.CheckRequest) (*Answer, error)
 }
 
 // Register registers s as envoy.service.auth.v3.Authorization on g.
 func Register(g *grpc.Server, s Answerer) { g.RegisterService(&checkServiceDesc, s) }
 
 // checkServiceDesc is envoy.service.auth.v3.Authorization as generated, except that its Check
-// handler hands the codec an *authz.Answer instead of the *CheckResponse in it, so the codec can
+// handler hands the codec an *Answer instead of the *CheckResponse in it, so the codec can
 // keep the encoding with the answer (codec).
 var checkServiceDesc = grpc.ServiceDesc{
 	ServiceName: authv3.Authorization_ServiceDesc.ServiceName,

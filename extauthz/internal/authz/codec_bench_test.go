@@ -1,4 +1,4 @@
-package wire
+package authz
 
 import (
 	"testing"
@@ -9,7 +9,6 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/internal/authz"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/envoytest"
 )
 
@@ -34,7 +33,7 @@ func BenchmarkCodec(b *testing.B) {
 		{"decode-all-headers", mustMarshal(b, envoytest.CheckRequest(envoytest.Token, true))},
 		{"decode-token-headers", mustMarshal(b, envoytest.CheckRequest(envoytest.Token, false))},
 	}
-	answer := authz.NewAnswer(authenticatedResponse())
+	answer := newAnswer(sampleAuthenticatedResponse())
 	for _, c := range codecs {
 		for _, req := range requests {
 			b.Run(c.name+"/"+req.name, func(b *testing.B) {
@@ -69,7 +68,7 @@ func BenchmarkCodec(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				b.StopTimer()
-				var fresh any = authz.NewAnswer(proto.Clone(answer.Response()).(*authv3.CheckResponse))
+				var fresh any = newAnswer(proto.Clone(answer.Response()).(*authv3.CheckResponse))
 				if c.name == "grpc-proto" {
 					fresh = proto.Clone(answer.Response())
 				}

@@ -1,4 +1,4 @@
-package wire
+package authz
 
 import (
 	"context"
@@ -23,19 +23,11 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/internal/authz"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/envoytest"
 )
 
 // clientID is the app client of the answers' tokens.
 const clientID = "client-1"
-
-func setHeader(key, value string) *corev3.HeaderValueOption {
-	return &corev3.HeaderValueOption{
-		Header:       &corev3.HeaderValue{Key: key, Value: value},
-		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-	}
-}
 
 func stringStruct(kv ...string) *structpb.Struct {
 	s := &structpb.Struct{Fields: map[string]*structpb.Value{}}
@@ -45,9 +37,9 @@ func stringStruct(kv ...string) *structpb.Struct {
 	return s
 }
 
-// authenticatedResponse has the shape of authz's answer to a verified access token: identity
+// sampleAuthenticatedResponse has the shape of authz's answer to a verified access token: identity
 // headers set, the unset ones removed, dynamic metadata.
-func authenticatedResponse() *authv3.CheckResponse {
+func sampleAuthenticatedResponse() *authv3.CheckResponse {
 	return &authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(codes.OK)},
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
@@ -101,7 +93,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		name string
 		msg  proto.Message
 	}{
-		{"authenticated answer", authenticatedResponse()},
+		{"authenticated answer", sampleAuthenticatedResponse()},
 		{"denial", deniedResponse(`{"error":"unauthenticated","reason":"expired"}`)},
 		{"denial bigger than the pooling threshold", deniedResponse(strings.Repeat("x", 64<<10))},
 		{"empty answer", &authv3.CheckResponse{}},
@@ -255,20 +247,20 @@ func TestCodecRemembersEncodings(t *testing.T) {
 		}
 		return data[0].ReadOnlyData()
 	}
-	alice, bob := authz.NewAnswer(authenticatedResponse()), authz.NewAnswer(authenticatedResponse())
+	alice, bob := newAnswer(sampleAuthenticatedResponse()), newAnswer(sampleAuthenticatedResponse())
 	bob.Response().GetOkResponse().Headers[0].Header.Value = "another-sub"
 
 	first, again := encode(alice), encode(alice)
 	if &first[0] != &again[0] {
 		t.Error("the same answer was encoded twice")
 	}
-	if kept := alice.Encoded(); len(kept) != 1 || &kept[0].ReadOnlyData()[0] != &first[0] {
+	if kept := alice.encoded(); len(kept) != 1 || &kept[0].ReadOnlyData()[0] != &first[0] {
 		t.Error("the encoding is not kept in the answer")
 	}
 	if allocs := testing.AllocsPerRun(100, func() { _, _ = c.Marshal(alice) }); allocs != 0 {
 		t.Errorf("serving a kept encoding allocates %v times", allocs)
 	}
-	if bob.Encoded() != nil {
+	if bob.encoded() != nil {
 		t.Error("an answer not yet encoded has an encoding")
 	}
 	for name, tt := range map[string]struct {
@@ -280,10 +272,10 @@ func TestCodecRemembersEncodings(t *testing.T) {
 			t.Errorf("%s: remembered bytes decode to %v (%v), want %v", name, &decoded, err, tt.resp)
 		}
 	}
-	if equal := authz.NewAnswer(authenticatedResponse()); &encode(equal)[0] == &first[0] {
+	if equal := newAnswer(sampleAuthenticatedResponse()); &encode(equal)[0] == &first[0] {
 		t.Error("an equal but different answer was served another's bytes")
 	}
-	bare := authenticatedResponse()
+	bare := sampleAuthenticatedResponse()
 	if once, twice := encode(bare), encode(bare); &once[0] == &twice[0] {
 		t.Error("a bare CheckResponse's encoding was remembered")
 	}

@@ -1,4 +1,4 @@
-package wire
+package authz
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// Field numbers of the parts of a CheckRequest that authz.Server.Check reads
+// Field numbers of the parts of a CheckRequest that Server.Check reads
 // (envoy/service/auth/v3/{external_auth,attribute_context}.proto, envoy/config/core/v3/base.proto).
 const (
 	checkRequestAttributes protowire.Number = 1 // CheckRequest.attributes
@@ -39,7 +39,7 @@ const (
 var errInvalidUTF8 = errors.New("string field contains invalid UTF-8")
 
 // decodeCheckRequest decodes data into req (reset first) as proto.Unmarshal would, except that
-// it fills only what authz.Server.Check reads: attributes.request.http.{method, path, headers,
+// it fills only what Server.Check reads: attributes.request.http.{method, path, headers,
 // header_map} and attributes.context_extensions. Every other field is skipped unread: its wire
 // framing must be sound (a truncated or malformed message is an error) but its content is not
 // decoded, so bad content there (invalid UTF-8 in host, say) is not an error as it would be for
