@@ -21,7 +21,6 @@ package extauthz
 import (
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/authz"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/internal/metrics"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/reason"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/runner"
@@ -84,6 +83,9 @@ var (
 	AuthorizationService = runner.AuthorizationService
 )
 
+// IdentityHeaderNames are the identity headers under a prefix (docs/reference.md#headers).
+var IdentityHeaderNames = authz.IdentityHeaderNames
+
 // ShutdownTimeout bounds Service.Run's graceful shutdown.
 const ShutdownTimeout = runner.ShutdownTimeout
 
@@ -92,7 +94,7 @@ var (
 	// ReasonCodes lists every reason code.
 	ReasonCodes = reason.All
 	// Results lists every check result.
-	Results = metrics.Results
+	Results = policy.Results
 )
 
 // Owned headers whatever the prefix, and the default identity header prefix.

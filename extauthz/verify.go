@@ -2,10 +2,12 @@ package extauthz
 
 import (
 	"context"
+	"strings"
 
 	"go.uber.org/zap"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/reason"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/tokensource"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/verifier"
 )
 
@@ -19,9 +21,14 @@ type Verification struct {
 	Message  string         `json:"message,omitempty"`
 }
 
-// VerifyToken checks one token against cfg's issuers, fetching the keys it needs now. The error
-// is a configuration error; a token that fails is a Verification with its reason.
+// VerifyToken checks one token, bare or as a pasted Authorization header value, against cfg's
+// issuers, fetching the keys it needs now. The error is a configuration error; a token that fails
+// is a Verification with its reason.
 func VerifyToken(ctx context.Context, cfg *Config, log *zap.Logger, token string) (Verification, error) {
+	token = strings.TrimSpace(token)
+	if cred, ok := tokensource.CutBearer(token); ok {
+		token = cred
+	}
 	vcfg := cfg.VerifierConfig()
 	vcfg.Logger = log.Named("jwks")
 	v, err := verifier.New[struct{}](vcfg)

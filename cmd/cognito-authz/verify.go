@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/cognito-authz/cognito-authz/extauthz"
 )
@@ -34,7 +33,6 @@ func verify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		}
 		token = string(data)
 	}
-	token = trimBearer(strings.TrimSpace(token))
 
 	cfg := resolveConfig(o, "verify", stderr)
 	if cfg == nil {
@@ -64,12 +62,4 @@ func printResult(stdout io.Writer, r extauthz.Verification) int {
 		return exitOK
 	}
 	return exitFailed
-}
-
-// trimBearer accepts a pasted Authorization header value as well as a bare token.
-func trimBearer(s string) string {
-	if len(s) > 7 && strings.EqualFold(s[:7], "bearer ") {
-		return strings.TrimSpace(s[7:])
-	}
-	return s
 }

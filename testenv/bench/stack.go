@@ -19,7 +19,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
 )
 
-// The setups a Stack adds on request, beside issue #6's three, by the names its JSON uses.
+// The setups a Stack adds on request, beside the three every run has, by the names its JSON uses.
 const (
 	// ExtAuthzFloor is the ext_authz round trip with no token work: Envoy's ext_authz to a second
 	// cognito-authz whose every route is auth: off. It is the least any ext_authz service costs.

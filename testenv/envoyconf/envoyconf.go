@@ -43,11 +43,7 @@ const (
 // IdentityHeaders are the headers cognito-authz sets with its default prefix
 // (docs/reference.md#headers), for edges that must name each one (testenv/edge). This package's
 // Envoy removes more: everything under IdentityPrefix, and OwnedHeaders.
-var IdentityHeaders = []string{
-	"x-auth-status", "x-auth-reason",
-	"x-user-sub", "x-user-name", "x-user-email", "x-user-groups", "x-user-scopes",
-	"x-user-client-id", "x-user-token-use",
-}
+var IdentityHeaders = append([]string{extauthz.HeaderAuthStatus, extauthz.HeaderAuthReason}, extauthz.IdentityHeaderNames(IdentityPrefix)...)
 
 // IdentityPrefix and OwnedHeaders are the request headers cognito-authz owns as configured in the
 // stack (docs/reference.md#headers): every header under the prefix, x-auth-status,

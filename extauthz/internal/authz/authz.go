@@ -175,6 +175,16 @@ const (
 
 var identitySuffixes = [slotClaims]string{"sub", "name", "email", "groups", "scopes", "client-id", "token-use"}
 
+// IdentityHeaderNames are the identity headers under prefix, in the order of
+// docs/reference.md#headers.
+func IdentityHeaderNames(prefix string) []string {
+	names := make([]string, len(identitySuffixes))
+	for i, suffix := range identitySuffixes {
+		names[i] = prefix + suffix
+	}
+	return names
+}
+
 // headerNames are the owned header names and, per set of identity headers an authenticated
 // response sets, the names it must remove, all built once.
 type headerNames struct {

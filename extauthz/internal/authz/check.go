@@ -47,7 +47,7 @@ func (s *Server) CheckAnswer(ctx context.Context, req *authv3.CheckRequest) (ans
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			s.logPanic(p)
+			LogPanic(s.logger, "check panicked; denied", p)
 			answer, err = s.canned.internal, nil
 			// The Recorder or logger may be what panicked: try once more, and let nothing escape.
 			defer func() { _ = recover() }()
@@ -124,14 +124,14 @@ func (s *Server) finish(start time.Time, d policy.Decision, claims *verifier.Cla
 	}
 }
 
-// logPanic logs where the data path panicked. The panic value is logged only when it is a
-// runtime error: anything else might carry a token.
-func (s *Server) logPanic(p any) {
+// LogPanic logs msg for the recovered panic p, with where it happened. The panic value is logged
+// only when it is a runtime error: anything else might carry a token.
+func LogPanic(log *zap.Logger, msg string, p any) {
 	what := fmt.Sprintf("%T", p)
 	if re, ok := p.(runtime.Error); ok {
 		what = re.Error()
 	}
-	s.logger.Error("check panicked; denied", zap.String("panic", what), zap.Stack("stack"))
+	log.Error(msg, zap.String("panic", what), zap.Stack("stack"))
 }
 
 // requestHeaders returns the request's headers as a lower-cased map, converting Envoy's

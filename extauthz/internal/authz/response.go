@@ -37,7 +37,7 @@ const (
 // Body "reason" values of the service's own failures; they are not token reason codes, so the
 // Recorder gets an empty reason for them.
 const (
-	bodyReasonInternal  = "internal"
+	BodyReasonInternal  = "internal"
 	bodyReasonCancelled = "cancelled"
 )
 
@@ -66,21 +66,10 @@ type cannedResponses struct {
 
 func newCannedResponses(names *headerNames) cannedResponses {
 	c := cannedResponses{byDecision: map[policy.Decision]*Answer{}, names: names}
-	var decisions []policy.Decision
-	for _, code := range reason.All {
-		decisions = append(decisions,
-			policy.Decision{Result: policy.Anonymous, Reason: code},
-			policy.Decision{Result: policy.Unauthenticated, Reason: code})
-	}
-	decisions = append(decisions,
-		policy.Decision{Result: policy.Skipped},
-		policy.Decision{Result: policy.Forbidden, Reason: reason.InsufficientGroup},
-		policy.Decision{Result: policy.Forbidden, Reason: reason.InsufficientScope},
-		policy.Decision{Result: policy.Unavailable, Reason: reason.JWKSUnavailable})
-	for _, d := range decisions {
+	for _, d := range policy.Outcomes() {
 		c.byDecision[d] = c.build(d)
 	}
-	c.internal = denied(typev3.StatusCode_ServiceUnavailable, codes.Unavailable, "", string(policy.Unavailable), bodyReasonInternal)
+	c.internal = denied(typev3.StatusCode_ServiceUnavailable, codes.Unavailable, "", string(policy.Unavailable), BodyReasonInternal)
 	c.cancelled = denied(typev3.StatusCode_ServiceUnavailable, codes.Unavailable, "", string(policy.Unavailable), bodyReasonCancelled)
 	return c
 }
@@ -132,10 +121,6 @@ func ok(set []*corev3.HeaderValueOption, remove []string, md *structpb.Struct) *
 
 // denied builds a denial; challenge is the WWW-Authenticate value, or empty for none.
 func denied(status typev3.StatusCode, code codes.Code, challenge, errorText, why string) *Answer {
-	body, _ := json.Marshal(struct {
-		Error  string `json:"error"`
-		Reason string `json:"reason"`
-	}{errorText, why}) // two strings cannot fail to marshal
 	headers := []*corev3.HeaderValueOption{setHeader("content-type", "application/json")}
 	if challenge != "" {
 		headers = append(headers, setHeader("www-authenticate", challenge))
@@ -146,10 +131,20 @@ func denied(status typev3.StatusCode, code codes.Code, challenge, errorText, why
 		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
 			Status:  &typev3.HttpStatus{Code: status},
 			Headers: headers,
-			Body:    string(body),
+			Body:    DenialBody(errorText, why),
 		}},
 		DynamicMetadata: md,
 	})
+}
+
+// DenialBody is the body of every denial (docs/reference.md#denials), over gRPC and HTTP alike:
+// {"error":"<errorText>","reason":"<why>"}.
+func DenialBody(errorText, why string) string {
+	body, _ := json.Marshal(struct {
+		Error  string `json:"error"`
+		Reason string `json:"reason"`
+	}{errorText, why}) // two strings cannot fail to marshal
+	return string(body)
 }
 
 // meta builds a Struct of string fields from key, value pairs.

@@ -8,7 +8,6 @@ package forwardauth
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,6 +15,9 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/authz"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/policy"
 )
 
 // Checker is what the handler needs of the Check service (authz.Server, or anything that hands
@@ -60,7 +62,7 @@ func checkDeadline(h http.Header) time.Duration {
 
 // internalErrorBody answers when Check itself failed, as Check's own failures are answered
 // (docs/reference.md#denials).
-const internalErrorBody = `{"error":"unavailable","reason":"internal"}`
+var internalErrorBody = authz.DenialBody(string(policy.Unavailable), authz.BodyReasonInternal)
 
 // Handler is the HTTP endpoint. It serves every path: Envoy's HTTP ext_authz sends the original
 // path as the request's own.
@@ -175,9 +177,5 @@ func writeDenied(w http.ResponseWriter, status int, headers []*corev3.HeaderValu
 }
 
 func badRequest(w http.ResponseWriter, why string) {
-	body, _ := json.Marshal(struct {
-		Error  string `json:"error"`
-		Reason string `json:"reason"`
-	}{"bad_request", why})
-	writeDenied(w, http.StatusBadRequest, nil, string(body))
+	writeDenied(w, http.StatusBadRequest, nil, authz.DenialBody("bad_request", why))
 }

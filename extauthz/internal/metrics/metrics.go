@@ -18,12 +18,6 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/verifier"
 )
 
-// Results lists every check result, in the order their counters are kept.
-var Results = []authz.Result{
-	policy.Authenticated, policy.Anonymous, policy.Unauthenticated,
-	policy.Forbidden, policy.Unavailable, policy.Skipped,
-}
-
 // DurationBuckets suit a check: a cached token costs microseconds, an RSA verification a fraction
 // of a millisecond, a key refetch milliseconds or more.
 var DurationBuckets = []float64{
@@ -35,7 +29,7 @@ type Metrics struct {
 	registry *prometheus.Registry
 
 	checksVec  *prometheus.CounterVec
-	checks     []prometheus.Counter // parallel to Results
+	checks     []prometheus.Counter // parallel to policy.Results
 	duration   prometheus.Histogram
 	rejectVec  *prometheus.CounterVec
 	rejections []prometheus.Counter // parallel to reason.All
@@ -99,8 +93,8 @@ func New() *Metrics {
 	m.reloads.WithLabelValues(resultError)
 	// Resolving every child now makes each series visible at zero and keeps the hot path free of
 	// label hashing.
-	m.checks = make([]prometheus.Counter, len(Results))
-	for i, r := range Results {
+	m.checks = make([]prometheus.Counter, len(policy.Results))
+	for i, r := range policy.Results {
 		m.checks[i] = m.checksVec.WithLabelValues(string(r))
 	}
 	m.rejections = make([]prometheus.Counter, len(reason.All))
@@ -134,7 +128,7 @@ func (m *Metrics) CheckDone(result authz.Result, why reason.Code, elapsed time.D
 
 // A linear scan of a handful of short strings beats hashing them, and needs no lock.
 func (m *Metrics) checkCounter(result authz.Result) prometheus.Counter {
-	for i, r := range Results {
+	for i, r := range policy.Results {
 		if r == result {
 			return m.checks[i]
 		}

@@ -41,7 +41,7 @@ func TestSpecNames(t *testing.T) {
 			t.Errorf("scrape lacks %q", want)
 		}
 	}
-	for _, r := range Results {
+	for _, r := range policy.Results {
 		if want := `cognito_authz_checks_total{result="` + string(r) + `"} 0`; !strings.Contains(body, want) {
 			t.Errorf("scrape lacks %q", want)
 		}

@@ -19,6 +19,24 @@ const (
 	Skipped         Result = "skipped"
 )
 
+// Results lists every result, in the order of docs/reference.md#results (Skipped last).
+var Results = []Result{Authenticated, Anonymous, Unauthenticated, Forbidden, Unavailable, Skipped}
+
+// Outcomes lists every decision Decide gives but Authenticated, whose answer depends on the
+// claims: each reason code as anonymous and as unauthenticated, auth: off, the two forbidden
+// reasons and keys that cannot be had. Answers to them can be built once.
+func Outcomes() []Decision {
+	var out []Decision
+	for _, code := range reason.All {
+		out = append(out, Decision{Result: Anonymous, Reason: code}, Decision{Result: Unauthenticated, Reason: code})
+	}
+	return append(out,
+		Decision{Result: Skipped},
+		Decision{Result: Forbidden, Reason: reason.InsufficientGroup},
+		Decision{Result: Forbidden, Reason: reason.InsufficientScope},
+		Decision{Result: Unavailable, Reason: reason.JWKSUnavailable})
+}
+
 // Decision is a result and the reason for it (empty for Authenticated and Skipped).
 type Decision struct {
 	Result Result

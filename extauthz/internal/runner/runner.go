@@ -298,14 +298,9 @@ func (r *Runner) Start(ctx context.Context) error {
 }
 
 // decodePanicked logs and counts a check request whose decoding panicked (the codec refused it).
-// The panic value is logged only when it is a runtime error: anything else might carry a token.
 func (r *Runner) decodePanicked(p any) {
 	r.metrics.RequestDecodePanicked()
-	what := fmt.Sprintf("%T", p)
-	if re, ok := p.(runtime.Error); ok {
-		what = re.Error()
-	}
-	r.log.Error("decoding a check request panicked; refused", zap.String("panic", what), zap.Stack("stack"))
+	authz.LogPanic(r.log, "decoding a check request panicked; refused", p)
 }
 
 // startKeyRefresh runs v's key refresh until its stop is called.

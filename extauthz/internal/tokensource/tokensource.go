@@ -223,21 +223,22 @@ func hasUpperCaseKey(m map[string]string) bool {
 func fromAuthorization(v string) (string, bool, error) {
 	if strings.IndexByte(v, ',') >= 0 {
 		for part := range strings.SplitSeq(v, ",") {
-			if _, ok := cutBearer(strings.TrimSpace(part)); ok {
+			if _, ok := CutBearer(strings.TrimSpace(part)); ok {
 				return "", true, &Error{Source: "authorization header", Message: "several Authorization headers (or a comma in the token)"}
 			}
 		}
 		return "", false, nil
 	}
-	cred, ok := cutBearer(strings.TrimSpace(v))
+	cred, ok := CutBearer(strings.TrimSpace(v))
 	if !ok {
 		return "", false, nil // another scheme: not ours
 	}
 	return checkToken("authorization header", cred)
 }
 
-// cutBearer returns the credentials after a case-insensitive "Bearer" scheme.
-func cutBearer(v string) (string, bool) {
+// CutBearer returns the credentials after a case-insensitive "Bearer" scheme (RFC 6750), the one
+// reading of a bearer credential: the Authorization header's, and `cognito-authz verify`'s.
+func CutBearer(v string) (string, bool) {
 	const scheme = "bearer"
 	if len(v) < len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
 		return "", false
@@ -260,7 +261,7 @@ func fromHeader(name, v string) (string, bool, error) {
 	if strings.IndexByte(v, ',') >= 0 {
 		return "", true, &Error{Source: "header " + name, Message: "repeated header (or a comma in the token)"}
 	}
-	if cred, ok := cutBearer(v); ok {
+	if cred, ok := CutBearer(v); ok {
 		v = cred
 	}
 	return checkToken("header "+name, v)
