@@ -30,8 +30,8 @@ import (
 // Configuration (docs/reference.md#configuration-file).
 type (
 	Config    = config.Config
-	Issuer    = config.Issuer
-	Rule      = config.Rule
+	Issuer    = verifier.IssuerConfig
+	Rule      = policy.Rule
 	Log       = config.Log
 	Overrides = config.Overrides // the command line's flags, laid over the file
 	TokenUse  = verifier.TokenUse

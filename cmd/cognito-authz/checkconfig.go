@@ -21,7 +21,7 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 		return exitBadArgs
 	}
 	// Valid but probably a mistake: said on stderr, and the configuration still passes.
-	for _, w := range cfg.PolicyConfig().Warnings() {
+	for _, w := range cfg.Policy.Warnings() {
 		fmt.Fprintf(stderr, "cognito-authz check-config: warning: %s\n", w)
 	}
 	eff, err := cfg.Effective()

@@ -59,13 +59,13 @@ type Recorder interface {
 
 // HeaderConfig is the identity_headers section.
 type HeaderConfig struct {
-	Prefix       string // default x-user-
-	ClaimsHeader string // empty: off
+	Prefix       string `yaml:"prefix"`        // default x-user-
+	ClaimsHeader string `yaml:"claims_header"` // empty: off
 	// StripAuthorization makes the Authorization header owned: it is removed on every request
 	// that reaches the app (authenticated, anonymous and auth: off alike), so the app never sees
 	// a bearer token, valid or not. Tokens from other sources (custom headers, cookies) are left
 	// as they are.
-	StripAuthorization bool
+	StripAuthorization bool `yaml:"strip_authorization"`
 }
 
 // Validate reports the first broken identity_headers key, named as in the configuration file.

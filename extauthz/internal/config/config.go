@@ -1,12 +1,12 @@
 // Package config is the service's settings: the YAML file (docs/reference.md#configuration-file),
 // the command-line flags (docs/reference.md#commands) laid over it, the defaults, and validation
-// whose every message names the key at fault. It turns the settings into the configs of the
-// packages that do the work (verifier, policy, tokensource, authz) and knows nothing of how they do
-// it.
+// whose every message names the key at fault. It knows nothing of how the work is done.
 //
-// Each package that does the work owns its section: its defaults (exported constants, which
-// Default copies and never restates) and what a valid value is (its Validate, which names the
-// file's keys and which Config.Validate defers to). This package validates only what no other
+// Each package that does the work owns its section, and the file is made of those very structs
+// (verifier.IssuerConfig, policy.Config, tokensource.Config, authz.HeaderConfig, with their YAML
+// tags), so a section is written once and read by its package as loaded. The package also owns
+// the section's defaults (exported constants, which Default copies and never restates) and what a
+// valid value is (its Validate, which names the file's keys and which Config.Validate defers to). This package validates only what no other
 // package reads (listeners, TLS, log) and adds one rule of the file's own: a value written in the
 // file is used as written, so a zero or empty value where a package would substitute its default
 // is refused rather than silently replaced (`fetch_timeout: 0s` is not five seconds).
@@ -14,6 +14,8 @@ package config
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,66 +24,27 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/authz"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/jwks"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/policy"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/tokensource"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/verifier"
 )
 
 // Config is the whole configuration. Its YAML form uses the reference's key names, so
 // check-config can print it back.
 type Config struct {
-	Listen          string          `yaml:"listen"`
-	AdminListen     string          `yaml:"admin_listen"`
-	HTTPListen      string          `yaml:"http_listen"` // HTTP forward-auth endpoint; "" is off
-	Issuers         []Issuer        `yaml:"issuers"`
-	ClockSkew       time.Duration   `yaml:"clock_skew"`
-	MaxTokenBytes   int             `yaml:"max_token_bytes"`
-	TokenSources    TokenSources    `yaml:"token_sources"`
-	Policy          Policy          `yaml:"policy"`
-	IdentityHeaders IdentityHeaders `yaml:"identity_headers"`
-	JWKS            JWKS            `yaml:"jwks"`
-	Cache           Cache           `yaml:"cache"`
-	TLS             TLS             `yaml:"tls"`
+	Listen          string                  `yaml:"listen"`
+	AdminListen     string                  `yaml:"admin_listen"`
+	HTTPListen      string                  `yaml:"http_listen"` // HTTP forward-auth endpoint; "" is off
+	Issuers         []verifier.IssuerConfig `yaml:"issuers"`
+	ClockSkew       time.Duration           `yaml:"clock_skew"`
+	MaxTokenBytes   int                     `yaml:"max_token_bytes"`
+	TokenSources    tokensource.Config      `yaml:"token_sources"`
+	Policy          policy.Config           `yaml:"policy"`
+	IdentityHeaders authz.HeaderConfig      `yaml:"identity_headers"`
+	JWKS            JWKS                    `yaml:"jwks"`
+	Cache           Cache                   `yaml:"cache"`
+	TLS             TLS                     `yaml:"tls"`
 	// Log is set by flags only: the file has no log section.
 	Log Log `yaml:"-"`
-}
-
-// Issuer is one user pool (or another Cognito-compatible issuer).
-type Issuer struct {
-	UserPoolID string            `yaml:"user_pool_id,omitempty"`
-	Issuer     string            `yaml:"issuer,omitempty"`
-	JWKSURL    string            `yaml:"jwks_url"`
-	ClientIDs  []string          `yaml:"client_ids"`
-	TokenUse   verifier.TokenUse `yaml:"token_use"`
-}
-
-// TokenSources lists where tokens are looked for.
-type TokenSources struct {
-	AuthorizationHeader bool     `yaml:"authorization_header"`
-	Headers             []string `yaml:"headers"`
-	Cookies             []string `yaml:"cookies"`
-	AmplifyCookies      bool     `yaml:"amplify_cookies"`
-}
-
-// Policy is what routes require.
-type Policy struct {
-	Default      policy.Auth             `yaml:"default"`
-	InvalidToken policy.InvalidTokenMode `yaml:"invalid_token"`
-	Rules        []Rule                  `yaml:"rules"`
-}
-
-// Rule is one route rule; the first that matches wins.
-type Rule struct {
-	PathPrefix string      `yaml:"path_prefix"`
-	Methods    []string    `yaml:"methods"`
-	Auth       policy.Auth `yaml:"auth"`
-	GroupsAny  []string    `yaml:"groups_any"`
-	ScopesAll  []string    `yaml:"scopes_all"`
-}
-
-// IdentityHeaders shapes the headers sent to the app.
-type IdentityHeaders struct {
-	Prefix             string `yaml:"prefix"`
-	ClaimsHeader       string `yaml:"claims_header"`
-	StripAuthorization bool   `yaml:"strip_authorization"`
 }
 
 // JWKS tunes key fetching.
@@ -126,12 +89,12 @@ func Default() *Config {
 		Listen:        ":9001",
 		AdminListen:   ":9090",
 		MaxTokenBytes: verifier.DefaultMaxTokenBytes,
-		TokenSources:  TokenSources{AuthorizationHeader: true},
-		Policy: Policy{
+		TokenSources:  tokensource.Config{AuthorizationHeader: true},
+		Policy: policy.Config{
 			Default:      policy.DefaultAuth,
 			InvalidToken: policy.DefaultInvalidToken,
 		},
-		IdentityHeaders: IdentityHeaders{Prefix: authz.DefaultPrefix},
+		IdentityHeaders: authz.HeaderConfig{Prefix: authz.DefaultPrefix},
 		JWKS: JWKS{
 			RefreshInterval:    jwks.DefaultRefreshInterval,
 			MinRefetchInterval: jwks.DefaultMinRefetchInterval,
@@ -169,6 +132,56 @@ func (c *Config) normalize() {
 	}
 	c.IdentityHeaders.Prefix = strings.ToLower(c.IdentityHeaders.Prefix)
 	c.IdentityHeaders.ClaimsHeader = strings.ToLower(c.IdentityHeaders.ClaimsHeader)
+}
+
+// VerifierConfig returns the verifier's settings: the issuers as loaded and the keys of the other
+// sections the verifier reads. The caller adds what is not configuration: Logger, Observer,
+// HTTPClient, Now, Previous.
+func (c *Config) VerifierConfig() verifier.Config {
+	return verifier.Config{
+		Issuers:            c.Issuers,
+		ClockSkew:          c.ClockSkew,
+		MaxTokenBytes:      c.MaxTokenBytes,
+		CacheMaxEntries:    c.Cache.MaxEntries,
+		RefreshInterval:    c.JWKS.RefreshInterval,
+		MinRefetchInterval: c.JWKS.MinRefetchInterval,
+		FetchTimeout:       c.JWKS.FetchTimeout,
+		MaxJWKSBytes:       c.JWKS.MaxBytes,
+	}
+}
+
+// Effective returns a copy of the configuration with the values the service derives written out,
+// as check-config prints it: each issuer's jwks_url. c must be valid.
+func (c *Config) Effective() (*Config, error) {
+	eff := *c
+	eff.Issuers = slices.Clone(c.Issuers)
+	for i, is := range c.Issuers {
+		url, err := verifier.JWKSURL(is)
+		if err != nil {
+			return nil, fmt.Errorf("issuers[%d]: %w", i, err)
+		}
+		eff.Issuers[i].JWKSURL = url
+	}
+	return &eff, nil
+}
+
+// TokenSourcesFor returns the token_sources section with what the Amplify cookie source reads of
+// the issuers: every issuer's client ids, and the ID token only when no issuer accepts access
+// tokens.
+func (c *Config) TokenSourcesFor() tokensource.Config {
+	ts := c.TokenSources
+	ts.AmplifyClientIDs, ts.AmplifyTokenUse = nil, string(verifier.TokenUseID)
+	for _, is := range c.Issuers {
+		for _, id := range is.ClientIDs {
+			if !slices.Contains(ts.AmplifyClientIDs, id) {
+				ts.AmplifyClientIDs = append(ts.AmplifyClientIDs, id)
+			}
+		}
+		if is.TokenUse != verifier.TokenUseID {
+			ts.AmplifyTokenUse = string(verifier.TokenUseAccess)
+		}
+	}
+	return ts
 }
 
 // YAML renders the configuration with the reference's key names, defaults included: what

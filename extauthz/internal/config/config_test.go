@@ -134,7 +134,7 @@ func TestLoadGoodFull(t *testing.T) {
 		Listen:      "127.0.0.1:7001",
 		AdminListen: "127.0.0.1:7090",
 		HTTPListen:  "127.0.0.1:7002",
-		Issuers: []Issuer{
+		Issuers: []verifier.IssuerConfig{
 			{UserPoolID: "us-east-1_AbCdEf123", ClientIDs: []string{"abc123", "def456"}, TokenUse: verifier.TokenUseAccess},
 			{
 				Issuer: "http://127.0.0.1:8080/local_pool", JWKSURL: "http://127.0.0.1:8080/local_pool/keys.json",
@@ -143,16 +143,16 @@ func TestLoadGoodFull(t *testing.T) {
 		},
 		ClockSkew:     30 * time.Second,
 		MaxTokenBytes: 8192,
-		TokenSources: TokenSources{
+		TokenSources: tokensource.Config{
 			AuthorizationHeader: false,
 			Headers:             []string{"x-access-token"}, // lower-cased
 			Cookies:             []string{"access_token"},
 			AmplifyCookies:      true,
 		},
-		Policy: Policy{
+		Policy: policy.Config{
 			Default:      policy.AuthRequired,
 			InvalidToken: policy.InvalidTokenDeny,
-			Rules: []Rule{
+			Rules: []policy.Rule{
 				{
 					PathPrefix: "/api/admin", Methods: []string{"GET", "POST"}, Auth: policy.AuthRequired,
 					GroupsAny: []string{"admin"}, ScopesAll: []string{"aws.cognito.signin.user.admin"},
@@ -160,7 +160,7 @@ func TestLoadGoodFull(t *testing.T) {
 				{PathPrefix: "/healthz", Auth: policy.AuthOff},
 			},
 		},
-		IdentityHeaders: IdentityHeaders{Prefix: "x-id-", ClaimsHeader: "x-jwt-claims", StripAuthorization: true},
+		IdentityHeaders: authz.HeaderConfig{Prefix: "x-id-", ClaimsHeader: "x-jwt-claims", StripAuthorization: true},
 		JWKS: JWKS{
 			RefreshInterval: 30 * time.Minute, MinRefetchInterval: 5 * time.Second,
 			FetchTimeout: 2 * time.Second, MaxBytes: 65536,
@@ -179,7 +179,7 @@ func TestDefaultsFillWhatTheFileLeavesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Default()
-	want.Issuers = []Issuer{{UserPoolID: "us-east-1_AbCdEf123", ClientIDs: []string{"fileclient"}, TokenUse: verifier.TokenUseAccess}}
+	want.Issuers = []verifier.IssuerConfig{{UserPoolID: "us-east-1_AbCdEf123", ClientIDs: []string{"fileclient"}, TokenUse: verifier.TokenUseAccess}}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", cfg, want)
 	}
@@ -238,7 +238,7 @@ func TestFlags(t *testing.T) {
 			args: []string{"--user-pool-id", "us-east-1_X", "--client-id", "abc"},
 			check: func(t *testing.T, cfg *Config) {
 				want := Default()
-				want.Issuers = []Issuer{{UserPoolID: "us-east-1_X", ClientIDs: []string{"abc"}, TokenUse: verifier.TokenUseAccess}}
+				want.Issuers = []verifier.IssuerConfig{{UserPoolID: "us-east-1_X", ClientIDs: []string{"abc"}, TokenUse: verifier.TokenUseAccess}}
 				if !reflect.DeepEqual(cfg, want) {
 					t.Errorf("got %+v\nwant %+v", cfg, want)
 				}
@@ -262,11 +262,11 @@ func TestFlags(t *testing.T) {
 				"--log-level", "debug", "--log-format", "console", "--http-listen", "127.0.0.1:0",
 			},
 			check: func(t *testing.T, cfg *Config) {
-				want := Issuer{
+				want := verifier.IssuerConfig{
 					UserPoolID: "us-east-1_AbCdEf123", JWKSURL: "http://127.0.0.1:2/jwks.json",
 					ClientIDs: []string{"flagclient"}, TokenUse: verifier.TokenUseID,
 				}
-				if !reflect.DeepEqual(cfg.Issuers, []Issuer{want}) {
+				if !reflect.DeepEqual(cfg.Issuers, []verifier.IssuerConfig{want}) {
 					t.Errorf("issuers %+v, want %+v", cfg.Issuers, want)
 				}
 				if cfg.Listen != "127.0.0.1:0" || cfg.AdminListen != "127.0.0.1:0" || cfg.HTTPListen != "127.0.0.1:0" {
@@ -387,12 +387,12 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-func TestConverters(t *testing.T) {
+func TestSectionsAsThePackagesReadThem(t *testing.T) {
 	cfg, err := Load("testdata/good_full.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Issuers = append(cfg.Issuers, Issuer{Issuer: "https://other.example/p", ClientIDs: []string{"abc123", "other"}, TokenUse: verifier.TokenUseID})
+	cfg.Issuers = append(cfg.Issuers, verifier.IssuerConfig{Issuer: "https://other.example/p", ClientIDs: []string{"abc123", "other"}, TokenUse: verifier.TokenUseID})
 
 	wantVerifier := verifier.Config{
 		Issuers: []verifier.IssuerConfig{
@@ -426,8 +426,8 @@ func TestConverters(t *testing.T) {
 			{PathPrefix: "/healthz", Auth: policy.AuthOff},
 		},
 	}
-	if got := cfg.PolicyConfig(); !reflect.DeepEqual(got, wantPolicy) {
-		t.Errorf("PolicyConfig:\n got %+v\nwant %+v", got, wantPolicy)
+	if got := cfg.Policy; !reflect.DeepEqual(got, wantPolicy) {
+		t.Errorf("Policy:\n got %+v\nwant %+v", got, wantPolicy)
 	}
 
 	wantSources := tokensource.Config{
@@ -437,20 +437,20 @@ func TestConverters(t *testing.T) {
 		AmplifyClientIDs: []string{"abc123", "def456", "localclient", "other"}, // every issuer's, once
 		AmplifyTokenUse:  "access",                                             // one issuer takes access tokens
 	}
-	if got := cfg.TokenSourceConfig(); !reflect.DeepEqual(got, wantSources) {
-		t.Errorf("TokenSourceConfig:\n got %+v\nwant %+v", got, wantSources)
+	if got := cfg.TokenSourcesFor(); !reflect.DeepEqual(got, wantSources) {
+		t.Errorf("TokenSourcesFor:\n got %+v\nwant %+v", got, wantSources)
 	}
 
 	wantHeaders := authz.HeaderConfig{Prefix: "x-id-", ClaimsHeader: "x-jwt-claims", StripAuthorization: true}
-	if got := cfg.HeaderConfig(); got != wantHeaders {
-		t.Errorf("HeaderConfig: got %+v want %+v", got, wantHeaders)
+	if got := cfg.IdentityHeaders; got != wantHeaders {
+		t.Errorf("IdentityHeaders: got %+v want %+v", got, wantHeaders)
 	}
 }
 
 func TestAmplifyReadsIDTokensWhenEveryIssuerWantsThem(t *testing.T) {
 	cfg := Default()
-	cfg.Issuers = []Issuer{{UserPoolID: "us-east-1_X", ClientIDs: []string{"a"}, TokenUse: verifier.TokenUseID}}
-	if got := cfg.TokenSourceConfig().AmplifyTokenUse; got != "id" {
+	cfg.Issuers = []verifier.IssuerConfig{{UserPoolID: "us-east-1_X", ClientIDs: []string{"a"}, TokenUse: verifier.TokenUseID}}
+	if got := cfg.TokenSourcesFor().AmplifyTokenUse; got != "id" {
 		t.Errorf("AmplifyTokenUse %q, want id", got)
 	}
 }
@@ -480,7 +480,7 @@ func TestTLS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := Default()
-			cfg.Issuers = []Issuer{{UserPoolID: "us-east-1_X", ClientIDs: []string{"a"}, TokenUse: verifier.TokenUseAccess}}
+			cfg.Issuers = []verifier.IssuerConfig{{UserPoolID: "us-east-1_X", ClientIDs: []string{"a"}, TokenUse: verifier.TokenUseAccess}}
 			cfg.TLS = tt.tls
 			err := cfg.Validate()
 			if tt.err != "" {

@@ -78,7 +78,7 @@ func (o *Overrides) Apply(cfg *Config) error {
 			return &KeyError{Key: given[0], Problem: fmt.Sprintf("issuer flags describe one issuer, but the configuration has %d; set it in the file", n)}
 		}
 		if len(cfg.Issuers) == 0 {
-			cfg.Issuers = []Issuer{{}}
+			cfg.Issuers = []verifier.IssuerConfig{{}}
 		}
 		if err := o.applyIssuer(&cfg.Issuers[0]); err != nil {
 			return err
@@ -109,7 +109,7 @@ func (o *Overrides) issuerFlagsGiven() []string {
 	return given
 }
 
-func (o *Overrides) applyIssuer(is *Issuer) error {
+func (o *Overrides) applyIssuer(is *verifier.IssuerConfig) error {
 	// A pool id and an issuer URL name the same thing: the one given replaces the other.
 	if o.userPoolID.set && !o.issuer.set {
 		is.Issuer = ""
@@ -136,7 +136,7 @@ func (o *Overrides) applyIssuer(is *Issuer) error {
 
 // applyRegion completes a bare pool id (AbCdEf123) to <region>_<id>, or checks that the region
 // agrees with the one a full pool id already carries.
-func applyRegion(is *Issuer, region string) error {
+func applyRegion(is *verifier.IssuerConfig, region string) error {
 	if is.UserPoolID == "" {
 		return &KeyError{Key: "--region", Problem: "needs a user pool id (--user-pool-id)"}
 	}

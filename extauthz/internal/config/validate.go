@@ -68,13 +68,13 @@ func (c *Config) validateNoZeros(v *validation) {
 // validateTokenSources and validatePolicy defer to the packages that own those sections, whose
 // messages already name the key path; one source of truth for what a valid rule is.
 func (c *Config) validateTokenSources(v *validation) {
-	if err := c.TokenSourceConfig().Validate(); err != nil {
+	if err := c.TokenSourcesFor().Validate(); err != nil {
 		v.problems = append(v.problems, err)
 	}
 }
 
 func (c *Config) validatePolicy(v *validation) {
-	if err := c.PolicyConfig().Validate(); err != nil {
+	if err := c.Policy.Validate(); err != nil {
 		v.problems = append(v.problems, err)
 	}
 }
@@ -86,7 +86,7 @@ func (c *Config) validateIdentityHeaders(v *validation) {
 		v.add("identity_headers.prefix", "required (e.g. %s)", authz.DefaultPrefix)
 		return
 	}
-	if err := c.HeaderConfig().Validate(c.TokenSources.Headers); err != nil {
+	if err := c.IdentityHeaders.Validate(c.TokenSources.Headers); err != nil {
 		v.problems = append(v.problems, err)
 	}
 }

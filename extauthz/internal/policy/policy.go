@@ -39,22 +39,22 @@ const (
 type Rule struct {
 	// PathPrefix matches whole path segments: /api/admin matches /api/admin and /api/admin/x, not
 	// /api/administrator. Empty matches every path (a methods-only rule, e.g. OPTIONS: off).
-	PathPrefix string
+	PathPrefix string `yaml:"path_prefix"`
 	// Methods: empty matches every method (the safe choice for a required rule); upper-case in the
 	// configuration, matched case-insensitively; HEAD follows GET.
-	Methods []string
+	Methods []string `yaml:"methods"`
 	// Auth defaults to required when empty: a rule exists to protect something, so an omitted
 	// value fails closed.
-	Auth      Auth
-	GroupsAny []string
-	ScopesAll []string
+	Auth      Auth     `yaml:"auth"`
+	GroupsAny []string `yaml:"groups_any"`
+	ScopesAll []string `yaml:"scopes_all"`
 }
 
 // Config is the policy section of the configuration.
 type Config struct {
-	Default      Auth             // default DefaultAuth
-	InvalidToken InvalidTokenMode // default DefaultInvalidToken
-	Rules        []Rule
+	Default      Auth             `yaml:"default"`       // default DefaultAuth
+	InvalidToken InvalidTokenMode `yaml:"invalid_token"` // default DefaultInvalidToken
+	Rules        []Rule           `yaml:"rules"`
 }
 
 // Validate reports the first broken key, named as in the configuration file, e.g.

@@ -153,9 +153,9 @@ func (r *Runner) newEngine(cfg *config.Config, prev *engine) (*engine, error) {
 	}
 	service, err := authz.New(authz.Options{
 		Verifier:     v,
-		Policy:       cfg.PolicyConfig(),
-		TokenSources: cfg.TokenSourceConfig(),
-		Headers:      cfg.HeaderConfig(),
+		Policy:       cfg.Policy,
+		TokenSources: cfg.TokenSourcesFor(),
+		Headers:      cfg.IdentityHeaders,
 		Recorder:     r.metrics,
 		Logger:       r.log.Named("authz"),
 	})

@@ -41,7 +41,7 @@ const clientID = "client-1"
 func testConfig(keyServer string) *config.Config {
 	cfg := config.Default()
 	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Issuers = []config.Issuer{{
+	cfg.Issuers = []verifier.IssuerConfig{{
 		Issuer: keyServer + "/pool", JWKSURL: keyServer + "/jwks.json",
 		ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAccess,
 	}}
@@ -344,7 +344,7 @@ func TestMutualTLS(t *testing.T) {
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	cfg := config.Default()
-	cfg.Issuers = []config.Issuer{{UserPoolID: "us-east-1_X", TokenUse: verifier.TokenUseAccess}}
+	cfg.Issuers = []verifier.IssuerConfig{{UserPoolID: "us-east-1_X", TokenUse: verifier.TokenUseAccess}}
 	_, err := New(cfg, nil)
 	if err == nil || !strings.Contains(err.Error(), "issuers[0].client_ids: required") {
 		t.Errorf("New with no client ids: %v", err)

@@ -34,16 +34,18 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/httptext"
 )
 
-// Config lists where tokens are looked for; the first source that yields a token wins.
+// Config is the token_sources section: where tokens are looked for; the first source that yields
+// a token wins.
 type Config struct {
-	AuthorizationHeader bool     // Authorization: Bearer <jwt>
-	Headers             []string // e.g. x-access-token
-	Cookies             []string // e.g. access_token
-	AmplifyCookies      bool     // Amplify CookieStorage cookies
-	// AmplifyClientIDs are the client ids whose Amplify cookies are read (the issuers' client_ids).
-	AmplifyClientIDs []string
-	// AmplifyTokenUse selects the .accessToken (access, any) or .idToken (id) cookie.
-	AmplifyTokenUse string
+	AuthorizationHeader bool     `yaml:"authorization_header"` // Authorization: Bearer <jwt>
+	Headers             []string `yaml:"headers"`              // e.g. x-access-token
+	Cookies             []string `yaml:"cookies"`              // e.g. access_token
+	AmplifyCookies      bool     `yaml:"amplify_cookies"`      // Amplify CookieStorage cookies
+	// AmplifyClientIDs are the client ids whose Amplify cookies are read (the issuers' client_ids:
+	// no key of their own, config.Config.TokenSourcesFor fills them).
+	AmplifyClientIDs []string `yaml:"-"`
+	// AmplifyTokenUse selects the .accessToken (access, any) or .idToken (id) cookie (likewise).
+	AmplifyTokenUse string `yaml:"-"`
 }
 
 // Validate reports the first broken key, named as in the configuration file, e.g.

@@ -27,21 +27,22 @@ const (
 	DefaultTokenUse = TokenUseAccess
 )
 
-// IssuerConfig describes one user pool (or any Cognito-compatible issuer).
+// IssuerConfig describes one user pool (or any Cognito-compatible issuer): one entry of the
+// configuration file's issuers.
 type IssuerConfig struct {
 	// UserPoolID, e.g. us-east-1_AbCdEf123: both AWS issuer URL forms are accepted, the region is
 	// taken from the id. Exactly one of UserPoolID and Issuer is set.
-	UserPoolID string
-	// Region, when set, must match the pool id's region.
-	Region string
+	UserPoolID string `yaml:"user_pool_id,omitempty"`
+	// Region, when set, must match the pool id's region (the --region flag; no key of its own).
+	Region string `yaml:"-"`
 	// Issuer is a full issuer URL, for anything that is not AWS (cognito-local, a test issuer).
-	Issuer string
+	Issuer string `yaml:"issuer,omitempty"`
 	// JWKSURL defaults to <issuer>/.well-known/jwks.json.
-	JWKSURL string
+	JWKSURL string `yaml:"jwks_url"`
 	// ClientIDs: app client ids whose tokens are accepted (client_id of access tokens, aud of ID tokens).
-	ClientIDs []string
+	ClientIDs []string `yaml:"client_ids"`
 	// TokenUse defaults to DefaultTokenUse.
-	TokenUse TokenUse
+	TokenUse TokenUse `yaml:"token_use"`
 }
 
 // previousVerifier is a *Verifier of any slot type, which lends its key caches (Config.Previous).
