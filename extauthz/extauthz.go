@@ -72,7 +72,7 @@ var (
 
 // The service.
 type (
-	Service   = runner.Runner
+	Service   = runner.Service
 	Reloading = runner.Reloading
 )
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -18,16 +17,16 @@ import (
 )
 
 // Live reload (docs/reference.md, "Reloading the configuration"). What a reload replaces is the
-// engine (issuers, token sources, policy, identity headers, cache and key settings) and, when TLS
+// snapshot (issuers, token sources, policy, identity headers, cache and key settings) and, when TLS
 // is on, the certificate, key and client CA files. Listen addresses and switching TLS or mTLS on
 // or off need a restart: a reload that changes them applies everything else and logs a warning
-// naming each key. Checks in flight finish with the engine they started with.
+// naming each key. Checks in flight finish with the snapshot they started with.
 
 // DefaultReloadInterval is how often the configuration file (and the TLS files) are looked at for
 // a change when Reloading.Interval is zero.
 const DefaultReloadInterval = time.Second
 
-// Reloading configures live reload; see Runner.EnableReload.
+// Reloading configures live reload; see Service.EnableReload.
 type Reloading struct {
 	// Load reads the configuration again (the file with the command line's flags over it) and
 	// validates it.
@@ -44,38 +43,46 @@ type Reloading struct {
 // EnableReload turns live reload on; call it before Start. The file is watched by content, so any
 // change counts whoever made it and however: an edit in place, a file renamed over it, a symlink
 // pointed elsewhere (a Kubernetes ConfigMap volume swaps its ..data symlink atomically).
-func (r *Runner) EnableReload(rl Reloading) {
+func (s *Service) EnableReload(rl Reloading) {
 	if rl.Interval <= 0 {
 		rl.Interval = DefaultReloadInterval
 	}
-	r.reloading = rl
+	s.reloading = rl
 }
 
-// startWatching starts the reload loop when EnableReload was called.
-func (r *Runner) startWatching() {
-	rl := r.reloading
-	if rl.Load == nil {
-		return
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	r.stopWatch, r.watchDone = stop, make(chan struct{})
-	go func() {
-		defer close(r.watchDone)
-		r.watch(ctx, rl)
-	}()
-}
-
-func (r *Runner) stopWatching() {
-	if r.stopWatch != nil {
-		r.stopWatch()
-		<-r.watchDone
+// watchUnit runs the reload watch when EnableReload was called.
+func (s *Service) watchUnit() unit {
+	var stop context.CancelFunc
+	done := make(chan struct{})
+	return unit{
+		start: func(context.Context) error {
+			rl := s.reloading
+			if rl.Load == nil {
+				close(done)
+				return nil
+			}
+			var ctx context.Context
+			ctx, stop = context.WithCancel(context.Background())
+			go func() {
+				defer close(done)
+				s.watch(ctx, rl)
+			}()
+			return nil
+		},
+		stop: func(context.Context) error {
+			if stop != nil {
+				stop()
+			}
+			<-done
+			return nil
+		},
 	}
 }
 
 // watch reloads on every signal and whenever a watched file's content differs from what it was
 // at the last reload attempt (a broken file is not retried until it changes again).
-func (r *Runner) watch(ctx context.Context, rl Reloading) {
-	seen := fingerprint(r.watchedFiles(rl.File))
+func (s *Service) watch(ctx context.Context, rl Reloading) {
+	seen := fingerprint(s.watchedFiles(rl.File))
 	ticker := time.NewTicker(rl.Interval)
 	defer ticker.Stop()
 	for {
@@ -89,26 +96,26 @@ func (r *Runner) watch(ctx context.Context, rl Reloading) {
 			why = "file changed"
 		}
 		// Taken before loading: a change made while the reload runs is seen at the next tick.
-		files := r.watchedFiles(rl.File)
+		files := s.watchedFiles(rl.File)
 		now := fingerprint(files)
 		if why != "signal" && now == seen {
 			continue
 		}
 		seen = now
-		r.reloadFrom(ctx, rl.Load, why)
-		if after := r.watchedFiles(rl.File); !slices.Equal(after, files) {
+		s.reloadFrom(ctx, rl.Load, why)
+		if after := s.watchedFiles(rl.File); !slices.Equal(after, files) {
 			seen = fingerprint(after) // new TLS file names are not a change to reload for again
 		}
 	}
 }
 
 // watchedFiles are the configuration file and the current TLS files.
-func (r *Runner) watchedFiles(file string) []string {
+func (s *Service) watchedFiles(file string) []string {
 	var files []string
 	if file != "" {
 		files = append(files, file)
 	}
-	t := r.current().cfg.TLS
+	t := s.current().cfg.TLS
 	for _, f := range []string{t.CertFile, t.KeyFile, t.ClientCAFile} {
 		if f != "" {
 			files = append(files, f)
@@ -142,18 +149,18 @@ func fingerprint(files []string) [sha256.Size]byte {
 
 // reloadFrom loads a configuration with load and applies it (reload). Either way the outcome is
 // logged, naming the key of every problem, and counted in cognito_authz_config_reloads_total.
-func (r *Runner) reloadFrom(ctx context.Context, load func() (*config.Config, error), why string) {
+func (s *Service) reloadFrom(ctx context.Context, load func() (*config.Config, error), why string) {
 	cfg, err := load()
 	if err == nil {
-		err = r.reload(ctx, cfg)
+		err = s.reload(ctx, cfg)
 	}
-	r.metrics.ConfigReloaded(err)
+	s.metrics.ConfigReloaded(err)
 	if err != nil {
-		r.log.Error("configuration reload refused; the last good configuration keeps serving",
+		s.log.Error("configuration reload refused; the last good configuration keeps serving",
 			zap.String("trigger", why), zap.Errors("problems", splitErrors(err)))
 		return
 	}
-	r.log.Info("configuration reloaded", zap.String("trigger", why), zap.Strings("issuers", r.current().verifier.Issuers()))
+	s.log.Info("configuration reloaded", zap.String("trigger", why), zap.Strings("issuers", s.current().verifier.Issuers()))
 }
 
 // splitErrors lists the problems of a joined error one by one, each naming its key.
@@ -164,22 +171,22 @@ func splitErrors(err error) []error {
 	return []error{err}
 }
 
-// reload replaces the engine with one built from cfg. The keys of issuers configured as before
+// reload replaces the snapshot with one built from cfg. The keys of issuers configured as before
 // are kept, not fetched again; the keys of every issuer that has none (a new one, or one whose
 // keys never loaded) are fetched first, within ctx and jwks.fetch_timeout, and the reload is
 // refused when they cannot be had, so a configuration never takes over with an issuer whose tokens
 // it could not check. A refused reload changes nothing.
-func (r *Runner) reload(ctx context.Context, cfg *config.Config) error {
+func (s *Service) reload(ctx context.Context, cfg *config.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	prev := r.current()
-	next, err := r.newEngine(cfg, prev)
+	prev := s.current()
+	next, err := s.newSnapshot(cfg, prev)
 	if err != nil {
 		return err
 	}
 	var nextTLS *tls.Config
-	if r.tls != nil && cfg.TLS.Enabled() {
+	if s.tls != nil && cfg.TLS.Enabled() {
 		if nextTLS, err = loadTLS(cfg.TLS); err != nil {
 			return err
 		}
@@ -191,76 +198,34 @@ func (r *Runner) reload(ctx context.Context, cfg *config.Config) error {
 		return &config.KeyError{Key: "issuers", Problem: fmt.Sprintf("keys of a new issuer cannot be had: %v", err)}
 	}
 
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.stopping {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
 		return errors.New("shutting down")
 	}
-	r.warnRestartOnly(cfg)
-	r.checks.engine.Store(next)
+	s.warnRestartOnly(cfg)
+	s.live.Store(next)
 	if nextTLS != nil {
-		r.tls.current.Store(nextTLS)
+		s.tls.current.Store(nextTLS)
 	}
-	if r.started {
-		// The old loop stops before the new one starts: a key cache they share is refreshed by
-		// one loop at a time. A kept cache that is loaded waits a refresh_interval before its
-		// next fetch.
-		r.keys.stop()
-		<-r.keys.done
-		r.keys = startKeyRefresh(next.verifier)
-	}
+	// The old loop stops before the new one starts. A kept cache that is loaded waits a
+	// refresh_interval before its next fetch.
+	s.keys.replace(next.verifier)
 	return nil
 }
 
 // warnRestartOnly logs each setting cfg changes that only a restart applies.
-func (r *Runner) warnRestartOnly(cfg *config.Config) {
+func (s *Service) warnRestartOnly(cfg *config.Config) {
 	for _, c := range []struct{ key, running, wanted string }{
-		{"listen", r.cfg.Listen, cfg.Listen},
-		{"admin_listen", r.cfg.AdminListen, cfg.AdminListen},
-		{"http_listen", r.cfg.HTTPListen, cfg.HTTPListen},
-		{"tls (on or off)", fmt.Sprint(r.cfg.TLS.Enabled()), fmt.Sprint(cfg.TLS.Enabled())},
-		{"tls.client_ca_file (mTLS on or off)", fmt.Sprint(r.cfg.TLS.ClientCAFile != ""), fmt.Sprint(cfg.TLS.ClientCAFile != "")},
+		{"listen", s.cfg.Listen, cfg.Listen},
+		{"admin_listen", s.cfg.AdminListen, cfg.AdminListen},
+		{"http_listen", s.cfg.HTTPListen, cfg.HTTPListen},
+		{"tls (on or off)", fmt.Sprint(s.cfg.TLS.Enabled()), fmt.Sprint(cfg.TLS.Enabled())},
+		{"tls.client_ca_file (mTLS on or off)", fmt.Sprint(s.cfg.TLS.ClientCAFile != ""), fmt.Sprint(cfg.TLS.ClientCAFile != "")},
 	} {
 		if c.running != c.wanted {
-			r.log.Warn("configuration change needs a restart; still running as started",
+			s.log.Warn("configuration change needs a restart; still running as started",
 				zap.String("key", c.key), zap.String("running", c.running), zap.String("wanted", c.wanted))
 		}
 	}
-}
-
-// tlsReloader hands each new TLS connection the certificate and client CA last loaded, so a
-// reload (or a change of the files) applies to new connections without a restart.
-type tlsReloader struct {
-	current atomic.Pointer[tls.Config]
-}
-
-func newTLSReloader(t config.TLS) (*tlsReloader, error) {
-	tc, err := loadTLS(t)
-	if err != nil {
-		return nil, err
-	}
-	l := &tlsReloader{}
-	l.current.Store(tc)
-	return l, nil
-}
-
-// serverConfig is the listener's configuration; every handshake takes the current one.
-func (l *tlsReloader) serverConfig() *tls.Config {
-	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			return l.current.Load(), nil
-		},
-	}
-}
-
-// loadTLS reads the files; the configuration it returns offers HTTP/2 by ALPN, as gRPC's own
-// credentials would (gRPC clients require it).
-func loadTLS(t config.TLS) (*tls.Config, error) {
-	tc, err := t.ServerTLSConfig()
-	if err != nil {
-		return nil, err
-	}
-	tc.NextProtos = []string{"h2"}
-	return tc, nil
 }

@@ -65,7 +65,7 @@ func loadFile(path string) func() (*config.Config, error) {
 
 // startReloading starts a runner on the file with reload on (checked every few milliseconds) and
 // the HTTP endpoint, and returns it with its logs.
-func startReloading(t *testing.T, path string, signals chan os.Signal) (*Runner, *observer.ObservedLogs) {
+func startReloading(t *testing.T, path string, signals chan os.Signal) (*Service, *observer.ObservedLogs) {
 	t.Helper()
 	cfg, err := loadFile(path)()
 	if err != nil {
@@ -104,7 +104,7 @@ func startReloading(t *testing.T, path string, signals chan os.Signal) (*Runner,
 type reloadEnv struct {
 	jwks  *jwksServer
 	path  string
-	r     *Runner
+	r     *Service
 	logs  *observer.ObservedLogs
 	conn  *grpc.ClientConn
 	token string
@@ -122,7 +122,7 @@ func newReloadEnv(t *testing.T) *reloadEnv {
 }
 
 // reloads reads cognito_authz_config_reloads_total{result}.
-func reloads(t *testing.T, r *Runner, result string) float64 {
+func reloads(t *testing.T, r *Service, result string) float64 {
 	t.Helper()
 	families, err := r.Metrics().Registry().Gather()
 	if err != nil {

@@ -50,7 +50,7 @@ func testConfig(keyServer string) *config.Config {
 	return cfg
 }
 
-func startRunner(t testing.TB, cfg *config.Config) *Runner {
+func startRunner(t testing.TB, cfg *config.Config) *Service {
 	t.Helper()
 	r, err := New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)))
 	if err != nil {
@@ -64,7 +64,7 @@ func startRunner(t testing.TB, cfg *config.Config) *Runner {
 }
 
 // shutdownAtEnd shuts r down when the test ends.
-func shutdownAtEnd(t testing.TB, r *Runner) {
+func shutdownAtEnd(t testing.TB, r *Service) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

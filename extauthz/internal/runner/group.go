@@ -1,0 +1,60 @@
+package runner
+
+import (
+	"context"
+	"errors"
+)
+
+// unit is one part of the running service with a lifecycle of its own: a listener and its
+// server, the key refresh, the reload watch.
+type unit struct {
+	// start returns once the unit runs; an error means it does not (a port taken, say).
+	start func(ctx context.Context) error
+	// stop returns once the unit has stopped, or with an error once ctx ends first.
+	stop func(ctx context.Context) error
+}
+
+// group starts units in order and stops them in the reverse order, so that a unit stops only
+// after every unit started after it: the admin listener, started first, answers /readyz until
+// everything else has stopped. A unit that stops by itself (a server whose Serve failed) reports
+// on failed.
+type group struct {
+	units   []unit
+	started int
+	failed  chan error
+}
+
+func newGroup() *group { return &group{failed: make(chan error, 8)} }
+
+func (g *group) add(u unit) { g.units = append(g.units, u) }
+
+// fail reports a unit that stopped by itself; the first few reports are kept, the rest dropped.
+func (g *group) fail(err error) {
+	select {
+	case g.failed <- err:
+	default:
+	}
+}
+
+// start starts every unit in order; when one fails, the ones started before it are stopped again.
+func (g *group) start(ctx context.Context) error {
+	for _, u := range g.units {
+		if err := u.start(ctx); err != nil {
+			_ = g.stop(context.WithoutCancel(ctx))
+			return err
+		}
+		g.started++
+	}
+	return nil
+}
+
+// stop stops the started units, last started first, each within ctx, and joins their errors.
+func (g *group) stop(ctx context.Context) error {
+	var errs []error
+	for ; g.started > 0; g.started-- {
+		if err := g.units[g.started-1].stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

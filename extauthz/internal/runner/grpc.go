@@ -1,0 +1,134 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/authz"
+)
+
+// AuthorizationService is the gRPC service name whose health is reported, beside "" (the server).
+var AuthorizationService = authv3.Authorization_ServiceDesc.ServiceName
+
+// grpcServer is the gRPC listener: the ext_authz Check service and grpc.health.v1.
+type grpcServer struct {
+	listen string
+	server *grpc.Server
+	health *health.Server
+	lis    net.Listener
+}
+
+func newGRPCServer(listen string, checks authz.Answerer, tls *tlsReloader, decodePanicked func(p any)) (*grpcServer, error) {
+	opts, err := serverOptions(tls, decodePanicked)
+	if err != nil {
+		return nil, err
+	}
+	s := &grpcServer{listen: listen, server: grpc.NewServer(opts...), health: health.NewServer()}
+	authz.Register(s.server, checks)
+	healthpb.RegisterHealthServer(s.server, s.health)
+	s.setHealth(healthpb.HealthCheckResponse_NOT_SERVING)
+	return s, nil
+}
+
+func (s *grpcServer) setHealth(status healthpb.HealthCheckResponse_ServingStatus) {
+	s.health.SetServingStatus("", status)
+	s.health.SetServingStatus(AuthorizationService, status)
+}
+
+func (s *grpcServer) addr() net.Addr { return addrOf(s.lis) }
+
+// unit binds the listener and serves; stopping lets in-flight checks finish until ctx ends, then
+// cuts them off.
+func (s *grpcServer) unit(g *group) unit {
+	return unit{
+		start: func(ctx context.Context) error {
+			lis, err := listen(ctx, "listen", s.listen)
+			if err != nil {
+				return err
+			}
+			s.lis = lis
+			go func() {
+				if err := s.server.Serve(lis); err != nil {
+					g.fail(fmt.Errorf("gRPC server: %w", err))
+				}
+			}()
+			return nil
+		},
+		stop: func(ctx context.Context) error {
+			stopped := make(chan struct{})
+			go func() {
+				s.server.GracefulStop()
+				close(stopped)
+			}()
+			select {
+			case <-stopped:
+				return nil
+			case <-ctx.Done():
+				// Health Watch streams and slow checks would hold GracefulStop forever; the bound wins.
+				s.server.Stop()
+				<-stopped
+				return fmt.Errorf("in-flight checks cut off: %w", ctx.Err())
+			}
+		},
+	}
+}
+
+// Flow-control windows of the gRPC listener. A check is a few KiB at most (max_token_bytes plus
+// Envoy's attributes), so these never hold a check back; being static they also turn off
+// grpc-go's bandwidth-delay probing, which otherwise sends Envoy a PING and a WINDOW_UPDATE about
+// once per round trip on a busy connection, for windows small messages never need.
+const (
+	streamWindow = 1 << 20
+	connWindow   = 4 << 20
+)
+
+// serverOptions: Envoy keeps a few long-lived HTTP/2 connections and multiplexes every check on
+// them, may ping them to keep them alive, and must never be cut off for pinging.
+func serverOptions(tls *tlsReloader, decodePanicked func(p any)) ([]grpc.ServerOption, error) {
+	c, err := authz.NewCodec(decodePanicked)
+	if err != nil {
+		return nil, err
+	}
+	opts := []grpc.ServerOption{
+		grpc.ForceServerCodecV2(c),
+		// Checks run on goroutines kept between calls: a new goroutine per call starts with a small
+		// stack and grows it again on every check. When every worker is busy grpc starts a
+		// goroutine as before, so this bounds nothing.
+		grpc.NumStreamWorkers(streamWorkers()),
+		grpc.StaticStreamWindowSize(streamWindow),
+		grpc.StaticConnWindowSize(connWindow),
+		grpc.MaxConcurrentStreams(1024),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             5 * time.Second, // grpc-go's default, 5 minutes, would GOAWAY Envoy's keepalive pings
+			PermitWithoutStream: true,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time:    time.Minute, // find dead peers behind idle connections
+			Timeout: 20 * time.Second,
+		}),
+	}
+	if tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tls.serverConfig())))
+	}
+	return opts, nil
+}
+
+// streamWorkers is enough workers for the checks Envoy keeps in flight on a busy instance; they
+// are idle goroutines otherwise.
+func streamWorkers() uint32 { return uint32(max(16, 4*runtime.GOMAXPROCS(0))) }
+
+// decodePanicked logs and counts a check request whose decoding panicked (the codec refused it).
+func (s *Service) decodePanicked(p any) {
+	s.metrics.RequestDecodePanicked()
+	authz.LogPanic(s.log, "decoding a check request panicked; refused", p)
+}
