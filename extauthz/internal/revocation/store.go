@@ -1,0 +1,114 @@
+package revocation
+
+import (
+	"hash/maphash"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// tokenKey names a token in the cache and in the calls under way without keeping its text: a
+// 64-bit hash of the whole token and one of its last tailBytes bytes (the end of its signature),
+// with seeds drawn per process, so nobody can aim for a collision. Two tokens share a key only if
+// both hashes collide, about one chance in 2^128 for tokens whose signatures end differently, as
+// those of different tokens do; hashing the tail instead of the whole token twice halves the cost
+// of a warm check.
+type tokenKey [2]uint64
+
+// tailBytes of the token are hashed for the second half of its key.
+const tailBytes = 48
+
+// keyer makes tokenKeys.
+type keyer struct{ seeds [2]maphash.Seed }
+
+func newKeyer() keyer { return keyer{[2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}} }
+
+func (k keyer) key(token string) tokenKey {
+	return tokenKey{maphash.String(k.seeds[0], token), maphash.String(k.seeds[1], token[max(0, len(token)-tailBytes):])}
+}
+
+// maxShards of the live cache, to keep lock contention low under parallel checks.
+const maxShards = 16
+
+// liveCache remembers tokens Cognito said were live, each until its deadline (the cache TTL
+// after the answer, or the token's exp if sooner). It is bounded: past its size the oldest
+// answers go first, and those tokens are asked about again.
+type liveCache struct {
+	shards []*lru.Cache[tokenKey, time.Time]
+}
+
+func newLiveCache(maxEntries int) *liveCache {
+	n := min(maxShards, maxEntries)
+	c := &liveCache{shards: make([]*lru.Cache[tokenKey, time.Time], n)}
+	for i := range c.shards {
+		size := maxEntries / n
+		if i < maxEntries%n {
+			size++
+		}
+		c.shards[i], _ = lru.New[tokenKey, time.Time](size) // size >= 1 cannot fail
+	}
+	return c
+}
+
+func (c *liveCache) shard(k tokenKey) *lru.Cache[tokenKey, time.Time] {
+	return c.shards[k[0]%uint64(len(c.shards))]
+}
+
+// live reports whether the token of k was answered live and that answer still holds at now. It
+// peeks (a read lock): the entries expire by time anyway, so eviction by age serves as well as
+// by use.
+func (c *liveCache) live(k tokenKey, now time.Time) bool {
+	until, ok := c.shard(k).Peek(k)
+	return ok && now.Before(until)
+}
+
+func (c *liveCache) put(k tokenKey, until time.Time) { c.shard(k).Add(k, until) }
+
+func (c *liveCache) len() int {
+	n := 0
+	for _, s := range c.shards {
+		n += s.Len()
+	}
+	return n
+}
+
+// families remembers the sign-ins (origin_jti) found revoked, each until the latest exp seen of
+// its tokens: past that no token of it is valid anyway. It is bounded: past its size the oldest
+// revocation goes first, after which that sign-in's access tokens are asked about again (and
+// refused by Cognito) while its ID tokens, which cannot be asked about, pass.
+type families struct {
+	revoked *lru.Cache[string, time.Time]
+}
+
+func newFamilies(maxEntries int) *families {
+	c, _ := lru.New[string, time.Time](maxEntries) // maxEntries >= 1 cannot fail
+	return &families{revoked: c}
+}
+
+// has reports whether originJTI is a revoked sign-in at now. A token of it that expires later
+// than any seen so far keeps it remembered until then.
+func (f *families) has(originJTI string, exp, now time.Time) bool {
+	until, ok := f.revoked.Peek(originJTI)
+	if !ok {
+		return false
+	}
+	if !now.Before(until) {
+		f.revoked.Remove(originJTI)
+		return false
+	}
+	if exp.After(until) {
+		f.revoked.Add(originJTI, exp)
+	}
+	return true
+}
+
+// add remembers originJTI as revoked until exp (at least: a later exp already remembered stays).
+func (f *families) add(originJTI string, exp, now time.Time) {
+	if originJTI == "" || !now.Before(exp) {
+		return
+	}
+	if until, ok := f.revoked.Peek(originJTI); ok && until.After(exp) {
+		return
+	}
+	f.revoked.Add(originJTI, exp)
+}
