@@ -25,16 +25,15 @@ func (c *Config) Validate() error {
 	v.distinct("admin_listen", c.AdminListen, "listen", c.Listen)
 	v.distinct("http_listen", c.HTTPListen, "listen", c.Listen)
 	v.distinct("http_listen", c.HTTPListen, "admin_listen", c.AdminListen)
-	if err := c.VerifierConfig().Validate(); err != nil {
-		v.problems = append(v.problems, err)
-	}
+	// The sections other packages read are judged by those packages, whose messages name the key
+	// path: one source of truth for what a valid issuer, token source or rule is.
+	v.owned(c.VerifierConfig().Validate())
 	c.validateNoZeros(v)
 	if c.Cache.MaxEntries < 0 {
 		// The verifier reads a negative size as its default; in the file it is a mistake.
 		v.add("cache.max_entries", "must not be negative (0 disables the cache), got %d", c.Cache.MaxEntries)
 	}
-	c.validateTokenSources(v)
-	c.validatePolicy(v)
+	v.owned(c.TokenSourcesFor().Validate(), c.Policy.Validate())
 	c.validateIdentityHeaders(v)
 	c.validateTLS(v)
 	v.oneOf("log.level", c.Log.Level, LogLevels)
@@ -65,20 +64,6 @@ func (c *Config) validateNoZeros(v *validation) {
 	}
 }
 
-// validateTokenSources and validatePolicy defer to the packages that own those sections, whose
-// messages already name the key path; one source of truth for what a valid rule is.
-func (c *Config) validateTokenSources(v *validation) {
-	if err := c.TokenSourcesFor().Validate(); err != nil {
-		v.problems = append(v.problems, err)
-	}
-}
-
-func (c *Config) validatePolicy(v *validation) {
-	if err := c.Policy.Validate(); err != nil {
-		v.problems = append(v.problems, err)
-	}
-}
-
 // validateIdentityHeaders refuses an empty prefix (the file's rule: see the package comment) and
 // defers the rest to authz, which owns what an identity header may be.
 func (c *Config) validateIdentityHeaders(v *validation) {
@@ -86,9 +71,7 @@ func (c *Config) validateIdentityHeaders(v *validation) {
 		v.add("identity_headers.prefix", "required (e.g. %s)", authz.DefaultPrefix)
 		return
 	}
-	if err := c.IdentityHeaders.Validate(c.TokenSources.Headers); err != nil {
-		v.problems = append(v.problems, err)
-	}
+	v.owned(c.IdentityHeaders.Validate(c.TokenSources.Headers))
 }
 
 func (c *Config) validateTLS(v *validation) {
@@ -105,9 +88,8 @@ func (c *Config) validateTLS(v *validation) {
 	if t.CertFile == "" || t.KeyFile == "" {
 		return
 	}
-	if _, err := t.ServerTLSConfig(); err != nil {
-		v.problems = append(v.problems, err)
-	}
+	_, err := t.ServerTLSConfig()
+	v.owned(err)
 }
 
 // validation gathers problems so one run reports all of them.
@@ -115,6 +97,15 @@ type validation struct{ problems []error }
 
 func (v *validation) add(key, format string, args ...any) {
 	v.problems = append(v.problems, &KeyError{Key: key, Problem: fmt.Sprintf(format, args...)})
+}
+
+// owned adds the problems other packages found, each already naming its key.
+func (v *validation) owned(errs ...error) {
+	for _, err := range errs {
+		if err != nil {
+			v.problems = append(v.problems, err)
+		}
+	}
 }
 
 func (v *validation) oneOf(key, value string, allowed []string) {

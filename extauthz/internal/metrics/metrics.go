@@ -51,43 +51,29 @@ var (
 func New() *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
-		checksVec: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cognito_authz_checks_total",
-			Help: "Authorization checks answered, by result.",
-		}, []string{"result"}),
+		checksVec: counterVec("cognito_authz_checks_total",
+			"Authorization checks answered, by result.", "result"),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "cognito_authz_check_duration_seconds",
 			Help:    "Time to answer one authorization check.",
 			Buckets: DurationBuckets,
 		}),
-		rejectVec: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cognito_authz_token_rejections_total",
-			Help: "Checks whose token was missing, invalid or insufficient, by reason code.",
-		}, []string{"reason"}),
-		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cognito_authz_jwks_fetches_total",
-			Help: "JWKS fetch attempts, by issuer and result (ok or error).",
-		}, []string{"issuer", "result"}),
+		rejectVec: counterVec("cognito_authz_token_rejections_total",
+			"Checks whose token was missing, invalid or insufficient, by reason code.", "reason"),
+		fetches: counterVec("cognito_authz_jwks_fetches_total",
+			"JWKS fetch attempts, by issuer and result (ok or error).", "issuer", "result"),
 		keys: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "cognito_authz_jwks_keys",
 			Help: "Usable signing keys held, by issuer.",
 		}, []string{"issuer"}),
-		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cognito_authz_token_cache_hits_total",
-			Help: "Tokens answered from the verified-token cache.",
-		}),
-		cacheMiss: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cognito_authz_token_cache_misses_total",
-			Help: "Tokens not in the verified-token cache, so verified in full.",
-		}),
-		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cognito_authz_config_reloads_total",
-			Help: "Configuration reloads (SIGHUP or a changed file), by result: ok, or error when the new configuration was refused and the last good one kept serving.",
-		}, []string{"result"}),
-		decodePanics: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cognito_authz_request_decode_panics_total",
-			Help: "Check requests whose decoding panicked (a bug); each was refused, so Envoy answered 503.",
-		}),
+		cacheHits: counter("cognito_authz_token_cache_hits_total",
+			"Tokens answered from the verified-token cache."),
+		cacheMiss: counter("cognito_authz_token_cache_misses_total",
+			"Tokens not in the verified-token cache, so verified in full."),
+		reloads: counterVec("cognito_authz_config_reloads_total",
+			"Configuration reloads (SIGHUP or a changed file), by result: ok, or error when the new configuration was refused and the last good one kept serving.", "result"),
+		decodePanics: counter("cognito_authz_request_decode_panics_total",
+			"Check requests whose decoding panicked (a bug); each was refused, so Envoy answered 503."),
 	}
 	m.reloads.WithLabelValues(resultOK)
 	m.reloads.WithLabelValues(resultError)
@@ -107,6 +93,14 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
+}
+
+func counter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+}
+
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 }
 
 // Registry is the registry holding every metric, for a caller that gathers or adds its own.

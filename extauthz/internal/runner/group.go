@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // unit is one part of the running service with a lifecycle of its own: a listener and its
@@ -24,17 +25,9 @@ type group struct {
 	failed  chan error
 }
 
-func newGroup() *group { return &group{failed: make(chan error, 8)} }
+func newGroup() *group { return &group{failed: make(chan error, 8)} } // room for every unit to fail once
 
 func (g *group) add(u unit) { g.units = append(g.units, u) }
-
-// fail reports a unit that stopped by itself; the first few reports are kept, the rest dropped.
-func (g *group) fail(err error) {
-	select {
-	case g.failed <- err:
-	default:
-	}
-}
 
 // start starts every unit in order; when one fails, the ones started before it are stopped again.
 func (g *group) start(ctx context.Context) error {
@@ -57,4 +50,31 @@ func (g *group) stop(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// background is a unit that runs f on a goroutine of its own until stopped; name says what is
+// still running when stopping outlasts ctx.
+func background(name string, f func(ctx context.Context)) unit {
+	var stop context.CancelFunc
+	done := make(chan struct{})
+	return unit{
+		start: func(context.Context) error {
+			var ctx context.Context
+			ctx, stop = context.WithCancel(context.Background())
+			go func() {
+				defer close(done)
+				f(ctx)
+			}()
+			return nil
+		},
+		stop: func(ctx context.Context) error {
+			stop()
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("%s still running: %w", name, ctx.Err())
+			}
+		},
+	}
 }

@@ -50,37 +50,22 @@ func (s *grpcServer) addr() net.Addr { return addrOf(s.lis) }
 // unit binds the listener and serves; stopping lets in-flight checks finish until ctx ends, then
 // cuts them off.
 func (s *grpcServer) unit(g *group) unit {
-	return unit{
-		start: func(ctx context.Context) error {
-			lis, err := listen(ctx, "listen", s.listen)
-			if err != nil {
-				return err
-			}
-			s.lis = lis
-			go func() {
-				if err := s.server.Serve(lis); err != nil {
-					g.fail(fmt.Errorf("gRPC server: %w", err))
-				}
-			}()
+	return serving(g, "listen", s.listen, "gRPC server", &s.lis, s.server.Serve, func(ctx context.Context) error {
+		stopped := make(chan struct{})
+		go func() {
+			s.server.GracefulStop()
+			close(stopped)
+		}()
+		select {
+		case <-stopped:
 			return nil
-		},
-		stop: func(ctx context.Context) error {
-			stopped := make(chan struct{})
-			go func() {
-				s.server.GracefulStop()
-				close(stopped)
-			}()
-			select {
-			case <-stopped:
-				return nil
-			case <-ctx.Done():
-				// Health Watch streams and slow checks would hold GracefulStop forever; the bound wins.
-				s.server.Stop()
-				<-stopped
-				return fmt.Errorf("in-flight checks cut off: %w", ctx.Err())
-			}
-		},
-	}
+		case <-ctx.Done():
+			// Health Watch streams and slow checks would hold GracefulStop forever; the bound wins.
+			s.server.Stop()
+			<-stopped
+			return fmt.Errorf("in-flight checks cut off: %w", ctx.Err())
+		}
+	})
 }
 
 // Flow-control windows of the gRPC listener. A check is a few KiB at most (max_token_bytes plus

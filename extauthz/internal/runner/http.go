@@ -38,38 +38,35 @@ func (s *httpServer) addr() net.Addr { return addrOf(s.lis) }
 
 // unit binds the listener and serves; stopping lets requests in flight finish until ctx ends.
 func (s *httpServer) unit(g *group) unit {
+	return serving(g, s.key, s.listen, s.name, &s.lis, s.server.Serve, func(ctx context.Context) error {
+		if err := s.server.Shutdown(ctx); err != nil {
+			s.server.Close()
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		return nil
+	})
+}
+
+// serving is the unit of a listener: it binds addr (an error names key), serves on it with serve,
+// reports a serve that stops by itself as name's failure, and stops with stop.
+func serving(g *group, key, addr, name string, lis *net.Listener, serve func(net.Listener) error, stop func(context.Context) error) unit {
 	return unit{
 		start: func(ctx context.Context) error {
-			lis, err := listen(ctx, s.key, s.listen)
+			var lc net.ListenConfig
+			l, err := lc.Listen(ctx, "tcp", addr)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", key, err)
 			}
-			s.lis = lis
+			*lis = l
 			go func() {
-				if err := s.server.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					g.fail(fmt.Errorf("%s: %w", s.name, err))
+				if err := serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					g.failed <- fmt.Errorf("%s: %w", name, err)
 				}
 			}()
 			return nil
 		},
-		stop: func(ctx context.Context) error {
-			if err := s.server.Shutdown(ctx); err != nil {
-				s.server.Close()
-				return fmt.Errorf("%s: %w", s.name, err)
-			}
-			return nil
-		},
+		stop: stop,
 	}
-}
-
-// listen binds addr; its error names the configuration key.
-func listen(ctx context.Context, key, addr string) (net.Listener, error) {
-	var lc net.ListenConfig
-	lis, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
-	}
-	return lis, nil
 }
 
 func addrOf(l net.Listener) net.Addr {

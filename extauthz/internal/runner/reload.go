@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -50,35 +51,6 @@ func (s *Service) EnableReload(rl Reloading) {
 	s.reloading = rl
 }
 
-// watchUnit runs the reload watch when EnableReload was called.
-func (s *Service) watchUnit() unit {
-	var stop context.CancelFunc
-	done := make(chan struct{})
-	return unit{
-		start: func(context.Context) error {
-			rl := s.reloading
-			if rl.Load == nil {
-				close(done)
-				return nil
-			}
-			var ctx context.Context
-			ctx, stop = context.WithCancel(context.Background())
-			go func() {
-				defer close(done)
-				s.watch(ctx, rl)
-			}()
-			return nil
-		},
-		stop: func(context.Context) error {
-			if stop != nil {
-				stop()
-			}
-			<-done
-			return nil
-		},
-	}
-}
-
 // watch reloads on every signal and whenever a watched file's content differs from what it was
 // at the last reload attempt (a broken file is not retried until it changes again).
 func (s *Service) watch(ctx context.Context, rl Reloading) {
@@ -115,7 +87,7 @@ func (s *Service) watchedFiles(file string) []string {
 	if file != "" {
 		files = append(files, file)
 	}
-	t := s.current().cfg.TLS
+	t := s.current.Load().cfg.TLS
 	for _, f := range []string{t.CertFile, t.KeyFile, t.ClientCAFile} {
 		if f != "" {
 			files = append(files, f)
@@ -160,7 +132,7 @@ func (s *Service) reloadFrom(ctx context.Context, load func() (*config.Config, e
 			zap.String("trigger", why), zap.Errors("problems", splitErrors(err)))
 		return
 	}
-	s.log.Info("configuration reloaded", zap.String("trigger", why), zap.Strings("issuers", s.current().verifier.Issuers()))
+	s.log.Info("configuration reloaded", zap.String("trigger", why), zap.Strings("issuers", s.current.Load().verifier.Issuers()))
 }
 
 // splitErrors lists the problems of a joined error one by one, each naming its key.
@@ -180,7 +152,7 @@ func (s *Service) reload(ctx context.Context, cfg *config.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	prev := s.current()
+	prev := s.current.Load()
 	next, err := s.newSnapshot(cfg, prev)
 	if err != nil {
 		return err
@@ -204,13 +176,14 @@ func (s *Service) reload(ctx context.Context, cfg *config.Config) error {
 		return errors.New("shutting down")
 	}
 	s.warnRestartOnly(cfg)
-	s.live.Store(next)
+	s.current.Store(next)
 	if nextTLS != nil {
 		s.tls.current.Store(nextTLS)
 	}
-	// The old loop stops before the new one starts. A kept cache that is loaded waits a
-	// refresh_interval before its next fetch.
-	s.keys.replace(next.verifier)
+	select { // refreshKeys follows; a kept cache that is loaded waits a refresh_interval
+	case s.swapped <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
@@ -228,4 +201,41 @@ func (s *Service) warnRestartOnly(cfg *config.Config) {
 				zap.String("key", c.key), zap.String("running", c.running), zap.String("wanted", c.wanted))
 		}
 	}
+}
+
+// tlsReloader hands each new TLS connection the certificate and client CA last loaded, so a
+// reload (or a change of the files) applies to new connections without a restart.
+type tlsReloader struct {
+	current atomic.Pointer[tls.Config]
+}
+
+func newTLSReloader(t config.TLS) (*tlsReloader, error) {
+	tc, err := loadTLS(t)
+	if err != nil {
+		return nil, err
+	}
+	l := &tlsReloader{}
+	l.current.Store(tc)
+	return l, nil
+}
+
+// serverConfig is the listener's configuration; every handshake takes the current one.
+func (l *tlsReloader) serverConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return l.current.Load(), nil
+		},
+	}
+}
+
+// loadTLS reads the files; the configuration it returns offers HTTP/2 by ALPN, as gRPC's own
+// credentials would (gRPC clients require it).
+func loadTLS(t config.TLS) (*tls.Config, error) {
+	tc, err := t.ServerTLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	tc.NextProtos = []string{"h2"}
+	return tc, nil
 }

@@ -30,12 +30,12 @@ type Service struct {
 	cfg     *config.Config // as started: listeners and TLS mode come from it
 	log     *zap.Logger
 	metrics *metrics.Metrics
-	live    *live        // the current snapshot, swapped by reload
-	tls     *tlsReloader // nil without TLS
+	current atomic.Pointer[snapshot] // swapped by reload
+	swapped chan struct{}            // a reload swapped current: the key refresh follows
+	tls     *tlsReloader             // nil without TLS
 	grpc    *grpcServer
 	admin   *httpServer
 	http    *httpServer // nil when http_listen is off
-	keys    keyRefresh
 	units   *group
 
 	reloading Reloading // set before Start (EnableReload)
@@ -58,29 +58,27 @@ func New(cfg *config.Config, log *zap.Logger) (*Service, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Service{cfg: cfg, log: log, metrics: metrics.New(), live: &live{}}
+	s := &Service{cfg: cfg, log: log, metrics: metrics.New(), swapped: make(chan struct{}, 1)}
 	snap, err := s.newSnapshot(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	s.live.Store(snap)
+	s.current.Store(snap)
 	if cfg.TLS.Enabled() {
 		if s.tls, err = newTLSReloader(cfg.TLS); err != nil {
 			return nil, err
 		}
 	}
-	if s.grpc, err = newGRPCServer(cfg.Listen, s.live, s.tls, s.decodePanicked); err != nil {
+	if s.grpc, err = newGRPCServer(cfg.Listen, s, s.tls, s.decodePanicked); err != nil {
 		return nil, err
 	}
 	s.admin = newHTTPServer("admin_listen", "admin server", cfg.AdminListen, s.adminHandler(), 0, log.Named("admin"))
 	if cfg.HTTPListen != "" {
-		s.http = newHTTPServer("http_listen", "HTTP forward-auth server", cfg.HTTPListen, forwardauth.New(s.live),
+		s.http = newHTTPServer("http_listen", "HTTP forward-auth server", cfg.HTTPListen, forwardauth.New(s),
 			2*time.Minute, log.Named("forwardauth"))
 	}
 	return s, nil
 }
-
-func (s *Service) current() *snapshot { return s.live.Load() }
 
 // Metrics are the service's metrics, for a caller that wants to read or extend them.
 func (s *Service) Metrics() *metrics.Metrics { return s.metrics }
@@ -101,12 +99,14 @@ func (s *Service) Start(ctx context.Context) error {
 	// the checks in flight have drained, and keys stay fresh for them.
 	s.units = newGroup()
 	s.units.add(s.admin.unit(s.units))
-	s.units.add(s.keys.unit(func() refresher { return s.current().verifier }))
+	s.units.add(background("key refresh", s.refreshKeys))
 	s.units.add(s.grpc.unit(s.units))
 	if s.http != nil {
 		s.units.add(s.http.unit(s.units))
 	}
-	s.units.add(s.watchUnit())
+	if rl := s.reloading; rl.Load != nil {
+		s.units.add(background("reload watch", func(ctx context.Context) { s.watch(ctx, rl) }))
+	}
 	if err := s.units.start(ctx); err != nil {
 		return err
 	}
@@ -119,14 +119,14 @@ func (s *Service) Start(ctx context.Context) error {
 	s.log.Info("serving",
 		zap.Stringer("grpc", s.grpc.lis.Addr()), zap.Stringer("admin", s.admin.lis.Addr()), zap.String("http", httpAddr),
 		zap.Bool("tls", s.cfg.TLS.Enabled()), zap.Bool("mtls", s.cfg.TLS.ClientCAFile != ""),
-		zap.Strings("issuers", s.current().verifier.Issuers()))
+		zap.Strings("issuers", s.current.Load().verifier.Issuers()))
 	return nil
 }
 
 // keysFetched runs after every key fetch of any issuer: the first time every issuer has keys, the
 // service is ready.
 func (s *Service) keysFetched(err error) {
-	if err != nil || !s.current().verifier.Ready() {
+	if err != nil || !s.current.Load().verifier.Ready() {
 		return
 	}
 	s.readyOnce.Do(func() {

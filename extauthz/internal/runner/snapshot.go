@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"sync/atomic"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
@@ -48,21 +47,39 @@ func (s *Service) newSnapshot(cfg *config.Config, prev *snapshot) (*snapshot, er
 	return &snapshot{cfg: cfg, verifier: v, checks: checks}, nil
 }
 
-// live is the Check service registered on the gRPC server and behind the HTTP endpoint: it hands
-// each check to the snapshot current when the check arrives.
-type live struct {
-	atomic.Pointer[snapshot]
+// Check answers with the snapshot current when the check arrives (authz.Server.Check): what the
+// HTTP endpoint asks.
+func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	return s.current.Load().checks.Check(ctx, req)
 }
 
-// Check answers with the current snapshot (authz.Server.Check), what the HTTP endpoint asks.
-func (l *live) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
-	return l.Load().checks.Check(ctx, req)
+// CheckAnswer is Check giving an authz.Answer: what the gRPC listener serves (authz.Register).
+func (s *Service) CheckAnswer(ctx context.Context, req *authv3.CheckRequest) (*authz.Answer, error) {
+	return s.current.Load().checks.CheckAnswer(ctx, req)
 }
 
-// CheckAnswer answers with the current snapshot (authz.Server.CheckAnswer), what the gRPC listener
-// serves (authz.Register).
-func (l *live) CheckAnswer(ctx context.Context, req *authv3.CheckRequest) (*authz.Answer, error) {
-	return l.Load().checks.CheckAnswer(ctx, req)
+// refreshKeys runs the current snapshot's key refresh (verifier.Run: every issuer's keys fetched
+// at once, those that fail retried every min_refetch_interval; readiness follows from its fetch
+// reports) until ctx ends. After a reload, the old snapshot's loop stops before the new one's
+// starts: a key cache two snapshots share is refreshed by one loop at a time.
+func (s *Service) refreshKeys(ctx context.Context) {
+	for {
+		loop, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func(v *verifier.Verifier[authz.Answer]) {
+			defer close(done)
+			v.Run(loop)
+		}(s.current.Load().verifier)
+		select {
+		case <-ctx.Done():
+		case <-s.swapped:
+		}
+		stop()
+		<-done
+		if ctx.Err() != nil {
+			return
+		}
+	}
 }
 
 // readinessObserver feeds the metrics and tells the service about every fetch, so readiness needs
