@@ -251,6 +251,7 @@ func writeTemp(t *testing.T, name string, data []byte) string {
 type serviceConfig struct {
 	Listen      string `json:"listen"`
 	AdminListen string `json:"admin_listen"`
+	HTTPListen  string `json:"http_listen"`
 	Issuers     []struct {
 		UserPoolID string   `json:"user_pool_id"`
 		Issuer     string   `json:"issuer"`

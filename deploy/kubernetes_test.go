@@ -116,6 +116,50 @@ func containerPort(t *testing.T, c corev1.Container, name string) int32 {
 	return 0
 }
 
+// checkPodSecurity asserts what every pod of cognito-authz runs with: non-root, no service account
+// token, RuntimeDefault seccomp, and in each container a read-only root filesystem, no privilege
+// escalation and no capability.
+func checkPodSecurity(t *testing.T, spec corev1.PodSpec) {
+	t.Helper()
+	psc := spec.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
+		t.Error("pod: want runAsNonRoot and a non-zero runAsUser")
+	}
+	if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Error("pod: want the RuntimeDefault seccomp profile")
+	}
+	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+		t.Error("the pod mounts a service account token it never uses")
+	}
+	for _, c := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
+		sc := c.SecurityContext
+		if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+			t.Errorf("container %s: want readOnlyRootFilesystem", c.Name)
+		}
+		if sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			t.Errorf("container %s: want allowPrivilegeEscalation false", c.Name)
+		}
+		if sc == nil || sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 {
+			t.Errorf("container %s: want every capability dropped and none added", c.Name)
+		}
+	}
+}
+
+// checkRestricted evaluates the pod against the "restricted" Pod Security Standard, as the API
+// server's admission would.
+func checkRestricted(t *testing.T, pod *corev1.PodTemplateSpec) {
+	t.Helper()
+	eval, err := psapolicy.NewEvaluator(psapolicy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lv := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
+	res := psapolicy.AggregateCheckResults(eval.EvaluatePod(lv, &pod.ObjectMeta, &pod.Spec))
+	if !res.Allowed {
+		t.Errorf("restricted forbids the pod: %s: %s", res.ForbiddenReason(), res.ForbiddenDetail())
+	}
+}
+
 func TestDeployment(t *testing.T) {
 	d, _ := baseDeployment(t)
 	spec := d.Spec.Template.Spec
@@ -183,23 +227,7 @@ func TestDeployment(t *testing.T) {
 		t.Errorf("GOMEMLIMIT %q: want a value below the %s limit", gomemlimit, limit.String())
 	}
 
-	// Security: non-root, read-only root filesystem, nothing extra.
-	psc, sc := spec.SecurityContext, c.SecurityContext
-	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
-		t.Error("pod: want runAsNonRoot and a non-zero runAsUser")
-	}
-	if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
-		t.Error("container: want readOnlyRootFilesystem")
-	}
-	if sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
-		t.Error("container: want allowPrivilegeEscalation false")
-	}
-	if sc == nil || sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
-		t.Error("container: want every capability dropped")
-	}
-	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
-		t.Error("the pod mounts a service account token it never uses")
-	}
+	checkPodSecurity(t, spec)
 
 	// Spread: replicas on different nodes and zones where the cluster allows.
 	keys := map[string]bool{}
@@ -229,15 +257,7 @@ func TestPodMeetsRestrictedPodSecurityStandard(t *testing.T) {
 	if err != nil || level != psaapi.LevelRestricted {
 		t.Errorf("namespace enforces %q, want restricted", ns.Labels[psaapi.EnforceLevelLabel])
 	}
-	eval, err := psapolicy.NewEvaluator(psapolicy.DefaultChecks(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lv := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
-	res := psapolicy.AggregateCheckResults(eval.EvaluatePod(lv, &d.Spec.Template.ObjectMeta, &d.Spec.Template.Spec))
-	if !res.Allowed {
-		t.Errorf("restricted forbids the pod: %s: %s", res.ForbiddenReason(), res.ForbiddenDetail())
-	}
+	checkRestricted(t, &d.Spec.Template)
 }
 
 func TestServicesPDBAndHPAMatchTheDeployment(t *testing.T) {
@@ -308,45 +328,63 @@ func TestServicesPDBAndHPAMatchTheDeployment(t *testing.T) {
 func TestConfigMapConfiguresThePods(t *testing.T) {
 	for _, k := range kustomizations {
 		t.Run(k.dir, func(t *testing.T) {
-			objs := kustomize(t, k.dir)
-			d := only[*appsv1.Deployment](t, objs)
-			c := container(t, d)
-			cm := only[*corev1.ConfigMap](t, objs)
-
-			configArg, ok := flagValue(c.Args, "--config")
-			if !ok {
-				t.Fatalf("args %q name no --config", c.Args)
-			}
-			var mountedFrom string
-			for _, m := range c.VolumeMounts {
-				if m.MountPath == path.Dir(configArg) {
-					if !m.ReadOnly {
-						t.Errorf("config mounted writable")
-					}
-					for _, v := range d.Spec.Template.Spec.Volumes {
-						if v.Name == m.Name && v.ConfigMap != nil {
-							mountedFrom = v.ConfigMap.Name
-						}
-					}
-				}
-			}
-			if mountedFrom != cm.Name || path.Base(configArg) != configKey {
-				t.Fatalf("--config %s is not key %s of ConfigMap %s", configArg, configKey, cm.Name)
-			}
-			data, ok := cm.Data[configKey]
-			if !ok {
-				t.Fatalf("ConfigMap has no %s", configKey)
-			}
-			cfg := parseServiceConfig(t, []byte(data))
-			if got := portOf(t, cfg.Listen); got != strconv.Itoa(int(containerPort(t, c, "grpc"))) {
-				t.Errorf("listen %s, but the grpc container port (and readiness probe) is %d", cfg.Listen, containerPort(t, c, "grpc"))
-			}
-			if got := portOf(t, cfg.AdminListen); got != strconv.Itoa(int(containerPort(t, c, "admin"))) {
-				t.Errorf("admin_listen %s, but the admin container port (and liveness probe) is %d", cfg.AdminListen, containerPort(t, c, "admin"))
-			}
-			checkConfig(t, dockerBuilt(t, "build", "cognito-authz"), writeTemp(t, configKey, []byte(data)))
+			data := mountedConfig(t, kustomize(t, k.dir))
+			checkConfig(t, dockerBuilt(t, "build", "cognito-authz"), writeTemp(t, configKey, data))
 		})
 	}
+}
+
+// mountedConfig returns the configuration file the Deployment among objs runs with, after checking
+// that it is the ConfigMap key --config names, mounted read-only as a whole directory (a subPath
+// mount would never see an update, so live reload would not work), and that it listens on the
+// container ports the probes and Services use.
+func mountedConfig(t *testing.T, objs []object) []byte {
+	t.Helper()
+	d := only[*appsv1.Deployment](t, objs)
+	c := container(t, d)
+	cm := only[*corev1.ConfigMap](t, objs)
+
+	configArg, ok := flagValue(c.Args, "--config")
+	if !ok {
+		t.Fatalf("args %q name no --config", c.Args)
+	}
+	var mountedFrom string
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == path.Dir(configArg) {
+			if !m.ReadOnly {
+				t.Errorf("config mounted writable")
+			}
+			if m.SubPath != "" {
+				t.Errorf("config mounted with subPath %q: the pods would never see an update", m.SubPath)
+			}
+			for _, v := range d.Spec.Template.Spec.Volumes {
+				if v.Name == m.Name && v.ConfigMap != nil {
+					mountedFrom = v.ConfigMap.Name
+				}
+			}
+		}
+	}
+	if mountedFrom != cm.Name || path.Base(configArg) != configKey {
+		t.Fatalf("--config %s is not key %s of ConfigMap %s", configArg, configKey, cm.Name)
+	}
+	data, ok := cm.Data[configKey]
+	if !ok {
+		t.Fatalf("ConfigMap has no %s", configKey)
+	}
+	cfg := parseServiceConfig(t, []byte(data))
+	for _, l := range []struct{ key, addr, port string }{
+		{"listen", cfg.Listen, "grpc"},
+		{"admin_listen", cfg.AdminListen, "admin"},
+		{"http_listen", cfg.HTTPListen, "http"},
+	} {
+		if l.addr == "" && l.key == "http_listen" {
+			continue // off
+		}
+		if got, want := portOf(t, l.addr), strconv.Itoa(int(containerPort(t, c, l.port))); got != want {
+			t.Errorf("%s %s, but the %s container port is %s", l.key, l.addr, l.port, want)
+		}
+	}
+	return []byte(data)
 }
 
 // The image runs as the user the pod security context names.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	networkingv1alpha3 "istio.io/api/networking/v1alpha3"
@@ -43,7 +44,7 @@ var (
 func init() {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, policyv1.AddToScheme, autoscalingv2.AddToScheme,
-		gwapiv1.Install, gwapiv1beta1.Install, egv1a1.AddToScheme,
+		gwapiv1.Install, gwapiv1beta1.Install, egv1a1.AddToScheme, monitoringv1.AddToScheme,
 	} {
 		utilruntime.Must(add(scheme))
 	}

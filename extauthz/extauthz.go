@@ -43,8 +43,10 @@ const (
 	TokenUseID            = verifier.TokenUseID
 	TokenUseAny           = verifier.TokenUseAny
 	AuthOptional          = policy.AuthOptional
+	AuthRequired          = policy.AuthRequired
 	AuthOff               = policy.AuthOff
 	InvalidTokenAnonymous = policy.InvalidTokenAnonymous
+	DefaultMaxTokenBytes  = verifier.DefaultMaxTokenBytes // max_token_bytes, which sizes the proxies' buffers
 )
 
 var (

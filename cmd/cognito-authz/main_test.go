@@ -157,6 +157,8 @@ func TestCheckConfig(t *testing.T) {
 		wantStderr []string
 	}{
 		{name: "good file", args: []string{"--config", "testdata/good.yaml"}},
+		{name: "the forward-auth request is the original", args: []string{"--config", "testdata/http_request_is_original.yaml"}, wantStdout: "http_request_is_original: true\n"},
+		{name: "the forward-auth endpoint's key without the endpoint", args: []string{"--config", "testdata/http_request_is_original_without_http_listen.yaml"}, wantCode: 2, wantStderr: []string{"http_request_is_original: needs http_listen"}},
 		{
 			name: "a required rule leaving methods to the default is a warning", args: []string{"--config", "testdata/method_gap.yaml"},
 			wantStderr: []string{"warning: policy.rules[0].methods: PUT, PATCH, DELETE, OPTIONS of /api/admin are left to policy.default (optional)"},
@@ -502,6 +504,8 @@ func TestServeReloads(t *testing.T) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, "http://"+serving["http"].(string)+"/api/items", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("X-Forwarded-Uri", "/api/items") // as a proxy names the request it asks about
+		req.Header.Set("X-Forwarded-Method", http.MethodGet)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -34,7 +34,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	r.EnableReload(extauthz.Reloading{Load: flags.Resolve, File: flags.ConfigFile, Signals: hup})
+	r.EnableReload(extauthz.Reloading{Load: flags.ResolveData, File: flags.ConfigFile, Signals: hup})
 	err = r.Run(ctx)
 	if ctx.Err() != nil {
 		// Stopped by a signal: that is success, even if the bound cut in-flight checks off.

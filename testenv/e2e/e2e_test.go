@@ -403,3 +403,37 @@ func TestStalledKeyEndpointGetsAnAnswerInTime(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminPathSpellingsThroughEnvoy: through Envoy's gRPC ext_authz (envoy/envoy-local.yaml),
+// with cognito-authz's own rules for /api/admin (group admin) and /api/ops (group ops), every path
+// an app server might route to /api/admin is denied before the app, for no token and for a token
+// of group ops, or reaches the app only as /healthz. Envoy resolves dot segments itself; ";"
+// parameters and encoded forms it passes on are cognito-authz's to judge.
+func TestAdminPathSpellingsThroughEnvoy(t *testing.T) {
+	s := startStack(t, func(cfg *extauthz.Config) {
+		cfg.Policy.Rules = append(cfg.Policy.Rules,
+			extauthz.Rule{PathPrefix: backend.AdminPath, Auth: extauthz.AuthRequired, GroupsAny: []string{"admin"}},
+			extauthz.Rule{PathPrefix: backend.OpsPath, Auth: extauthz.AuthRequired, GroupsAny: []string{"ops"}})
+	})
+	user(t, s.Issuer, "olivia", "ops")
+	opsToken := e2e.Bearer(s.Issuer.MustMint(t, issuer.TokenSpec{Username: "olivia"}))
+	if a := getAsIs(t, s, backend.OpsPath+"/x", opsToken); a.App == nil || a.App.AuthStatus != "authenticated" {
+		t.Fatalf("the ops user's own route: %s, want the app, authenticated", a)
+	}
+	for _, sp := range backend.AdminPathSpellings {
+		var header http.Header
+		if sp.UnderOps {
+			header = opsToken
+		}
+		before := s.BackendRequests()
+		a := getAsIs(t, s, sp.Path, header)
+		switch {
+		case a.App != nil && a.App.Path == backend.HealthzPath:
+			t.Logf("%s: the app got %s", sp.Path, a.App.Path)
+		case a.App != nil || s.BackendRequests() != before:
+			t.Errorf("%s (ops token: %v) reached the app: %s", sp.Path, sp.UnderOps, a)
+		default:
+			t.Logf("%s (ops token: %v): %d", sp.Path, sp.UnderOps, a.Status)
+		}
+	}
+}

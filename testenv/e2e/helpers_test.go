@@ -50,6 +50,16 @@ func get(t *testing.T, s *e2e.Stack, path string, header http.Header) *e2e.Answe
 	return a
 }
 
+// getAsIs is get with path sent in the request line as written (e2e.Stack.GetAsIs).
+func getAsIs(t *testing.T, s *e2e.Stack, path string, header http.Header) *e2e.Answer {
+	t.Helper()
+	a, err := s.GetAsIs(t.Context(), path, header)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return a
+}
+
 // user returns the issuer's user, with groups when given.
 func user(t *testing.T, is *issuer.Issuer, name string, groups ...string) issuer.User {
 	t.Helper()

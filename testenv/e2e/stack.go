@@ -399,14 +399,22 @@ const maxAnswerBytes = 1 << 20
 // Get sends GET path (e.g. /api/admin) through Envoy with the given request headers. Header keys
 // are sent as written, so a test can repeat a header or vary its case.
 func (s *Stack) Get(ctx context.Context, path string, header http.Header) (*Answer, error) {
-	return s.do(ctx, s.URL()+path, header)
+	return s.do(ctx, s.URL()+path, "", header)
 }
 
-func (s *Stack) do(ctx context.Context, url string, header http.Header) (*Answer, error) {
+// GetAsIs is Get with path sent in the request line exactly as written (dot segments, ";" and
+// "#" included), as curl --path-as-is sends it.
+func (s *Stack) GetAsIs(ctx context.Context, path string, header http.Header) (*Answer, error) {
+	return s.do(ctx, s.URL(), path, header)
+}
+
+// do sends GET url, or GET opaque to url's host when opaque is set.
+func (s *Stack) do(ctx context.Context, url, opaque string, header http.Header) (*Answer, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
+	req.URL.Opaque = opaque
 	for name, values := range header {
 		req.Header[name] = append(req.Header[name], values...)
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 )
 
@@ -93,6 +94,9 @@ type templateData struct {
 	IdentityPrefix  string
 	OwnedHeaders    []string
 
+	// nginx only.
+	Nginx nginxSizes
+
 	// Traefik only.
 	TraefikVersion string
 	OwnedRegex     string // every owned header and its underscore look-alikes
@@ -122,7 +126,8 @@ func render(t *template.Template, p Params, dynamicFile string) ([]byte, error) 
 	var b strings.Builder
 	data := templateData{Params: p, EnvoyVersion: envoyconf.EnvoyVersion, IdentityHeaders: envoyconf.IdentityHeaders,
 		IdentityPrefix: envoyconf.IdentityPrefix, OwnedHeaders: envoyconf.OwnedHeaders,
-		TraefikVersion: TraefikVersion, OwnedRegex: OwnedRegex(), DynamicFile: dynamicFile}
+		TraefikVersion: TraefikVersion, OwnedRegex: OwnedRegex(), DynamicFile: dynamicFile,
+		Nginx: nginxSizesFor(extauthz.DefaultMaxTokenBytes)}
 	if err := t.Execute(&b, data); err != nil {
 		return nil, fmt.Errorf("edge: render %s: %w", t.Name(), err)
 	}

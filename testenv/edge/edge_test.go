@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,7 +70,8 @@ type world struct {
 	authz           *extauthz.Service
 }
 
-func startWorld(t *testing.T) *world {
+// startWorld starts the world; each configure, in order, adjusts cognito-authz's configuration.
+func startWorld(t *testing.T, configure ...func(*extauthz.Config)) *world {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test through a real proxy: not with -short")
@@ -102,6 +105,9 @@ func startWorld(t *testing.T) *world {
 	// Every unknown key id refetches: keysDown's token meets its failing endpoint, not the
 	// rate limit (which would make it an unknown kid, 401).
 	cfg.JWKS.MinRefetchInterval = time.Millisecond
+	for _, c := range configure {
+		c(cfg)
+	}
 	w.authz, err = extauthz.NewService(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	if err != nil {
 		t.Fatal(err)
@@ -177,6 +183,24 @@ func get(t *testing.T, base, path string, header http.Header) answer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return do(t, req, header)
+}
+
+// getRaw is get with path sent exactly as written in the request line (dot segments, "#" and
+// all), as curl --path-as-is sends it.
+func getRaw(t *testing.T, base, path string, header http.Header) answer {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL.Opaque = path
+	return do(t, req, header)
+}
+
+func do(t *testing.T, req *http.Request, header http.Header) answer {
+	t.Helper()
+	path := req.URL.RequestURI()
 	for k, v := range header {
 		req.Header[k] = append(req.Header[k], v...)
 	}
@@ -440,5 +464,196 @@ func checkUnnamedRemoved(t *testing.T, base string) {
 				t.Errorf("%s: the app saw %s %q", path, name, values)
 			}
 		}
+	}
+}
+
+// TestTraefikHeaderFlood: Traefik passes every Cookie line a client sends to cognito-authz (nginx
+// and Envoy refuse such requests themselves). Several clients sending requests of tens of
+// thousands of lines get cognito-authz's answer for a request it does not read (401, malformed),
+// while an admin's traffic through the same Traefik is still served.
+func TestTraefikHeaderFlood(t *testing.T) {
+	edge.TraefikTool.Require(t)
+	w := startWorld(t)
+	url := edge.StartTraefikTest(t, w.params(t))
+	admin, err := w.issuer.SetGroups("alice", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminToken := w.issuer.MustMint(t, issuer.TokenSpec{Username: admin.Username})
+
+	const (
+		floodClients  = 4
+		floodRequests = 5      // each
+		floodLines    = 30_000 // Cookie lines a request, ~400 KB, under Traefik's 1 MB
+		maxAdmin      = 2_000  // bound on the admin's requests
+	)
+	cookies := make([]string, floodLines)
+	for i := range cookies {
+		cookies[i] = "a=b"
+	}
+	type outcome struct {
+		status int
+		body   string
+	}
+	flood := make(chan outcome, floodClients*floodRequests)
+	done := make(chan struct{})
+	var running sync.WaitGroup
+	for range floodClients {
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			for range floodRequests {
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url+backend.AdminPath, nil)
+				if err != nil {
+					flood <- outcome{body: err.Error()}
+					continue
+				}
+				req.Header["Cookie"] = slices.Clone(cookies)
+				resp, err := client.Do(req)
+				if err != nil {
+					flood <- outcome{body: err.Error()}
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				flood <- outcome{resp.StatusCode, string(body)}
+			}
+		}()
+	}
+	go func() { running.Wait(); close(done) }()
+
+	// The admin's requests, until the flood is over (at least one while it runs).
+	adminServed, adminRequests := 0, 0
+	for adminRequests < maxAdmin {
+		a := get(t, url, backend.AdminPath, bearer(adminToken))
+		adminRequests++
+		if a.status == http.StatusOK && a.app != nil {
+			adminServed++
+		} else {
+			t.Errorf("admin request %d during the flood: %d %s", adminRequests, a.status, a.body)
+		}
+		select {
+		case <-done:
+		default:
+			continue
+		}
+		break
+	}
+	<-done
+	close(flood)
+	t.Logf("%d admin requests during the flood, %d served", adminRequests, adminServed)
+	const malformed = `{"error":"unauthenticated","reason":"malformed"}`
+	for o := range flood {
+		if o.status != http.StatusUnauthorized || o.body != malformed {
+			t.Errorf("a flood request got %d %q, want 401 %s", o.status, o.body, malformed)
+		}
+	}
+}
+
+// opsRule adds backend.OpsPath for group ops beside the committed /api/admin for group admin: two rules
+// that rank alike.
+func opsRule(cfg *extauthz.Config) {
+	cfg.Policy.Rules = append(cfg.Policy.Rules, extauthz.Rule{PathPrefix: backend.OpsPath, Auth: extauthz.AuthRequired, GroupsAny: []string{"ops"}})
+}
+
+// TestPathReadingsThroughEdges sends raw request lines through nginx, Traefik and Envoy's HTTP
+// ext_authz, each in front of cognito-authz with two rules that tie: every spelling that an app
+// server could route to /api/admin is denied for a token of the other rule's group (nginx passes
+// the path on as sent, so there it is cognito-authz that must refuse), while the ops user's own
+// route is served.
+func TestPathReadingsThroughEdges(t *testing.T) {
+	edge.NginxTool.Require(t)
+	edge.TraefikTool.Require(t)
+	envoyproc.RequireEnvoy(t)
+	w := startWorld(t, opsRule)
+	opsUser, err := w.issuer.SetGroups("olivia", "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opsToken := bearer(w.issuer.MustMint(t, issuer.TokenSpec{Username: opsUser.Username}))
+	p := w.params(t)
+	proxies := []struct {
+		name  string
+		start func(t *testing.T) string
+	}{
+		{"nginx", func(t *testing.T) string { return edge.StartNginxTest(t, p).URL() }},
+		{"traefik", func(t *testing.T) string { return edge.StartTraefikTest(t, p) }},
+		{"envoy-http", func(t *testing.T) string {
+			rendered, err := edge.RenderEnvoyHTTP(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return envoyproc.StartTest(t, envoyproc.Config{Rendered: rendered}).URL()
+		}},
+	}
+	for _, px := range proxies {
+		t.Run(px.name, func(t *testing.T) {
+			base := px.start(t)
+			// The demo app answers 404 for a path it has no page for, after echoing what it got.
+			if a := getRaw(t, base, backend.OpsPath+"/x", opsToken); a.app == nil || a.app.AuthStatus != "authenticated" {
+				t.Fatalf("the ops user's own route: %d %s, want the app, authenticated", a.status, a.body)
+			}
+			for _, sp := range backend.AdminPathSpellings {
+				var header http.Header
+				if sp.UnderOps {
+					header = opsToken
+				}
+				before := w.backendRequests.Load()
+				a := getRaw(t, base, sp.Path, header)
+				// Denied, or passed on unchecked as the one path nginx routed it by (/healthz).
+				if a.app != nil && a.app.Path == backend.HealthzPath {
+					t.Logf("%s (ops token: %v): the app got %s", sp.Path, sp.UnderOps, a.app.Path)
+					continue
+				}
+				if a.app != nil || w.backendRequests.Load() != before {
+					t.Errorf("%s (ops token: %v) reached the app: %d %s", sp.Path, sp.UnderOps, a.status, a.body)
+					continue
+				}
+				t.Logf("%s (ops token: %v): %d", sp.Path, sp.UnderOps, a.status)
+			}
+			// nginx passes the raw path to cognito-authz and to the app: the tie is its decision.
+			if px.name == "nginx" {
+				if a := getRaw(t, base, "/api/ops/../admin", opsToken); a.status != http.StatusForbidden {
+					t.Errorf("/api/ops/../admin with an ops token: %d, want cognito-authz's 403", a.status)
+				}
+			}
+		})
+	}
+}
+
+// TestForwardedHeadersRequired: a request to the HTTP endpoint that names no original request
+// (a proxy configuration that forgot X-Forwarded-Uri) is refused, whatever its own path, unless
+// http_request_is_original says the proxy sends the original request itself; then it is judged by
+// its own path and method. The committed Envoy HTTP configuration, which names the request in
+// x-forwarded-uri, works either way.
+func TestForwardedHeadersRequired(t *testing.T) {
+	envoyproc.RequireEnvoy(t)
+	for _, requestIsOriginal := range []bool{false, true} {
+		t.Run(fmt.Sprintf("http_request_is_original=%v", requestIsOriginal), func(t *testing.T) {
+			w := startWorld(t, func(cfg *extauthz.Config) { cfg.HTTPRequestIsOriginal = requestIsOriginal })
+			endpoint := "http://" + w.authz.HTTPAddr().String()
+			for _, tc := range []struct {
+				path         string
+				ownPathAllow bool // the answer when the request is the original: allowed (anonymous)
+			}{{"/", true}, {"/auth", true}, {backend.HomePath, true}, {backend.AdminPath, false}} {
+				a := get(t, endpoint, tc.path, nil)
+				want := http.StatusBadRequest
+				if requestIsOriginal {
+					want = http.StatusUnauthorized
+					if tc.ownPathAllow {
+						want = http.StatusOK
+					}
+				}
+				if a.status != want {
+					t.Errorf("GET %s straight to the endpoint: %d %s, want %d", tc.path, a.status, a.body, want)
+				}
+			}
+			rendered, err := edge.RenderEnvoyHTTP(w.params(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := envoyproc.StartTest(t, envoyproc.Config{Rendered: rendered})
+			runEdgeCases(t, w, e.URL(), proxy{jsonDenials: true, unavailable: http.StatusServiceUnavailable})
+		})
 	}
 }

@@ -139,3 +139,48 @@ func StartNginxTest(t testing.TB, p Params) *Nginx {
 	childproc.StopAtEnd(t, "nginx", n, t.Errorf) // nginx must run until stopped
 	return n
 }
+
+// MaxAuthAnswerBytes bounds the header block of cognito-authz's HTTP answer to a token of at most
+// maxTokenBytes (max_token_bytes), which nginx must hold in one proxy_buffer_size buffer or answer
+// 500 ("upstream sent too big header"):
+//   - the token's payload segment is base64url of the claims' JSON, so the JSON is at most 3/4 of
+//     the token;
+//   - each identity header's value comes from its own claim and is no longer than that claim's
+//     JSON, except that group and scope names have ',', '%' and whitespace percent-encoded, three
+//     bytes for one: together at most three times the JSON;
+//   - the claims header, when on, is the payload segment itself: at most the token;
+//   - the rest (status line, header names, x-auth-status, the list of headers to remove, Date,
+//     Cache-Control) is under 2 KB.
+func MaxAuthAnswerBytes(maxTokenBytes int) int {
+	claimsJSON := maxTokenBytes / 4 * 3
+	return 3*claimsJSON + maxTokenBytes + 2<<10
+}
+
+// nginxSizes are the buffer sizes of the nginx configuration, for tokens of up to MaxTokenBytes.
+type nginxSizes struct {
+	MaxTokenBytes      int
+	AnswerBytes        int    // MaxAuthAnswerBytes
+	AnswerBuffer       string // proxy_buffer_size (and proxy_busy_buffers_size, which must be as large)
+	BodyBuffer         string // proxy_buffers: 4 of them, 3 more than proxy_busy_buffers_size, as nginx requires
+	ClientHeaderBuffer string // large_client_header_buffers: a Cookie line with an ID and an access token
+}
+
+func nginxSizesFor(maxTokenBytes int) nginxSizes {
+	answer := kilobytesPow2(MaxAuthAnswerBytes(maxTokenBytes))
+	return nginxSizes{
+		MaxTokenBytes:      maxTokenBytes,
+		AnswerBytes:        MaxAuthAnswerBytes(maxTokenBytes),
+		AnswerBuffer:       fmt.Sprintf("%dk", answer),
+		BodyBuffer:         fmt.Sprintf("%dk", answer/2),
+		ClientHeaderBuffer: fmt.Sprintf("%dk", kilobytesPow2(2*maxTokenBytes+4<<10)),
+	}
+}
+
+// kilobytesPow2 is the smallest power of two of kilobytes that holds n bytes.
+func kilobytesPow2(n int) int {
+	k := 1
+	for k<<10 < n {
+		k *= 2
+	}
+	return k
+}

@@ -795,3 +795,63 @@ func TestRepeatedToken(t *testing.T) {
 type panickingRecorder struct{}
 
 func (panickingRecorder) CheckDone(authz.Result, reason.Code, time.Duration) { panic("recorder bug") }
+
+// headerMapRequest is a request whose headers come as Envoy's header_map (and the forward-auth
+// endpoint's): lines, in order, repeats and all.
+func headerMapRequest(path string, lines []*corev3.HeaderValue) *authv3.CheckRequest {
+	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
+		Http: &authv3.AttributeContext_HttpRequest{Method: "GET", Path: path, HeaderMap: &corev3.HeaderMap{Headers: lines}},
+	}}}
+}
+
+// cookieFlood is a valid token in the Authorization header followed by n-1 Cookie lines.
+func cookieFlood(token string, n int) []*corev3.HeaderValue {
+	lines := []*corev3.HeaderValue{{Key: "authorization", Value: "Bearer " + token}}
+	for len(lines) < n {
+		lines = append(lines, &corev3.HeaderValue{Key: "cookie", Value: "a=b"})
+	}
+	return lines
+}
+
+// TestHeaderLineCap: up to MaxHeaderLines lines are read; one more and none is, so even a valid
+// token does not authenticate: the request carries a malformed token, which a required route
+// denies and an optional route answers as anonymous. An off route never reads them.
+func TestHeaderLineCap(t *testing.T) {
+	f := newFixture(t, nil)
+	tests := []struct {
+		name   string
+		path   string
+		lines  int
+		result authz.Result
+		reason reason.Code
+	}{
+		{"at the cap, required route", "/api/admin", authz.MaxHeaderLines, policy.Authenticated, ""},
+		{"over the cap, required route", "/api/admin", authz.MaxHeaderLines + 1, policy.Unauthenticated, reason.Malformed},
+		{"far over the cap, required route", "/api/admin", 100 * authz.MaxHeaderLines, policy.Unauthenticated, reason.Malformed},
+		{"over the cap, optional route", "/", authz.MaxHeaderLines + 1, policy.Anonymous, reason.Malformed},
+		{"over the cap, off route", "/healthz", authz.MaxHeaderLines + 1, policy.Skipped, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := read(t, f.rpc.check(t, headerMapRequest(tt.path, cookieFlood(f.alice, tt.lines))))
+			if got := f.rec.last(); got.result != tt.result || got.why != string(tt.reason) {
+				t.Fatalf("got %s %q, want %s %q", got.result, got.why, tt.result, tt.reason)
+			}
+			if tt.result == policy.Unauthenticated && (a.status != 401 || a.body != `{"error":"unauthenticated","reason":"malformed"}`) {
+				t.Fatalf("denial %d %s, want 401 with reason malformed", a.status, a.body)
+			}
+		})
+	}
+}
+
+// TestRepeatedHeadersJoined: repeats are joined as Envoy joins them, whatever their count.
+func TestRepeatedHeadersJoined(t *testing.T) {
+	got := authz.JoinHeaders([]*corev3.HeaderValue{
+		{Key: "Cookie", Value: "a=1"}, {Key: "x-b", Value: "1"}, {Key: "cookie", RawValue: []byte("b=2")},
+		{Key: "X-B", Value: "2"}, {Key: "cookie", Value: "c=3"}, {Key: "x-c", Value: "only"},
+	})
+	want := map[string]string{"cookie": "a=1; b=2; c=3", "x-b": "1,2", "x-c": "only"}
+	if !maps.Equal(got, want) {
+		t.Fatalf("JoinHeaders = %q, want %q", got, want)
+	}
+}

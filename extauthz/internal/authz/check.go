@@ -23,6 +23,7 @@ import (
 //   - No HTTP attributes: there is no path, so no rule applies and the route is required unless
 //     context_extensions say otherwise; there are no headers, so no token: 401 missing.
 //   - Headers sent as header_map (Envoy's encode_raw_headers) are read like the headers map.
+//     More than MaxHeaderLines lines are not read: the request carries a malformed token.
 //   - Header names are expected lower-case; see package tokensource for other casings, repeated
 //     Authorization headers, junk in the Cookie header and the order of token sources.
 //   - Unknown context_extensions values fail closed; see policy.Config.Requirement.
@@ -72,13 +73,21 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*Answer, 
 		return s.canned.forDecision(d), d, nil
 	}
 
-	token, present, findErr := s.finder.Find(requestHeaders(http))
+	headers, readable := requestHeaders(http)
 	var (
+		token   string
+		present bool
+		findErr error
 		failure reason.Code
 		claims  *verifier.Claims
 		kept    *verifier.Slot[Answer]
 	)
+	if readable {
+		token, present, findErr = s.finder.Find(headers)
+	}
 	switch {
+	case !readable:
+		present, failure = true, reason.Malformed
 	case findErr != nil:
 		failure = reason.Malformed
 	case present:
@@ -134,38 +143,64 @@ func LogPanic(log *zap.Logger, msg string, p any) {
 	log.Error(msg, zap.String("panic", what), zap.Stack("stack"))
 }
 
+// MaxHeaderLines bounds the header lines of one request that Check reads (Envoy's header_map form,
+// and the HTTP forward-auth endpoint, which sends every line it got). A request with more is not
+// read at all: it counts as carrying an unreadable token (malformed), so it never authenticates,
+// and a flood of repeated lines costs no more than reading this many. Browsers send a few dozen;
+// Envoy's own default bound is 100.
+const MaxHeaderLines = 1000
+
 // requestHeaders returns the request's headers as a lower-cased map, converting Envoy's
-// header_map form (encode_raw_headers) when that is what was sent.
-func requestHeaders(http *authv3.AttributeContext_HttpRequest) map[string]string {
+// header_map form (encode_raw_headers) when that is what was sent. ok is false when the
+// header_map holds more than MaxHeaderLines lines.
+func requestHeaders(http *authv3.AttributeContext_HttpRequest) (headers map[string]string, ok bool) {
 	if h := http.GetHeaders(); len(h) > 0 {
-		return h
+		return h, true
 	}
 	raw := http.GetHeaderMap().GetHeaders()
+	if len(raw) > MaxHeaderLines {
+		return nil, false
+	}
+	return joinHeaders(raw), true
+}
+
+// joinHeaders joins repeated headers the way Envoy does for the headers map: with commas, and
+// cookies with "; ". Each repeated name is built once, so the cost is linear in the input.
+func joinHeaders(raw []*corev3.HeaderValue) map[string]string {
 	if len(raw) == 0 {
 		return nil
 	}
-	out := make(map[string]string, len(raw))
+	out := make(map[string]string, min(len(raw), 64)) // repeats make len(raw) an overestimate
+	var repeated map[string]*strings.Builder
 	for _, hv := range raw {
-		addHeader(out, hv)
+		key := strings.ToLower(hv.GetKey())
+		value := hv.GetValue()
+		if rv := hv.GetRawValue(); len(rv) > 0 {
+			value = string(rv)
+		}
+		first, seen := out[key]
+		if !seen {
+			out[key] = value
+			continue
+		}
+		b := repeated[key]
+		if b == nil {
+			if repeated == nil {
+				repeated = map[string]*strings.Builder{}
+			}
+			b = &strings.Builder{}
+			b.WriteString(first)
+			repeated[key] = b
+		}
+		if key == "cookie" {
+			b.WriteString("; ")
+		} else {
+			b.WriteByte(',')
+		}
+		b.WriteString(value)
+	}
+	for key, b := range repeated {
+		out[key] = b.String()
 	}
 	return out
-}
-
-// addHeader joins repeated headers the way Envoy does for the headers map: with commas, and
-// cookies with "; ".
-func addHeader(out map[string]string, hv *corev3.HeaderValue) {
-	key := strings.ToLower(hv.GetKey())
-	value := hv.GetValue()
-	if raw := hv.GetRawValue(); len(raw) > 0 {
-		value = string(raw)
-	}
-	prev, seen := out[key]
-	switch {
-	case !seen:
-		out[key] = value
-	case key == "cookie":
-		out[key] = prev + "; " + value
-	default:
-		out[key] = prev + "," + value
-	}
 }

@@ -31,18 +31,21 @@ import (
 // Config is the whole configuration. Its YAML form uses the reference's key names, so
 // check-config can print it back.
 type Config struct {
-	Listen          string                  `yaml:"listen"`
-	AdminListen     string                  `yaml:"admin_listen"`
-	HTTPListen      string                  `yaml:"http_listen"` // HTTP forward-auth endpoint; "" is off
-	Issuers         []verifier.IssuerConfig `yaml:"issuers"`
-	ClockSkew       time.Duration           `yaml:"clock_skew"`
-	MaxTokenBytes   int                     `yaml:"max_token_bytes"`
-	TokenSources    tokensource.Config      `yaml:"token_sources"`
-	Policy          policy.Config           `yaml:"policy"`
-	IdentityHeaders authz.HeaderConfig      `yaml:"identity_headers"`
-	JWKS            JWKS                    `yaml:"jwks"`
-	Cache           Cache                   `yaml:"cache"`
-	TLS             TLS                     `yaml:"tls"`
+	Listen      string `yaml:"listen"`
+	AdminListen string `yaml:"admin_listen"`
+	HTTPListen  string `yaml:"http_listen"` // HTTP forward-auth endpoint; "" is off
+	// HTTPRequestIsOriginal: a forward-auth request without the forwarded headers is the original
+	// request (Envoy's HTTP ext_authz); otherwise it is refused.
+	HTTPRequestIsOriginal bool                    `yaml:"http_request_is_original"`
+	Issuers               []verifier.IssuerConfig `yaml:"issuers"`
+	ClockSkew             time.Duration           `yaml:"clock_skew"`
+	MaxTokenBytes         int                     `yaml:"max_token_bytes"`
+	TokenSources          tokensource.Config      `yaml:"token_sources"`
+	Policy                policy.Config           `yaml:"policy"`
+	IdentityHeaders       authz.HeaderConfig      `yaml:"identity_headers"`
+	JWKS                  JWKS                    `yaml:"jwks"`
+	Cache                 Cache                   `yaml:"cache"`
+	TLS                   TLS                     `yaml:"tls"`
 	// Log is set by flags only: the file has no log section.
 	Log Log `yaml:"-"`
 }

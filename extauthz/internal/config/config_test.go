@@ -75,6 +75,7 @@ func TestFixtures(t *testing.T) {
 		{file: "same_listen_addresses.yaml", validateErr: []string{"admin_listen: same address as listen"}},
 		{file: "bad_http_listen.yaml", validateErr: []string{`http_listen: "9002" is not host:port`}},
 		{file: "http_listen_same_as_admin.yaml", validateErr: []string{"http_listen: same address as admin_listen (:9090)"}},
+		{file: "request_is_original_without_http_listen.yaml", validateErr: []string{"http_request_is_original: needs http_listen"}},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -131,9 +132,10 @@ func TestLoadGoodFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		Listen:      "127.0.0.1:7001",
-		AdminListen: "127.0.0.1:7090",
-		HTTPListen:  "127.0.0.1:7002",
+		Listen:                "127.0.0.1:7001",
+		AdminListen:           "127.0.0.1:7090",
+		HTTPListen:            "127.0.0.1:7002",
+		HTTPRequestIsOriginal: true,
 		Issuers: []verifier.IssuerConfig{
 			{UserPoolID: "us-east-1_AbCdEf123", ClientIDs: []string{"abc123", "def456"}, TokenUse: verifier.TokenUseAccess},
 			{

@@ -60,6 +60,23 @@ func (o *Overrides) Resolve() (*Config, error) {
 			return nil, err
 		}
 	}
+	return o.resolve(cfg)
+}
+
+// ResolveData is Resolve with data as the content of --config (ignored when it is not given).
+func (o *Overrides) ResolveData(data []byte) (*Config, error) {
+	cfg := Default()
+	if o.ConfigFile != "" {
+		var err error
+		if cfg, err = LoadData(o.ConfigFile, data); err != nil {
+			return nil, err
+		}
+	}
+	return o.resolve(cfg)
+}
+
+// resolve applies the flags over cfg and validates the result.
+func (o *Overrides) resolve(cfg *Config) (*Config, error) {
 	if err := o.Apply(cfg); err != nil {
 		return nil, err
 	}

@@ -29,6 +29,12 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	return LoadData(path, data)
+}
+
+// LoadData is Load of the content data, already read from path (named in errors): live reload
+// loads exactly the bytes it saw hold still, not whatever a second read of the file would find.
+func LoadData(path string, data []byte) (*Config, error) {
 	if len(data) > maxFileBytes {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxFileBytes)
 	}

@@ -21,6 +21,8 @@ func (c *Config) Validate() error {
 	v.listen("admin_listen", c.AdminListen)
 	if c.HTTPListen != "" {
 		v.listen("http_listen", c.HTTPListen)
+	} else if c.HTTPRequestIsOriginal {
+		v.add("http_request_is_original", "needs http_listen: it shapes the HTTP forward-auth endpoint, which is off")
 	}
 	v.distinct("admin_listen", c.AdminListen, "listen", c.Listen)
 	v.distinct("http_listen", c.HTTPListen, "listen", c.Listen)

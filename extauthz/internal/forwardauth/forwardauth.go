@@ -26,8 +26,9 @@ type Checker interface {
 	Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error)
 }
 
-// Headers naming the original request, set by the proxy in front (nginx, Traefik). The first of
-// each pair that is present wins over the request's own path or method.
+// Headers naming the original request, set by the proxy in front (nginx, Traefik; the committed
+// Envoy HTTP ext_authz configuration too). The first of each pair that is present wins. An empty
+// value counts as absent.
 const (
 	HeaderForwardedURI    = "X-Forwarded-Uri"
 	HeaderOriginalURI     = "X-Original-Uri"
@@ -64,32 +65,38 @@ func checkDeadline(h http.Header) time.Duration {
 // (docs/reference.md#denials).
 var internalErrorBody = authz.DenialBody(string(policy.Unavailable), authz.BodyReasonInternal)
 
-// Handler is the HTTP endpoint. It serves every path: Envoy's HTTP ext_authz sends the original
-// path as the request's own.
+// Handler is the HTTP endpoint. It serves every path.
 type Handler struct {
 	checker Checker
+	opts    Options
+}
+
+// Options shape a Handler.
+type Options struct {
+	// RequestIsOriginal: a request that carries none of the forwarded headers is the original
+	// request itself, as Envoy's HTTP ext_authz sends it (without path_prefix), and its own path
+	// and method are checked. Otherwise such a request is refused: a proxy configuration that
+	// forgot the headers would have every request judged by the endpoint's own path.
+	RequestIsOriginal bool
 }
 
 // New returns a Handler that asks checker.
-func New(checker Checker) *Handler { return &Handler{checker: checker} }
+func New(checker Checker, opts Options) *Handler { return &Handler{checker: checker, opts: opts} }
 
 // ServeHTTP answers one forward-auth request:
 //   - allowed (authenticated, anonymous, auth: off): 200, the headers Check sets as response
 //     headers, and the owned headers Check removes listed in X-Envoy-Auth-Headers-To-Remove;
 //   - denied: Check's status (401, 403, 503), headers (WWW-Authenticate, content-type) and body.
 //
-// X-Forwarded-Uri and X-Original-URI (likewise the two method headers) that disagree, or either
-// sent twice, are refused with 400: a client must not be able to choose which path is checked by
-// adding one the proxy does not overwrite.
+// The forwarded headers must name the original request wholly or not at all: a path header
+// without a method header (or the reverse) is refused with 400, and so is a request with none
+// unless Options.RequestIsOriginal. X-Forwarded-Uri and X-Original-URI (likewise the two method
+// headers) that disagree, or either sent twice, are refused with 400: a client must not be able
+// to choose which path is checked by adding one the proxy does not overwrite.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path, ok := original(r.Header, HeaderForwardedURI, HeaderOriginalURI, r.RequestURI)
-	if !ok {
-		badRequest(w, "conflicting X-Forwarded-Uri / X-Original-URI")
-		return
-	}
-	method, ok := original(r.Header, HeaderForwardedMethod, HeaderOriginalMethod, r.Method)
-	if !ok {
-		badRequest(w, "conflicting X-Forwarded-Method / X-Original-Method")
+	path, method, problem := h.original(r)
+	if problem != "" {
+		badRequest(w, problem)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), checkDeadline(r.Header))
@@ -114,33 +121,74 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// original returns the value of the first header present, else fallback; ok is false when the
+// original returns the path and method to check, or why the request cannot say.
+func (h *Handler) original(r *http.Request) (path, method, problem string) {
+	path, hasPath, ok := forwarded(r.Header, HeaderForwardedURI, HeaderOriginalURI)
+	if !ok {
+		return "", "", "conflicting X-Forwarded-Uri / X-Original-URI"
+	}
+	method, hasMethod, ok := forwarded(r.Header, HeaderForwardedMethod, HeaderOriginalMethod)
+	if !ok {
+		return "", "", "conflicting X-Forwarded-Method / X-Original-Method"
+	}
+	switch {
+	case hasPath && hasMethod:
+		return path, method, ""
+	case hasPath:
+		return "", "", "X-Forwarded-Uri / X-Original-URI without X-Forwarded-Method / X-Original-Method"
+	case hasMethod:
+		return "", "", "X-Forwarded-Method / X-Original-Method without X-Forwarded-Uri / X-Original-URI"
+	case h.opts.RequestIsOriginal:
+		return r.RequestURI, r.Method, ""
+	}
+	return "", "", "no X-Forwarded-Uri / X-Original-URI: which request to check? (set http_request_is_original when the proxy sends the original request itself)"
+}
+
+// forwarded returns the non-empty value of the first header present; ok is false when the
 // headers are repeated or disagree.
-func original(h http.Header, first, second, fallback string) (string, bool) {
-	a, b := h.Values(first), h.Values(second)
+func forwarded(h http.Header, first, second string) (value string, present, ok bool) {
+	a, b := nonEmpty(h.Values(first)), nonEmpty(h.Values(second))
 	if len(a) > 1 || len(b) > 1 || (len(a) == 1 && len(b) == 1 && a[0] != b[0]) {
-		return "", false
+		return "", false, false
 	}
 	switch {
 	case len(a) == 1:
-		return a[0], true
+		return a[0], true, true
 	case len(b) == 1:
-		return b[0], true
+		return b[0], true, true
 	}
-	return fallback, true
+	return "", false, true
+}
+
+// nonEmpty drops empty values: an empty X-Forwarded-Method names no method.
+func nonEmpty(values []string) []string {
+	out := values[:0:0]
+	for _, v := range values {
+		if strings.TrimSpace(v) != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // checkRequest builds what Envoy's gRPC filter would send: path, method and every header as
-// Envoy's header_map, which Check joins the way Envoy joins repeated headers.
+// Envoy's header_map, which Check joins the way Envoy joins repeated headers. Past
+// authz.MaxHeaderLines lines Check reads none of them, so one line more is all it is sent: a
+// flood of repeated lines costs no more memory than that.
 func checkRequest(h http.Header, path, method string) *authv3.CheckRequest {
 	n := 0
 	for _, values := range h {
 		n += len(values)
 	}
+	n = min(n, authz.MaxHeaderLines+1)
 	headers := make([]*corev3.HeaderValue, 0, n)
+copy:
 	for name, values := range h {
 		key := strings.ToLower(name)
 		for _, v := range values {
+			if len(headers) == n {
+				break copy
+			}
 			headers = append(headers, &corev3.HeaderValue{Key: key, Value: v})
 		}
 	}

@@ -81,6 +81,9 @@ func TestForwardAuth(t *testing.T) {
 		wantHeaders    map[string]string // "" means absent
 		wantRemoved    []string
 		wantBody       string
+		// forwardedOnly: the handler of a proxy that must send the forwarded headers (the
+		// default); otherwise it is Envoy's, whose request is the original (RequestIsOriginal).
+		forwardedOnly bool
 	}{
 		{
 			name: "no token on an optional route is anonymous", method: "GET", target: "/api/activities/home",
@@ -96,15 +99,15 @@ func TestForwardAuth(t *testing.T) {
 			wantRemoved: []string{"x-user-email", "x-auth-reason"},
 		},
 		{
-			name: "nginx: X-Original-URI names a required route", method: "GET", target: "/auth",
-			headers:     [][2]string{{"X-Original-URI", "/api/admin/users"}},
+			name: "nginx: X-Original-URI names a required route", method: "GET", target: "/auth", forwardedOnly: true,
+			headers:     [][2]string{{"X-Original-URI", "/api/admin/users"}, {"X-Original-Method", "GET"}},
 			wantStatus:  401,
 			wantHeaders: map[string]string{"Www-Authenticate": `Bearer realm="cognito-authz"`, "Content-Type": "application/json", "X-Auth-Status": ""},
 			wantBody:    `{"error":"unauthenticated","reason":"missing"}`,
 		},
 		{
-			name: "Traefik: X-Forwarded-Uri with a query names a required route", method: "GET", target: "/",
-			headers:     [][2]string{{"X-Forwarded-Uri", "/api/admin?page=2"}, {"Authorization", "Bearer expired-token"}},
+			name: "Traefik: X-Forwarded-Uri with a query names a required route", method: "GET", target: "/", forwardedOnly: true,
+			headers:     [][2]string{{"X-Forwarded-Uri", "/api/admin?page=2"}, {"X-Forwarded-Method", "GET"}, {"Authorization", "Bearer expired-token"}},
 			wantStatus:  401,
 			wantHeaders: map[string]string{"Www-Authenticate": `Bearer realm="cognito-authz", error="invalid_token", error_description="expired"`},
 			wantBody:    `{"error":"unauthenticated","reason":"expired"}`,
@@ -134,7 +137,7 @@ func TestForwardAuth(t *testing.T) {
 		},
 		{
 			name: "the same rule with GET is optional", method: "GET", target: "/auth",
-			headers:     [][2]string{{"X-Original-URI", "/api/write"}},
+			headers:     [][2]string{{"X-Original-URI", "/api/write"}, {"X-Original-Method", "GET"}},
 			wantStatus:  200,
 			wantHeaders: map[string]string{"X-Auth-Status": "anonymous"},
 		},
@@ -152,7 +155,7 @@ func TestForwardAuth(t *testing.T) {
 		},
 		{
 			name: "both path headers, agreeing", method: "GET", target: "/auth",
-			headers:    [][2]string{{"X-Forwarded-Uri", "/api/admin"}, {"X-Original-URI", "/api/admin"}},
+			headers:    [][2]string{{"X-Forwarded-Uri", "/api/admin"}, {"X-Original-URI", "/api/admin"}, {"X-Forwarded-Method", "GET"}},
 			wantStatus: 401,
 		},
 		{
@@ -171,11 +174,52 @@ func TestForwardAuth(t *testing.T) {
 			headers:    [][2]string{{"X-Forwarded-Method", "GET"}, {"X-Original-Method", "POST"}},
 			wantStatus: 400,
 		},
+		{
+			name: "no forwarded header: refused, not judged by the endpoint's own path", method: "GET", target: "/", forwardedOnly: true,
+			wantStatus: 400,
+			wantBody:   `{"error":"bad_request","reason":"no X-Forwarded-Uri / X-Original-URI: which request to check? (set http_request_is_original when the proxy sends the original request itself)"}`,
+		},
+		{
+			name: "no forwarded header, the endpoint's own path under a rule: refused", method: "GET", target: "/api/admin", forwardedOnly: true,
+			headers:    [][2]string{{"Authorization", "Bearer admin-token"}},
+			wantStatus: 400,
+		},
+		{
+			name: "empty forwarded headers are none", method: "GET", target: "/auth", forwardedOnly: true,
+			headers:    [][2]string{{"X-Forwarded-Uri", ""}, {"X-Forwarded-Method", ""}},
+			wantStatus: 400,
+		},
+		{
+			name: "an empty X-Forwarded-Method is missing: a path without a method is refused", method: "GET", target: "/auth", forwardedOnly: true,
+			headers:    [][2]string{{"X-Forwarded-Uri", "/api/write"}, {"X-Forwarded-Method", ""}},
+			wantStatus: 400,
+			wantBody:   `{"error":"bad_request","reason":"X-Forwarded-Uri / X-Original-URI without X-Forwarded-Method / X-Original-Method"}`,
+		},
+		{
+			name: "an empty X-Forwarded-Method gives way to X-Original-Method", method: "GET", target: "/auth", forwardedOnly: true,
+			headers:    [][2]string{{"X-Forwarded-Uri", "/api/write"}, {"X-Forwarded-Method", ""}, {"X-Original-Method", "POST"}},
+			wantStatus: 401,
+		},
+		{
+			name: "a method without a path is refused", method: "GET", target: "/api/activities/home", forwardedOnly: true,
+			headers:    [][2]string{{"X-Forwarded-Method", "GET"}},
+			wantStatus: 400,
+		},
+		{
+			name: "Envoy's request with half the forwarded headers is refused too", method: "GET", target: "/api/activities/home",
+			headers:    [][2]string{{"X-Forwarded-Uri", "/api/activities/home"}},
+			wantStatus: 400,
+		},
 	}
 	service := newService(t)
-	handler := forwardauth.New(service)
+	envoy := forwardauth.New(service, forwardauth.Options{RequestIsOriginal: true})
+	forwardedOnly := forwardauth.New(service, forwardauth.Options{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			handler := envoy
+			if tt.forwardedOnly {
+				handler = forwardedOnly
+			}
 			got := serve(t, handler, tt.method, tt.target, tt.headers)
 			if got.status != tt.wantStatus {
 				t.Fatalf("status %d, want %d (body %s)", got.status, tt.wantStatus, got.body)
@@ -321,7 +365,7 @@ func TestEveryCheckHasADeadline(t *testing.T) {
 			if tt.expected != "" {
 				req.Header.Set(forwardauth.HeaderExpectedTimeout, tt.expected)
 			}
-			forwardauth.New(checker).ServeHTTP(httptest.NewRecorder(), req)
+			forwardauth.New(checker, forwardauth.Options{RequestIsOriginal: true}).ServeHTTP(httptest.NewRecorder(), req)
 			if checker.left < 0 {
 				t.Fatal("Check got a context with no deadline")
 			}

@@ -74,8 +74,10 @@ func (c Config) Decide(req Requirement, tokenPresent bool, claims *verifier.Clai
 	if req.unsatisfiable != "" {
 		return Decision{Result: Forbidden, Reason: req.unsatisfiable}
 	}
-	if len(req.GroupsAny) > 0 && !anyOf(claims.Groups, req.GroupsAny) {
-		return Decision{Result: Forbidden, Reason: reason.InsufficientGroup}
+	for _, groups := range req.groupLists() {
+		if !anyOf(claims.Groups, groups) {
+			return Decision{Result: Forbidden, Reason: reason.InsufficientGroup}
+		}
 	}
 	if !allOf(claims.Scopes, req.ScopesAll) {
 		return Decision{Result: Forbidden, Reason: reason.InsufficientScope}

@@ -85,7 +85,7 @@ func TestRequirement(t *testing.T) {
 		{"required default", policy.Config{Default: policy.AuthRequired}, "/x", "GET", nil, policy.AuthRequired, -1, nil, nil, ""},
 		{"off rule", specRules, "/healthz", "GET", nil, policy.AuthOff, 0, nil, nil, ""},
 		{"query string is stripped", specRules, "/healthz?probe=1", "GET", nil, policy.AuthOff, 0, nil, nil, ""},
-		{"fragment is stripped", specRules, "/healthz#x", "GET", nil, policy.AuthOff, 0, nil, nil, ""},
+		{"a raw fragment is read both cut and kept", specRules, "/healthz#x", "GET", nil, policy.AuthOptional, -1, nil, nil, ""},
 		{"prefix matches whole segments only", specRules, "/healthzz", "GET", nil, policy.AuthOptional, -1, nil, nil, ""},
 		{"query cannot smuggle a prefix", specRules, "/api/admin?/healthz", "GET", nil, policy.AuthRequired, 2, []string{"admin"}, nil, ""},
 		{"methods-only rule", specRules, "/api/admin/users", "OPTIONS", nil, policy.AuthOff, 1, nil, nil, ""},
@@ -134,6 +134,75 @@ func TestRequirement(t *testing.T) {
 			}
 			if fromContext := policy.FromContext(got); fromContext != (tt.wantRule == -1 && tt.ext != nil && tt.ext["virtual_host"] == "") {
 				t.Fatalf("FromContext = %v", fromContext)
+			}
+		})
+	}
+}
+
+// tiedRules are two rules that rank alike, a scope rule, and an off rule beside them.
+var tiedRules = policy.Config{
+	Default: policy.AuthOptional,
+	Rules: []policy.Rule{
+		{PathPrefix: "/healthz", Auth: policy.AuthOff},
+		{PathPrefix: "/api/admin", Auth: policy.AuthRequired, GroupsAny: []string{"admin"}},
+		{PathPrefix: "/api/ops", Auth: policy.AuthRequired, GroupsAny: []string{"ops"}},
+		{PathPrefix: "/api/reports", Auth: policy.AuthRequired, ScopesAll: []string{"reports/read"}},
+	},
+}
+
+// TestPathReadings: a path an app server might route elsewhere than it reads (dot segments, ";"
+// parameters, a raw "#", and their percent-encoded spellings) must meet every reading's rule, so
+// the strictest wins and a tie between two rules never lets the raw reading decide.
+func TestPathReadings(t *testing.T) {
+	token := func(groups []string, scopes ...string) *verifier.Claims {
+		return &verifier.Claims{Subject: "u", TokenUse: verifier.TokenUseAccess, Groups: groups, Scopes: scopes}
+	}
+	ops, admin, both := token([]string{"ops"}), token([]string{"admin"}), token([]string{"ops", "admin"})
+	opsReports := token([]string{"ops"}, "reports/read")
+	authenticated := policy.Decision{Result: policy.Authenticated}
+	noGroup := policy.Decision{Result: policy.Forbidden, Reason: reason.InsufficientGroup}
+	noScope := policy.Decision{Result: policy.Forbidden, Reason: reason.InsufficientScope}
+	missing := policy.Decision{Result: policy.Unauthenticated, Reason: reason.Missing}
+	anonymous := policy.Decision{Result: policy.Anonymous, Reason: reason.Missing}
+	tests := []struct {
+		name   string
+		path   string
+		claims *verifier.Claims // nil: no token
+		want   policy.Decision
+	}{
+		{"plain path of the rule", "/api/ops/x", ops, authenticated},
+		{"tie: dot segments into the other rule", "/api/ops/../admin", ops, noGroup},
+		{"tie: the other rule's group alone is not enough", "/api/ops/../admin", admin, noGroup},
+		{"tie: a token in both groups meets both", "/api/ops/../admin", both, authenticated},
+		{"tie: the other way round", "/api/admin/../ops", admin, noGroup},
+		{"tie: encoded dot segments", "/api/ops/%2e%2e/admin", ops, noGroup},
+		{"tie: encoded slashes", "/api/ops%2f..%2fadmin", ops, noGroup},
+		{"tie: double slash and dots", "/api/ops//..//admin/", ops, noGroup},
+		{"tie: dot-dot with a parameter", "/api/ops/..;x/admin", ops, noGroup},
+		{"groups and scopes: scope rule reached from a group rule", "/api/ops/../reports", ops, noScope},
+		{"groups and scopes: both met", "/api/ops/../reports", opsReports, authenticated},
+		{"groups and scopes: group rule reached from a scope rule", "/api/reports/../ops", token(nil, "reports/read"), noGroup},
+		{"parameter on the rule's segment", "/api/admin;x", nil, missing},
+		{"parameter with a value", "/api/admin;jsessionid=1/users", nil, missing},
+		{"parameter inside the prefix", "/api;x/admin", nil, missing},
+		{"encoded parameter", "/api/admin%3bx", nil, missing},
+		{"encoded parameter, lower-case", "/api/admin%3Bx/users", nil, missing},
+		{"parameter, token of the group", "/api/admin;x", admin, authenticated},
+		{"raw fragment hiding dot segments", "/healthz#/../api/admin", nil, missing},
+		{"encoded fragment hiding dot segments", "/healthz%23/../api/admin", nil, missing},
+		{"raw fragment, ops token", "/api/ops#/../admin", ops, noGroup},
+		{"query is not a reading", "/healthz?/../api/admin", nil, policy.Decision{Result: policy.Skipped}},
+		{"off rule, plain", "/healthz", nil, policy.Decision{Result: policy.Skipped}},
+		{"off rule with a parameter: also read as another path", "/healthz;x", nil, anonymous},
+		{"off rule left by dot segments", "/healthz/..", nil, anonymous},
+		{"invalid escape", "/api/%zz/../admin", nil, missing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := tiedRules.Requirement(tt.path, "GET", nil)
+			got := tiedRules.Decide(req, tt.claims != nil, tt.claims, "")
+			if got != tt.want {
+				t.Fatalf("%s: %+v, want %+v (requirement %+v)", tt.path, got, tt.want, req)
 			}
 		})
 	}

@@ -17,6 +17,13 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/authz"
 )
 
+// handshakeTimeout bounds how long the gRPC listener waits for a new connection's handshake (TLS,
+// then the HTTP/2 preface and SETTINGS), so a client that connects and sends nothing, or only the
+// preface, cannot hold a connection (grpc-go's default is 120 s). A connection past its handshake
+// is a client's like Envoy's, kept open between checks and watched by keepalive: this does not
+// touch it.
+const handshakeTimeout = 5 * time.Second
+
 // AuthorizationService is the gRPC service name whose health is reported, beside "" (the server).
 var AuthorizationService = authv3.Authorization_ServiceDesc.ServiceName
 
@@ -93,6 +100,7 @@ func serverOptions(tls *tlsReloader, decodePanicked func(p any)) ([]grpc.ServerO
 		grpc.StaticStreamWindowSize(streamWindow),
 		grpc.StaticConnWindowSize(connWindow),
 		grpc.MaxConcurrentStreams(1024),
+		grpc.ConnectionTimeout(handshakeTimeout),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             5 * time.Second, // grpc-go's default, 5 minutes, would GOAWAY Envoy's keepalive pings
 			PermitWithoutStream: true,

@@ -27,11 +27,19 @@ import (
 // a change when Reloading.Interval is zero.
 const DefaultReloadInterval = time.Second
 
+// DefaultReloadSettle is how long changed files must hold still before they are loaded, when
+// Reloading.Settle is zero. A file written in place can be read half-written, and half a file can
+// be valid YAML that asks for less (a rule cut before its groups_any); content that reads the same
+// twice this far apart is taken to be whole. A file renamed into place, or a ConfigMap's ..data
+// swap, is whole at once and costs only this wait.
+const DefaultReloadSettle = 500 * time.Millisecond
+
 // Reloading configures live reload; see Service.EnableReload.
 type Reloading struct {
-	// Load reads the configuration again (the file with the command line's flags over it) and
-	// validates it.
-	Load func() (*config.Config, error)
+	// Load builds the configuration from file, the content of File (nil when File is ""), with the
+	// command line's flags over it, and validates it. It is given the bytes the watcher saw hold
+	// still, never reading the file itself.
+	Load func(file []byte) (*config.Config, error)
 	// File is the configuration file to watch; "" watches none (flags alone).
 	File string
 	// Signals asks for a reload on every value received (SIGHUP); nil: none.
@@ -39,6 +47,9 @@ type Reloading struct {
 	// Interval is how often File and the TLS files are compared with what was last loaded; zero
 	// is DefaultReloadInterval.
 	Interval time.Duration
+	// Settle is how long changed content must stay the same before it is loaded; zero is
+	// DefaultReloadSettle.
+	Settle time.Duration
 }
 
 // EnableReload turns live reload on; call it before Start. The file is watched by content, so any
@@ -48,40 +59,75 @@ func (s *Service) EnableReload(rl Reloading) {
 	if rl.Interval <= 0 {
 		rl.Interval = DefaultReloadInterval
 	}
+	if rl.Settle <= 0 {
+		rl.Settle = DefaultReloadSettle
+	}
 	s.reloading = rl
 }
 
 // watch reloads on every signal and whenever a watched file's content differs from what it was
-// at the last reload attempt (a broken file is not retried until it changes again).
+// at the last reload attempt (a broken file is not retried until it changes again). Either way
+// the content must read the same twice, rl.Settle apart, and what is loaded is those bytes.
 func (s *Service) watch(ctx context.Context, rl Reloading) {
-	seen := fingerprint(s.watchedFiles(rl.File))
+	seen := readWatched(s.watchedFiles(rl.File)).sum
 	ticker := time.NewTicker(rl.Interval)
 	defer ticker.Stop()
+	signalled := false
 	for {
-		why := ""
 		select {
 		case <-ctx.Done():
 			return
 		case <-rl.Signals:
-			why = "signal"
+			signalled = true
 		case <-ticker.C:
-			why = "file changed"
 		}
 		// Taken before loading: a change made while the reload runs is seen at the next tick.
 		files := s.watchedFiles(rl.File)
-		now := fingerprint(files)
-		if why != "signal" && now == seen {
+		now := readWatched(files)
+		if !signalled && now.sum == seen {
 			continue
 		}
-		seen = now
-		s.reloadFrom(ctx, rl.Load, why)
+		why := "file changed"
+		if signalled {
+			why = "signal"
+		}
+		s.log.Info("configuration changed; loading it once it holds still", zap.String("trigger", why), zap.Duration("settle", rl.Settle))
+		if !s.settled(ctx, files, now, rl.Settle) {
+			continue // still being written: looked at again at the next tick; a signal stays pending
+		}
+		signalled, seen = false, now.sum
+		s.reloadFrom(ctx, func() (*config.Config, error) {
+			if rl.File == "" {
+				return rl.Load(nil)
+			}
+			if err := now.errs[0]; err != nil {
+				return nil, err
+			}
+			return rl.Load(now.contents[0])
+		}, why)
 		if after := s.watchedFiles(rl.File); !slices.Equal(after, files) {
-			seen = fingerprint(after) // new TLS file names are not a change to reload for again
+			seen = readWatched(after).sum // new TLS file names are not a change to reload for again
 		}
 	}
 }
 
-// watchedFiles are the configuration file and the current TLS files.
+// settled waits settle and reports whether files still hold what was read.
+func (s *Service) settled(ctx context.Context, files []string, read reading, settle time.Duration) bool {
+	t := time.NewTimer(settle)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	}
+	if readWatched(files).sum != read.sum {
+		s.log.Info("configuration still changing; not loaded", zap.Duration("settle", settle))
+		return false
+	}
+	return true
+}
+
+// watchedFiles are the configuration file (first, when there is one) and the current TLS files.
 func (s *Service) watchedFiles(file string) []string {
 	var files []string
 	if file != "" {
@@ -96,27 +142,44 @@ func (s *Service) watchedFiles(file string) []string {
 	return files
 }
 
-// fingerprint hashes the content of each file, following symlinks; a file that cannot be read
-// counts by its error. Configuration and certificate files are small, so reading them every
-// interval costs little, and content catches every kind of change where timestamps may not.
-func fingerprint(files []string) [sha256.Size]byte {
+// reading is one read of the watched files: each file's content or why it could not be read,
+// and a hash of them all.
+type reading struct {
+	contents [][]byte
+	errs     []error
+	sum      [sha256.Size]byte
+}
+
+// readWatched reads each file, following symlinks; a file that cannot be read counts by its
+// error. Configuration and certificate files are small, so reading them every interval costs
+// little, and content catches every kind of change where timestamps may not.
+func readWatched(files []string) reading {
+	s := reading{contents: make([][]byte, len(files)), errs: make([]error, len(files))}
 	h := sha256.New()
-	for _, name := range files {
+	for i, name := range files {
 		fmt.Fprintf(h, "%q\n", name)
-		f, err := os.Open(name)
+		data, err := readCapped(name)
 		if err != nil {
 			fmt.Fprintf(h, "error %v\n", err)
+			s.errs[i] = err
 			continue
 		}
-		_, err = io.Copy(h, io.LimitReader(f, 4<<20))
-		f.Close()
-		if err != nil {
-			fmt.Fprintf(h, "error %v\n", err)
-		}
+		h.Write(data)
+		s.contents[i] = data
 	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return sum
+	h.Sum(s.sum[:0])
+	return s
+}
+
+// readCapped reads at most 4 MB of a file: anything larger is no configuration (config.LoadData
+// says so) or certificate.
+func readCapped(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 4<<20))
 }
 
 // reloadFrom loads a configuration with load and applies it (reload). Either way the outcome is
@@ -193,6 +256,7 @@ func (s *Service) warnRestartOnly(cfg *config.Config) {
 		{"listen", s.cfg.Listen, cfg.Listen},
 		{"admin_listen", s.cfg.AdminListen, cfg.AdminListen},
 		{"http_listen", s.cfg.HTTPListen, cfg.HTTPListen},
+		{"http_request_is_original", fmt.Sprint(s.cfg.HTTPRequestIsOriginal), fmt.Sprint(cfg.HTTPRequestIsOriginal)},
 		{"tls (on or off)", fmt.Sprint(s.cfg.TLS.Enabled()), fmt.Sprint(cfg.TLS.Enabled())},
 		{"tls.client_ca_file (mTLS on or off)", fmt.Sprint(s.cfg.TLS.ClientCAFile != ""), fmt.Sprint(cfg.TLS.ClientCAFile != "")},
 	} {

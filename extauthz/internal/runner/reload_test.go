@@ -58,16 +58,20 @@ const (
 	adminItems    = "    - {path_prefix: /api/items, auth: required, groups_any: [admin]}\n"
 )
 
-// loadFile is what serve reloads with when no flag is given: the file, validated.
-func loadFile(path string) func() (*config.Config, error) {
-	return (&config.Overrides{ConfigFile: path}).Resolve
-}
-
-// startReloading starts a runner on the file with reload on (checked every few milliseconds) and
-// the HTTP endpoint, and returns it with its logs.
+// startReloading starts a runner on the file with reload on (checked every few milliseconds, a
+// change loaded once it holds still for 20ms) and the HTTP endpoint, and returns it with its logs.
 func startReloading(t *testing.T, path string, signals chan os.Signal) (*Service, *observer.ObservedLogs) {
 	t.Helper()
-	cfg, err := loadFile(path)()
+	return startReloadingWith(t, path, Reloading{Signals: signals, Settle: 20 * time.Millisecond})
+}
+
+// startReloadingWith is startReloading with rl's Signals and Settle; File, Load and Interval are
+// its own.
+func startReloadingWith(t *testing.T, path string, rl Reloading) (*Service, *observer.ObservedLogs) {
+	t.Helper()
+	// What serve reloads with when no flag is given: the file, validated.
+	flags := &config.Overrides{ConfigFile: path}
+	cfg, err := flags.Resolve()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,20 +81,16 @@ func startReloading(t *testing.T, path string, signals chan os.Signal) (*Service
 	if err != nil {
 		t.Fatal(err)
 	}
-	load := loadFile(path)
-	r.EnableReload(Reloading{
-		// The listeners are the runner's own; the file says :0, which a restart would pick anew.
-		Load: func() (*config.Config, error) {
-			c, err := load()
-			if c != nil {
-				c.HTTPListen = cfg.HTTPListen
-			}
-			return c, err
-		},
-		File:     path,
-		Signals:  signals,
-		Interval: 5 * time.Millisecond,
-	})
+	// The listeners are the runner's own; the file says :0, which a restart would pick anew.
+	rl.Load = func(file []byte) (*config.Config, error) {
+		c, err := flags.ResolveData(file)
+		if c != nil {
+			c.HTTPListen = cfg.HTTPListen
+		}
+		return c, err
+	}
+	rl.File, rl.Interval = path, 5*time.Millisecond
+	r.EnableReload(rl)
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +164,8 @@ func outcomeOf(conn *grpc.ClientConn, token string) string {
 func httpOutcomeOf(client *http.Client, addr, token string) string {
 	req, _ := http.NewRequest("GET", "http://"+addr+"/api/items", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Forwarded-Uri", "/api/items") // as a proxy names the request it asks about
+	req.Header.Set("X-Forwarded-Method", "GET")
 	resp, err := client.Do(req)
 	if err != nil {
 		return "error: " + err.Error()
@@ -394,5 +396,95 @@ func TestReloadRereadsTLSFiles(t *testing.T) {
 	testkit.Eventually(t, "the renewed certificate served", func() bool { return healthy(newPKI.pool) })
 	if healthy(oldPKI.pool) {
 		t.Error("the old certificate is still served to new connections")
+	}
+}
+
+// TestHalfWrittenConfigNeverLive: a file written in place in two halves, with a pause between, is
+// never loaded half-written, though its first half (a rule cut before its groups_any) is valid
+// YAML that would let any signed-in user through. All through the pause a token without the
+// group stays forbidden; the whole file, once it holds still, is loaded.
+func TestHalfWrittenConfigNeverLive(t *testing.T) {
+	const (
+		settle = time.Second
+		// The writer's pause after the watcher has seen the first half: shorter than settle, so
+		// the watcher's second look finds the file changed again.
+		pause = 300 * time.Millisecond
+	)
+	key := testkit.MustNewKey(t, "k1")
+	jwks := newJWKSServer(t, key)
+	path := configFile(t, filepath.Join(t.TempDir(), "config.yaml"), []*jwksServer{jwks}, adminItems)
+	r, logs := startReloadingWith(t, path, Reloading{Settle: settle})
+	conn := dial(t, r.GRPCAddr(), nil)
+	token := key.Sign(t, accessClaims(jwks.URL+"/pool", clientID))
+	if got := outcomeOf(conn, token); got != "Forbidden" {
+		t.Fatalf("before the write: %s, want Forbidden", got)
+	}
+
+	whole, err := os.ReadFile(configFile(t, path+".next", []*jwksServer{jwks},
+		"    - path_prefix: /api/items\n      auth: required\n      groups_any: [admin]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := strings.Index(string(whole), "      groups_any")
+	if _, err := config.Parse(whole[:cut]); err != nil {
+		t.Fatalf("the first half should be a valid configuration: %v", err)
+	}
+
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(whole[:cut]); err != nil {
+		t.Fatal(err)
+	}
+	// The pause: checks run until the watcher has seen the first half, and then for pause more.
+	noticed := func() bool { return logs.FilterMessageSnippet("configuration changed").Len() > 0 }
+	var pauseEnds time.Time
+	checks := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for pauseEnds.IsZero() || time.Now().Before(pauseEnds) {
+		if got := outcomeOf(conn, token); got != "Forbidden" {
+			t.Fatalf("during the pause, after %d checks, the half-written file answered %s, want Forbidden", checks, got)
+		}
+		checks++
+		if pauseEnds.IsZero() && noticed() {
+			pauseEnds = time.Now().Add(pause)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher never noticed the first half")
+		}
+	}
+	if _, err := f.Write(whole[cut:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	testkit.Eventually(t, "the whole file loaded", func() bool { return reloads(t, r, "ok") == 1 })
+	if got := outcomeOf(conn, token); got != "Forbidden" {
+		t.Errorf("after the whole file: %s, want Forbidden", got)
+	}
+	if got := reloads(t, r, "error"); got != 0 {
+		t.Errorf("reloads error = %v, want 0: nothing but the whole file was loaded", got)
+	}
+	t.Logf("%d checks during the pause, all forbidden", checks)
+}
+
+// TestReloadOfAMissingFileIsRefused: a configuration file that goes away is refused, the log
+// naming the file and why, and the last good configuration keeps serving.
+func TestReloadOfAMissingFileIsRefused(t *testing.T) {
+	e := newReloadEnv(t)
+	if err := os.Remove(e.path); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the reload refused", func() bool { return reloads(t, e.r, "error") == 1 })
+	refused := e.logs.FilterMessageSnippet("reload refused").All()
+	if len(refused) != 1 || !strings.Contains(fmt.Sprint(refused[0].ContextMap()), e.path+": no such file") {
+		t.Errorf("want one refusal naming %s as missing: %v", e.path, refused)
+	}
+	if got := outcomeOf(e.conn, e.token); got != "authenticated" {
+		t.Errorf("the last good configuration should still answer authenticated, got %s", got)
 	}
 }

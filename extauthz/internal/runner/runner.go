@@ -74,7 +74,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Service, error) {
 	}
 	s.admin = newHTTPServer("admin_listen", "admin server", cfg.AdminListen, s.adminHandler(), 0, log.Named("admin"))
 	if cfg.HTTPListen != "" {
-		s.http = newHTTPServer("http_listen", "HTTP forward-auth server", cfg.HTTPListen, forwardauth.New(s),
+		s.http = newHTTPServer("http_listen", "HTTP forward-auth server", cfg.HTTPListen, forwardauth.New(s, forwardauth.Options{RequestIsOriginal: cfg.HTTPRequestIsOriginal}),
 			2*time.Minute, log.Named("forwardauth"))
 	}
 	return s, nil

@@ -197,18 +197,14 @@ func (h *headerMap) get(name string) (string, bool) {
 	if !h.mixedCase {
 		return "", false
 	}
-	var joined string
-	found := false
+	// Collected, then joined once: linear however many casings of the name the map holds.
+	var values []string
 	for k, v := range h.m {
 		if len(k) == len(name) && strings.EqualFold(k, name) {
-			if found {
-				joined += "," + v
-			} else {
-				joined, found = v, true
-			}
+			values = append(values, v)
 		}
 	}
-	return joined, found
+	return strings.Join(values, ","), len(values) > 0
 }
 
 func hasUpperCaseKey(m map[string]string) bool {
