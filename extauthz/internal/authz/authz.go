@@ -213,9 +213,7 @@ func newHeaderNames(cfg HeaderConfig, tokenHeaders []string) (headerNames, error
 	if err := checkHeaderName("identity_headers.prefix", prefix); err != nil {
 		return n, err
 	}
-	for i, suffix := range identitySuffixes {
-		n.slots[i] = prefix + suffix
-	}
+	copy(n.slots[:], IdentityHeaderNames(prefix))
 	if cfg.ClaimsHeader != "" {
 		if err := checkHeaderName("identity_headers.claims_header", cfg.ClaimsHeader); err != nil {
 			return n, err

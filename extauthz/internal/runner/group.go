@@ -6,14 +6,10 @@ import (
 	"fmt"
 )
 
-// unit is one part of the running service with a lifecycle of its own: a listener and its
-// server, the key refresh, the reload watch.
-type unit struct {
-	// start returns once the unit runs; an error means it does not (a port taken, say).
-	start func(ctx context.Context) error
-	// stop returns once the unit has stopped, or with an error once ctx ends first.
-	stop func(ctx context.Context) error
-}
+// unit is one part of the running service with a lifecycle of its own (a listener, the key
+// refresh, the reload watch): start returns once it runs, or why it cannot (a port taken); stop
+// returns once it has stopped, or with an error once ctx ends first.
+type unit struct{ start, stop func(ctx context.Context) error }
 
 // group starts units in order and stops them in the reverse order, so that a unit stops only
 // after every unit started after it: the admin listener, started first, answers /readyz until

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"net"
 	"runtime"
 	"time"
 
@@ -27,52 +26,40 @@ const handshakeTimeout = 5 * time.Second
 // AuthorizationService is the gRPC service name whose health is reported, beside "" (the server).
 var AuthorizationService = authv3.Authorization_ServiceDesc.ServiceName
 
-// grpcServer is the gRPC listener: the ext_authz Check service and grpc.health.v1.
-type grpcServer struct {
-	listen string
-	server *grpc.Server
-	health *health.Server
-	lis    net.Listener
-}
-
-func newGRPCServer(listen string, checks authz.Answerer, tls *tlsReloader, decodePanicked func(p any)) (*grpcServer, error) {
-	opts, err := serverOptions(tls, decodePanicked)
+// grpcListener serves the ext_authz Check service (s itself) and grpc.health.v1 on listen.
+func (s *Service) grpcListener(listen string) (*listener, error) {
+	opts, err := serverOptions(s.tls, s.decodePanicked)
 	if err != nil {
 		return nil, err
 	}
-	s := &grpcServer{listen: listen, server: grpc.NewServer(opts...), health: health.NewServer()}
-	authz.Register(s.server, checks)
-	healthpb.RegisterHealthServer(s.server, s.health)
+	s.grpc, s.health = grpc.NewServer(opts...), health.NewServer()
+	authz.Register(s.grpc, s)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
 	s.setHealth(healthpb.HealthCheckResponse_NOT_SERVING)
-	return s, nil
+	return &listener{key: "listen", addr: listen, name: "gRPC server", serve: s.grpc.Serve, stop: s.drainGRPC}, nil
 }
 
-func (s *grpcServer) setHealth(status healthpb.HealthCheckResponse_ServingStatus) {
+func (s *Service) setHealth(status healthpb.HealthCheckResponse_ServingStatus) {
 	s.health.SetServingStatus("", status)
 	s.health.SetServingStatus(AuthorizationService, status)
 }
 
-func (s *grpcServer) addr() net.Addr { return addrOf(s.lis) }
-
-// unit binds the listener and serves; stopping lets in-flight checks finish until ctx ends, then
-// cuts them off.
-func (s *grpcServer) unit(g *group) unit {
-	return serving(g, "listen", s.listen, "gRPC server", &s.lis, s.server.Serve, func(ctx context.Context) error {
-		stopped := make(chan struct{})
-		go func() {
-			s.server.GracefulStop()
-			close(stopped)
-		}()
-		select {
-		case <-stopped:
-			return nil
-		case <-ctx.Done():
-			// Health Watch streams and slow checks would hold GracefulStop forever; the bound wins.
-			s.server.Stop()
-			<-stopped
-			return fmt.Errorf("in-flight checks cut off: %w", ctx.Err())
-		}
-	})
+// drainGRPC lets in-flight checks finish until ctx ends, then cuts them off.
+func (s *Service) drainGRPC(ctx context.Context) error {
+	stopped := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+		// Health Watch streams and slow checks would hold GracefulStop forever; the bound wins.
+		s.grpc.Stop()
+		<-stopped
+		return fmt.Errorf("in-flight checks cut off: %w", ctx.Err())
+	}
 }
 
 // Flow-control windows of the gRPC listener. A check is a few KiB at most (max_token_bytes plus

@@ -15,65 +15,55 @@ import (
 // headers, so a client that opens a connection and sends nothing cannot hold it.
 const readHeaderTimeout = 5 * time.Second
 
-// httpServer is one HTTP listener: the admin endpoints or the forward-auth endpoint.
-type httpServer struct {
-	key    string // the listener's configuration key, which its bind errors name
-	name   string // what its other errors call it
-	listen string
-	server *http.Server
-	lis    net.Listener
+// listener is one of the service's listeners and the server on it.
+type listener struct {
+	key, addr, name string // its configuration key and address; what errors call its server
+	serve           func(net.Listener) error
+	stop            func(context.Context) error // returns once stopped, or when ctx ends
+	lis             net.Listener                // once bound
 }
 
-// newHTTPServer serves h on listen; idle bounds a kept-alive connection (0: no bound).
-func newHTTPServer(key, name, listen string, h http.Handler, idle time.Duration, log *zap.Logger) *httpServer {
-	return &httpServer{key: key, name: name, listen: listen, server: &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idle,
-		ErrorLog:          zap.NewStdLog(log),
+// httpListener serves h on addr; idle bounds a kept-alive connection (0: no bound). Stopping
+// lets requests in flight finish until ctx ends.
+func httpListener(key, name, addr string, h http.Handler, idle time.Duration, log *zap.Logger) *listener {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idle, ErrorLog: zap.NewStdLog(log)}
+	return &listener{key: key, addr: addr, name: name, serve: srv.Serve, stop: func(ctx context.Context) error {
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
 	}}
 }
 
-func (s *httpServer) addr() net.Addr { return addrOf(s.lis) }
-
-// unit binds the listener and serves; stopping lets requests in flight finish until ctx ends.
-func (s *httpServer) unit(g *group) unit {
-	return serving(g, s.key, s.listen, s.name, &s.lis, s.server.Serve, func(ctx context.Context) error {
-		if err := s.server.Shutdown(ctx); err != nil {
-			s.server.Close()
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
+// Addr is the bound address, or nil before it is bound or when l is nil (a listener that is off).
+func (l *listener) Addr() net.Addr {
+	if l == nil || l.lis == nil {
 		return nil
-	})
+	}
+	return l.lis.Addr()
 }
 
-// serving is the unit of a listener: it binds addr (an error names key), serves on it with serve,
-// reports a serve that stops by itself as name's failure, and stops with stop.
-func serving(g *group, key, addr, name string, lis *net.Listener, serve func(net.Listener) error, stop func(context.Context) error) unit {
+// unit binds the address (an error names the key), serves, and reports a server that stops by
+// itself to g.
+func (l *listener) unit(g *group) unit {
 	return unit{
 		start: func(ctx context.Context) error {
 			var lc net.ListenConfig
-			l, err := lc.Listen(ctx, "tcp", addr)
+			lis, err := lc.Listen(ctx, "tcp", l.addr)
 			if err != nil {
-				return fmt.Errorf("%s: %w", key, err)
+				return fmt.Errorf("%s: %w", l.key, err)
 			}
-			*lis = l
+			l.lis = lis
 			go func() {
-				if err := serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					g.failed <- fmt.Errorf("%s: %w", name, err)
+				if err := l.serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					g.failed <- fmt.Errorf("%s: %w", l.name, err)
 				}
 			}()
 			return nil
 		},
-		stop: stop,
+		stop: l.stop,
 	}
-}
-
-func addrOf(l net.Listener) net.Addr {
-	if l == nil {
-		return nil
-	}
-	return l.Addr()
 }
 
 // adminHandler serves /healthz, /readyz and /metrics.

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/config"
@@ -33,9 +35,11 @@ type Service struct {
 	current atomic.Pointer[snapshot] // swapped by reload
 	swapped chan struct{}            // a reload swapped current: the key refresh follows
 	tls     *tlsReloader             // nil without TLS
-	grpc    *grpcServer
-	admin   *httpServer
-	http    *httpServer // nil when http_listen is off
+	grpc    *grpc.Server
+	health  *health.Server
+	grpcL   *listener
+	adminL  *listener
+	httpL   *listener // nil when http_listen is off
 	units   *group
 
 	reloading Reloading // set before Start (EnableReload)
@@ -69,12 +73,12 @@ func New(cfg *config.Config, log *zap.Logger) (*Service, error) {
 			return nil, err
 		}
 	}
-	if s.grpc, err = newGRPCServer(cfg.Listen, s, s.tls, s.decodePanicked); err != nil {
+	if s.grpcL, err = s.grpcListener(cfg.Listen); err != nil {
 		return nil, err
 	}
-	s.admin = newHTTPServer("admin_listen", "admin server", cfg.AdminListen, s.adminHandler(), 0, log.Named("admin"))
+	s.adminL = httpListener("admin_listen", "admin server", cfg.AdminListen, s.adminHandler(), 0, log.Named("admin"))
 	if cfg.HTTPListen != "" {
-		s.http = newHTTPServer("http_listen", "HTTP forward-auth server", cfg.HTTPListen, forwardauth.New(s, forwardauth.Options{RequestIsOriginal: cfg.HTTPRequestIsOriginal}),
+		s.httpL = httpListener("http_listen", "HTTP forward-auth server", cfg.HTTPListen, forwardauth.New(s, forwardauth.Options{RequestIsOriginal: cfg.HTTPRequestIsOriginal}),
 			2*time.Minute, log.Named("forwardauth"))
 	}
 	return s, nil
@@ -98,11 +102,11 @@ func (s *Service) Start(ctx context.Context) error {
 	// Stopped in reverse: the watch first, the admin listener last, so /readyz reports 503 until
 	// the checks in flight have drained, and keys stay fresh for them.
 	s.units = newGroup()
-	s.units.add(s.admin.unit(s.units))
+	s.units.add(s.adminL.unit(s.units))
 	s.units.add(background("key refresh", s.refreshKeys))
-	s.units.add(s.grpc.unit(s.units))
-	if s.http != nil {
-		s.units.add(s.http.unit(s.units))
+	s.units.add(s.grpcL.unit(s.units))
+	if s.httpL != nil {
+		s.units.add(s.httpL.unit(s.units))
 	}
 	if rl := s.reloading; rl.Load != nil {
 		s.units.add(background("reload watch", func(ctx context.Context) { s.watch(ctx, rl) }))
@@ -113,11 +117,11 @@ func (s *Service) Start(ctx context.Context) error {
 	s.started = true
 
 	httpAddr := "off"
-	if s.http != nil {
-		httpAddr = s.http.lis.Addr().String()
+	if s.httpL != nil {
+		httpAddr = s.httpL.Addr().String()
 	}
 	s.log.Info("serving",
-		zap.Stringer("grpc", s.grpc.lis.Addr()), zap.Stringer("admin", s.admin.lis.Addr()), zap.String("http", httpAddr),
+		zap.Stringer("grpc", s.grpcL.Addr()), zap.Stringer("admin", s.adminL.Addr()), zap.String("http", httpAddr),
 		zap.Bool("tls", s.cfg.TLS.Enabled()), zap.Bool("mtls", s.cfg.TLS.ClientCAFile != ""),
 		zap.Strings("issuers", s.current.Load().verifier.Issuers()))
 	return nil
@@ -136,24 +140,19 @@ func (s *Service) keysFetched(err error) {
 			return
 		}
 		s.ready.Store(true)
-		s.grpc.setHealth(healthpb.HealthCheckResponse_SERVING)
+		s.setHealth(healthpb.HealthCheckResponse_SERVING)
 		s.log.Info("ready: keys loaded for every issuer")
 	})
 }
 
 // GRPCAddr is the bound gRPC address (useful with ":0"), or nil before Start.
-func (s *Service) GRPCAddr() net.Addr { return s.grpc.addr() }
+func (s *Service) GRPCAddr() net.Addr { return s.grpcL.Addr() }
 
 // AdminAddr is the bound admin HTTP address, or nil before Start.
-func (s *Service) AdminAddr() net.Addr { return s.admin.addr() }
+func (s *Service) AdminAddr() net.Addr { return s.adminL.Addr() }
 
 // HTTPAddr is the bound HTTP forward-auth address, or nil before Start or when http_listen is off.
-func (s *Service) HTTPAddr() net.Addr {
-	if s.http == nil {
-		return nil
-	}
-	return s.http.addr()
-}
+func (s *Service) HTTPAddr() net.Addr { return s.httpL.Addr() }
 
 // Ready reports whether the service answers checks with keys for every issuer and is not shutting down.
 func (s *Service) Ready() bool { return s.ready.Load() }
@@ -173,9 +172,9 @@ func (s *Service) doShutdown(ctx context.Context) error {
 	started := s.started
 	s.mu.Unlock()
 	// Shutdown makes every status NOT_SERVING and ignores later updates.
-	s.grpc.health.Shutdown()
+	s.health.Shutdown()
 	if !started {
-		s.grpc.server.Stop()
+		s.grpc.Stop()
 		return nil
 	}
 	s.log.Info("shutting down: not serving, finishing in-flight checks")

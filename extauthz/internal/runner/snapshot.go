@@ -58,10 +58,9 @@ func (s *Service) CheckAnswer(ctx context.Context, req *authv3.CheckRequest) (*a
 	return s.current.Load().checks.CheckAnswer(ctx, req)
 }
 
-// refreshKeys runs the current snapshot's key refresh (verifier.Run: every issuer's keys fetched
-// at once, those that fail retried every min_refetch_interval; readiness follows from its fetch
-// reports) until ctx ends. After a reload, the old snapshot's loop stops before the new one's
-// starts: a key cache two snapshots share is refreshed by one loop at a time.
+// refreshKeys runs the current snapshot's key refresh (verifier.Run) until ctx ends. After a
+// reload the old loop stops before the new one starts: a key cache two snapshots share is
+// refreshed by one loop at a time.
 func (s *Service) refreshKeys(ctx context.Context) {
 	for {
 		loop, stop := context.WithCancel(ctx)
