@@ -9,7 +9,9 @@ import (
 // unit is one part of the running service with a lifecycle of its own (a listener, the key
 // refresh, the reload watch): start returns once it runs, or why it cannot (a port taken); stop
 // returns once it has stopped, or with an error once ctx ends first.
-type unit struct{ start, stop func(ctx context.Context) error }
+type unit struct {
+	start, stop func(ctx context.Context) error
+}
 
 // group starts units in order and stops them in the reverse order, so that a unit stops only
 // after every unit started after it: the admin listener, started first, answers /readyz until
