@@ -1,12 +1,17 @@
 // Package cognitolocal runs cognito-local (github.com/jagregory/cognito-local), an npm Cognito
 // user-pool emulator nobody here wrote, as the local stack's identity provider: installed pinned
-// from the npm registry, started on a free loopback port, seeded through its Cognito JSON API with
-// the demo's pool, and with the codes it "sends" collected into an outbox.
+// from the npm registry, started on a free loopback port behind a Front that makes it answer more
+// as Cognito does, seeded through its Cognito JSON API with the demo's pool, and with the codes it
+// "sends" collected into an outbox.
 //
 // What cognito-local 3.23.3 does differently from Cognito, found by trying it (TestSeededPool
 // pins the ones the demo relies on):
-//   - Codes are not sent: each is logged in a box on its console, naming the API action that sent
-//     it; the Outbox reads them from there. ResendConfirmationCode is not implemented.
+//   - Codes are not sent: each is logged in a box on its console, and stored in the user's record
+//     in its data file (.cognito/db/<pool id>.json, ConfirmationCode for sign-up and password
+//     reset, MFACode for SMS MFA). The log of one call can lag until the next request; the data
+//     file is written before the call is answered, so the Front reads the codes from there.
+//   - ResendConfirmationCode is not implemented (the Front answers it), and the pool's password
+//     policy is not enforced (the Front enforces it).
 //   - No API sets a user's MFA (no AdminSetUserMFAPreference, SetUserMFAPreference or
 //     AdminSetUserSettings). With MfaConfiguration OPTIONAL, as here, a user is asked for an SMS
 //     code when its record has an SMS MFAOptions entry, so Start writes that entry for the admin
@@ -15,13 +20,14 @@
 //   - The SMS_MFA challenge comes without a Session, yet RespondToAuthChallenge requires one (any
 //     string will do). A wrong code leaves the right one valid; codes never expire.
 //   - InitiateAuth with USER_PASSWORD_AUTH answers ChallengeName PASSWORD_VERIFIER beside the
-//     tokens; a wrong password is InvalidPasswordException (Cognito: NotAuthorizedException); the
-//     pool's password policy is not enforced; USER_SRP_AUTH is unsupported.
+//     tokens; a wrong password is InvalidPasswordException (Cognito, and the Front:
+//     NotAuthorizedException); USER_SRP_AUTH is unsupported.
 //   - REFRESH_TOKEN_AUTH answers new access and ID tokens and no refresh token, as Cognito does.
 //   - Tokens: access tokens carry no `version` or `origin_jti`, ID tokens no `origin_jti`; every
 //     pool signs with one fixed key, kid "CognitoLocal", published in the package; `iss` is
-//     TokenConfig.IssuerDomain + "/" + pool id, which Start sets to the emulator's own URL so the
-//     issuer names where its keys are. Pool ids are local_XXXXXXXX: the region is "local".
+//     TokenConfig.IssuerDomain + "/" + pool id, which Start sets to the Front's URL (the emulator's
+//     address, URL) so the issuer names where its keys are. Pool ids are local_XXXXXXXX: the
+//     region is "local".
 package cognitolocal
 
 import (
@@ -29,6 +35,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -69,12 +76,14 @@ const DefaultStartTimeout = time.Minute
 type Options struct {
 	// Dir holds the emulator's data and log; default a new temporary directory that Stop removes.
 	Dir string
-	// OnCode, when set, is called with every code the emulator delivers, as it delivers it.
+	// OnCode, when set, is called with every code the emulator delivers, in order, while the call
+	// that sent it is being answered: it must not block (queue, then print).
 	OnCode func(Message)
 	// AccessTokenTTL is the lifetime of the seeded client's access and ID tokens (whole seconds);
 	// default cognito-local's 24h. A test of refreshing shortens it.
 	AccessTokenTTL time.Duration
-	// Logf, when set, is told about a first-run install.
+	// Logf, when set, is told about a first-run install, and about a data file the Front could not
+	// read.
 	Logf func(format string, args ...any)
 }
 
@@ -85,8 +94,9 @@ type Emulator struct {
 	// Outbox collects the codes the emulator has delivered.
 	Outbox *Outbox
 
-	url       string
-	port      int
+	url       string // the Front's
+	nodeURL   string // the emulator's own
+	port      int    // the emulator's
 	dir       string
 	removeDir bool
 	startJS   string
@@ -94,11 +104,14 @@ type Emulator struct {
 	client    *http.Client
 	api       *cognitoapi.Client
 	proc      *childproc.Proc
+	front     *http.Server
+	// seededTokens are the seeded users' sign-ins made while seeding (SeededTokens).
+	seededTokens map[string]Tokens
 }
 
 // Start installs the emulator when needed (npmcache.ErrUnavailable when it cannot be had), starts
-// it on a free loopback port and seeds it with the demo's pool (see Pool). ctx bounds the start
-// only. On error nothing is left running.
+// it on a free loopback port behind a Front on another, and seeds it through the Front with the
+// demo's pool (see Pool). ctx bounds the start only. On error nothing is left running.
 func Start(ctx context.Context, opts Options) (e *Emulator, err error) {
 	installDir, err := npmcache.Ensure(ctx, InstallSpec(), opts.Logf)
 	if err != nil {
@@ -108,9 +121,14 @@ func Start(ctx context.Context, opts Options) (e *Emulator, err error) {
 	if err != nil {
 		return nil, err
 	}
+	frontLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
 	e = &Emulator{
-		Outbox:  &Outbox{onCode: opts.OnCode},
-		url:     "http://127.0.0.1:" + strconv.Itoa(port),
+		Outbox:  NewOutbox(opts.OnCode),
+		url:     "http://" + frontLis.Addr().String(),
+		nodeURL: "http://127.0.0.1:" + strconv.Itoa(port),
 		port:    port,
 		dir:     opts.Dir,
 		startJS: filepath.Join(installDir, startScript),
@@ -124,6 +142,14 @@ func Start(ctx context.Context, opts Options) (e *Emulator, err error) {
 		}
 		e.removeDir = true
 	}
+	front, err := NewFront(FrontOptions{Upstream: e.nodeURL, DataDir: e.DataDir(), PasswordPolicy: DemoPasswordPolicy,
+		Outbox: e.Outbox, Logf: opts.Logf})
+	if err != nil {
+		frontLis.Close()
+		return nil, err
+	}
+	e.front = &http.Server{Handler: front, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = e.front.Serve(frontLis) }()
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("cognito-local: %w%s", err, e.logTail())
@@ -161,9 +187,12 @@ func StartTest(t testing.TB, opts Options) *Emulator {
 	return e
 }
 
-// URL is where the emulator listens, e.g. http://127.0.0.1:40123: its Cognito JSON API is POST /,
-// a pool's keys are at /<pool id>/.well-known/jwks.json.
+// URL is where the emulator is reached, through its Front, e.g. http://127.0.0.1:40123: its
+// Cognito JSON API is POST /, a pool's keys are at /<pool id>/.well-known/jwks.json.
 func (e *Emulator) URL() string { return e.url }
+
+// DataDir is the emulator's data directory: clients.json and <pool id>.json.
+func (e *Emulator) DataDir() string { return filepath.Join(e.dir, ".cognito", "db") }
 
 // LogPath is the emulator's console output.
 func (e *Emulator) LogPath() string { return e.logPath }
@@ -195,13 +224,11 @@ func (e *Emulator) start(ctx context.Context) error {
 		LogPath: e.logPath,
 		// A restart (see seed) keeps the first run's output.
 		AppendLog: true,
-		// Boxes of delivered codes also go to the outbox.
-		OnStdoutLine: e.Outbox.readLine,
 	})
 	if err != nil {
 		return err
 	}
-	if err := e.proc.WaitReady(ctx, DefaultStartTimeout, childproc.HTTPReady(e.client, e.url+"/health")); err != nil {
+	if err := e.proc.WaitReady(ctx, DefaultStartTimeout, childproc.HTTPReady(e.client, e.nodeURL+"/health")); err != nil {
 		if errors.Is(err, childproc.ErrExitedEarly) {
 			return err
 		}
@@ -217,9 +244,12 @@ func (e *Emulator) stopProcess() {
 	}
 }
 
-// Stop ends the emulator and removes its directory when Start made it. It is safe to call more
-// than once.
+// Stop ends the emulator and its Front and removes its directory when Start made it. It is safe to
+// call more than once.
 func (e *Emulator) Stop() error {
+	if e.front != nil {
+		_ = e.front.Close()
+	}
 	e.stopProcess()
 	e.client.CloseIdleConnections()
 	if e.removeDir {

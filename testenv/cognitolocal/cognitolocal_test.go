@@ -50,7 +50,23 @@ func TestSeededPool(t *testing.T) {
 	e := cognitolocal.StartTest(t, cognitolocal.Options{AccessTokenTTL: ttl})
 	ctx, p, box := t.Context(), e.Pool, e.Outbox
 	call := func(action string, in, out any) error { return e.Call(ctx, action, in, out) }
-	const wait = 10 * time.Second
+	// Through the Front a code is in the outbox by the time the call that sent it is answered.
+	const wait = 0
+
+	t.Run("seeding sent no code", func(t *testing.T) {
+		if msgs := box.Messages(); len(msgs) != 0 {
+			t.Fatalf("the outbox holds %+v before anyone asked for a code", msgs)
+		}
+		for _, u := range []cognitolocal.User{p.Admin, p.User} {
+			tok, ok := e.SeededTokens(u)
+			if !ok {
+				t.Fatalf("no seeded tokens for %s", u.Username)
+			}
+			if c := claims(t, tok.AccessToken); c["sub"] != u.Sub || c["iss"] != p.Issuer {
+				t.Errorf("%s's seeded access token: %v, want sub %s, iss %s", u.Username, c, u.Sub, p.Issuer)
+			}
+		}
+	})
 
 	t.Run("the plain user signs in without MFA", func(t *testing.T) {
 		var r authResult
@@ -73,8 +89,9 @@ func TestSeededPool(t *testing.T) {
 		if got := claims(t, refreshed.AuthenticationResult.AccessToken)["sub"]; got != p.User.Sub {
 			t.Errorf("refreshed access token of sub %v, want %s", got, p.User.Sub)
 		}
-		// Deviation: a wrong password is InvalidPasswordException, not NotAuthorizedException.
-		wantAPIError(t, call("InitiateAuth", passwordAuth(p.User.Username, "wrong", p.ClientID), nil), "InvalidPasswordException")
+		// The emulator calls a wrong password InvalidPasswordException; through the Front it is
+		// Cognito's NotAuthorizedException.
+		wantAPIMessage(t, call("InitiateAuth", passwordAuth(p.User.Username, "wrong", p.ClientID), nil), "NotAuthorizedException", "Incorrect username or password.")
 	})
 
 	t.Run("the admin is asked for an SMS code from the outbox", func(t *testing.T) {
@@ -148,9 +165,97 @@ func TestSeededPool(t *testing.T) {
 		if err := reset(code); err != nil {
 			t.Fatal(err)
 		}
-		wantAPIError(t, call("InitiateAuth", passwordAuth(user, password, p.ClientID), nil), "InvalidPasswordException")
+		wantAPIError(t, call("InitiateAuth", passwordAuth(user, password, p.ClientID), nil), "NotAuthorizedException")
 		if err := call("InitiateAuth", passwordAuth(user, newPassword, p.ClientID), nil); err != nil {
 			t.Fatalf("sign-in with the new password: %v", err)
 		}
 	})
+
+	t.Run("the pool's password policy, with Cognito's error", func(t *testing.T) {
+		const user = "dave"
+		signUp := func(password string) error {
+			return call("SignUp", map[string]any{"ClientId": p.ClientID, "Username": user, "Password": password,
+				"UserAttributes": []map[string]string{{"Name": "email", "Value": user + "@example.com"}}}, nil)
+		}
+		for password, want := range map[string]string{
+			"password":  "Password did not conform with policy: Password must have uppercase characters",
+			"Pa1-":      "Password did not conform with policy: Password not long enough",
+			"Passw0rdd": "Password did not conform with policy: Password must have symbol characters",
+		} {
+			wantAPIMessage(t, signUp(password), "InvalidPasswordException", want)
+		}
+		if err := signUp("Dave-passw0rd"); err != nil {
+			t.Fatalf("a password that meets the policy: %v", err)
+		}
+		code, err := box.Await(ctx, 0, user, cognitolocal.PurposeConfirmSignUp, wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := call("ConfirmSignUp", map[string]any{"ClientId": p.ClientID, "Username": user, "ConfirmationCode": code}, nil); err != nil {
+			t.Fatal(err)
+		}
+		from := box.Len()
+		if err := call("ForgotPassword", map[string]any{"ClientId": p.ClientID, "Username": user}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if code, err = box.Await(ctx, from, user, cognitolocal.PurposeForgotPassword, wait); err != nil {
+			t.Fatal(err)
+		}
+		reset := func(password string) error {
+			return call("ConfirmForgotPassword", map[string]any{"ClientId": p.ClientID, "Username": user,
+				"ConfirmationCode": code, "Password": password}, nil)
+		}
+		wantAPIMessage(t, reset("weakpass"), "InvalidPasswordException", "Password did not conform with policy: Password must have uppercase characters")
+		// The refused reset left the code as it was: it still works with a good password.
+		if err := reset("Dave-n3w-passw0rd"); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("a new sign-up code replaces the old one", func(t *testing.T) {
+		const user = "erin"
+		if err := call("SignUp", map[string]any{"ClientId": p.ClientID, "Username": user, "Password": "Erin-passw0rd",
+			"UserAttributes": []map[string]string{{"Name": "email", "Value": user + "@example.com"}}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		first, err := box.Await(ctx, 0, user, cognitolocal.PurposeConfirmSignUp, wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := box.Len()
+		var sent struct {
+			CodeDeliveryDetails struct{ Destination, DeliveryMedium string }
+		}
+		if err := call("ResendConfirmationCode", map[string]any{"ClientId": p.ClientID, "Username": user}, &sent); err != nil {
+			t.Fatal(err)
+		}
+		if sent.CodeDeliveryDetails.Destination != user+"@example.com" || sent.CodeDeliveryDetails.DeliveryMedium != "EMAIL" {
+			t.Errorf("ResendConfirmationCode answered %+v, want delivery by email to %s@example.com", sent, user)
+		}
+		second, err := box.Await(ctx, from, user, cognitolocal.PurposeConfirmSignUp, wait)
+		if err != nil {
+			t.Fatalf("no new code in the outbox: %v (%+v)", err, box.Messages())
+		}
+		confirm := func(code string) error {
+			return call("ConfirmSignUp", map[string]any{"ClientId": p.ClientID, "Username": user, "ConfirmationCode": code}, nil)
+		}
+		if first != second { // one in a million, the new code has the old digits
+			wantAPIError(t, confirm(first), "CodeMismatchException")
+		}
+		if err := confirm(second); err != nil {
+			t.Fatal(err)
+		}
+		wantAPIMessage(t, call("ResendConfirmationCode", map[string]any{"ClientId": p.ClientID, "Username": user}, nil),
+			"InvalidParameterException", "User is already confirmed.")
+		wantAPIError(t, call("ResendConfirmationCode", map[string]any{"ClientId": p.ClientID, "Username": "nobody"}, nil), "UserNotFoundException")
+	})
+}
+
+// wantAPIMessage fails unless err is the emulator refusing with type typ and message msg.
+func wantAPIMessage(t *testing.T, err error, typ, msg string) {
+	t.Helper()
+	wantAPIError(t, err, typ)
+	if apiErr := (*cognitoapi.Error)(nil); errors.As(err, &apiErr) && apiErr.Message != msg {
+		t.Fatalf("%s says %q, want %q", typ, apiErr.Message, msg)
+	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,78 +17,57 @@ const (
 	PurposeSMSMFA         = "sms_mfa"
 )
 
-// purposeOfTarget maps the API action during which cognito-local delivered a code to the code's
-// purpose. Others (AdminCreateUser's welcome message, GetUserAttributeVerificationCode) are not
-// part of the demo's journeys and are left out of the outbox.
-var purposeOfTarget = map[string]string{
-	"SignUp":            PurposeConfirmSignUp,
-	"ForgotPassword":    PurposeForgotPassword,
-	"InitiateAuth":      PurposeSMSMFA,
-	"AdminInitiateAuth": PurposeSMSMFA,
-}
-
 // Message is one code the identity provider would have sent by email or SMS.
 type Message struct {
-	Username string `json:"username"`
-	Purpose  string `json:"purpose"`
-	Code     string `json:"code"`
+	// Time is when the outbox saw the code: as the call that made it was answered.
+	Time     time.Time `json:"time"`
+	Username string    `json:"username"`
+	Purpose  string    `json:"purpose"`
+	Code     string    `json:"code"`
 }
 
-// Outbox collects the codes cognito-local delivers, oldest first. Its zero value is empty and
-// ready; it is safe for concurrent use.
+// Entry is a message as the outbox serves it.
+type Entry struct {
+	Message
+	// Latest says that no later code was sent to the same user for the same purpose: an older
+	// one may already be spent or replaced.
+	Latest bool `json:"latest"`
+}
+
+// Outbox collects the codes cognito-local delivers, oldest first: the Front reads them from the
+// emulator's data file after each call, before the call's answer goes back. Its zero value is
+// empty and ready; it is safe for concurrent use.
 type Outbox struct {
 	mu       sync.Mutex
 	messages []Message
 	// onCode, when set, is called with each message as it arrives.
 	onCode func(Message)
-
-	// Parsing state: the box being read, if any.
-	inBox  bool
-	target string
-	fields map[string]string
+	// seen is the code last read for each user and field of the data file, so that a code is
+	// added once, when it first appears.
+	seen map[codeSlot]string
 }
 
-// cognito-local 3.23.3 "delivers" a code by logging a box (pino-pretty, coloured, boxen):
-//
-//	[1796079350284] INFO: 40d73fda SignUp ╭──────────────╮
-//	│   Confirmation Code Delivery   │
-//	│   Username:      carol         │
-//	│   Destination:   carol@example.com │
-//	│   Code:          351124        │
-//	╰──────────────╯ {"reqId":"40d73fda","target":"SignUp"}
-//
-// The action on the first line says what the code is for.
-var (
-	ansiEscape = regexp.MustCompile("\x1b\\[[0-9;]*m")
-	boxStart   = regexp.MustCompile(`\s(\w+) ╭─*╮\s*$`)
-	boxField   = regexp.MustCompile(`^│\s+([A-Za-z][A-Za-z ]*):\s+(.*?)\s*│$`)
-)
+// codeSlot is where the emulator keeps one user's code.
+type codeSlot struct{ pool, username, field string }
 
-// readLine feeds one line of cognito-local's console output to the outbox.
-func (o *Outbox) readLine(line string) {
-	line = strings.TrimRight(ansiEscape.ReplaceAllString(line, ""), "\r\n ")
-	if m := boxStart.FindStringSubmatch(line); m != nil {
-		o.inBox, o.target, o.fields = true, m[1], map[string]string{}
-		return
-	}
-	if !o.inBox {
-		return
-	}
-	if strings.HasPrefix(line, "╰") {
-		o.inBox = false
-		purpose, known := purposeOfTarget[o.target]
-		if known && o.fields["Code"] != "" && o.fields["Username"] != "" {
-			o.add(Message{Username: o.fields["Username"], Purpose: purpose, Code: o.fields["Code"]})
-		}
-		return
-	}
-	if m := boxField.FindStringSubmatch(line); m != nil {
-		o.fields[m[1]] = m[2]
-	}
-}
+// NewOutbox is an empty outbox that calls onCode, when not nil, with each message as it arrives;
+// onCode must not block, since the Front calls it before the call's answer goes back.
+func NewOutbox(onCode func(Message)) *Outbox { return &Outbox{onCode: onCode} }
 
-func (o *Outbox) add(m Message) {
+// see records the code now in slot and adds a message when it is a new one. purpose is what the
+// code is for.
+func (o *Outbox) see(slot codeSlot, code, purpose string, now time.Time) {
 	o.mu.Lock()
+	if o.seen == nil {
+		o.seen = map[codeSlot]string{}
+	}
+	last := o.seen[slot]
+	o.seen[slot] = code
+	if code == "" || code == last || purpose == "" {
+		o.mu.Unlock()
+		return
+	}
+	m := Message{Time: now.UTC().Truncate(time.Millisecond), Username: slot.username, Purpose: purpose, Code: code}
 	o.messages = append(o.messages, m)
 	onCode := o.onCode
 	o.mu.Unlock()
@@ -106,6 +83,24 @@ func (o *Outbox) Messages() []Message {
 	return append([]Message{}, o.messages...)
 }
 
+// Entries returns the messages for username and purpose ("" for any), oldest first, each marked
+// whether it is the latest of its user and purpose.
+func (o *Outbox) Entries(username, purpose string) []Entry {
+	msgs := o.Messages()
+	type key struct{ username, purpose string }
+	latest := map[key]int{}
+	for i, m := range msgs {
+		latest[key{m.Username, m.Purpose}] = i
+	}
+	entries := []Entry{}
+	for i, m := range msgs {
+		if (username == "" || m.Username == username) && (purpose == "" || m.Purpose == purpose) {
+			entries = append(entries, Entry{Message: m, Latest: latest[key{m.Username, m.Purpose}] == i})
+		}
+	}
+	return entries
+}
+
 // Len is the number of messages so far: pass it to Await before the call that sends a code.
 func (o *Outbox) Len() int {
 	o.mu.Lock()
@@ -114,8 +109,8 @@ func (o *Outbox) Len() int {
 }
 
 // Await returns the code of the first message at index from or later for username and purpose,
-// waiting up to timeout for it: cognito-local logs a code while it answers the call that sent it,
-// and the log reaches the outbox a moment later.
+// waiting up to timeout for it. Through the Front a code is in the outbox before the call that
+// made it is answered; the wait is for a call still in flight.
 func (o *Outbox) Await(ctx context.Context, from int, username, purpose string, timeout time.Duration) (string, error) {
 	var code string
 	err := poll.Until(ctx, timeout, func() bool {
@@ -132,14 +127,22 @@ func (o *Outbox) Await(ctx context.Context, from int, username, purpose string, 
 	return code, err
 }
 
-// ServeHTTP answers GET with the messages as a JSON list, oldest first.
+// Query parameters of the outbox's GET.
+const (
+	OutboxUserParam    = "user"
+	OutboxPurposeParam = "purpose"
+)
+
+// ServeHTTP answers GET with the entries as an indented JSON list, oldest first; ?user=carol
+// and ?purpose=forgot_password narrow it.
 func (o *Outbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	body, err := json.Marshal(o.Messages())
+	q := r.URL.Query()
+	body, err := json.MarshalIndent(o.Entries(q.Get(OutboxUserParam), q.Get(OutboxPurposeParam)), "", "  ")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

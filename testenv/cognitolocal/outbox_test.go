@@ -11,90 +11,125 @@ import (
 	"time"
 )
 
-// Console output of cognito-local 3.23.3 as it logs codes (pino-pretty colours included).
-const (
-	signUpBox = "[1796079350284] \x1b[32mINFO\x1b[39m: \x1b[36m40d73fda SignUp ╭──────────────────────────────╮\n" +
-		"│                              │\n" +
-		"│   Confirmation Code Delivery │\n" +
-		"│                              │\n" +
-		"│   Username:      carol       │\n" +
-		"│   Destination:   carol@example.com │\n" +
-		"│   Code:          351124      │\n" +
-		"│                              │\n" +
-		"╰──────────────────────────────╯\x1b[39m \x1b[90m{\"reqId\":\"40d73fda\",\"target\":\"SignUp\"}\x1b[39m\n"
-	smsBox = "[1796079375470] INFO: e6ceba8f InitiateAuth ╭────────────────╮\n" +
-		"│   Confirmation Code Delivery   │\n" +
-		"│   Username:    alice           │\n" +
-		"│   Destination: +15555550100    │\n" +
-		"│   Code:        506968          │\n" +
-		"╰────────────────╯ {\"reqId\":\"e6ceba8f\",\"target\":\"InitiateAuth\"}\n"
-	codelessBox = "[1] INFO: 1 SignUp ╭──╮\n│   Username: carol │\n╰──╯\n"
-	otherLog    = "[1796079341242] \x1b[32mINFO\x1b[39m: \x1b[36mNONE NONE Cognito Local running on http://127.0.0.1:19229\x1b[39m\n" +
-		"│   Code: 999999 │\n" // a box line outside a box is ignored
-)
-
 var (
-	forgotBox  = strings.NewReplacer("SignUp", "ForgotPassword", "351124", "000042").Replace(signUpBox)
-	welcomeBox = strings.NewReplacer("SignUp", "AdminCreateUser").Replace(signUpBox)
+	t0 = time.Date(2026, 12, 7, 3, 15, 0, 0, time.UTC)
+	t1 = t0.Add(time.Second)
+	t2 = t0.Add(2 * time.Second)
 )
 
-func TestOutboxReadsDeliveredCodes(t *testing.T) {
-	tests := []struct {
-		name    string
-		console string
-		want    []Message
-	}{
-		{"sign-up confirmation", signUpBox, []Message{{"carol", PurposeConfirmSignUp, "351124"}}},
-		{"SMS MFA at sign-in", smsBox, []Message{{"alice", PurposeSMSMFA, "506968"}}},
-		{"forgot password", forgotBox, []Message{{"carol", PurposeForgotPassword, "000042"}}},
-		{"oldest first", signUpBox + otherLog + smsBox + forgotBox, []Message{
-			{"carol", PurposeConfirmSignUp, "351124"}, {"alice", PurposeSMSMFA, "506968"}, {"carol", PurposeForgotPassword, "000042"}}},
-		{"an action the demo does not use is left out", welcomeBox, nil},
-		{"a box without a code is left out", codelessBox, nil},
-		{"other log lines", otherLog, nil},
+func TestOutboxSeesEachCodeOnce(t *testing.T) {
+	carolCode := codeSlot{"local_pool", "carol", "ConfirmationCode"}
+	aliceMFA := codeSlot{"local_pool", "alice", "MFACode"}
+	var told []Message
+	o := NewOutbox(func(m Message) { told = append(told, m) })
+	o.see(carolCode, "", PurposeConfirmSignUp, t0)             // no code yet
+	o.see(carolCode, "351124", PurposeConfirmSignUp, t0)       // a new code
+	o.see(carolCode, "351124", PurposeConfirmSignUp, t1)       // still the same one: read again after another call
+	o.see(aliceMFA, "506968", PurposeSMSMFA, t1)               // another user's
+	o.see(carolCode, "000042", PurposeConfirmSignUp, t1)       // a new code replaces it
+	o.see(carolCode, "", PurposeForgotPassword, t2)            // spent
+	o.see(carolCode, "000042", PurposeForgotPassword, t2)      // the same digits again are a new code
+	o.see(codeSlot{"p", "x", "ConfirmationCode"}, "1", "", t2) // no purpose: left out
+	want := []Message{
+		{t0, "carol", PurposeConfirmSignUp, "351124"},
+		{t1, "alice", PurposeSMSMFA, "506968"},
+		{t1, "carol", PurposeConfirmSignUp, "000042"},
+		{t2, "carol", PurposeForgotPassword, "000042"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var seen []Message
-			o := &Outbox{onCode: func(m Message) { seen = append(seen, m) }}
-			for _, line := range strings.SplitAfter(tt.console, "\n") {
-				o.readLine(line)
-			}
-			if got := o.Messages(); !reflect.DeepEqual(got, tt.want) && !(len(got) == 0 && len(tt.want) == 0) {
-				t.Errorf("outbox %+v, want %+v", got, tt.want)
-			}
-			if !reflect.DeepEqual(seen, tt.want) {
-				t.Errorf("OnCode saw %+v, want %+v", seen, tt.want)
-			}
-		})
+	if got := o.Messages(); !reflect.DeepEqual(got, want) {
+		t.Errorf("outbox %+v\nwant %+v", got, want)
+	}
+	if !reflect.DeepEqual(told, want) {
+		t.Errorf("OnCode was told %+v\nwant %+v", told, want)
 	}
 }
 
-func TestOutboxServesJSONOldestFirst(t *testing.T) {
-	o := &Outbox{}
+func TestConfirmationPurpose(t *testing.T) {
+	tests := []struct{ action, status, want string }{
+		{"SignUp", "UNCONFIRMED", PurposeConfirmSignUp},
+		{"ResendConfirmationCode", "UNCONFIRMED", PurposeConfirmSignUp},
+		{"ForgotPassword", "CONFIRMED", PurposeForgotPassword},
+		{"ForgotPassword", "UNCONFIRMED", PurposeForgotPassword},
+		{"GetUser", "UNCONFIRMED", PurposeConfirmSignUp},
+		{"GetUser", "CONFIRMED", PurposeForgotPassword},
+	}
+	for _, tt := range tests {
+		if got := confirmationPurpose(tt.action, tt.status); got != tt.want {
+			t.Errorf("confirmationPurpose(%s, %s) = %s, want %s", tt.action, tt.status, got, tt.want)
+		}
+	}
+}
+
+// filledOutbox holds two sign-up codes for carol (the second replacing the first), an SMS code
+// for alice and a reset code for carol.
+func filledOutbox() *Outbox {
+	o := NewOutbox(nil)
+	o.see(codeSlot{"p", "carol", "ConfirmationCode"}, "111111", PurposeConfirmSignUp, t0)
+	o.see(codeSlot{"p", "alice", "MFACode"}, "222222", PurposeSMSMFA, t0)
+	o.see(codeSlot{"p", "carol", "ConfirmationCode"}, "333333", PurposeConfirmSignUp, t1)
+	o.see(codeSlot{"p", "carol", "ConfirmationCode"}, "444444", PurposeForgotPassword, t2)
+	return o
+}
+
+func TestOutboxServesTimedEntriesMarkingTheLatest(t *testing.T) {
+	type entry struct {
+		Time     string `json:"time"`
+		Username string `json:"username"`
+		Purpose  string `json:"purpose"`
+		Code     string `json:"code"`
+		Latest   bool   `json:"latest"`
+	}
+	const (
+		at0 = "2026-12-07T03:15:00Z"
+		at1 = "2026-12-07T03:15:01Z"
+		at2 = "2026-12-07T03:15:02Z"
+	)
+	tests := []struct {
+		query string
+		want  []entry
+	}{
+		{"", []entry{
+			{at0, "carol", PurposeConfirmSignUp, "111111", false},
+			{at0, "alice", PurposeSMSMFA, "222222", true},
+			{at1, "carol", PurposeConfirmSignUp, "333333", true},
+			{at2, "carol", PurposeForgotPassword, "444444", true},
+		}},
+		{"?user=carol", []entry{
+			{at0, "carol", PurposeConfirmSignUp, "111111", false},
+			{at1, "carol", PurposeConfirmSignUp, "333333", true},
+			{at2, "carol", PurposeForgotPassword, "444444", true},
+		}},
+		{"?user=carol&purpose=confirm_sign_up", []entry{
+			{at0, "carol", PurposeConfirmSignUp, "111111", false},
+			{at1, "carol", PurposeConfirmSignUp, "333333", true},
+		}},
+		{"?user=nobody", []entry{}},
+	}
+	o := filledOutbox()
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			o.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/outbox"+tt.query, nil))
+			if ct := rec.Header().Get("Content-Type"); rec.Code != http.StatusOK || ct != "application/json" {
+				t.Fatalf("%d %q, want 200 application/json", rec.Code, ct)
+			}
+			got := []entry{}
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("GET /outbox%s = %+v\nwant %+v", tt.query, got, tt.want)
+			}
+			// Readable in a browser: one member a line.
+			if len(tt.want) > 0 && !strings.Contains(rec.Body.String(), "\n    \"username\": ") {
+				t.Errorf("not indented:\n%s", rec.Body.String())
+			}
+		})
+	}
 	rec := httptest.NewRecorder()
-	o.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/outbox", nil))
-	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != "[]" {
-		t.Fatalf("empty outbox: %d %q, want 200 []", rec.Code, rec.Body.String())
-	}
-	for _, line := range strings.SplitAfter(smsBox+signUpBox, "\n") {
-		o.readLine(line)
-	}
-	rec = httptest.NewRecorder()
-	o.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/outbox", nil))
-	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-		t.Errorf("content-type %q", ct)
-	}
-	var got []map[string]string
-	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
-	want := []map[string]string{
-		{"username": "alice", "purpose": "sms_mfa", "code": "506968"},
-		{"username": "carol", "purpose": "confirm_sign_up", "code": "351124"},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("GET /outbox = %v, want %v", got, want)
+	NewOutbox(nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/outbox", nil))
+	if strings.TrimSpace(rec.Body.String()) != "[]" {
+		t.Errorf("empty outbox: %q, want []", rec.Body.String())
 	}
 	rec = httptest.NewRecorder()
 	o.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/outbox", nil))
@@ -104,21 +139,18 @@ func TestOutboxServesJSONOldestFirst(t *testing.T) {
 }
 
 func TestOutboxAwait(t *testing.T) {
-	o := &Outbox{}
-	for _, line := range strings.SplitAfter(signUpBox, "\n") {
-		o.readLine(line)
-	}
+	o := NewOutbox(nil)
+	o.see(codeSlot{"p", "carol", "ConfirmationCode"}, "351124", PurposeConfirmSignUp, t0)
 	from := o.Len()
 	if _, err := o.Await(t.Context(), from, "carol", PurposeConfirmSignUp, 0); err != context.DeadlineExceeded {
 		t.Fatalf("Await found a code sent before from: err %v", err)
 	}
 	go func() {
-		for _, line := range strings.SplitAfter(forgotBox+signUpBox, "\n") {
-			o.readLine(line)
-		}
+		o.see(codeSlot{"p", "carol", "ConfirmationCode"}, "000042", PurposeForgotPassword, t1)
+		o.see(codeSlot{"p", "carol", "ConfirmationCode"}, "123456", PurposeConfirmSignUp, t1)
 	}()
 	code, err := o.Await(t.Context(), from, "carol", PurposeConfirmSignUp, 10*time.Second)
-	if err != nil || code != "351124" {
+	if err != nil || code != "123456" {
 		t.Fatalf("Await = %q, %v; want the second sign-up code", code, err)
 	}
 }

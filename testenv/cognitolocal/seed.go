@@ -26,7 +26,12 @@ type Pool struct {
 	JWKSURL  string // the pool's keys
 	Admin    User   // in group AdminGroup; signing in asks for an SMS code
 	User     User   // in no group, no MFA
+	// PasswordPolicy is what the pool declares, and the Front enforces.
+	PasswordPolicy cognitoapi.PasswordPolicy
 }
+
+// DemoPasswordPolicy is the seeded pool's password policy: Cognito's default.
+var DemoPasswordPolicy = cognitoapi.DefaultPasswordPolicy
 
 // User is a seeded user, confirmed, with a permanent password.
 type User struct {
@@ -39,8 +44,7 @@ type User struct {
 	SMSMFA   bool
 }
 
-// The seeded users. Their passwords meet Cognito's default policy, though cognito-local does not
-// check it.
+// The seeded users. Their passwords meet DemoPasswordPolicy.
 func seedUsers() (admin, user User) {
 	admin = User{Username: "alice", Password: "Alice-passw0rd", Email: "alice@example.com",
 		Phone: "+15555550100", Groups: []string{AdminGroup}, SMSMFA: true}
@@ -48,8 +52,10 @@ func seedUsers() (admin, user User) {
 	return admin, user
 }
 
-// seed creates the pool, client, group and users through the API, then gives the admin SMS MFA
-// in the data file, which needs a restart (see the package comment).
+// seed creates the pool, client, group and users through the API and signs the users in, then
+// gives the admin SMS MFA in the data file, which needs a restart (see the package comment). The
+// sign-ins come before the admin has MFA, so they send no code that a person could take for
+// their own.
 func (e *Emulator) seed(ctx context.Context, tokenTTL time.Duration) error {
 	var pool struct{ UserPool struct{ Id string } }
 	if err := e.Call(ctx, "CreateUserPool", map[string]any{
@@ -57,10 +63,11 @@ func (e *Emulator) seed(ctx context.Context, tokenTTL time.Duration) error {
 		"MfaConfiguration":       "OPTIONAL",
 		"AutoVerifiedAttributes": []string{"email"},
 		"SmsConfiguration":       map[string]any{"SnsCallerArn": "arn:aws:iam::000000000000:role/cognito-sms"},
+		"Policies":               map[string]any{"PasswordPolicy": DemoPasswordPolicy},
 	}, &pool); err != nil {
 		return err
 	}
-	p := Pool{ID: pool.UserPool.Id}
+	p := Pool{ID: pool.UserPool.Id, PasswordPolicy: DemoPasswordPolicy}
 	if p.ID == "" {
 		return errors.New("CreateUserPool answered no pool id")
 	}
@@ -93,6 +100,15 @@ func (e *Emulator) seed(ctx context.Context, tokenTTL time.Duration) error {
 			return err
 		}
 	}
+	e.Pool = p
+	e.seededTokens = map[string]Tokens{}
+	for _, u := range []User{p.Admin, p.User} {
+		tok, err := e.SignIn(ctx, u)
+		if err != nil {
+			return fmt.Errorf("sign %s in: %w", u.Username, err)
+		}
+		e.seededTokens[u.Username] = tok
+	}
 
 	e.stopProcess()
 	if err := e.enableSMSMFA(p.ID, p.Admin.Username); err != nil {
@@ -101,8 +117,15 @@ func (e *Emulator) seed(ctx context.Context, tokenTTL time.Duration) error {
 	if err := e.start(ctx); err != nil {
 		return fmt.Errorf("restart after seeding: %w", err)
 	}
-	e.Pool = p
 	return nil
+}
+
+// SeededTokens are the tokens of u's sign-in while the pool was seeded, before the admin had SMS
+// MFA: no code was sent for them. The emulator signs with one fixed key, so they stay valid
+// across its restart, for the client's token lifetime (Options.AccessTokenTTL).
+func (e *Emulator) SeededTokens(u User) (Tokens, bool) {
+	tok, ok := e.seededTokens[u.Username]
+	return tok, ok
 }
 
 // createUser creates u confirmed, with its permanent password and groups, and sets u.Sub.

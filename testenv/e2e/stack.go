@@ -56,7 +56,8 @@ type Options struct {
 	IdP string
 	// AWS is the user pool of IdPAWS.
 	AWS AWSPool
-	// OnCode, with IdPCognitoLocal, is told each code the emulator delivers, as it delivers it.
+	// OnCode, with IdPCognitoLocal, is told each code the emulator delivers, as it delivers it;
+	// it must not block (cognitolocal.Options.OnCode).
 	OnCode func(cognitolocal.Message)
 	// NPMLogf, with IdPCognitoLocal, is told about a first-run npm install.
 	NPMLogf func(format string, args ...any)
@@ -224,7 +225,9 @@ func (s *Stack) startIdP(ctx context.Context, opts Options) error {
 		p := cl.Pool
 		s.Config = DemoConfig(p.Issuer, p.JWKSURL)
 		s.Config.Issuers[0].ClientIDs = []string{p.ClientID}
-		s.Web = webapp.Config{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Endpoint: cognitoAPIEndpoint}
+		policy := p.PasswordPolicy
+		s.Web = webapp.Config{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Endpoint: cognitoAPIEndpoint,
+			PasswordPolicy: &policy, OutboxURL: OutboxPath}
 		s.info = Info{IdP: IdPCognitoLocal, Region: p.Region, UserPoolID: p.ID, ClientID: p.ClientID, Issuer: p.Issuer}
 	case IdPAWS:
 		cfg, web, info, err := AWSSetup(opts.AWS)

@@ -57,18 +57,21 @@ const ClaimsHeader = "x-jwt-claims"
 // OwnedHeaders are the owned names outside IdentityPrefix.
 var OwnedHeaders = []string{extauthz.HeaderAuthStatus, extauthz.HeaderAuthReason, ClaimsHeader}
 
-// FrontEndDevOrigin is where a browser front end under development runs (the original app's web
-// client ran on port 3000, its API on another), allowed to call the stack from its own origin.
-const FrontEndDevOrigin = "http://localhost:3000"
+// FrontEndDevOrigins are where a browser front end under development runs (the original app's
+// web client ran on port 3000, its API on another), allowed to call the stack from its own origin:
+// under both loopback names, since a browser sends the stack's cookies only to the host that set
+// them (a page from localhost:3000 can use bearer tokens; one from 127.0.0.1:3000 also the
+// cookie session the stack's web app keeps on 127.0.0.1).
+var FrontEndDevOrigins = []string{"http://localhost:3000", "http://127.0.0.1:3000"}
 
 // corsOrigins are the browser origins a stack listening on port lets call every route from another
 // origin (Envoy's CORS filter, before the check): its own, under both loopback names, and
-// FrontEndDevOrigin. Port 0 (not known yet) leaves only FrontEndDevOrigin.
+// FrontEndDevOrigins. Port 0 (not known yet) leaves only FrontEndDevOrigins.
 func corsOrigins(port int) []string {
 	if port == 0 {
-		return []string{FrontEndDevOrigin}
+		return FrontEndDevOrigins
 	}
-	return []string{fmt.Sprintf("http://localhost:%d", port), fmt.Sprintf("http://127.0.0.1:%d", port), FrontEndDevOrigin}
+	return append([]string{fmt.Sprintf("http://localhost:%d", port), fmt.Sprintf("http://127.0.0.1:%d", port)}, FrontEndDevOrigins...)
 }
 
 // Endpoint is one upstream host and port.

@@ -136,10 +136,11 @@ func TestUnderscoreLookalikesNeverReachTheApp(t *testing.T) {
 	}
 }
 
-// TestCORSPreflightNeedsNoToken: a browser on an allowed origin gets its preflight answered by
-// Envoy's CORS filter, without a token and without a check, even on a required route; the request
-// that follows is still checked (401 without a token, readable by the page), and an origin not
-// allowed gets no preflight answer from Envoy.
+// TestCORSPreflightNeedsNoToken: a browser on an allowed origin (a front end on port 3000 under
+// either loopback name) gets its preflight answered by Envoy's CORS filter, without a token and
+// without a check, even on a required route, with credentials allowed; the request that follows
+// is still checked (401 without a token, readable by the page), and an origin not allowed gets no
+// preflight answer from Envoy.
 func TestCORSPreflightNeedsNoToken(t *testing.T) {
 	probe, authzAddr := startProbeAuthz(t)
 	envoy := envoyproc.StartTest(t, envoyproc.Config{Backend: startBackend(t), Authz: authzAddr})
@@ -147,32 +148,42 @@ func TestCORSPreflightNeedsNoToken(t *testing.T) {
 	preflight := func(origin string) map[string]string {
 		return map[string]string{"Origin": origin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
 	}
+	for _, origin := range []string{"http://localhost:3000", "http://127.0.0.1:3000"} {
+		t.Run(origin, func(t *testing.T) {
+			id := "cors-" + strings.TrimPrefix(origin, "http://")
+			resp := do(t, http.MethodOptions, envoy.URL()+admin, id+"-preflight", preflight(origin))
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != origin {
+				t.Errorf("preflight from %s: %d, allow-origin %q; want 200 allowing it", origin, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+			}
+			if !strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "authorization") {
+				t.Errorf("preflight allows headers %q, want authorization among them", resp.Header.Get("Access-Control-Allow-Headers"))
+			}
+			if resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+				t.Errorf("preflight allows credentials %q, want true: a page on %s may send the stack's cookies", resp.Header.Get("Access-Control-Allow-Credentials"), origin)
+			}
+			if probe.call(id+"-preflight") != nil {
+				t.Error("the preflight was sent to the check")
+			}
 
-	resp := do(t, http.MethodOptions, envoy.URL()+admin, "cors-preflight", preflight(envoyconf.FrontEndDevOrigin))
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != envoyconf.FrontEndDevOrigin {
-		t.Errorf("preflight from %s: %d, allow-origin %q; want 200 allowing it", envoyconf.FrontEndDevOrigin, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
-	}
-	if !strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "authorization") {
-		t.Errorf("preflight allows headers %q, want authorization among them", resp.Header.Get("Access-Control-Allow-Headers"))
-	}
-	if probe.call("cors-preflight") != nil {
-		t.Error("the preflight was sent to the check")
-	}
-
-	resp = do(t, http.MethodGet, envoy.URL()+admin, "cors-get", map[string]string{"Origin": envoyconf.FrontEndDevOrigin})
-	if resp.StatusCode != http.StatusUnauthorized || probe.call("cors-get") == nil {
-		t.Errorf("GET without a token from an allowed origin: %d (checked: %v), want 401 from the check", resp.StatusCode, probe.call("cors-get") != nil)
-	}
-	if resp.Header.Get("Access-Control-Allow-Origin") != envoyconf.FrontEndDevOrigin {
-		t.Errorf("the 401 has allow-origin %q: the page cannot read it", resp.Header.Get("Access-Control-Allow-Origin"))
-	}
-	resp = do(t, http.MethodGet, envoy.URL()+admin, "cors-token", map[string]string{"Origin": envoyconf.FrontEndDevOrigin, "Authorization": "Bearer good"})
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("GET with a token from an allowed origin: %d, want 200", resp.StatusCode)
+			resp = do(t, http.MethodGet, envoy.URL()+admin, id+"-get", map[string]string{"Origin": origin})
+			if resp.StatusCode != http.StatusUnauthorized || probe.call(id+"-get") == nil {
+				t.Errorf("GET without a token from an allowed origin: %d (checked: %v), want 401 from the check", resp.StatusCode, probe.call(id+"-get") != nil)
+			}
+			if resp.Header.Get("Access-Control-Allow-Origin") != origin {
+				t.Errorf("the 401 has allow-origin %q: the page cannot read it", resp.Header.Get("Access-Control-Allow-Origin"))
+			}
+			resp = do(t, http.MethodGet, envoy.URL()+admin, id+"-token", map[string]string{"Origin": origin, "Authorization": "Bearer good"})
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != origin {
+				t.Errorf("GET with a token from an allowed origin: %d, allow-origin %q; want 200 allowing it", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+			}
+		})
 	}
 
-	resp = do(t, http.MethodOptions, envoy.URL()+admin, "cors-evil", preflight("http://evil.example"))
-	if resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.StatusCode == http.StatusOK {
-		t.Errorf("preflight from an origin not allowed: %d, allow-origin %q; want the check's 401", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	for _, origin := range []string{"http://evil.example", "http://127.0.0.1:3001", "http://localhost.evil.example:3000"} {
+		id := "cors-refused-" + strings.NewReplacer("http://", "", ":", "-").Replace(origin)
+		resp := do(t, http.MethodOptions, envoy.URL()+admin, id, preflight(origin))
+		if resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.StatusCode == http.StatusOK {
+			t.Errorf("preflight from %s, not allowed: %d, allow-origin %q; want the check's 401", origin, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
 	}
 }

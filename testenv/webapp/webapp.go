@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+
+	"github.com/cognito-authz/cognito-authz/testenv/cognitoapi"
 )
 
 // Paths served.
@@ -34,6 +36,13 @@ type Config struct {
 	// "/cognito-idp/" for cognito-local reached same-origin through Envoy, or
 	// https://cognito-idp.<region>.amazonaws.com/ for a real pool.
 	Endpoint string `json:"endpoint"`
+	// PasswordPolicy, when known, is the pool's password policy, which the page states where a
+	// password is chosen, before the user types one. (A real pool's policy needs AWS credentials
+	// to read: unknown with --idp aws.)
+	PasswordPolicy *cognitoapi.PasswordPolicy `json:"passwordPolicy,omitempty"`
+	// OutboxURL, when set, is where the codes the identity provider "sends" can be read (the
+	// local stack's outbox); the page's messages about a code point there.
+	OutboxURL string `json:"outboxUrl,omitempty"`
 }
 
 //go:embed static
@@ -47,7 +56,7 @@ func Handler(cfg Config) http.Handler {
 	}
 	configJSON, err := json.Marshal(cfg)
 	if err != nil {
-		panic(err) // a struct of strings always marshals
+		panic(err) // strings, bools and ints always marshal
 	}
 	csp := contentSecurityPolicy(cfg.Endpoint)
 	mux := http.NewServeMux()

@@ -118,7 +118,8 @@ func runUp(ctx context.Context, e env, args []string) error {
 	}
 
 	logf := e.logf("up")
-	codes := &upCodePrinter{w: upStdout}
+	codes := newUpCodePrinter(upStdout)
+	defer codes.stop()
 	stack, err := e2e.Start(ctx, upOptions(f, bin, upLogger(e.stderr, f.logLevel), codes.print, logf))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -137,7 +138,7 @@ func runUp(ctx context.Context, e env, args []string) error {
 		}
 	}()
 
-	demo, err := newUpDemo(ctx, stack)
+	demo, err := newUpDemo(stack)
 	if err != nil {
 		return err
 	}
@@ -186,32 +187,75 @@ func upOptions(f upFlags, envoyBin string, logger *zap.Logger, onCode func(cogni
 	}
 }
 
-// upCodePrinter prints the codes cognito-local delivers, once the stack's description is out
-// (codes sent while starting, e.g. for the printed admin token's sign-in, follow it).
+// upCodePrinter prints the codes cognito-local delivers, in order, once the stack's description
+// is out (a code sent while starting follows it). print never waits for the terminal: it is called
+// while the call that sent the code is being answered, and a terminal that does not take output
+// (scrolled back, paused) must hold up neither the answer nor the outbox.
 type upCodePrinter struct {
-	mu      sync.Mutex
 	w       io.Writer
+	mu      sync.Mutex
+	queue   []cognitolocal.Message
 	started bool
-	held    []cognitolocal.Message
+	stopped bool
+	wake    chan struct{} // buffered: one wake-up pending is enough
+}
+
+func newUpCodePrinter(w io.Writer) *upCodePrinter {
+	return &upCodePrinter{w: w, wake: make(chan struct{}, 1)}
 }
 
 func (p *upCodePrinter) print(m cognitolocal.Message) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.started {
-		p.held = append(p.held, m)
+	if p.stopped {
 		return
 	}
-	fmt.Fprintf(p.w, "outbox: %s code for %s: %s\n", m.Purpose, m.Username, m.Code)
+	p.queue = append(p.queue, m)
+	if p.started {
+		p.signal()
+	}
 }
 
+// signal wakes the printing goroutine; p.mu is held.
+func (p *upCodePrinter) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// start prints what was held and, from then on, each code as it comes.
 func (p *upCodePrinter) start() {
 	p.mu.Lock()
-	held := p.held
-	p.started, p.held = true, nil
-	p.mu.Unlock()
-	for _, m := range held {
-		p.print(m)
+	defer p.mu.Unlock()
+	if p.started || p.stopped {
+		return
+	}
+	p.started = true
+	go p.run()
+	p.signal()
+}
+
+func (p *upCodePrinter) run() {
+	for range p.wake {
+		p.mu.Lock()
+		queue := p.queue
+		p.queue = nil
+		p.mu.Unlock()
+		for _, m := range queue {
+			fmt.Fprintf(p.w, "outbox %s  %s code for %s: %s\n", m.Time.Local().Format(time.TimeOnly), m.Purpose, m.Username, m.Code)
+		}
+	}
+}
+
+// stop ends the printing after what is queued, without waiting for it: a terminal that takes no
+// output must not keep the stack from stopping.
+func (p *upCodePrinter) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stopped {
+		p.stopped = true
+		close(p.wake)
 	}
 }
 
@@ -278,9 +322,9 @@ type upRequest struct {
 const upBadToken = "not-a-jwt"
 
 // newUpDemo gets the printed tokens: minted by the local issuer, or signed in for at cognito-local
-// (the admin's SMS code from the outbox). A real pool's users are unknown: no tokens, and only
-// the requests without one.
-func newUpDemo(ctx context.Context, s *e2e.Stack) (*upDemo, error) {
+// while it was seeded. A real pool's users are unknown: no tokens, and only the requests without
+// one.
+func newUpDemo(s *e2e.Stack) (*upDemo, error) {
 	d := &upDemo{tokens: map[string]string{}}
 	switch {
 	case s.Issuer != nil:
@@ -295,11 +339,13 @@ func newUpDemo(ctx context.Context, s *e2e.Stack) (*upDemo, error) {
 			d.tokens[variable] = tok
 		}
 	case s.CognitoLocal != nil:
+		// The sign-ins of the seeding, before alice had SMS MFA: signing her in now would put an
+		// SMS code in the outbox that a person could take for their own.
 		p := s.CognitoLocal.Pool
 		for variable, user := range map[string]cognitolocal.User{upAdminVar: p.Admin, upUserVar: p.User} {
-			tok, err := s.CognitoLocal.SignIn(ctx, user)
-			if err != nil {
-				return nil, fmt.Errorf("sign %s in at cognito-local: %w", user.Username, err)
+			tok, ok := s.CognitoLocal.SeededTokens(user)
+			if !ok {
+				return nil, fmt.Errorf("cognito-local signed %s in at seeding without tokens", user.Username)
 			}
 			d.tokens[variable] = tok.AccessToken
 		}
@@ -428,11 +474,12 @@ func (d *upDemo) print(w io.Writer, v upView, f upFlags) {
 	if len(d.tokens) > 0 {
 		how := "minted by the local issuer"
 		if info.IdP == e2e.IdPCognitoLocal {
-			how = "signed in at cognito-local"
+			how = "signed in at cognito-local as it was seeded (no code was sent)"
 		}
 		fmt.Fprintf(w, "Access tokens, %s, valid for %s:\n", how, upDuration(f.ttl))
 		fmt.Fprintf(w, "  # %s, in group admin\n  export %s=%s\n", upAdminUser, upAdminVar, d.tokens[upAdminVar])
-		fmt.Fprintf(w, "  # %s, in no group\n  export %s=%s\n\n", upPlainUser, upUserVar, d.tokens[upUserVar])
+		fmt.Fprintf(w, "  # %s, in no group\n  export %s=%s\n", upPlainUser, upUserVar, d.tokens[upUserVar])
+		fmt.Fprintf(w, "  # the pool, for bin/cognito-authz verify (README: Check a token by hand)\n  %s\n\n", upPoolExports(info))
 	}
 
 	fmt.Fprintln(w, "Try:")
@@ -450,6 +497,23 @@ func (d *upDemo) print(w io.Writer, v upView, f upFlags) {
 	if !f.check {
 		fmt.Fprintln(w, "Ctrl-C stops everything.")
 	}
+}
+
+// upPoolVars name the pool for the README's shell lines: its issuer, app client and, with
+// cognito-local, its Cognito API.
+const (
+	upIssuerVar     = "ISSUER"
+	upClientIDVar   = "CLIENT_ID"
+	upCognitoAPIVar = "COGNITO_API"
+)
+
+// upPoolExports is the export line of upPoolVars.
+func upPoolExports(info e2e.Info) string {
+	line := "export " + upIssuerVar + "=" + info.Issuer + " " + upClientIDVar + "=" + info.ClientID
+	if info.IdPEndpoint != "" {
+		line += " " + upCognitoAPIVar + "=" + info.IdPEndpoint
+	}
+	return line
 }
 
 // upSignIn is the request of a USER_PASSWORD_AUTH sign-in of u, as upSignInAction.

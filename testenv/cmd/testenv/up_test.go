@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -257,7 +258,7 @@ func TestUpAWSRenders(t *testing.T) {
 		t.Fatal(err)
 	}
 	info.AppURL = "http://127.0.0.1:8000"
-	demo, err := newUpDemo(t.Context(), &e2e.Stack{})
+	demo, err := newUpDemo(&e2e.Stack{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,6 +283,41 @@ func TestUpAWSRenders(t *testing.T) {
 	for _, r := range demo.requests {
 		if r.tokenVar == upUserVar || r.tokenVar == upAdminVar {
 			t.Errorf("up --idp aws would check %q, which needs a token it cannot have", r.what)
+		}
+	}
+}
+
+// TestUpCodePrinterNeverWaitsForTheTerminal: with a terminal that takes no output, a code is
+// still handed over at once (the call that sent it is answered meanwhile), and once the terminal
+// reads again every code comes out, in order, held ones first.
+func TestUpCodePrinterNeverWaitsForTheTerminal(t *testing.T) {
+	terminal, w := io.Pipe()
+	defer terminal.Close()
+	p := newUpCodePrinter(w)
+	defer p.stop()
+	at := time.Date(2026, 12, 7, 3, 15, 0, 0, time.Local)
+	msg := func(code string) cognitolocal.Message {
+		return cognitolocal.Message{Time: at, Username: "carol", Purpose: cognitolocal.PurposeConfirmSignUp, Code: code}
+	}
+	p.print(msg("000001")) // before the description: held
+	p.start()
+	handed := make(chan struct{})
+	go func() {
+		for _, c := range []string{"000002", "000003"} {
+			p.print(msg(c))
+		}
+		close(handed)
+	}()
+	select {
+	case <-handed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("print waited for a terminal that takes no output")
+	}
+	lines := bufio.NewScanner(terminal)
+	for _, c := range []string{"000001", "000002", "000003"} {
+		want := "outbox 03:15:00  confirm_sign_up code for carol: " + c
+		if !lines.Scan() || lines.Text() != want {
+			t.Fatalf("the terminal got %q, want %q", lines.Text(), want)
 		}
 	}
 }

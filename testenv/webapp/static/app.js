@@ -16,6 +16,8 @@
   const MODE_KEY = 'cognito-authz-demo.mode'; // "cookies" (default) or "bearer"
   const PENDING_KEY = 'cognito-authz-demo.pending'; // the SMS MFA challenge in progress
   const REFRESHES_KEY = 'cognito-authz-demo.refreshes';
+  const SIGNED_IN_KEY = 'cognito-authz-demo.signed-in'; // set by a sign-in, read by the feed it leads to
+  const KNOWN_USERS_KEY = 'cognito-authz-demo.known-users'; // users who signed in here before
   // Refresh a little before exp, as Amplify does, so a token does not expire in flight.
   const EXPIRY_MARGIN_SECONDS = 5;
   // Amplify's CookieStorage keeps its cookies a year by default.
@@ -41,11 +43,35 @@
     return el;
   }
 
-  function field(label, name, type, extra) {
+  function field(label, name, type, extra, hint) {
     const id = 'f-' + name;
+    const attrs = Object.assign({ id, name, type, required: true }, extra || {});
+    if (hint) attrs['aria-describedby'] = id + '-hint';
     return h('div', { class: 'field' },
       h('label', { for: id }, label),
-      h('input', Object.assign({ id, name, type, required: true }, extra || {})));
+      h('input', attrs),
+      hint ? h('p', { class: 'hint', id: id + '-hint' }, hint) : null);
+  }
+
+  // passwordField is a field for a new password, stating the pool's policy (when the stack knows
+  // it) before the user types.
+  function passwordField(label) {
+    const p = config.passwordPolicy;
+    const extra = { autocomplete: 'new-password' };
+    if (p && p.MinimumLength) extra.minlength = String(p.MinimumLength);
+    return field(label, 'password', 'password', extra, p ? policyText(p) : null);
+  }
+
+  // policyText says a password policy in a sentence, e.g. "At least 8 characters, with a
+  // lowercase letter, an uppercase letter, a number and a symbol."
+  function policyText(p) {
+    const needs = [];
+    if (p.RequireLowercase) needs.push('a lowercase letter');
+    if (p.RequireUppercase) needs.push('an uppercase letter');
+    if (p.RequireNumbers) needs.push('a number');
+    if (p.RequireSymbols) needs.push('a symbol such as - ! or @');
+    const list = needs.length > 1 ? needs.slice(0, -1).join(', ') + ' and ' + needs[needs.length - 1] : needs.join('');
+    return 'At least ' + (p.MinimumLength || 1) + ' characters' + (list ? ', with ' + list : '') + '.';
   }
 
   function show(viewName, ...children) {
@@ -157,9 +183,11 @@
         if (context === 'signin') return 'Incorrect username or password.';
         return 'There is no account with that username.';
       case 'InvalidPasswordException':
-        // cognito-local answers a wrong password with this; Cognito with NotAuthorizedException.
+        // cognito-local on its own answers a wrong password with this (Cognito, and the local stack,
+        // with NotAuthorizedException).
         if (context === 'signin') return 'Incorrect username or password.';
-        return 'That password does not meet the password policy' + (err.message && err.message !== 'Invalid password' ? ': ' + err.message : '.');
+        // Cognito says which rule failed: "Password did not conform with policy: Password not long enough".
+        return 'Choose another password. ' + (err.message && err.message !== 'Invalid password' ? err.message + '.' : 'It does not meet the password policy.');
       case 'UserNotConfirmedException':
         return 'This account is not confirmed yet. Enter the code we sent when you signed up.';
       case 'CodeMismatchException':
@@ -179,9 +207,8 @@
       case 'NetworkError':
       case 'NoEndpoint':
         return err.message;
-      case 'Unsupported': // cognito-local's answer to an action it lacks, e.g. ResendConfirmationCode
-        return 'The identity provider cannot do that: ' + (err.message || 'unsupported') +
-          (context === 'resend' ? '. The code sent at sign-up still works (see the outbox).' : '.');
+      case 'Unsupported': // cognito-local's answer to an action it lacks
+        return 'The identity provider cannot do that: ' + (err.message || 'unsupported') + '.';
       default:
         return (err.message || 'Something went wrong') + ' (' + err.code + ')';
     }
@@ -429,6 +456,25 @@
     }
   }
 
+  // welcome greets a user who has just signed in: "Welcome" the first time in this browser,
+  // "Welcome back" after; later visits to the feed say "Home".
+  function welcome(user) {
+    const name = user.name || user.sub;
+    const justSignedIn = sessionStorage.getItem(SIGNED_IN_KEY) === name;
+    sessionStorage.removeItem(SIGNED_IN_KEY);
+    if (!justSignedIn) return 'Home, signed in as ' + name;
+    let known = [];
+    try {
+      known = JSON.parse(localStorage.getItem(KNOWN_USERS_KEY) || '[]');
+    } catch (e) {
+      known = [];
+    }
+    if (!Array.isArray(known)) known = [];
+    if (known.includes(name)) return 'Welcome back, ' + name;
+    localStorage.setItem(KNOWN_USERS_KEY, JSON.stringify(known.concat(name).slice(-50)));
+    return 'Welcome, ' + name;
+  }
+
   async function feedView() {
     const { section, r } = await load('feed', 'Home', 'Loading the feed…', HOME_API);
     if (!r) return;
@@ -442,7 +488,7 @@
     section.dataset.authStatus = b.auth_status;
     section.dataset.sub = user ? user.sub : '';
     section.replaceChildren(
-      h('h1', {}, user ? 'Welcome back, ' + (user.name || user.sub) : 'Home'),
+      h('h1', {}, user ? welcome(user) : 'Home'),
       h('p', { class: 'lead', id: 'feed-who' }, user
         ? 'You are signed in. Your private items are shown first; nobody else sees them.'
         : ['You are browsing anonymously: this is the public feed. ', h('a', { href: '#/signin' }, 'Sign in'), ' to see your own items.']),
@@ -481,18 +527,61 @@
   }
 
   // onSubmit runs action when form is submitted, with the form busy meanwhile. A Cognito error is
-  // shown as a sentence for the page's context, with the link that linkFor(err), if given, offers.
-  function onSubmit(form, context, action, linkFor) {
-    form.addEventListener('submit', (ev) => {
+  // shown as a sentence for the page's context, with the link that linkFor(err), if given, offers;
+  // the focus then goes back into the form (busy's disabled controls dropped it), to the field the
+  // error is about (fieldFor(err), a name) or else the one the user was in. The message goes away
+  // as soon as the user changes something.
+  function onSubmit(form, context, action, linkFor, fieldFor) {
+    form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      busy(form, async () => {
+      const was = document.activeElement && form.contains(document.activeElement) ? document.activeElement.name : null;
+      let failed = null;
+      await busy(form, async () => {
         try {
           await action();
         } catch (err) {
+          failed = err;
           status('error', explain(err, context), err.code, linkFor ? linkFor(err) : null);
         }
       });
+      if (!failed || !document.contains(form)) return;
+      const name = (fieldFor && fieldFor(failed)) || was;
+      const target = (name && form.elements[name]) || form.querySelector('input:not([type=hidden])');
+      if (target && target.focus) {
+        target.focus();
+        if (target.select && target.type !== 'submit') target.select();
+      }
     });
+    form.addEventListener('input', () => {
+      if (document.getElementById('status').dataset.kind === 'error') status(null);
+    });
+  }
+
+  // fieldOf names the field a Cognito error is about, for onSubmit's focus.
+  function fieldOf(err) {
+    switch (err.code) {
+      case 'NotAuthorizedException':
+      case 'InvalidPasswordException':
+        return 'password';
+      case 'CodeMismatchException':
+      case 'ExpiredCodeException':
+        return 'code';
+      case 'UserNotFoundException':
+      case 'UsernameExistsException':
+        return 'username';
+      default:
+        return null;
+    }
+  }
+
+  // codeSent is the message after a code was sent: where it went, note (if any) and, in the local
+  // stack, that it is in the outbox, with a link to the user's codes there.
+  function codeSent(what, details, username, note) {
+    const text = what + sentTo(details) + '.' + (note ? ' ' + note : '');
+    if (!config.outboxUrl) return [text, null];
+    const link = h('a', { href: config.outboxUrl + '?user=' + encodeURIComponent(username), target: '_blank', rel: 'noopener', id: 'outbox-link' },
+      'Open the outbox');
+    return [text + ' This demo sends no email or SMS: the code is in the outbox, newest last.', link];
   }
 
   function usernameLink(route, username, text, id) {
@@ -504,9 +593,11 @@
   }
 
   function signInView(params) {
+    // Arriving with a username (after confirming or resetting), the password is what is left.
+    const known = params.get('username') || '';
     const form = h('form', { id: 'signin-form' },
-      field('Username', 'username', 'text', { autocomplete: 'username', value: params.get('username') || '', autofocus: true }),
-      field('Password', 'password', 'password', { autocomplete: 'current-password' }),
+      field('Username', 'username', 'text', { autocomplete: 'username', value: known, autofocus: !known }),
+      field('Password', 'password', 'password', { autocomplete: 'current-password', autofocus: !!known }),
       h('button', { type: 'submit', id: 'signin-submit' }, 'Sign in'),
       h('p', { class: 'links' }, h('a', { href: '#/forgot' }, 'Forgot your password?'), ' · ', h('a', { href: '#/signup' }, 'Create an account')));
     const username = () => form.username.value.trim();
@@ -521,7 +612,7 @@
       if (err.code === 'UserNotConfirmedException') return usernameLink('confirm', username(), 'Confirm your account', 'confirm-link');
       if (err.code === 'PasswordResetRequiredException') return usernameLink('forgot', username(), 'Reset it');
       return null;
-    });
+    }, (err) => (err.code === 'UserNotFoundException' ? 'password' : fieldOf(err)));
     show('signin', h('h1', {}, 'Sign in'), form);
   }
 
@@ -530,6 +621,7 @@
     if (out.AuthenticationResult) {
       saveSession(out.AuthenticationResult, username);
       sessionStorage.removeItem(PENDING_KEY);
+      sessionStorage.setItem(SIGNED_IN_KEY, session().username);
       status('ok', 'Signed in as ' + session().username + '.');
       renderWho();
       go('#/');
@@ -544,7 +636,8 @@
         session: out.Session || 'cognito-local-sent-no-session',
         destination: p.CODE_DELIVERY_DESTINATION || '',
       }));
-      status('info', 'We sent a code by SMS' + sentTo({ Destination: p.CODE_DELIVERY_DESTINATION }) + '.');
+      const [text, link] = codeSent('We sent a code by SMS', { Destination: p.CODE_DELIVERY_DESTINATION }, p.USER_ID_FOR_SRP || username);
+      status('info', text, null, link);
       go('#/mfa');
       return;
     }
@@ -570,7 +663,7 @@
         ChallengeResponses: { USERNAME: pending.username, SMS_MFA_CODE: form.code.value.trim() },
       });
       afterAuth(out, pending.username);
-    });
+    }, null, fieldOf);
     show('mfa', h('h1', {}, 'SMS code'), form);
   }
 
@@ -581,7 +674,7 @@
       h('div', { class: 'field' },
         h('label', { for: 'f-phone' }, 'Phone (optional, for SMS codes)'),
         h('input', { id: 'f-phone', name: 'phone', type: 'tel', autocomplete: 'tel', placeholder: '+15555550100' })),
-      field('Password', 'password', 'password', { autocomplete: 'new-password', minlength: '8' }),
+      passwordField('Password'),
       h('button', { type: 'submit', id: 'signup-submit' }, 'Create account'),
       h('p', { class: 'links' }, 'Already have an account? ', h('a', { href: '#/signin' }, 'Sign in')));
     const username = () => form.username.value.trim();
@@ -599,9 +692,10 @@
         go('#/signin?username=' + encodeURIComponent(username()));
         return;
       }
-      status('info', 'Account created. We sent a confirmation code' + sentTo(out.CodeDeliveryDetails) + '.');
+      const [text, link] = codeSent('Account created. We sent a confirmation code', out.CodeDeliveryDetails, username());
+      status('info', text, null, link);
       go('#/confirm?username=' + encodeURIComponent(username()));
-    }, (err) => (err.code === 'UsernameExistsException' ? usernameLink('signin', username(), 'Sign in') : null));
+    }, (err) => (err.code === 'UsernameExistsException' ? usernameLink('signin', username(), 'Sign in') : null), fieldOf);
     show('signup', h('h1', {}, 'Create an account'), form);
   }
 
@@ -616,7 +710,7 @@
       await cognito('ConfirmSignUp', { ClientId: config.clientId, Username: username, ConfirmationCode: form.code.value.trim() });
       status('ok', 'Your account is confirmed. Sign in.');
       go('#/signin?username=' + encodeURIComponent(username));
-    });
+    }, null, fieldOf);
     show('confirm', h('h1', {}, 'Confirm your account'), form);
   }
 
@@ -628,7 +722,10 @@
     }
     try {
       const out = await cognito('ResendConfirmationCode', { ClientId: config.clientId, Username: username });
-      status('info', 'We sent a new code' + sentTo(out.CodeDeliveryDetails) + '.');
+      const [text, link] = codeSent('We sent a new code', out.CodeDeliveryDetails, username, 'The code before it no longer works.');
+      status('info', text, null, link);
+      form.code.value = '';
+      form.code.focus();
     } catch (err) {
       status('error', explain(err, 'resend'), err.code);
     }
@@ -643,9 +740,10 @@
     onSubmit(form, 'forgot', async () => {
       const username = form.username.value.trim();
       const out = await cognito('ForgotPassword', { ClientId: config.clientId, Username: username });
-      status('info', 'We sent a code' + sentTo(out.CodeDeliveryDetails) + '.');
+      const [text, link] = codeSent('We sent a code', out.CodeDeliveryDetails, username);
+      status('info', text, null, link);
       go('#/reset?username=' + encodeURIComponent(username));
-    });
+    }, null, fieldOf);
     show('forgot', h('h1', {}, 'Forgot your password?'), form);
   }
 
@@ -653,7 +751,7 @@
     const form = h('form', { id: 'reset-form' },
       field('Username', 'username', 'text', { autocomplete: 'username', value: params.get('username') || '' }),
       field('Code', 'code', 'text', { autocomplete: 'one-time-code', inputmode: 'numeric', autofocus: true }),
-      field('New password', 'password', 'password', { autocomplete: 'new-password', minlength: '8' }),
+      passwordField('New password'),
       h('button', { type: 'submit', id: 'reset-submit' }, 'Set new password'));
     onSubmit(form, 'reset', async () => {
       const username = form.username.value.trim();
@@ -663,7 +761,7 @@
       });
       status('ok', 'Your password is changed. Sign in with the new one.');
       go('#/signin?username=' + encodeURIComponent(username));
-    });
+    }, null, fieldOf);
     show('reset', h('h1', {}, 'Reset your password'), form);
   }
 
