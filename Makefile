@@ -23,10 +23,10 @@ deps:
 # missing). The runs go through cmd/testsummary, which prints go test's usual per-package lines and,
 # at the end, every failed and every skipped test with its reason and "N passed, N failed, N skipped".
 # With COGNITO_AUTHZ_REQUIRE_ENVOY=1 (CI) a test that needs a missing tool fails, and any skip at all
-# fails the run. extauthz/wire runs a second time without the tag: the codec's fallback. Three
-# modules: the product (.), the local stack and its end-to-end tests (testenv), deploy. testenv's
-# packages get 30 minutes, not go test's 10: on a fresh machine its container tests first build
-# the base images and both Dockerfile targets, and they take turns on the compose stack.
+# fails the run. extauthz/internal/authz runs a second time without the tag: the codec's fallback.
+# Three modules: the product (.), the local stack and its end-to-end tests (testenv), deploy.
+# testenv's packages get 30 minutes, not go test's 10: on a fresh machine its container tests first
+# build the base images and both Dockerfile targets, and they take turns on the compose stack.
 TEST_SUMMARY_FLAGS := $(if $(filter 1,$(COGNITO_AUTHZ_REQUIRE_ENVOY)),-fail-on-skip)
 test: deps
 	go vet -tags $(TAGS) ./...
@@ -35,7 +35,7 @@ test: deps
 	set -o pipefail; { \
 	  rc=0; \
 	  go test -tags $(TAGS) -count=1 -json ./... || rc=1; \
-	  go test -count=1 -json ./extauthz/wire || rc=1; \
+	  go test -count=1 -json ./extauthz/internal/authz || rc=1; \
 	  (cd testenv && go test -tags $(TAGS) -count=1 -timeout 30m -json ./...) || rc=1; \
 	  (cd deploy && go test -count=1 -json ./...) || rc=1; \
 	  exit $$rc; \

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/runner"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 )
 
 // checkConfig validates the configuration as serve would build it, and prints the effective
@@ -16,12 +16,12 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	// Building the service (it binds and fetches nothing) catches what only the packages that do
 	// the work can judge.
-	if _, err := runner.New(cfg, nil); err != nil {
+	if _, err := extauthz.NewService(cfg, nil); err != nil {
 		reportConfigError(stderr, "check-config", err)
 		return exitBadArgs
 	}
 	// Valid but probably a mistake: said on stderr, and the configuration still passes.
-	for _, w := range cfg.PolicyConfig().Warnings() {
+	for _, w := range cfg.Policy.Warnings() {
 		fmt.Fprintf(stderr, "cognito-authz check-config: warning: %s\n", w)
 	}
 	eff, err := cfg.Effective()

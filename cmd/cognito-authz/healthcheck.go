@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 )
 
 // healthcheck probes grpc.health.v1 once, for containers without a shell or grpc_health_probe.
@@ -85,9 +85,9 @@ func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) i
 // defaultHealthcheckAddr is the default listen address's port on loopback: where a container's
 // own service answers when started with the defaults.
 func defaultHealthcheckAddr() string {
-	_, port, err := net.SplitHostPort(config.Default().Listen)
+	_, port, err := net.SplitHostPort(extauthz.DefaultConfig().Listen)
 	if err != nil {
-		panic("config.Default().Listen is not host:port: " + err.Error())
+		panic("extauthz.DefaultConfig().Listen is not host:port: " + err.Error())
 	}
 	return net.JoinHostPort("127.0.0.1", port)
 }

@@ -7,12 +7,12 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 )
 
 // newLogger logs to w at the configured level, JSON by default. It does not sample: at debug
 // level every decision has its line.
-func newLogger(l config.Log, w io.Writer) (*zap.Logger, error) {
+func newLogger(l extauthz.Log, w io.Writer) (*zap.Logger, error) {
 	level, err := zapcore.ParseLevel(l.Level)
 	if err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 )
 
 // version is set at build time: go build -ldflags "-X main.version=1.2.3".
@@ -113,7 +113,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
 }
 
 // resolveConfig reads the file and flags; on error it reports every problem and returns nil.
-func resolveConfig(o *config.Overrides, command string, stderr io.Writer) *config.Config {
+func resolveConfig(o *extauthz.Overrides, command string, stderr io.Writer) *extauthz.Config {
 	cfg, err := o.Resolve()
 	if err != nil {
 		reportConfigError(stderr, command, err)

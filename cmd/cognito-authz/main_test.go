@@ -20,8 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/runner"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
@@ -202,12 +201,12 @@ func TestCheckConfig(t *testing.T) {
 				return
 			}
 			// What is printed is the effective configuration, and loads back as it is.
-			printed, err := config.Parse([]byte(r.stdout))
+			printed, err := extauthz.ParseConfig([]byte(r.stdout))
 			if err != nil {
 				t.Fatalf("printed configuration does not load: %v\n%s", err, r.stdout)
 			}
 			fs := newFlagSet("check-config", "", io.Discard)
-			o := config.BindFlags(fs)
+			o := extauthz.BindFlags(fs)
 			o.BindServeFlags(fs)
 			if err := fs.Parse(tt.args); err != nil {
 				t.Fatal(err)
@@ -292,7 +291,7 @@ func TestHealthcheck(t *testing.T) {
 		wantStdout string
 	}{
 		{name: "serving", args: []string{"--addr", ready.GRPCAddr().String()}, wantStdout: "SERVING\n"},
-		{name: "serving, by service name", args: []string{"--addr", ready.GRPCAddr().String(), "--service", runner.AuthorizationService}, wantStdout: "SERVING\n"},
+		{name: "serving, by service name", args: []string{"--addr", ready.GRPCAddr().String(), "--service", extauthz.AuthorizationService}, wantStdout: "SERVING\n"},
 		{name: "keys not loaded", args: []string{"--addr", notReady.GRPCAddr().String()}, wantCode: 1, wantStdout: "NOT_SERVING\n"},
 		{name: "nothing listening", args: []string{"--addr", closedAddr, "--timeout", "5s"}, wantCode: 1},
 	}
@@ -307,12 +306,12 @@ func TestHealthcheck(t *testing.T) {
 }
 
 // startService runs the service in-process against pool, on loopback ports the kernel picks.
-func startService(t *testing.T, pool *pool) *runner.Runner {
+func startService(t *testing.T, pool *pool) *extauthz.Service {
 	t.Helper()
-	cfg := config.Default()
+	cfg := extauthz.DefaultConfig()
 	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Issuers = []config.Issuer{{Issuer: pool.IssuerURL(), JWKSURL: pool.JWKSURL(), ClientIDs: []string{testClientID}, TokenUse: "access"}}
-	r, err := runner.New(cfg, nil)
+	cfg.Issuers = []extauthz.Issuer{{Issuer: pool.IssuerURL(), JWKSURL: pool.JWKSURL(), ClientIDs: []string{testClientID}, TokenUse: "access"}}
+	r, err := extauthz.NewService(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

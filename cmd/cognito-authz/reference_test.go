@@ -11,10 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/metrics"
-	"github.com/cognito-authz/cognito-authz/extauthz/reason"
-	"github.com/cognito-authz/cognito-authz/extauthz/runner"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 )
 
 // referencePath is the user reference every name below must appear in.
@@ -23,8 +20,8 @@ const referencePath = "../../docs/reference.md"
 // TestReferenceNamesEverything fails when the code defines a name users meet that
 // docs/reference.md does not name, in the section where a user would look for it: every
 // subcommand and each of its flags (read from the flag sets, through COMMAND -h), every key of the
-// configuration file (the yaml tags of config.Config), every reason code (reason.All), every check
-// result (metrics.Results) and every metric the service registers (the registry's descriptors). A
+// configuration file (the yaml tags of extauthz.Config), every reason code (extauthz.ReasonCodes), every check
+// result (extauthz.Results) and every metric the service registers (the registry's descriptors). A
 // name is named when it appears in backquotes: `--listen`, `jwks.max_bytes`, `expired`,
 // `cognito_authz_checks_total`. New flags, keys, reasons and metrics are found by themselves; only
 // the reference needs writing.
@@ -51,7 +48,7 @@ func TestReferenceNamesEverything(t *testing.T) {
 
 	t.Run("configuration keys", func(t *testing.T) {
 		file := section(t, ref, "Configuration file")
-		keys := yamlKeys(reflect.TypeFor[config.Config](), "")
+		keys := yamlKeys(reflect.TypeFor[extauthz.Config](), "")
 		if len(keys) < 20 {
 			t.Fatalf("found only %d configuration keys: %v", len(keys), keys)
 		}
@@ -64,7 +61,7 @@ func TestReferenceNamesEverything(t *testing.T) {
 
 	t.Run("reason codes", func(t *testing.T) {
 		reasons := section(t, ref, "Reason codes")
-		for _, code := range reason.All {
+		for _, code := range extauthz.ReasonCodes {
 			if !named(reasons, string(code)) {
 				t.Errorf("reason code %s is not in the reference's Reason codes section", code)
 			}
@@ -73,7 +70,7 @@ func TestReferenceNamesEverything(t *testing.T) {
 
 	t.Run("results", func(t *testing.T) {
 		results := section(t, ref, "Results")
-		for _, r := range metrics.Results {
+		for _, r := range extauthz.Results {
 			if !named(results, string(r)) {
 				t.Errorf("result %s is not in the reference's Results section", r)
 			}
@@ -174,9 +171,9 @@ func yamlKeys(typ reflect.Type, prefix string) []string {
 // labelled metric is there before it has any series).
 func metricNames(t *testing.T) []string {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Issuers = []config.Issuer{{UserPoolID: "us-east-1_X", ClientIDs: []string{"abc"}, TokenUse: "access"}}
-	r, err := runner.New(cfg, nil)
+	cfg := extauthz.DefaultConfig()
+	cfg.Issuers = []extauthz.Issuer{{UserPoolID: "us-east-1_X", ClientIDs: []string{"abc"}, TokenUse: "access"}}
+	r, err := extauthz.NewService(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/runner"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 )
 
 // serve runs the service until ctx ends, then shuts down gracefully within a bound.
@@ -26,7 +25,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitBadArgs
 	}
 	defer func() { _ = log.Sync() }()
-	r, err := runner.New(cfg, log)
+	r, err := extauthz.NewService(cfg, log)
 	if err != nil {
 		reportConfigError(stderr, "serve", err)
 		return exitBadArgs
@@ -35,7 +34,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	r.EnableReload(runner.Reloading{Load: flags.ResolveData, File: flags.ConfigFile, Signals: hup})
+	r.EnableReload(extauthz.Reloading{Load: flags.ResolveData, File: flags.ConfigFile, Signals: hup})
 	err = r.Run(ctx)
 	if ctx.Err() != nil {
 		// Stopped by a signal: that is success, even if the bound cut in-flight checks off.
@@ -51,9 +50,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 // serveConfig parses serve's flags and resolves the configuration they and the file describe.
 // check-config calls it too, so that it judges exactly what serve would run. ok is false when the
 // command must exit with code; the problem has then been reported on stderr.
-func serveConfig(command string, args []string, stderr io.Writer) (cfg *config.Config, o *config.Overrides, code int, ok bool) {
+func serveConfig(command string, args []string, stderr io.Writer) (cfg *extauthz.Config, o *extauthz.Overrides, code int, ok bool) {
 	fs := newFlagSet(command, "[flags]", stderr)
-	o = config.BindFlags(fs)
+	o = extauthz.BindFlags(fs)
 	o.BindServeFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return nil, nil, code, false

@@ -17,8 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/runner"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/internal/poll"
 	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 )
@@ -38,12 +37,12 @@ type authzServer interface {
 // readyWait is how long a started cognito-authz has to load its keys.
 const readyWait = 30 * time.Second
 
-type inProcessAuthz struct{ r *runner.Runner }
+type inProcessAuthz struct{ r *extauthz.Service }
 
 // startAuthzInProcess runs cognito-authz for cfg inside this process, its warnings and errors
 // written to logs, and returns once it is ready.
-func startAuthzInProcess(ctx context.Context, cfg *config.Config, logs io.Writer) (authzServer, error) {
-	r, err := runner.New(cfg, warnLogger(logs))
+func startAuthzInProcess(ctx context.Context, cfg *extauthz.Config, logs io.Writer) (authzServer, error) {
+	r, err := extauthz.NewService(cfg, warnLogger(logs))
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +92,7 @@ func (a *processAuthz) Process() (Process, bool) {
 // startAuthzProcess runs `bin serve` for cfg in a process of its own with GOMAXPROCS=procs (Go's
 // default when procs is 0), its output written to logs, and returns once it is ready. It picks
 // cfg's listen addresses.
-func startAuthzProcess(ctx context.Context, bin string, procs int, cfg *config.Config, logs io.Writer) (authzServer, error) {
+func startAuthzProcess(ctx context.Context, bin string, procs int, cfg *extauthz.Config, logs io.Writer) (authzServer, error) {
 	// The service's flags have no cache size; a file carries the whole configuration instead.
 	ports, err := childproc.FreeAddrs(3)
 	if err != nil {

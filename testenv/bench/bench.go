@@ -1,4 +1,4 @@
-// Package bench drives the side-by-side benchmark of issue #6: the same token mix, sent by vegeta
+// Package bench drives the side-by-side benchmark (docs/performance.md): the same token mix, sent by vegeta
 // to several setups in turn (Envoy with no auth, with its own jwt_authn filter, with cognito-authz),
 // first at a fixed rate and then flat out, and reports requests per second, latency percentiles
 // and errors for each. Run starts nothing: it is given base URLs, so it can measure any stack that
@@ -27,7 +27,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
-// The setups of issue #6, by the names its JSON uses.
+// The three setups every run has, by the names its JSON uses.
 const (
 	NoAuth       = "no-auth"
 	JWTAuthn     = "jwt_authn"

@@ -14,7 +14,7 @@ import (
 )
 
 // Targets for cognito-authz against jwt_authn, through Envoy, in the same run: throughput and p99
-// from issue #6, Envoy's CPU per request flat out from issue #13.
+// from docs/performance.md, Envoy's CPU per request flat out.
 const (
 	MinThroughputRatio = 0.9  // cognito-authz req/s at least this times jwt_authn's
 	MaxP99Ratio        = 1.3  // cognito-authz p99 at most this times jwt_authn's
@@ -25,7 +25,7 @@ const (
 // costs side by side.
 const EnvoyProcess = "envoy"
 
-// Report is the outcome of a run. Its JSON is the shape issue #6 asks for: "setups" holds the
+// Report is the outcome of a run. Its JSON has a fixed shape: "setups" holds the
 // flat-out figures; the fixed-rate ones and how the run was made sit beside it.
 type Report struct {
 	Setups    []Result        `json:"setups"`
@@ -74,7 +74,7 @@ type Method struct {
 	Authz           string   `json:"authz,omitempty"` // how cognito-authz ran: in the bench process or its own
 }
 
-// Result is one setup in one phase. The JSON has exactly the keys issue #6 names.
+// Result is one setup in one phase. The JSON has exactly these keys.
 type Result struct {
 	Name string `json:"name"`
 	// RPS counts successful (2xx) answers per second of the time the setup was measured.

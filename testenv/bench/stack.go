@@ -11,9 +11,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/policy"
-	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/edge"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
@@ -21,7 +19,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
 )
 
-// The setups a Stack adds on request, beside issue #6's three, by the names its JSON uses.
+// The setups a Stack adds on request, beside the three every run has, by the names its JSON uses.
 const (
 	// ExtAuthzFloor is the ext_authz round trip with no token work: Envoy's ext_authz to a second
 	// cognito-authz whose every route is auth: off. It is the least any ext_authz service costs.
@@ -131,7 +129,7 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 		s.Tokens, s.subs = append(s.Tokens, tok), append(s.subs, u.Sub)
 	}
 
-	startAuthz := func(cfg *config.Config) (authzServer, error) {
+	startAuthz := func(cfg *extauthz.Config) (authzServer, error) {
 		if o.AuthzBinary != "" {
 			return startAuthzProcess(ctx, o.AuthzBinary, o.AuthzProcs, cfg, o.Logs)
 		}
@@ -156,7 +154,7 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 	}
 	if o.Floor {
 		cfg := authzConfig(is, o.Users)
-		cfg.Policy.Rules = []config.Rule{{PathPrefix: "/", Auth: policy.AuthOff}}
+		cfg.Policy.Rules = []extauthz.Rule{{PathPrefix: "/", Auth: extauthz.AuthOff}}
 		if s.floor, err = startAuthz(cfg); err != nil {
 			return fmt.Errorf("%s: %w", ExtAuthzFloor, err)
 		}
@@ -197,11 +195,11 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 
 // authzConfig is the service's configuration for the bench issuer: the defaults otherwise, with
 // room in the verified-token cache for every user, as a deployment sized for its users would have.
-func authzConfig(is *issuer.Issuer, users int) *config.Config {
-	cfg := config.Default()
+func authzConfig(is *issuer.Issuer, users int) *extauthz.Config {
+	cfg := extauthz.DefaultConfig()
 	cfg.Listen, cfg.AdminListen, cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Issuers = []config.Issuer{{Issuer: is.IssuerURL(), JWKSURL: is.JWKSURL(),
-		ClientIDs: []string{stackClientID}, TokenUse: verifier.TokenUseAccess}}
+	cfg.Issuers = []extauthz.Issuer{{Issuer: is.IssuerURL(), JWKSURL: is.JWKSURL(),
+		ClientIDs: []string{stackClientID}, TokenUse: extauthz.TokenUseAccess}}
 	cfg.Cache.MaxEntries = max(cfg.Cache.MaxEntries, 2*users)
 	return cfg
 }

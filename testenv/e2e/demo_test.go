@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/cognitoapi"
 	"github.com/cognito-authz/cognito-authz/testenv/cognitolocal"
@@ -174,7 +174,7 @@ func TestAWSSetup(t *testing.T) {
 	}
 	is := cfg.Issuers
 	if len(is) != 1 || is[0].UserPoolID != "eu-west-1_AbCdEf123" || is[0].Issuer != "" || is[0].JWKSURL != "" ||
-		len(is[0].ClientIDs) != 1 || is[0].ClientIDs[0] != "webclient" || is[0].TokenUse != verifier.TokenUseAny {
+		len(is[0].ClientIDs) != 1 || is[0].ClientIDs[0] != "webclient" || is[0].TokenUse != extauthz.TokenUseAny {
 		t.Errorf("issuers %+v, want the pool by id (keys from AWS), client webclient, both token kinds", is)
 	}
 	if !cfg.TokenSources.AmplifyCookies {

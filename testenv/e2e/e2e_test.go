@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/policy"
-	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/internal/poll"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
@@ -128,7 +126,7 @@ func TestValidTokensSetIdentityHeaders(t *testing.T) {
 }
 
 func TestIssuerConfiguredForIDTokensOnly(t *testing.T) {
-	s := startStack(t, func(c *config.Config) { c.Issuers[0].TokenUse = verifier.TokenUseID })
+	s := startStack(t, func(c *extauthz.Config) { c.Issuers[0].TokenUse = extauthz.TokenUseID })
 	carol := user(t, s.Issuer, "carol", "admin")
 
 	a := get(t, s, backend.AdminPath, e2e.Bearer(s.Issuer.MustMint(t, issuer.TokenSpec{Use: issuer.ID, Username: "carol"})))
@@ -297,7 +295,7 @@ func TestServiceStoppedMeans503NeverThrough(t *testing.T) {
 
 func TestKeysKeepWorkingWhenTheKeyEndpointGoesDown(t *testing.T) {
 	// Refresh often, so the service is seen failing to refetch before the tokens are sent.
-	s := startStack(t, func(c *config.Config) {
+	s := startStack(t, func(c *extauthz.Config) {
 		c.JWKS.RefreshInterval = 20 * time.Millisecond
 		c.JWKS.MinRefetchInterval = 20 * time.Millisecond
 	})
@@ -366,7 +364,7 @@ func TestStalledKeyEndpointGetsAnAnswerInTime(t *testing.T) {
 	t.Cleanup(keys.Close)
 	s := startStackWith(t, e2e.Options{
 		AuthzTimeout: stalledKeysAuthzTimeout,
-		Configure: func(c *config.Config) {
+		Configure: func(c *extauthz.Config) {
 			keysURL = c.Issuers[0].JWKSURL
 			c.Issuers[0].JWKSURL = keys.URL
 			c.JWKS.MinRefetchInterval = time.Millisecond // every unknown kid may refetch
@@ -412,10 +410,10 @@ func TestStalledKeyEndpointGetsAnAnswerInTime(t *testing.T) {
 // of group ops, or reaches the app only as /healthz. Envoy resolves dot segments itself; ";"
 // parameters and encoded forms it passes on are cognito-authz's to judge.
 func TestAdminPathSpellingsThroughEnvoy(t *testing.T) {
-	s := startStack(t, func(cfg *config.Config) {
+	s := startStack(t, func(cfg *extauthz.Config) {
 		cfg.Policy.Rules = append(cfg.Policy.Rules,
-			config.Rule{PathPrefix: backend.AdminPath, Auth: policy.AuthRequired, GroupsAny: []string{"admin"}},
-			config.Rule{PathPrefix: backend.OpsPath, Auth: policy.AuthRequired, GroupsAny: []string{"ops"}})
+			extauthz.Rule{PathPrefix: backend.AdminPath, Auth: extauthz.AuthRequired, GroupsAny: []string{"admin"}},
+			extauthz.Rule{PathPrefix: backend.OpsPath, Auth: extauthz.AuthRequired, GroupsAny: []string{"ops"}})
 	})
 	user(t, s.Issuer, "olivia", "ops")
 	opsToken := e2e.Bearer(s.Issuer.MustMint(t, issuer.TokenSpec{Username: "olivia"}))

@@ -10,7 +10,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
@@ -24,7 +24,7 @@ const testAuthzTimeout = "5s"
 // startStack starts the local stack for one test (skipped with -short, and when there is no
 // Envoy; see envoyproc.RequireEnvoy) and stops it when the test ends, printing Envoy's log if the
 // test failed. configure, when not nil, adjusts cognito-authz's configuration.
-func startStack(t *testing.T, configure func(*config.Config)) *e2e.Stack {
+func startStack(t *testing.T, configure func(*extauthz.Config)) *e2e.Stack {
 	t.Helper()
 	return startStackWith(t, e2e.Options{Configure: configure})
 }

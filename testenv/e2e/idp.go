@@ -4,8 +4,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 	"github.com/cognito-authz/cognito-authz/testenv/webapp"
 )
@@ -56,7 +55,7 @@ type AWSPool struct {
 }
 
 // Region is the pool's region, from its id.
-func (p AWSPool) Region() string { return verifier.RegionOf(p.UserPoolID) }
+func (p AWSPool) Region() string { return extauthz.RegionOf(p.UserPoolID) }
 
 // Endpoint is the region's Cognito user-pool API, which the web app calls cross-origin (Cognito
 // answers CORS itself).
@@ -79,12 +78,12 @@ func (p AWSPool) Check() error {
 
 // AWSSetup is what the stack tells cognito-authz and the web app about a real pool, and the
 // stack's Info but for AppURL. It needs no network: a test checks it where AWS cannot be reached.
-func AWSSetup(p AWSPool) (*config.Config, webapp.Config, Info, error) {
+func AWSSetup(p AWSPool) (*extauthz.Config, webapp.Config, Info, error) {
 	if err := p.Check(); err != nil {
 		return nil, webapp.Config{}, Info{}, err
 	}
 	cfg := DemoConfig("", "")
-	cfg.Issuers = []config.Issuer{{UserPoolID: p.UserPoolID, ClientIDs: []string{p.ClientID}, TokenUse: verifier.TokenUseAny}}
+	cfg.Issuers = []extauthz.Issuer{{UserPoolID: p.UserPoolID, ClientIDs: []string{p.ClientID}, TokenUse: extauthz.TokenUseAny}}
 	issuer := strings.TrimSuffix(p.Endpoint(), "/") + "/" + p.UserPoolID
 	web := webapp.Config{IdP: IdPAWS, Region: p.Region(), UserPoolID: p.UserPoolID, ClientID: p.ClientID, Endpoint: p.Endpoint()}
 	info := Info{IdP: IdPAWS, IdPEndpoint: p.Endpoint(), Region: p.Region(), UserPoolID: p.UserPoolID,

@@ -7,8 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
@@ -57,16 +56,16 @@ func TestMotoTokensThroughEnvoy(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		tokenUse verifier.TokenUse
+		tokenUse extauthz.TokenUse
 	}{
-		{"either token kind", verifier.TokenUseAny},
-		{"access tokens only", verifier.TokenUseAccess},
-		{"ID tokens only", verifier.TokenUseID},
+		{"either token kind", extauthz.TokenUseAny},
+		{"access tokens only", extauthz.TokenUseAccess},
+		{"ID tokens only", extauthz.TokenUseID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startStack(t, func(c *config.Config) {
-				c.Issuers = []config.Issuer{{
+			s := startStack(t, func(c *extauthz.Config) {
+				c.Issuers = []extauthz.Issuer{{
 					UserPoolID: pool.id,
 					JWKSURL:    moto.url + "/" + pool.id + "/.well-known/jwks.json",
 					ClientIDs:  []string{pool.clientID},
@@ -81,9 +80,9 @@ func TestMotoTokensThroughEnvoy(t *testing.T) {
 // checkMotoTokens sends the tokens of alice (group admin), bob (no group) and mallory (group
 // admin of another pool) through s, whose issuer is alice's and bob's pool and accepts tokenUse,
 // and checks what the app saw.
-func checkMotoTokens(t *testing.T, s *e2e.Stack, tokenUse verifier.TokenUse, alice, bob, mallory motoSignIn) {
-	access := tokenUse != verifier.TokenUseID
-	id := tokenUse != verifier.TokenUseAccess
+func checkMotoTokens(t *testing.T, s *e2e.Stack, tokenUse extauthz.TokenUse, alice, bob, mallory motoSignIn) {
+	access := tokenUse != extauthz.TokenUseID
+	id := tokenUse != extauthz.TokenUseAccess
 	const wrongUse = "wrong_token_use"
 	tests := []struct {
 		name     string

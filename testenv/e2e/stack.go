@@ -21,10 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/policy"
-	"github.com/cognito-authz/cognito-authz/extauthz/runner"
-	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/internal/poll"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/cognitolocal"
@@ -69,7 +66,7 @@ type Options struct {
 	Backend string
 	// Configure, when set, adjusts cognito-authz's configuration (DemoConfig for the local issuer)
 	// before it starts; it may replace the issuers, e.g. with another Cognito emulator's pool.
-	Configure func(*config.Config)
+	Configure func(*extauthz.Config)
 	// Logger receives cognito-authz's logs; default none.
 	Logger *zap.Logger
 	// ReadyTimeout bounds the wait for cognito-authz's keys and Envoy's start; default
@@ -81,17 +78,17 @@ type Options struct {
 // jwksURL, listening on free loopback ports: both token kinds of client ClientID are accepted,
 // also from Amplify's cookies (the web app's session, whichever IdP signs it in), auth is optional
 // unless Envoy's route says otherwise, and an invalid token is anonymous.
-func DemoConfig(issuerURL, jwksURL string) *config.Config {
-	cfg := config.Default()
+func DemoConfig(issuerURL, jwksURL string) *extauthz.Config {
+	cfg := extauthz.DefaultConfig()
 	cfg.Listen, cfg.AdminListen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Issuers = []config.Issuer{{
+	cfg.Issuers = []extauthz.Issuer{{
 		Issuer:    issuerURL,
 		JWKSURL:   jwksURL,
 		ClientIDs: []string{ClientID},
-		TokenUse:  verifier.TokenUseAny,
+		TokenUse:  extauthz.TokenUseAny,
 	}}
-	cfg.Policy.Default = policy.AuthOptional
-	cfg.Policy.InvalidToken = policy.InvalidTokenAnonymous
+	cfg.Policy.Default = extauthz.AuthOptional
+	cfg.Policy.InvalidToken = extauthz.InvalidTokenAnonymous
 	cfg.TokenSources.AmplifyCookies = true
 	return cfg
 }
@@ -107,11 +104,11 @@ type Stack struct {
 	// Web is what the web app is told about the identity provider.
 	Web webapp.Config
 	// Authz is cognito-authz, running in-process.
-	Authz *runner.Runner
+	Authz *extauthz.Service
 	// Envoy fronts the backend and asks Authz about every request but /healthz.
 	Envoy *envoyproc.Envoy
 	// Config is the configuration Authz runs.
-	Config *config.Config
+	Config *extauthz.Config
 
 	info            Info // but for the URLs Envoy's port decides
 	backendURL      string
@@ -169,7 +166,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if opts.Configure != nil {
 		opts.Configure(s.Config)
 	}
-	if s.Authz, err = runner.New(s.Config, opts.Logger); err != nil {
+	if s.Authz, err = extauthz.NewService(s.Config, opts.Logger); err != nil {
 		return s, fmt.Errorf("cognito-authz: %w", err)
 	}
 	if err := s.Authz.Start(ctx); err != nil {

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
 )
 
@@ -14,7 +14,7 @@ import (
 var composeConfig = filepath.Join("..", "..", "deploy", "compose", "cognito-authz.yaml")
 
 func TestDemoConfigIsTheComposeConfig(t *testing.T) {
-	file, err := config.Load(composeConfig)
+	file, err := extauthz.LoadConfig(composeConfig)
 	if errors.Is(err, fs.ErrNotExist) {
 		t.Skipf("%s is not in this tree", composeConfig)
 	}

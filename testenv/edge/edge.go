@@ -14,7 +14,7 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 )
 
@@ -127,7 +127,7 @@ func render(t *template.Template, p Params, dynamicFile string) ([]byte, error) 
 	data := templateData{Params: p, EnvoyVersion: envoyconf.EnvoyVersion, IdentityHeaders: envoyconf.IdentityHeaders,
 		IdentityPrefix: envoyconf.IdentityPrefix, OwnedHeaders: envoyconf.OwnedHeaders,
 		TraefikVersion: TraefikVersion, OwnedRegex: OwnedRegex(), DynamicFile: dynamicFile,
-		Nginx: nginxSizesFor(verifier.DefaultMaxTokenBytes)}
+		Nginx: nginxSizesFor(extauthz.DefaultMaxTokenBytes)}
 	if err := t.Execute(&b, data); err != nil {
 		return nil, fmt.Errorf("edge: render %s: %w", t.Name(), err)
 	}

@@ -21,10 +21,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/policy"
-	"github.com/cognito-authz/cognito-authz/extauthz/runner"
-	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/internal/poll"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/edge"
@@ -70,11 +67,11 @@ type world struct {
 	keysDown        *issuer.Issuer
 	backend         envoyconf.Endpoint
 	backendRequests atomic.Int64 // every request that reached the app
-	authz           *runner.Runner
+	authz           *extauthz.Service
 }
 
 // startWorld starts the world; each configure, in order, adjusts cognito-authz's configuration.
-func startWorld(t *testing.T, configure ...func(*config.Config)) *world {
+func startWorld(t *testing.T, configure ...func(*extauthz.Config)) *world {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test through a real proxy: not with -short")
@@ -96,14 +93,14 @@ func startWorld(t *testing.T, configure ...func(*config.Config)) *world {
 	}))
 	w.backend = endpointOf(t, backendLis.Addr())
 
-	cfg, err := config.Load(filepath.Join(committedDir, "cognito-authz.yaml"))
+	cfg, err := extauthz.LoadConfig(filepath.Join(committedDir, "cognito-authz.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Listen, cfg.AdminListen, cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Issuers = []config.Issuer{
-		{Issuer: w.issuer.IssuerURL(), JWKSURL: w.issuer.JWKSURL(), ClientIDs: []string{"demo-client"}, TokenUse: verifier.TokenUseAny},
-		{Issuer: w.keysDown.IssuerURL(), JWKSURL: w.keysDown.JWKSURL(), ClientIDs: []string{"demo-client"}, TokenUse: verifier.TokenUseAny},
+	cfg.Issuers = []extauthz.Issuer{
+		{Issuer: w.issuer.IssuerURL(), JWKSURL: w.issuer.JWKSURL(), ClientIDs: []string{"demo-client"}, TokenUse: extauthz.TokenUseAny},
+		{Issuer: w.keysDown.IssuerURL(), JWKSURL: w.keysDown.JWKSURL(), ClientIDs: []string{"demo-client"}, TokenUse: extauthz.TokenUseAny},
 	}
 	// Every unknown key id refetches: keysDown's token meets its failing endpoint, not the
 	// rate limit (which would make it an unknown kid, 401).
@@ -111,7 +108,7 @@ func startWorld(t *testing.T, configure ...func(*config.Config)) *world {
 	for _, c := range configure {
 		c(cfg)
 	}
-	w.authz, err = runner.New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	w.authz, err = extauthz.NewService(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -555,8 +552,8 @@ func TestTraefikHeaderFlood(t *testing.T) {
 
 // opsRule adds backend.OpsPath for group ops beside the committed /api/admin for group admin: two rules
 // that rank alike.
-func opsRule(cfg *config.Config) {
-	cfg.Policy.Rules = append(cfg.Policy.Rules, config.Rule{PathPrefix: backend.OpsPath, Auth: policy.AuthRequired, GroupsAny: []string{"ops"}})
+func opsRule(cfg *extauthz.Config) {
+	cfg.Policy.Rules = append(cfg.Policy.Rules, extauthz.Rule{PathPrefix: backend.OpsPath, Auth: extauthz.AuthRequired, GroupsAny: []string{"ops"}})
 }
 
 // TestPathReadingsThroughEdges sends raw request lines through nginx, Traefik and Envoy's HTTP
@@ -633,7 +630,7 @@ func TestForwardedHeadersRequired(t *testing.T) {
 	envoyproc.RequireEnvoy(t)
 	for _, requestIsOriginal := range []bool{false, true} {
 		t.Run(fmt.Sprintf("http_request_is_original=%v", requestIsOriginal), func(t *testing.T) {
-			w := startWorld(t, func(cfg *config.Config) { cfg.HTTPRequestIsOriginal = requestIsOriginal })
+			w := startWorld(t, func(cfg *extauthz.Config) { cfg.HTTPRequestIsOriginal = requestIsOriginal })
 			endpoint := "http://" + w.authz.HTTPAddr().String()
 			for _, tc := range []struct {
 				path         string

@@ -7,8 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/edge"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
@@ -62,9 +61,9 @@ func largestAnswerToken(t *testing.T, is *issuer.Issuer, maxTokenBytes int) (tok
 // and the request reaches the app with every group; nginx's default 4 KB answered 500.
 func TestNginxPassesTheLargestAnswer(t *testing.T) {
 	edge.NginxTool.Require(t)
-	w := startWorld(t, func(cfg *config.Config) { cfg.IdentityHeaders.ClaimsHeader = envoyconf.ClaimsHeader })
+	w := startWorld(t, func(cfg *extauthz.Config) { cfg.IdentityHeaders.ClaimsHeader = envoyconf.ClaimsHeader })
 	n := edge.StartNginxTest(t, w.params(t))
-	token, groups := largestAnswerToken(t, w.issuer, verifier.DefaultMaxTokenBytes)
+	token, groups := largestAnswerToken(t, w.issuer, extauthz.DefaultMaxTokenBytes)
 
 	// The answer's size, straight from cognito-authz's HTTP endpoint, asked as a proxy asks it.
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+w.authz.HTTPAddr().String()+"/auth", nil)
@@ -88,7 +87,7 @@ func TestNginxPassesTheLargestAnswer(t *testing.T) {
 			answerBytes += len(name) + len(": \r\n") + len(v)
 		}
 	}
-	bound := edge.MaxAuthAnswerBytes(verifier.DefaultMaxTokenBytes)
+	bound := edge.MaxAuthAnswerBytes(extauthz.DefaultMaxTokenBytes)
 	t.Logf("token %d bytes, x-user-groups %d bytes, answer headers %d bytes, bound %d", len(token), len(groups), answerBytes, bound)
 	if answerBytes > bound {
 		t.Errorf("the answer's headers are %d bytes, over the bound of %d the nginx buffers are sized for", answerBytes, bound)

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/authz"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 )
 
 // EnvoyVersion is the Envoy release the configurations are written and validated for.
@@ -43,23 +43,19 @@ const (
 // IdentityHeaders are the headers cognito-authz sets with its default prefix
 // (docs/reference.md#headers), for edges that must name each one (testenv/edge). This package's
 // Envoy removes more: everything under IdentityPrefix, and OwnedHeaders.
-var IdentityHeaders = []string{
-	"x-auth-status", "x-auth-reason",
-	"x-user-sub", "x-user-name", "x-user-email", "x-user-groups", "x-user-scopes",
-	"x-user-client-id", "x-user-token-use",
-}
+var IdentityHeaders = append([]string{extauthz.HeaderAuthStatus, extauthz.HeaderAuthReason}, extauthz.IdentityHeaderNames(IdentityPrefix)...)
 
 // IdentityPrefix and OwnedHeaders are the request headers cognito-authz owns as configured in the
 // stack (docs/reference.md#headers): every header under the prefix, x-auth-status,
 // x-auth-reason and the claims header name, whether or not claims_header is enabled. Envoy removes
 // them from every client request before the check.
-const IdentityPrefix = authz.DefaultPrefix
+const IdentityPrefix = extauthz.DefaultPrefix
 
 // ClaimsHeader is the claims header name the README's configuration enables.
 const ClaimsHeader = "x-jwt-claims"
 
 // OwnedHeaders are the owned names outside IdentityPrefix.
-var OwnedHeaders = []string{authz.HeaderAuthStatus, authz.HeaderAuthReason, ClaimsHeader}
+var OwnedHeaders = []string{extauthz.HeaderAuthStatus, extauthz.HeaderAuthReason, ClaimsHeader}
 
 // FrontEndDevOrigins are where a browser front end under development runs (the original app's
 // web client ran on port 3000, its API on another), allowed to call the stack from its own origin:

@@ -1,4 +1,4 @@
-// Package failover holds the multi-replica test of issue #5: cognito-authz scales out as stateless
+// Package failover holds the multi-replica test: cognito-authz scales out as stateless
 // replicas behind Envoy, not by anything of its own. TestKillOneReplicaUnderLoad runs two real
 // cognito-authz processes behind one real Envoy, ends one of them under steady load (SIGKILL, and
 // a graceful SIGTERM) and counts the requests that failed; TestStalledReplicasAreWaitedFor freezes

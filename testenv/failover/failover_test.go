@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/runner"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
 	"github.com/cognito-authz/cognito-authz/testenv/issuer"
@@ -148,9 +148,9 @@ func TestKillOneReplicaUnderLoad(t *testing.T) {
 	}
 }
 
-// exitBound is how long a replica may take to exit after SIGTERM: runner.ShutdownTimeout bounds its
+// exitBound is how long a replica may take to exit after SIGTERM: extauthz.ShutdownTimeout bounds its
 // drain; the rest is room for a loaded machine.
-const exitBound = runner.ShutdownTimeout + 5*time.Second
+const exitBound = extauthz.ShutdownTimeout + 5*time.Second
 
 // stack is the issuer, the demo app, two replicas and Envoy, all on loopback.
 type stack struct {

@@ -65,8 +65,8 @@ func parseBenchFlags(e env, args []string) (benchFlags, error) {
 		"every route is auth: off, which answers without looking at a token; the cost of any ext_authz call")
 	fs.BoolVar(&f.http, "http", false, "add a setup, "+bench.CognitoAuthzHTTP+": Envoy's HTTP ext_authz to the same cognito-authz's HTTP\n"+
 		"forward-auth endpoint (--http-listen, deploy/forwardauth/envoy-http-ext-authz.yaml), beside its gRPC ext_authz")
-	fs.BoolVar(&f.check, "check", false, "exit 1 when cognito-authz misses a target against jwt_authn: throughput, p99, errors (issue #6),\n"+
-		"Envoy CPU per request flat out (issue #13)")
+	fs.BoolVar(&f.check, "check", false, "exit 1 when cognito-authz misses a target against jwt_authn: throughput, p99, errors,\n"+
+		"Envoy CPU per request flat out (docs/performance.md)")
 	if err := parseFlags(fs, args); err != nil {
 		return f, err
 	}

@@ -19,8 +19,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/cognito-authz/cognito-authz/extauthz/config"
-	"github.com/cognito-authz/cognito-authz/extauthz/verifier"
+	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
 	"github.com/cognito-authz/cognito-authz/testenv/cognitoapi"
 	"github.com/cognito-authz/cognito-authz/testenv/cognitolocal"
@@ -72,7 +71,7 @@ func parseUpFlags(e env, args []string) (upFlags, error) {
 	fs.IntVar(&f.port, "port", upDefaultPort, "Envoy's port on 127.0.0.1 (0: any free port)")
 	fs.DurationVar(&f.ttl, "ttl", 8*time.Hour, "lifetime of the printed tokens (at most 24h, as in Cognito)")
 	fs.BoolVar(&f.check, "check", false, "send the printed requests, report each answer, stop; exit 1 if one is not as printed")
-	fs.StringVar(&f.logLevel, "log-level", "warn", "cognito-authz's log level on stderr ("+strings.Join(config.LogLevels, ", ")+")")
+	fs.StringVar(&f.logLevel, "log-level", "warn", "cognito-authz's log level on stderr ("+strings.Join(extauthz.LogLevels, ", ")+")")
 	fs.StringVar(&f.idp, "idp", upDefaultIdP, "identity provider: "+e2e.IdPCognitoLocal+" (the npm Cognito emulator, seeded), "+
 		e2e.IdPBuiltin+" (the local issuer: minted tokens, no Node.js) or "+e2e.IdPAWS+" (a real user pool)")
 	fs.StringVar(&f.aws.UserPoolID, "user-pool-id", "", "with --idp aws: the user pool, e.g. us-east-1_AbCdEf123")
@@ -85,13 +84,13 @@ func parseUpFlags(e env, args []string) (upFlags, error) {
 	var problems flagProblems
 	problems.check(f.port < 0 || f.port > 65535, "--port %d: want 0 to 65535", f.port)
 	problems.check(f.ttl <= 0 || f.ttl > 24*time.Hour, "--ttl %v: want more than 0 and at most 24h", f.ttl)
-	problems.check(!slices.Contains(config.LogLevels, f.logLevel), "--log-level %q: want one of %s", f.logLevel, strings.Join(config.LogLevels, ", "))
+	problems.check(!slices.Contains(extauthz.LogLevels, f.logLevel), "--log-level %q: want one of %s", f.logLevel, strings.Join(extauthz.LogLevels, ", "))
 	problems.check(!slices.Contains(e2e.IdPs, f.idp), "--idp %q: want one of %s", f.idp, strings.Join(e2e.IdPs, ", "))
 	if f.idp == e2e.IdPAWS {
 		if err := f.aws.Check(); err != nil {
 			problems.check(true, "--idp aws: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 		}
-		region := verifier.RegionOf(f.aws.UserPoolID)
+		region := extauthz.RegionOf(f.aws.UserPoolID)
 		problems.check(f.region != "" && region != "" && f.region != region, "--region %s: the pool %s is in %s", f.region, f.aws.UserPoolID, region)
 	} else {
 		problems.check(f.aws.UserPoolID != "" || f.aws.ClientID != "" || f.region != "", "--user-pool-id, --client-id and --region go with --idp aws")

@@ -1,0 +1,325 @@
+package policy
+
+import (
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/httptext"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/reason"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/verifier"
+)
+
+// Context-extension keys read from Envoy's ExtAuthzPerRoute.check_settings
+// (docs/reference.md#context-extensions). Other keys are ignored: they may belong to someone else's
+// filter chain.
+const (
+	ExtAuth     = "auth"      // optional | required | off
+	ExtGroups   = "groups"    // "a,b": any of
+	ExtScopes   = "scopes"    // "s1 s2": all of
+	ExtTokenUse = "token_use" // access | id | any
+)
+
+// Requirement is what one request asks of its caller.
+type Requirement struct {
+	Auth      Auth
+	GroupsAny []string // empty: no group needed
+	// alsoGroupsAny are more group lists, each of which the token must meet too: those of other
+	// rules that another reading of the path matched (Requirement.and).
+	alsoGroupsAny [][]string
+	ScopesAll     []string // empty: no scope needed
+	// TokenUse narrows the issuers' token_use for this route: "" or any accepts what the issuer
+	// accepts; access or id demand that kind; any other value matches no token.
+	TokenUse verifier.TokenUse
+	// rule is the index of the rule that matched, or -1 (context extensions or the default):
+	// Warnings names the rule that decides instead.
+	rule int
+	// fromContext reports that Envoy's context_extensions decided the requirement.
+	fromContext bool
+
+	// unsatisfiable, when set, is the reason every token fails this requirement (a broken
+	// context extension).
+	unsatisfiable reason.Code
+}
+
+// Requirement returns what a request for path and method needs. Precedence: Envoy's
+// context_extensions, else the first matching rule, else the default.
+//
+// Paths: the query string is ignored. A path that is not plain (percent escapes, "//", dot
+// segments, ";" parameters, a "#") is read every way an app server might route it (see
+// pathReadings), and the request must meet what every reading requires (Requirement.and): an app
+// that resolves "/api/ops/../admin" serves /api/admin, whatever a proxy or this service matched.
+// A path that does not start with "/" (none, "*", an authority) matches no rule and is required.
+//
+// Context extensions fail closed: when any of auth, groups, scopes or token_use is present they
+// replace the rules entirely; auth defaults to the policy default, an unknown auth value means
+// required, groups or scopes make the route required whatever auth says, a groups value naming no
+// group admits no token (insufficient_group), and an unknown token_use matches no token
+// (wrong_token_use). Values are exact and case-sensitive ("Required" is unknown, so required).
+func (c Config) Requirement(rawPath, method string, contextExtensions map[string]string) Requirement {
+	if req, ok := c.fromContext(contextExtensions); ok {
+		return req
+	}
+	p := cutQuery(rawPath)
+	if !strings.HasPrefix(p, "/") {
+		return Requirement{Auth: AuthRequired, rule: -1}
+	}
+	if isPlain(p) {
+		return c.fromRules(p, method)
+	}
+	var readings [maxReadings]string
+	n := pathReadings(p, &readings)
+	req := c.fromRules(readings[0], method)
+	for _, r := range readings[1:n] {
+		req = req.and(c.fromRules(r, method))
+	}
+	return req
+}
+
+func (c Config) fromRules(p, method string) Requirement {
+	for i := range c.Rules {
+		r := &c.Rules[i]
+		if hasPathPrefix(p, r.PathPrefix) && methodMatches(r.Methods, method) {
+			auth := r.Auth
+			if auth == "" {
+				auth = AuthRequired
+			}
+			return Requirement{Auth: auth, GroupsAny: r.GroupsAny, ScopesAll: r.ScopesAll, rule: i}
+		}
+	}
+	return Requirement{Auth: c.defaultAuth(), rule: -1}
+}
+
+func (c Config) defaultAuth() Auth {
+	switch c.Default {
+	case "":
+		return DefaultAuth
+	case AuthRequired:
+		return AuthRequired
+	}
+	// Validate rejects anything else but optional.
+	return AuthOptional
+}
+
+func (c Config) fromContext(ext map[string]string) (Requirement, bool) {
+	if len(ext) == 0 {
+		return Requirement{}, false
+	}
+	auth, hasAuth := ext[ExtAuth]
+	groups, hasGroups := ext[ExtGroups]
+	scopes, hasScopes := ext[ExtScopes]
+	tokenUse, hasTokenUse := ext[ExtTokenUse]
+	if !hasAuth && !hasGroups && !hasScopes && !hasTokenUse {
+		return Requirement{}, false
+	}
+	req := Requirement{Auth: c.defaultAuth(), rule: -1, fromContext: true, TokenUse: verifier.TokenUse(tokenUse)}
+	if hasAuth {
+		switch a := Auth(auth); a {
+		case AuthOptional, AuthRequired, AuthOff:
+			req.Auth = a
+		default:
+			req.Auth = AuthRequired
+		}
+	}
+	if hasGroups {
+		req.Auth = AuthRequired
+		req.GroupsAny = splitList(groups, func(r rune) bool { return r == ',' })
+		if len(req.GroupsAny) == 0 {
+			req.unsatisfiable = reason.InsufficientGroup
+		}
+	}
+	if hasScopes {
+		req.Auth = AuthRequired
+		req.ScopesAll = splitList(scopes, func(r rune) bool { return r == ' ' || r == '\t' })
+	}
+	return req, true
+}
+
+// splitList splits s at sep, trims spaces and drops empty items.
+func splitList(s string, sep func(rune) bool) []string {
+	var out []string
+	for _, item := range strings.FieldsFunc(s, sep) {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// cutQuery drops the query string. A "#" is left: a proxy may pass it on raw, and pathReadings
+// reads the path both cut there and not.
+func cutQuery(p string) string {
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		return p[:i]
+	}
+	return p
+}
+
+// hasPathPrefix matches whole segments: /api/admin covers /api/admin and /api/admin/x only.
+func hasPathPrefix(p, prefix string) bool {
+	if !strings.HasPrefix(p, prefix) {
+		return false
+	}
+	return len(p) == len(prefix) || prefix == "" || prefix[len(prefix)-1] == '/' || p[len(prefix)] == '/'
+}
+
+// methodMatches is case-insensitive so that "post" cannot dodge a rule written for POST in front
+// of an app that upper-cases methods. HEAD follows GET: most frameworks answer HEAD with the GET
+// handler, so a rule that protects GET protects HEAD too.
+func methodMatches(methods []string, method string) bool {
+	if len(methods) == 0 {
+		return true
+	}
+	for _, m := range methods {
+		if strings.EqualFold(m, method) || (m == "GET" && strings.EqualFold(method, "HEAD")) {
+			return true
+		}
+	}
+	return false
+}
+
+// maxReadings bounds pathReadings: {as sent, percent-decoded} × {whole, cut at "#"} ×
+// {";" parameters kept, stripped} × {as is, cleaned}.
+const maxReadings = 16
+
+// pathReadings writes into out every distinct way an app server might read p and returns how
+// many: p as sent and percent-decoded (so %2e%2e, %2f, %3b and %23 are read as what they encode);
+// whole and cut at the first "#" (a fragment some servers drop, others keep in the path); with ";"
+// parameters kept and stripped from every segment (Tomcat and Spring route /api/admin;x to
+// /api/admin); and as is and cleaned ("//" merged, dot segments resolved). p itself comes first.
+func pathReadings(p string, out *[maxReadings]string) int {
+	n := 0
+	add := func(r string) {
+		if r == "" || r[0] != '/' {
+			return // a "#" or ";" at the start left nothing: p's other readings cover it
+		}
+		for _, seen := range out[:n] {
+			if seen == r {
+				return
+			}
+		}
+		out[n] = r
+		n++
+	}
+	for _, s := range [2]string{p, httptext.PercentDecode(p)} {
+		whole, cut := s, s
+		if i := strings.IndexByte(s, '#'); i >= 0 {
+			cut = s[:i]
+		}
+		for _, base := range [2]string{whole, cut} {
+			for _, r := range [2]string{base, stripParams(base)} {
+				add(r)
+				add(cleanPath(r))
+			}
+		}
+	}
+	return n
+}
+
+// stripParams removes a ";" and what follows it up to the next "/" from every segment.
+func stripParams(p string) string {
+	if strings.IndexByte(p, ';') < 0 {
+		return p
+	}
+	var b strings.Builder
+	b.Grow(len(p))
+	for i := 0; i < len(p); i++ {
+		if p[i] != ';' {
+			b.WriteByte(p[i])
+			continue
+		}
+		for i+1 < len(p) && p[i+1] != '/' {
+			i++
+		}
+	}
+	return b.String()
+}
+
+// cleanPath merges "//" and resolves dot segments, keeping a trailing slash.
+func cleanPath(p string) string {
+	cleaned := path.Clean(p)
+	if strings.HasSuffix(p, "/") && cleaned != "/" {
+		cleaned += "/"
+	}
+	return cleaned
+}
+
+// isPlain reports, in one pass, that p can be read only one way: no percent escape, no ";", no
+// "#", no "//" and no dot segment.
+func isPlain(p string) bool {
+	for i := 0; i < len(p); i++ {
+		switch {
+		case p[i] == '%' || p[i] == ';' || p[i] == '#':
+			return false
+		case p[i] != '/' || i+1 == len(p):
+		case p[i+1] == '/':
+			return false
+		case p[i+1] == '.':
+			seg := p[i+1:]
+			if j := strings.IndexByte(seg, '/'); j >= 0 {
+				seg = seg[:j]
+			}
+			if seg == "." || seg == ".." {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// and is what a request must meet when one reading of its path requires r and another o: the
+// stronger auth, and on a required route every reading's groups (one of each list) and scopes.
+// Two rules that tie (/api/admin for admin, /api/ops for ops) thus both apply, and an ops token
+// cannot reach /api/admin by /api/ops/../admin. The rule reported is the strictest reading's.
+func (r Requirement) and(o Requirement) Requirement {
+	if authRank(o.Auth) > authRank(r.Auth) || (o.Auth == r.Auth && strictness(o) > strictness(r)) {
+		r, o = o, r
+	}
+	if r.Auth != AuthRequired || o.Auth != AuthRequired {
+		return r // the weaker reading asks nothing more
+	}
+	for _, groups := range o.groupLists() {
+		if !slices.ContainsFunc(r.groupLists(), func(g []string) bool { return slices.Equal(g, groups) }) {
+			r.alsoGroupsAny = append(slices.Clip(r.alsoGroupsAny), groups)
+		}
+	}
+	for _, scope := range o.ScopesAll {
+		if !slices.Contains(r.ScopesAll, scope) {
+			r.ScopesAll = append(slices.Clip(r.ScopesAll), scope) // never into a rule's own slice
+		}
+	}
+	return r
+}
+
+// groupLists are the group lists a token must meet, one group of each.
+func (r Requirement) groupLists() [][]string {
+	if len(r.GroupsAny) == 0 {
+		return r.alsoGroupsAny
+	}
+	return append([][]string{r.GroupsAny}, r.alsoGroupsAny...)
+}
+
+func authRank(a Auth) int {
+	switch a {
+	case AuthOff:
+		return 0
+	case AuthOptional:
+		return 1
+	}
+	return 2
+}
+
+// strictness orders requirements so the stricter of two readings of one path can win.
+func strictness(r Requirement) int {
+	n := authRank(r.Auth)
+	if n < 2 {
+		return n
+	}
+	if len(r.groupLists()) > 0 || r.unsatisfiable != "" {
+		n++
+	}
+	if len(r.ScopesAll) > 0 {
+		n++
+	}
+	return n
+}

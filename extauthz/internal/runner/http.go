@@ -1,0 +1,99 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// readHeaderTimeout bounds how long the HTTP listeners (admin, forward-auth) wait for a request's
+// headers, so a client that opens a connection and sends nothing cannot hold it.
+const readHeaderTimeout = 5 * time.Second
+
+// listener is one of the service's listeners and the server on it.
+type listener struct {
+	key, addr, name string // its configuration key and address; what errors call its server
+	serve           func(net.Listener) error
+	stop            func(context.Context) error // returns once stopped, or when ctx ends
+	lis             net.Listener                // once bound
+}
+
+// httpListener serves h on addr; idle bounds a kept-alive connection (0: no bound). Stopping
+// lets requests in flight finish until ctx ends.
+func httpListener(key, name, addr string, h http.Handler, idle time.Duration, log *zap.Logger) *listener {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idle, ErrorLog: zap.NewStdLog(log)}
+	return &listener{key: key, addr: addr, name: name, serve: srv.Serve, stop: func(ctx context.Context) error {
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	}}
+}
+
+// Addr is the bound address, or nil before it is bound or when l is nil (a listener that is off).
+func (l *listener) Addr() net.Addr {
+	if l == nil || l.lis == nil {
+		return nil
+	}
+	return l.lis.Addr()
+}
+
+// unit binds the address (an error names the key), serves, and reports a server that stops by
+// itself to g.
+func (l *listener) unit(g *group) unit {
+	return unit{
+		start: func(ctx context.Context) error {
+			var lc net.ListenConfig
+			lis, err := lc.Listen(ctx, "tcp", l.addr)
+			if err != nil {
+				return fmt.Errorf("%s: %w", l.key, err)
+			}
+			l.lis = lis
+			go func() {
+				if err := l.serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					g.failed <- fmt.Errorf("%s: %w", l.name, err)
+				}
+			}()
+			return nil
+		},
+		stop: l.stop,
+	}
+}
+
+// adminHandler serves /healthz, /readyz and /metrics.
+func (s *Service) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.serveHealthz)
+	mux.HandleFunc("GET /readyz", s.serveReadyz)
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	return mux
+}
+
+func (s *Service) serveHealthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+func (s *Service) serveReadyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if s.ready.Load() {
+		fmt.Fprintln(w, "ready")
+		return
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	s.mu.Lock()
+	stopping := s.stopping
+	s.mu.Unlock()
+	if stopping {
+		fmt.Fprintln(w, "not ready: shutting down")
+	} else {
+		fmt.Fprintln(w, "not ready: keys not loaded for every issuer")
+	}
+}
