@@ -91,9 +91,12 @@ type Options struct {
 	Policy       policy.Config
 	TokenSources tokensource.Config
 	Headers      HeaderConfig
-	Recorder     Recorder // optional
-	Logger       *zap.Logger
-	Now          func() time.Time // optional, for durations
+	// DynamicMetadata sets Envoy dynamic metadata on every answer (docs/reference.md#dynamic-metadata).
+	// Off, answers carry none: Envoy then has nothing to decode, store and copy per request.
+	DynamicMetadata bool
+	Recorder        Recorder // optional
+	Logger          *zap.Logger
+	Now             func() time.Time // optional, for durations
 }
 
 // Server answers Envoy's Check calls (docs/reference.md#headers). It is safe for concurrent use.
@@ -110,8 +113,9 @@ type Options struct {
 // A denial (401, 403, 503) carries www-authenticate where docs/reference.md#denials says,
 // content-type: application/json and the body {"error":"<result>","reason":"<reason>"}; Envoy's
 // DeniedHttpResponse has no headers_to_remove, and none is needed since the request goes no
-// further. Dynamic metadata (auth_status, reason, and for authenticated answers sub, username,
-// groups comma-joined, client_id, token_use) is set on every answer.
+// further. With Options.DynamicMetadata, dynamic metadata (auth_status, reason, and for
+// authenticated answers sub, username, groups comma-joined, client_id, token_use) is set on every
+// answer; without it, none is.
 type Server struct {
 	authv3.UnimplementedAuthorizationServer
 
@@ -150,6 +154,7 @@ func New(opts Options) (*Server, error) {
 		now:      opts.Now,
 		names:    names,
 	}
+	s.names.dynamicMetadata = opts.DynamicMetadata
 	if s.logger == nil {
 		s.logger = zap.NewNop()
 	}
@@ -190,6 +195,9 @@ func IdentityHeaderNames(prefix string) []string {
 type headerNames struct {
 	slots              [slotCount]string // slotClaims empty when there is no claims header
 	stripAuthorization bool
+	// dynamicMetadata is Options.DynamicMetadata: the one gate of every answer's metadata
+	// (response.go: withMetadata).
+	dynamicMetadata bool
 	// authenticatedRemove[mask] lists the owned headers to remove when the slots in mask are set.
 	authenticatedRemove [1 << slotCount][]string
 	// anonymousRemove: everything owned except x-auth-status and x-auth-reason.

@@ -34,12 +34,13 @@ func (s *Service) newSnapshot(cfg *config.Config, prev *snapshot) (*snapshot, er
 		return nil, err
 	}
 	checks, err := authz.New(authz.Options{
-		Verifier:     v,
-		Policy:       cfg.Policy,
-		TokenSources: cfg.TokenSourcesFor(),
-		Headers:      cfg.IdentityHeaders,
-		Recorder:     s.metrics,
-		Logger:       s.log.Named("authz"),
+		Verifier:        v,
+		Policy:          cfg.Policy,
+		TokenSources:    cfg.TokenSourcesFor(),
+		Headers:         cfg.IdentityHeaders,
+		DynamicMetadata: cfg.DynamicMetadata,
+		Recorder:        s.metrics,
+		Logger:          s.log.Named("authz"),
 	})
 	if err != nil {
 		return nil, err
