@@ -12,8 +12,9 @@ import (
 // (envoy/envoy.yaml, the service's defaults), so a lever is measured alone, in the same run, beside
 // the setup it changes. Their setups are named CognitoAuthz + "/" + the variant.
 var variants = map[string]variant{
-	// Envoy sends the request's headers as raw bytes (header_map) instead of a map of strings.
-	"raw-headers": {edit: insertAfter("              transport_api_version: V3\n", "              encode_raw_headers: true\n")},
+	// Envoy sends the request's headers as a map of strings instead of raw bytes (header_map):
+	// without encode_raw_headers, as before it was committed.
+	"map-headers": {edit: removeLine("              encode_raw_headers: true\n")},
 	// Envoy's gRPC client is Google's (google_grpc) instead of its own (envoy_grpc).
 	"google-grpc": {edit: googleGRPC},
 	// The service sets dynamic metadata on every answer (dynamic_metadata: true).
@@ -52,15 +53,14 @@ func CheckVariants(names []string) error {
 // VariantSetup is the name of variant's setup.
 func VariantSetup(variant string) string { return CognitoAuthz + "/" + variant }
 
-// insertAfter returns an edit that inserts text after the first line equal to anchor.
-func insertAfter(anchor, text string) func([]byte, string) ([]byte, error) {
+// removeLine returns an edit that removes the first line equal to line.
+func removeLine(line string) func([]byte, string) ([]byte, error) {
 	return func(rendered []byte, _ string) ([]byte, error) {
-		i := bytes.Index(rendered, []byte(anchor))
+		i := bytes.Index(rendered, []byte(line))
 		if i < 0 {
-			return nil, fmt.Errorf("no %q in the rendered configuration", strings.TrimSpace(anchor))
+			return nil, fmt.Errorf("no %q in the rendered configuration", strings.TrimSpace(line))
 		}
-		at := i + len(anchor)
-		return slices.Concat(rendered[:at], []byte(text), rendered[at:]), nil
+		return slices.Concat(rendered[:i], rendered[i+len(line):]), nil
 	}
 }
 
