@@ -163,6 +163,7 @@ func TestLoadGoodFull(t *testing.T) {
 			},
 		},
 		IdentityHeaders: authz.HeaderConfig{Prefix: "x-id-", ClaimsHeader: "x-jwt-claims", StripAuthorization: true},
+		DynamicMetadata: true,
 		JWKS: JWKS{
 			RefreshInterval: 30 * time.Minute, MinRefetchInterval: 5 * time.Second,
 			FetchTimeout: 2 * time.Second, MaxBytes: 65536,
@@ -446,6 +447,12 @@ func TestSectionsAsThePackagesReadThem(t *testing.T) {
 	wantHeaders := authz.HeaderConfig{Prefix: "x-id-", ClaimsHeader: "x-jwt-claims", StripAuthorization: true}
 	if got := cfg.IdentityHeaders; got != wantHeaders {
 		t.Errorf("IdentityHeaders: got %+v want %+v", got, wantHeaders)
+	}
+	if !cfg.DynamicMetadata {
+		t.Error("DynamicMetadata: false, want true")
+	}
+	if Default().DynamicMetadata {
+		t.Error("dynamic_metadata is on by default: Envoy would pay for metadata nobody asked for")
 	}
 }
 
