@@ -34,6 +34,7 @@ func Outcomes() []Decision {
 		Decision{Result: Skipped},
 		Decision{Result: Forbidden, Reason: reason.InsufficientGroup},
 		Decision{Result: Forbidden, Reason: reason.InsufficientScope},
+		Decision{Result: Forbidden, Reason: reason.AmbiguousPath},
 		Decision{Result: Unavailable, Reason: reason.JWKSUnavailable})
 }
 

@@ -52,15 +52,20 @@ type Requirement struct {
 // A path that does not start with "/" (none, "*", an authority) matches no rule and is required.
 //
 // Context extensions fail closed: when any of auth, groups, scopes or token_use is present they
-// replace the rules entirely; auth defaults to the policy default, an unknown auth value means
+// replace the rules entirely, for the route Envoy chose by its own reading of the path; a path an
+// app server might route elsewhere (mayRouteElsewhere) is then refused, since the requirement of
+// that other route is Envoy's to know, not ours (required, and no token meets it: ambiguous_path); auth defaults to the policy default, an unknown auth value means
 // required, groups or scopes make the route required whatever auth says, a groups value naming no
 // group admits no token (insufficient_group), and an unknown token_use matches no token
 // (wrong_token_use). Values are exact and case-sensitive ("Required" is unknown, so required).
 func (c Config) Requirement(rawPath, method string, contextExtensions map[string]string) Requirement {
+	p := cutQuery(rawPath)
 	if req, ok := c.fromContext(contextExtensions); ok {
+		if !isPlain(p) && mayRouteElsewhere(p) {
+			req.Auth, req.unsatisfiable = AuthRequired, reason.AmbiguousPath
+		}
 		return req
 	}
-	p := cutQuery(rawPath)
 	if !strings.HasPrefix(p, "/") {
 		return Requirement{Auth: AuthRequired, rule: -1}
 	}
@@ -183,7 +188,8 @@ func methodMatches(methods []string, method string) bool {
 const maxReadings = 16
 
 // pathReadings writes into out every distinct way an app server might read p and returns how
-// many: p as sent and percent-decoded (so %2e%2e, %2f, %3b and %23 are read as what they encode);
+// many: p as sent and percent-decoded (so %2e%2e, %2f, %3b and %23 are read as what they encode,
+// and a backslash as "/", as WHATWG URL parsers and Windows servers read it);
 // whole and cut at the first "#" (a fragment some servers drop, others keep in the path); with ";"
 // parameters kept and stripped from every segment (Tomcat and Spring route /api/admin;x to
 // /api/admin); and as is and cleaned ("//" merged, dot segments resolved). p itself comes first.
@@ -201,7 +207,7 @@ func pathReadings(p string, out *[maxReadings]string) int {
 		out[n] = r
 		n++
 	}
-	for _, s := range [2]string{p, httptext.PercentDecode(p)} {
+	for _, s := range [2]string{p, strings.ReplaceAll(httptext.PercentDecode(p), `\`, "/")} {
 		whole, cut := s, s
 		if i := strings.IndexByte(s, '#'); i >= 0 {
 			cut = s[:i]
@@ -245,11 +251,31 @@ func cleanPath(p string) string {
 }
 
 // isPlain reports, in one pass, that p can be read only one way: no percent escape, no ";", no
-// "#", no "//" and no dot segment.
+// "#", no backslash, no "//" and no dot segment.
 func isPlain(p string) bool {
+	return plainShape(p, false)
+}
+
+// mayRouteElsewhere reports that an app server could route p to another route than a proxy that
+// matched p as sent: p holds a ";", "#" or backslash, "//", a dot segment, or an escape of one of
+// / \ ; # . % ?. Escapes of other characters (%20) change no segment.
+func mayRouteElsewhere(p string) bool {
+	for i := 0; i+2 < len(p); i++ {
+		if p[i] == '%' {
+			switch strings.ToLower(p[i+1 : i+3]) {
+			case "2f", "5c", "3b", "23", "2e", "25", "3f":
+				return true
+			}
+		}
+	}
+	return !plainShape(p, true)
+}
+
+// plainShape is isPlain, with percent escapes counted as plain when escapesPlain is set.
+func plainShape(p string, escapesPlain bool) bool {
 	for i := 0; i < len(p); i++ {
 		switch {
-		case p[i] == '%' || p[i] == ';' || p[i] == '#':
+		case p[i] == '%' && !escapesPlain, p[i] == ';' || p[i] == '#' || p[i] == '\\':
 			return false
 		case p[i] != '/' || i+1 == len(p):
 		case p[i+1] == '/':
