@@ -412,6 +412,7 @@ func TestSectionsAsThePackagesReadThem(t *testing.T) {
 		MinRefetchInterval: 5 * time.Second,
 		FetchTimeout:       2 * time.Second,
 		MaxJWKSBytes:       65536,
+		MaxClaimBytes:      verifier.DefaultMaxClaimBytes,
 	}
 	if got := cfg.VerifierConfig(); !reflect.DeepEqual(got, wantVerifier) {
 		t.Errorf("VerifierConfig:\n got %+v\nwant %+v", got, wantVerifier)
@@ -443,8 +444,8 @@ func TestSectionsAsThePackagesReadThem(t *testing.T) {
 		t.Errorf("TokenSourcesFor:\n got %+v\nwant %+v", got, wantSources)
 	}
 
-	wantHeaders := authz.HeaderConfig{Prefix: "x-id-", ClaimsHeader: "x-jwt-claims", StripAuthorization: true}
-	if got := cfg.IdentityHeaders; got != wantHeaders {
+	wantHeaders := authz.HeaderConfig{Prefix: "x-id-", ClaimsHeader: "x-jwt-claims", StripAuthorization: true, MaxClaimBytes: verifier.DefaultMaxClaimBytes}
+	if got := cfg.IdentityHeaders; !reflect.DeepEqual(got, wantHeaders) {
 		t.Errorf("IdentityHeaders: got %+v want %+v", got, wantHeaders)
 	}
 }

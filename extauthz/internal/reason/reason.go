@@ -23,11 +23,12 @@ const (
 	JWKSUnavailable   Code = "jwks_unavailable"
 	InsufficientGroup Code = "insufficient_group"
 	InsufficientScope Code = "insufficient_scope"
+	ClaimTooLarge     Code = "claim_too_large"
 )
 
 // All lists every code, so metrics can be pre-registered and tests can check coverage.
 var All = []Code{
 	Missing, Malformed, TooLarge, UnsupportedAlg, UnknownKid, BadSignature, Expired, NotYetValid,
 	IssuedInFuture, WrongIssuer, WrongTokenUse, WrongClient, JWKSUnavailable, InsufficientGroup,
-	InsufficientScope,
+	InsufficientScope, ClaimTooLarge,
 }
