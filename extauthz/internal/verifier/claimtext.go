@@ -3,6 +3,7 @@ package verifier
 import (
 	"bytes"
 	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/httptext"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/reason"
@@ -47,6 +48,9 @@ func ClaimText(raw json.RawMessage) (string, *Error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return "", fail(reason.Malformed, "has no value")
+	}
+	if !utf8.Valid(raw) { // before decoding, which would turn invalid UTF-8 into U+FFFD
+		return "", fail(reason.Malformed, "is not valid UTF-8")
 	}
 	var text string
 	switch raw[0] {
