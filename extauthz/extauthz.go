@@ -90,8 +90,11 @@ type Verification struct {
 	Issuer   string         `json:"issuer,omitempty"`
 	TokenUse TokenUse       `json:"token_use,omitempty"`
 	Claims   map[string]any `json:"claims,omitempty"`
-	Reason   reason.Code    `json:"reason,omitempty"`
-	Message  string         `json:"message,omitempty"`
+	// Headers are the request headers an authenticated answer sets for this token under the
+	// configuration's identity_headers: what the app would receive.
+	Headers map[string]string `json:"headers,omitempty"`
+	Reason  reason.Code       `json:"reason,omitempty"`
+	Message string            `json:"message,omitempty"`
 }
 
 // VerifyToken checks one token, bare or as a pasted Authorization header value, against cfg's
@@ -125,5 +128,9 @@ func VerifyToken(ctx context.Context, cfg *Config, log *zap.Logger, token string
 		log.Error("decoding verified claims", zap.Error(err))
 		return Verification{Reason: reason.Malformed, Message: "claims cannot be decoded"}, nil
 	}
-	return Verification{Valid: true, Issuer: claims.Issuer, TokenUse: claims.TokenUse, Claims: m}, nil
+	headers, err := authz.HeadersFor(cfg.IdentityHeaders, cfg.TokenSources.Headers, claims)
+	if err != nil {
+		return Verification{}, err
+	}
+	return Verification{Valid: true, Issuer: claims.Issuer, TokenUse: claims.TokenUse, Claims: m, Headers: headers}, nil
 }

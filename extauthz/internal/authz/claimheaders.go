@@ -72,3 +72,18 @@ func (n *headerNames) addClaims(c *verifier.Claims, headers []*corev3.HeaderValu
 	fields[MetaClaims] = structpb.NewStructValue(&structpb.Struct{Fields: metaFields})
 	return headers, remove
 }
+
+// HeadersFor returns the request headers an authenticated answer for c sets under cfg (what
+// `cognito-authz verify` prints): the identity headers with a value, the chosen claims' headers,
+// the claims header and x-auth-status.
+func HeadersFor(cfg HeaderConfig, tokenHeaders []string, c *verifier.Claims) (map[string]string, error) {
+	n, err := newHeaderNames(cfg, tokenHeaders)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, opt := range n.authenticated(c).GetOkResponse().GetHeaders() {
+		out[opt.GetHeader().GetKey()] = opt.GetHeader().GetValue()
+	}
+	return out, nil
+}
