@@ -119,8 +119,9 @@ type Options struct {
 // Server answers Envoy's Check calls (docs/reference.md#headers). It is safe for concurrent use.
 //
 // Every answer covers every owned header: the identity headers (prefix + sub, name, email,
-// groups, scopes, client-id, token-use), x-auth-status, x-auth-reason, the claims header when
-// configured and authorization under StripAuthorization. An OK answer sets some of them with
+// groups, scopes, client-id, token-use, and the chosen claims' headers of
+// identity_headers.claims), x-auth-status, x-auth-reason, the claims header when configured and
+// authorization under StripAuthorization. An OK answer sets some of them with
 // OVERWRITE_IF_EXISTS_OR_ADD and lists all the others in headers_to_remove, never one in both:
 //   - authenticated: the identity headers whose claim has a value, x-auth-status: authenticated,
 //     the claims header;
@@ -131,7 +132,8 @@ type Options struct {
 // content-type: application/json and the body {"error":"<result>","reason":"<reason>"}; Envoy's
 // DeniedHttpResponse has no headers_to_remove, and none is needed since the request goes no
 // further. Dynamic metadata (auth_status, reason, and for authenticated answers sub, username,
-// groups comma-joined, client_id, token_use) is set on every answer.
+// groups comma-joined, client_id, token_use, and claims: the chosen claims by header) is set on
+// every answer.
 type Server struct {
 	authv3.UnimplementedAuthorizationServer
 
