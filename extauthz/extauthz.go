@@ -29,12 +29,14 @@ import (
 
 // Configuration (docs/reference.md#configuration-file).
 type (
-	Config    = config.Config
-	Issuer    = verifier.IssuerConfig
-	Rule      = policy.Rule
-	Log       = config.Log
-	Overrides = config.Overrides // the command line's flags, laid over the file
-	TokenUse  = verifier.TokenUse
+	Config = config.Config
+	Issuer = verifier.IssuerConfig
+	Rule   = policy.Rule
+	// ClaimHeader is one entry of identity_headers.claims.
+	ClaimHeader = authz.ClaimHeader
+	Log         = config.Log
+	Overrides   = config.Overrides // the command line's flags, laid over the file
+	TokenUse    = verifier.TokenUse
 )
 
 // Token uses, route auth modes and invalid-token modes that configurations are built with.
