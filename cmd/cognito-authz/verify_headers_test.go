@@ -51,3 +51,17 @@ func TestVerifyPrintsHeaders(t *testing.T) {
 		t.Fatalf("over the cap: exit %d, %s", r.code, r.stdout)
 	}
 }
+
+// TestCheckConfigPrintsClaimHeaders: check-config prints the chosen claims and their cap.
+func TestCheckConfigPrintsClaimHeaders(t *testing.T) {
+	config := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(config, []byte("issuers:\n  - user_pool_id: us-east-1_AbCdEf123\n    client_ids: [abc123]\n"+
+		"identity_headers:\n  claims:\n    - {claim: \"custom:tenant_id\", header: tenant-id}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "", "check-config", "--config", config)
+	want := "  claims:\n    - claim: custom:tenant_id\n      header: tenant-id\n  max_claim_bytes: 4096\n"
+	if r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Fatalf("exit %d, stdout:\n%s\nwant it to contain:\n%s\nstderr: %s", r.code, r.stdout, want, r.stderr)
+	}
+}
