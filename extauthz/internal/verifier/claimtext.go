@@ -18,24 +18,31 @@ const DefaultMaxClaimBytes = 4096
 // empty array. A value that cannot be a header value makes the token malformed; one longer than
 // maxBytes as text is claim_too_large. It runs before any key work, on the uncached path only.
 func claimTexts(payloadJSON []byte, names []string, maxBytes int) ([]string, *Error) {
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(payloadJSON, &members); err != nil {
-		return nil, fail(reason.Malformed, "payload is not a JSON object")
-	}
+	var buf [24]objectMember
+	members := scanObjectMembers(payloadJSON, buf[:])
 	texts := make([]string, len(names))
-	for i, name := range names {
-		raw, ok := members[name]
-		if !ok {
-			continue
+	for _, m := range members {
+		name := m.name
+		if bytes.IndexByte(name, '\\') >= 0 { // rare: compare the decoded name
+			decoded, err := memberName(name)
+			if err != nil {
+				return nil, fail(reason.Malformed, "payload has an invalid member name")
+			}
+			name = []byte(decoded)
 		}
-		text, e := ClaimText(raw)
-		if e != nil {
-			return nil, fail(reason.Malformed, "claim %q %s", truncate(name), e.Message)
+		for i, want := range names {
+			if string(name) != want {
+				continue
+			}
+			text, e := ClaimText(payloadJSON[m.valueAt:valueEnd(payloadJSON, m.valueAt)])
+			if e != nil {
+				return nil, fail(reason.Malformed, "claim %q %s", truncate(want), e.Message)
+			}
+			if len(text) > maxBytes {
+				return nil, fail(reason.ClaimTooLarge, "claim %q is %d bytes as a header value, over the limit of %d (identity_headers.max_claim_bytes)", truncate(want), len(text), maxBytes)
+			}
+			texts[i] = text
 		}
-		if len(text) > maxBytes {
-			return nil, fail(reason.ClaimTooLarge, "claim %q is %d bytes as a header value, over the limit of %d (identity_headers.max_claim_bytes)", truncate(name), len(text), maxBytes)
-		}
-		texts[i] = text
 	}
 	return texts, nil
 }

@@ -3,6 +3,7 @@ package verifier
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -121,4 +122,43 @@ func TestVerifyHeaderClaims(t *testing.T) {
 			t.Fatalf("got %v, %v; want accepted, no HeaderClaims", got, err)
 		}
 	})
+}
+
+// BenchmarkVerifyUncachedClaims is BenchmarkVerifyUncached with no chosen claim and with three (a
+// string, an array and an object), in one run: the cost of turning them into text, paid once per
+// token.
+func BenchmarkVerifyUncachedClaims(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		claims []string
+	}{{"none", nil}, {"three", []string{"custom:tenant_id", "roles", "plan"}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			f := newFixture(b, func(c *Config) { c.CacheMaxEntries, c.HeaderClaims = 1, bc.claims })
+			tokens := make([]string, 64)
+			for i := range tokens {
+				tokens[i] = mint(with(with(with(with(accessClaims(), "jti", fmt.Sprintf("jti-%d", i)), "custom:tenant_id", "acme"),
+					"roles", []string{"billing admin", "reader"}), "plan", map[string]any{"tier": "gold"}))
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := f.v.Verify(ctx, tokens[i%len(tokens)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// TestClaimTextsFindsEachValue: each chosen claim's value is cut out of the payload whole, whatever
+// it holds (commas, braces and quotes in strings, nesting), and an escaped name is its decoded one.
+func TestClaimTextsFindsEachValue(t *testing.T) {
+	payload := []byte(`{"a": {"x": "1,}]\"", "y": [1, {"z": ","}]} , "custom\u003atenant_id":"acme","b":[ "p,q" ],"c":7}`)
+	got, e := claimTexts(payload, []string{"a", "custom:tenant_id", "b", "c", "d"}, DefaultMaxClaimBytes)
+	want := []string{`{"x":"1,}]\"","y":[1,{"z":","}]}`, "acme", "p%2Cq", "7", ""}
+	if e != nil || !slices.Equal(got, want) {
+		t.Fatalf("claimTexts = %q, %v; want %q", got, e, want)
+	}
 }
