@@ -97,7 +97,7 @@ func Default() *Config {
 			Default:      policy.DefaultAuth,
 			InvalidToken: policy.DefaultInvalidToken,
 		},
-		IdentityHeaders: authz.HeaderConfig{Prefix: authz.DefaultPrefix},
+		IdentityHeaders: authz.HeaderConfig{Prefix: authz.DefaultPrefix, MaxClaimBytes: verifier.DefaultMaxClaimBytes},
 		JWKS: JWKS{
 			RefreshInterval:    jwks.DefaultRefreshInterval,
 			MinRefetchInterval: jwks.DefaultMinRefetchInterval,
@@ -130,6 +130,7 @@ func (c *Config) normalize() {
 		emptyToNil(&r.ScopesAll)
 	}
 	emptyToNil(&c.Policy.Rules)
+	emptyToNil(&c.IdentityHeaders.Claims)
 	for i, h := range c.TokenSources.Headers {
 		c.TokenSources.Headers[i] = strings.ToLower(h)
 	}
@@ -150,6 +151,8 @@ func (c *Config) VerifierConfig() verifier.Config {
 		MinRefetchInterval: c.JWKS.MinRefetchInterval,
 		FetchTimeout:       c.JWKS.FetchTimeout,
 		MaxJWKSBytes:       c.JWKS.MaxBytes,
+		HeaderClaims:       c.IdentityHeaders.ClaimNames(),
+		MaxClaimBytes:      c.IdentityHeaders.MaxClaimBytes,
 	}
 }
 

@@ -23,6 +23,7 @@ const (
 	JWKSUnavailable   Code = "jwks_unavailable"
 	InsufficientGroup Code = "insufficient_group"
 	InsufficientScope Code = "insufficient_scope"
+	ClaimTooLarge     Code = "claim_too_large"
 	AmbiguousPath     Code = "ambiguous_path"
 )
 
@@ -30,5 +31,5 @@ const (
 var All = []Code{
 	Missing, Malformed, TooLarge, UnsupportedAlg, UnknownKid, BadSignature, Expired, NotYetValid,
 	IssuedInFuture, WrongIssuer, WrongTokenUse, WrongClient, JWKSUnavailable, InsufficientGroup,
-	InsufficientScope, AmbiguousPath,
+	InsufficientScope, ClaimTooLarge, AmbiguousPath,
 }
