@@ -67,13 +67,14 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*Answer, 
 		return s.canned.cancelled, cancelled, nil
 	}
 	http := req.GetAttributes().GetRequest().GetHttp()
-	requirement := s.policy.Requirement(http.GetPath(), http.GetMethod(), req.GetAttributes().GetContextExtensions())
+	headers, readable := requestHeaders(http)
+	var hostBuf [2]string
+	requirement := s.policy.RequirementAt(requestHosts(headers, hostBuf[:0]), http.GetPath(), http.GetMethod(), req.GetAttributes().GetContextExtensions())
 	if requirement.Auth == policy.AuthOff {
 		d := policy.Decision{Result: policy.Skipped}
 		return s.canned.forDecision(d), d, nil
 	}
 
-	headers, readable := requestHeaders(http)
 	var (
 		token   string
 		present bool
@@ -105,6 +106,9 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*Answer, 
 
 	d := s.policy.Decide(requirement, present, claims, failure)
 	if d.Result != policy.Authenticated {
+		if location, ok := s.policy.SignInLocation(requirement, d, http.GetMethod(), headers["accept"], http.GetPath()); ok {
+			return signInRedirect(location, d), d, claims
+		}
 		return s.canned.forDecision(d), d, claims
 	}
 	// The answer depends only on the claims and the Server's fixed configuration, so it is kept

@@ -96,6 +96,7 @@ func Default() *Config {
 		Policy: policy.Config{
 			Default:      policy.DefaultAuth,
 			InvalidToken: policy.DefaultInvalidToken,
+			SignIn:       policy.SignIn{Unauthenticated: policy.DefaultUnauthenticated},
 		},
 		IdentityHeaders: authz.HeaderConfig{Prefix: authz.DefaultPrefix},
 		JWKS: JWKS{

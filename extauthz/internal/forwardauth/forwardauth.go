@@ -101,7 +101,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), checkDeadline(r.Header))
 	defer cancel()
-	resp, err := h.checker.Check(ctx, checkRequest(r.Header, path, method))
+	resp, err := h.checker.Check(ctx, withHost(checkRequest(r.Header, path, method), h.originalHosts(r)))
 	if err != nil { // Check never errs; fail closed all the same
 		writeDenied(w, http.StatusServiceUnavailable, nil, internalErrorBody)
 		return
@@ -112,7 +112,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case *authv3.CheckResponse_DeniedResponse:
 		d := answer.DeniedResponse
 		status := int(d.GetStatus().GetCode())
-		if status < 400 || status > 599 {
+		if (status < 400 || status > 599) && status != http.StatusFound { // 302: the sign-in redirect
 			status = http.StatusForbidden
 		}
 		writeDenied(w, status, d.GetHeaders(), d.GetBody())
