@@ -436,6 +436,9 @@ func (s *Stack) do(ctx context.Context, url, opaque string, header http.Header) 
 	for name, values := range header {
 		req.Header[name] = append(req.Header[name], values...)
 	}
+	if host := header.Get("Host"); host != "" { // Go sends req.Host, never a Host header
+		req.Host = host
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return nil, err

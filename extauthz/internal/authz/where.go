@@ -10,13 +10,17 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/policy"
 )
 
-// requestHosts appends every host the request names: Envoy's :authority and, when a client or
-// proxy sent it too, Host. Both are readings of the request (policy.Config.RequirementAt): when
-// they disagree, the strictest rule wins. None (unreadable headers) leaves the host unknown,
-// which the policy reads as every host.
-func requestHosts(headers map[string]string, out []string) []string {
+// requestHosts appends every host the request names: Envoy's host attribute (its :authority,
+// sent whatever allowed_headers says) and the :authority and host headers when they were passed
+// on too (the HTTP endpoint sends X-Forwarded-Host as :authority). Each is a reading of the
+// request (policy.Config.RequirementAt): when they disagree, the strictest rule wins. None
+// leaves the host unknown, which the policy reads as every host.
+func requestHosts(http *authv3.AttributeContext_HttpRequest, headers map[string]string, out []string) []string {
+	if v := http.GetHost(); v != "" {
+		out = append(out, v)
+	}
 	for _, name := range [...]string{":authority", "host"} {
-		if v := headers[name]; v != "" {
+		if v := headers[name]; v != "" && (len(out) == 0 || v != out[0]) {
 			out = append(out, v)
 		}
 	}
