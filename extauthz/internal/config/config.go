@@ -129,6 +129,8 @@ func (c *Config) normalize() {
 		emptyToNil(&r.Methods)
 		emptyToNil(&r.GroupsAny)
 		emptyToNil(&r.ScopesAll)
+		emptyToNil(&r.Hosts)
+		emptyToNil(&r.ClientsAny)
 	}
 	emptyToNil(&c.Policy.Rules)
 	for i, h := range c.TokenSources.Headers {
