@@ -2,6 +2,7 @@ package forwardauth
 
 import (
 	"net/http"
+	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -43,4 +44,51 @@ func withHost(req *authv3.CheckRequest, hosts []string) *authv3.CheckRequest {
 	}
 	hm.Headers = kept
 	return req
+}
+
+// HeaderForwardedProto is the original request's scheme, set by the proxy like X-Forwarded-Host.
+const HeaderForwardedProto = "X-Forwarded-Proto"
+
+// siteLocation makes the sign-in redirect's Location, a path on this site, absolute on the
+// original request's site when the proxy names it (X-Forwarded-Proto http or https and one
+// X-Forwarded-Host of host characters): Traefik resolves a relative Location against the
+// forward-auth endpoint's own address, which would send the browser there. Otherwise the path is
+// left as it is (Envoy passes it on unchanged, and the browser resolves it on the site it is on).
+func siteLocation(h http.Header, location string) string {
+	if !strings.HasPrefix(location, "/") {
+		return location
+	}
+	proto, host := nonEmpty(h.Values(HeaderForwardedProto)), nonEmpty(h.Values(HeaderForwardedHost))
+	if len(proto) != 1 || len(host) != 1 || (proto[0] != "http" && proto[0] != "https") || !hostChars(host[0]) {
+		return location
+	}
+	return proto[0] + "://" + host[0] + location
+}
+
+// hostChars reports that s is a host, with an optional port, of letters, digits, "-", "." and
+// ":" (and the brackets of an IPv6 literal): nothing that could end the authority early.
+func hostChars(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || strings.IndexByte("-.:[]", b) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// withSiteLocation is headers with the Location made absolute on the original site (siteLocation);
+// the answer's own headers are shared, so a changed one is a copy.
+func withSiteLocation(h http.Header, headers []*corev3.HeaderValueOption) []*corev3.HeaderValueOption {
+	out := make([]*corev3.HeaderValueOption, len(headers))
+	for i, opt := range headers {
+		out[i] = opt
+		if strings.EqualFold(opt.GetHeader().GetKey(), "location") {
+			out[i] = &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: "location", Value: siteLocation(h, opt.GetHeader().GetValue())}}
+		}
+	}
+	return out
 }

@@ -12,16 +12,15 @@ import (
 
 const browserAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
-// newHostService: /home is required (and redirects browsers to /signin) on admin.example.com,
-// optional on every other host.
+// newHostService: /home is required on admin.example.com, optional on every other host; a
+// signed-out browser is sent to /signin.
 func newHostService(t *testing.T) *authz.Server {
 	t.Helper()
 	rule := policy.Rule{PathPrefix: "/home", Auth: policy.AuthRequired}
 	rule.Hosts = []string{"admin.example.com"}
-	rule.Unauthenticated = policy.UnauthenticatedRedirect
 	s, err := authz.New(authz.Options{
 		Verifier:     standInVerifier{},
-		Policy:       policy.Config{Rules: []policy.Rule{rule}, SignIn: policy.SignIn{LoginURL: "/signin"}},
+		Policy:       policy.Config{Rules: []policy.Rule{rule}, SignIn: policy.SignIn{Unauthenticated: policy.UnauthenticatedRedirect, LoginURL: "/signin"}},
 		TokenSources: tokensource.Config{AuthorizationHeader: true},
 	})
 	if err != nil {
@@ -56,6 +55,15 @@ func TestForwardAuthHost(t *testing.T) {
 		{"a navigation is redirected", false, "http://authz.internal/auth",
 			[][2]string{{"X-Forwarded-Uri", "/home?tab=2"}, {"X-Forwarded-Method", "GET"}, {"X-Forwarded-Host", "admin.example.com"}, {"Accept", browserAccept}},
 			302, "/signin?return_to=%2Fhome%3Ftab%3D2"},
+		{"Traefik names the site: the redirect stays on it", false, "http://authz.internal/auth",
+			[][2]string{{"X-Forwarded-Uri", "/home"}, {"X-Forwarded-Method", "GET"}, {"X-Forwarded-Host", "admin.example.com"}, {"X-Forwarded-Proto", "https"}, {"Accept", browserAccept}},
+			302, "https://admin.example.com/signin?return_to=%2Fhome"},
+		{"a scheme other than http(s) is not used", false, "http://authz.internal/auth",
+			[][2]string{{"X-Forwarded-Uri", "/home"}, {"X-Forwarded-Method", "GET"}, {"X-Forwarded-Host", "admin.example.com"}, {"X-Forwarded-Proto", "javascript"}, {"Accept", browserAccept}},
+			302, "/signin?return_to=%2Fhome"},
+		{"a host that is not a host is not used", false, "http://authz.internal/auth",
+			[][2]string{{"X-Forwarded-Uri", "/home"}, {"X-Forwarded-Method", "GET"}, {"X-Forwarded-Host", "evil.example/x"}, {"X-Forwarded-Proto", "https"}, {"Accept", browserAccept}},
+			302, "/signin?return_to=%2Fhome"},
 		{"fetch() keeps its 401", false, "http://authz.internal/auth",
 			[][2]string{{"X-Forwarded-Uri", "/home"}, {"X-Forwarded-Method", "GET"}, {"X-Forwarded-Host", "admin.example.com"}, {"Accept", "application/json"}}, 401, ""},
 	}
