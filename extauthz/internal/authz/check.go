@@ -69,7 +69,11 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*Answer, 
 	http := req.GetAttributes().GetRequest().GetHttp()
 	headers, readable := requestHeaders(http)
 	var hostBuf [3]string
-	requirement := s.policy.RequirementAt(requestHosts(http, headers, hostBuf[:0]), http.GetPath(), http.GetMethod(), req.GetAttributes().GetContextExtensions())
+	var hosts []string
+	if s.policy.HasHostRules() {
+		hosts = requestHosts(http, headers, hostBuf[:0])
+	}
+	requirement := s.policy.RequirementAt(hosts, http.GetPath(), http.GetMethod(), req.GetAttributes().GetContextExtensions())
 	if requirement.Auth == policy.AuthOff {
 		d := policy.Decision{Result: policy.Skipped}
 		return s.canned.forDecision(d), d, nil

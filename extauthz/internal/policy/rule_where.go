@@ -157,6 +157,16 @@ func hostMatches(pattern, host string) bool {
 	return strings.EqualFold(pattern, host)
 }
 
+// HasHostRules reports that some rule names hosts: only then does the request's host matter.
+func (c Config) HasHostRules() bool {
+	for i := range c.Rules {
+		if len(c.Rules[i].Hosts) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // representativeHost is a host this rule matches ("" for a rule without hosts), for Warnings.
 func (r Rule) representativeHost() string {
 	if len(r.Hosts) == 0 {
