@@ -48,7 +48,11 @@ const (
 	AuthRequired          = policy.AuthRequired
 	AuthOff               = policy.AuthOff
 	InvalidTokenAnonymous = policy.InvalidTokenAnonymous
-	DefaultMaxTokenBytes  = verifier.DefaultMaxTokenBytes // max_token_bytes, which sizes the proxies' buffers
+	// The sign-in redirect: rules[].unauthenticated, and the query parameter of login_url that
+	// carries the path to return to.
+	UnauthenticatedRedirect = policy.UnauthenticatedRedirect
+	ReturnParam             = policy.ReturnParam
+	DefaultMaxTokenBytes    = verifier.DefaultMaxTokenBytes // max_token_bytes, which sizes the proxies' buffers
 )
 
 var (
@@ -58,6 +62,9 @@ var (
 	BindFlags     = config.BindFlags // the flags every command shares
 	LogLevels     = config.LogLevels // what --log-level accepts
 	RegionOf      = verifier.RegionOf
+	// SafeReturnPath reports that a return path is on this site (a sign-in page checks it before
+	// following it).
+	SafeReturnPath = policy.SafeReturnPath
 )
 
 // The service, its shutdown bound and the gRPC service name whose health it reports.

@@ -96,6 +96,7 @@ func Default() *Config {
 		Policy: policy.Config{
 			Default:      policy.DefaultAuth,
 			InvalidToken: policy.DefaultInvalidToken,
+			SignIn:       policy.SignIn{Unauthenticated: policy.DefaultUnauthenticated},
 		},
 		IdentityHeaders: authz.HeaderConfig{Prefix: authz.DefaultPrefix, MaxClaimBytes: verifier.DefaultMaxClaimBytes},
 		JWKS: JWKS{
@@ -128,6 +129,8 @@ func (c *Config) normalize() {
 		emptyToNil(&r.Methods)
 		emptyToNil(&r.GroupsAny)
 		emptyToNil(&r.ScopesAll)
+		emptyToNil(&r.Hosts)
+		emptyToNil(&r.ClientsAny)
 	}
 	emptyToNil(&c.Policy.Rules)
 	emptyToNil(&c.IdentityHeaders.Claims)

@@ -158,17 +158,7 @@ func TestLoadGoodFull(t *testing.T) {
 			Cookies:             []string{"access_token"},
 			AmplifyCookies:      true,
 		},
-		Policy: policy.Config{
-			Default:      policy.AuthRequired,
-			InvalidToken: policy.InvalidTokenDeny,
-			Rules: []policy.Rule{
-				{
-					PathPrefix: "/api/admin", Methods: []string{"GET", "POST"}, Auth: policy.AuthRequired,
-					GroupsAny: []string{"admin"}, ScopesAll: []string{"aws.cognito.signin.user.admin"},
-				},
-				{PathPrefix: "/healthz", Auth: policy.AuthOff},
-			},
-		},
+		Policy: goodFullPolicy,
 		IdentityHeaders: authz.HeaderConfig{Prefix: "x-id-", ClaimsHeader: "x-jwt-claims", StripAuthorization: true,
 			Claims: []authz.ClaimHeader{{Claim: "custom:tenant_id", Header: "tenant-id"}}, MaxClaimBytes: 2048},
 		JWKS: JWKS{
@@ -427,17 +417,7 @@ func TestSectionsAsThePackagesReadThem(t *testing.T) {
 		t.Errorf("VerifierConfig:\n got %+v\nwant %+v", got, wantVerifier)
 	}
 
-	wantPolicy := policy.Config{
-		Default:      policy.AuthRequired,
-		InvalidToken: policy.InvalidTokenDeny,
-		Rules: []policy.Rule{
-			{
-				PathPrefix: "/api/admin", Methods: []string{"GET", "POST"}, Auth: policy.AuthRequired,
-				GroupsAny: []string{"admin"}, ScopesAll: []string{"aws.cognito.signin.user.admin"},
-			},
-			{PathPrefix: "/healthz", Auth: policy.AuthOff},
-		},
-	}
+	wantPolicy := goodFullPolicy
 	if got := cfg.Policy; !reflect.DeepEqual(got, wantPolicy) {
 		t.Errorf("Policy:\n got %+v\nwant %+v", got, wantPolicy)
 	}
@@ -547,4 +527,22 @@ func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
+}
+
+// goodFullPolicy is the policy section of testdata/good_full.yaml as loaded.
+var goodFullPolicy = policy.Config{
+	Default:      policy.AuthRequired,
+	InvalidToken: policy.InvalidTokenDeny,
+	Rules: []policy.Rule{
+		{
+			PathPrefix: "/api/admin", Methods: []string{"GET", "POST"}, Auth: policy.AuthRequired,
+			GroupsAny: []string{"admin"}, ScopesAll: []string{"aws.cognito.signin.user.admin"},
+			RuleWhere: policy.RuleWhere{
+				Hosts: []string{"admin.example.com", "*.admin.example.com"}, ClientsAny: []string{"abc123"},
+				TokenUse: verifier.TokenUseAccess, Unauthenticated: policy.UnauthenticatedRedirect,
+			},
+		},
+		{PathPrefix: "/healthz", Auth: policy.AuthOff},
+	},
+	SignIn: policy.SignIn{Unauthenticated: policy.UnauthenticatedDeny, LoginURL: "/signin?from=edge"},
 }
