@@ -23,11 +23,16 @@ const (
 	JWKSUnavailable   Code = "jwks_unavailable"
 	InsufficientGroup Code = "insufficient_group"
 	InsufficientScope Code = "insufficient_scope"
+	ClaimTooLarge     Code = "claim_too_large"
+	AmbiguousPath     Code = "ambiguous_path"
+	// ClientNotAllowed: the token's app client (client_id, or aud of an ID token) is not one of
+	// the route's clients_any.
+	ClientNotAllowed Code = "client_not_allowed"
 )
 
 // All lists every code, so metrics can be pre-registered and tests can check coverage.
 var All = []Code{
 	Missing, Malformed, TooLarge, UnsupportedAlg, UnknownKid, BadSignature, Expired, NotYetValid,
 	IssuedInFuture, WrongIssuer, WrongTokenUse, WrongClient, JWKSUnavailable, InsufficientGroup,
-	InsufficientScope,
+	InsufficientScope, ClaimTooLarge, AmbiguousPath, ClientNotAllowed,
 }
