@@ -216,7 +216,7 @@ func nonEmpty(values []string) []string {
 // in one string.
 func checkRequest(h http.Header, path, method string) *authv3.CheckRequest {
 	// Map order is random: fix one order, of the names that get a line, for both passes below.
-	names := make([]string, 0, len(h))
+	names := make([]string, 0, min(len(h), authz.MaxHeaderLines+1))
 	n, nameBytes := 0, 0
 	for name, values := range h {
 		if n == authz.MaxHeaderLines+1 {
