@@ -121,6 +121,7 @@ func (c *Config) normalize() {
 		emptyToNil(&is.ClientIDs)
 	}
 	emptyToNil(&c.Issuers)
+	c.normalizeRevocation()
 	emptyToNil(&c.TokenSources.Headers)
 	emptyToNil(&c.TokenSources.Cookies)
 	for i := range c.Policy.Rules {

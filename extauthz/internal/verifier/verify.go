@@ -338,6 +338,7 @@ func (v *Verifier[A]) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*
 		ExpiresAt:      exp,
 		IssuedAt:       iat,
 		JTI:            p.Jti,
+		OriginJTI:      p.OriginJti,
 		PayloadSegment: payloadSegment,
 	}, nil
 }

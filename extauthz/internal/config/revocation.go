@@ -1,0 +1,42 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/revocation"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/verifier"
+)
+
+// normalizeRevocation writes out each issuer's revocation defaults, so check-config prints the
+// mode, cache_ttl, on_unavailable and max_rps in force.
+func (c *Config) normalizeRevocation() {
+	for i := range c.Issuers {
+		c.Issuers[i].Revocation = c.Issuers[i].Revocation.WithDefaults()
+	}
+}
+
+// validateRevocation defers each issuer's revocation section to package revocation (rules'
+// revocation values are checked with the policy). An issuer whose own keys are broken is left
+// to their messages: its endpoint cannot be judged.
+func (c *Config) validateRevocation(v *validation) {
+	ruleChecks := c.RevocationRuleChecks()
+	for i, is := range c.Issuers {
+		urls := verifier.IssuerURLs(is)
+		issuer := ""
+		if len(urls) > 0 {
+			issuer = urls[0]
+		}
+		v.owned(is.Revocation.Validate(fmt.Sprintf("issuers[%d].revocation", i), issuer, ruleChecks))
+	}
+}
+
+// RevocationRuleChecks reports whether some rule asks for the revocation check
+// (policy.rules[].revocation: check), which needs a checker even for issuers whose mode is off.
+func (c *Config) RevocationRuleChecks() bool {
+	for _, r := range c.Policy.Rules {
+		if r.Revocation == revocation.RuleCheck {
+			return true
+		}
+	}
+	return false
+}
