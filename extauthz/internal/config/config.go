@@ -121,7 +121,6 @@ func (c *Config) normalize() {
 		emptyToNil(&is.ClientIDs)
 	}
 	emptyToNil(&c.Issuers)
-	c.normalizeRevocation()
 	emptyToNil(&c.TokenSources.Headers)
 	emptyToNil(&c.TokenSources.Cookies)
 	for i := range c.Policy.Rules {
@@ -166,6 +165,7 @@ func (c *Config) Effective() (*Config, error) {
 		}
 		eff.Issuers[i].JWKSURL = url
 	}
+	eff.effectiveRevocation()
 	return &eff, nil
 }
 

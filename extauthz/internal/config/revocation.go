@@ -7,9 +7,9 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/verifier"
 )
 
-// normalizeRevocation writes out each issuer's revocation defaults, so check-config prints the
-// mode, cache_ttl, on_unavailable and max_rps in force.
-func (c *Config) normalizeRevocation() {
+// effectiveRevocation writes out each issuer's revocation defaults (Effective), so check-config
+// prints the mode, cache_ttl, on_unavailable and max_rps in force.
+func (c *Config) effectiveRevocation() {
 	for i := range c.Issuers {
 		c.Issuers[i].Revocation = c.Issuers[i].Revocation.WithDefaults()
 	}
