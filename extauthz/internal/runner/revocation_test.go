@@ -174,7 +174,7 @@ func TestRevokedTokenRefused(t *testing.T) {
 // answer: 503 revocation_unavailable (anonymous on an optional route), or the token accepted.
 func TestRevocationUnavailable(t *testing.T) {
 	failures := []struct {
-		name  string
+		name   string
 		break_ func(*revocationEnv)
 	}{
 		{"unreachable", func(e *revocationEnv) { e.cognito.Close() }},
@@ -186,7 +186,9 @@ func TestRevocationUnavailable(t *testing.T) {
 				}
 			})
 		}},
-		{"5xx", func(e *revocationEnv) { e.cognito.answerWith(http.StatusInternalServerError, `{"__type":"InternalErrorException"}`) }},
+		{"5xx", func(e *revocationEnv) {
+			e.cognito.answerWith(http.StatusInternalServerError, `{"__type":"InternalErrorException"}`)
+		}},
 		{"throttling", func(e *revocationEnv) { e.cognito.answerWith(http.StatusBadRequest, getUserThrottled) }},
 	}
 	for _, f := range failures {
