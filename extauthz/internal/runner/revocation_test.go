@@ -290,3 +290,32 @@ func TestReloadKeepsRevokedSignIns(t *testing.T) {
 		t.Errorf("after the reload a token of the revoked sign-in made %d calls, want 0", n)
 	}
 }
+
+// BenchmarkCheckCachedTokenRevocation is Check of a token the service has seen before, with the
+// revocation check off and on (its live answer cached): the cost of the check on the hot path.
+// Compare the two in one run (docs/performance.md).
+func BenchmarkCheckCachedTokenRevocation(b *testing.B) {
+	for _, mode := range []revocation.Mode{revocation.ModeOff, revocation.ModeOnline} {
+		b.Run("revocation="+string(mode), func(b *testing.B) {
+			e := newRevocationEnv(b, func(c *revocation.Config) { c.Mode = mode })
+			req := checkRequestFor("/api/x", e.token(b, "access", "sign-in-1", "a1"))
+			ctx := context.Background()
+			check := func() bool {
+				a, err := e.svc.CheckAnswer(ctx, req)
+				return err == nil && authStatus(a.Response()) == "authenticated"
+			}
+			if !check() {
+				b.Fatal("the token does not authenticate")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if !check() {
+					b.Fatal("not authenticated")
+				}
+			}
+			if mode == revocation.ModeOnline && e.cognito.calls.Load() != 1 {
+				b.Errorf("%d calls to Cognito, want 1 (a warm cache)", e.cognito.calls.Load())
+			}
+		})
+	}
+}
