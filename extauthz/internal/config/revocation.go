@@ -8,10 +8,18 @@ import (
 )
 
 // effectiveRevocation writes out each issuer's revocation defaults (Effective), so check-config
-// prints the mode, cache_ttl, on_unavailable and max_rps in force.
+// prints the mode, cache_ttl, on_unavailable and max_rps in force, and the endpoint that will be
+// asked when a check can happen.
 func (c *Config) effectiveRevocation() {
+	ruleChecks := c.RevocationRuleChecks()
 	for i := range c.Issuers {
-		c.Issuers[i].Revocation = c.Issuers[i].Revocation.WithDefaults()
+		r := c.Issuers[i].Revocation.WithDefaults()
+		if r.Endpoint == "" && (r.Mode == revocation.ModeOnline || ruleChecks) {
+			if urls := verifier.IssuerURLs(c.Issuers[i]); len(urls) > 0 {
+				r.Endpoint, _ = revocation.RegionalEndpoint(urls[0])
+			}
+		}
+		c.Issuers[i].Revocation = r
 	}
 }
 
