@@ -336,7 +336,8 @@ func TestDockerfileHealthcheckProbesTheService(t *testing.T) {
 
 	jwks := httptest.NewServer(jwksHandler(t, "/local_pool/.well-known/jwks.json"))
 	t.Cleanup(jwks.Close)
-	grpcAddr, adminAddr := closedAddr(t), closedAddr(t)
+	addrs := closedAddrs(t, 2)
+	grpcAddr, adminAddr := addrs[0], addrs[1]
 	var logs bytes.Buffer
 	serve := exec.Command(bin, "serve",
 		"--issuer", jwks.URL+"/local_pool", "--client-id", "demo-client", "--token-use", "any",
@@ -393,13 +394,23 @@ func TestDockerfileHealthcheckProbesTheService(t *testing.T) {
 // closedAddr returns a loopback address on which nothing listens (a free port, for a moment).
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return closedAddrs(t, 1)[0]
+}
+
+// closedAddrs returns n distinct loopback addresses that were free a moment ago: every listener is
+// held until all n are chosen, so that two of them can never be the same port.
+func closedAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		addrs[i] = l.Addr().String()
 	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	return addrs
 }
 
 // jwksHandler serves one freshly generated RSA signing key at path.

@@ -27,7 +27,8 @@ func TestChartConfigMapReloadsInTheService(t *testing.T) {
 	bin := dockerBuilt(t, "build", "cognito-authz")
 	jwks := httptest.NewServer(jwksHandler(t, "/local_pool/.well-known/jwks.json"))
 	t.Cleanup(jwks.Close)
-	grpcAddr, adminAddr, httpAddr := closedAddr(t), closedAddr(t), closedAddr(t)
+	addrs := closedAddrs(t, 3)
+	grpcAddr, adminAddr, httpAddr := addrs[0], addrs[1], addrs[2]
 	values := func(rules string) string {
 		return fmt.Sprintf(`
 ports: {grpc: %s, admin: %s}
