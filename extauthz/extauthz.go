@@ -30,12 +30,14 @@ import (
 
 // Configuration (docs/reference.md#configuration-file).
 type (
-	Config    = config.Config
-	Issuer    = verifier.IssuerConfig
-	Rule      = policy.Rule
-	Log       = config.Log
-	Overrides = config.Overrides // the command line's flags, laid over the file
-	TokenUse  = verifier.TokenUse
+	Config = config.Config
+	Issuer = verifier.IssuerConfig
+	Rule   = policy.Rule
+	// ClaimHeader is one entry of identity_headers.claims.
+	ClaimHeader = authz.ClaimHeader
+	Log         = config.Log
+	Overrides   = config.Overrides // the command line's flags, laid over the file
+	TokenUse    = verifier.TokenUse
 )
 
 // Token uses, route auth modes and invalid-token modes that configurations are built with.
@@ -47,7 +49,11 @@ const (
 	AuthRequired          = policy.AuthRequired
 	AuthOff               = policy.AuthOff
 	InvalidTokenAnonymous = policy.InvalidTokenAnonymous
-	DefaultMaxTokenBytes  = verifier.DefaultMaxTokenBytes // max_token_bytes, which sizes the proxies' buffers
+	// The sign-in redirect: rules[].unauthenticated, and the query parameter of login_url that
+	// carries the path to return to.
+	UnauthenticatedRedirect = policy.UnauthenticatedRedirect
+	ReturnParam             = policy.ReturnParam
+	DefaultMaxTokenBytes    = verifier.DefaultMaxTokenBytes // max_token_bytes, which sizes the proxies' buffers
 )
 
 var (
@@ -57,6 +63,9 @@ var (
 	BindFlags     = config.BindFlags // the flags every command shares
 	LogLevels     = config.LogLevels // what --log-level accepts
 	RegionOf      = verifier.RegionOf
+	// SafeReturnPath reports that a return path is on this site (a sign-in page checks it before
+	// following it).
+	SafeReturnPath = policy.SafeReturnPath
 )
 
 // The service, its shutdown bound and the gRPC service name whose health it reports.
@@ -91,8 +100,11 @@ type Verification struct {
 	Issuer   string         `json:"issuer,omitempty"`
 	TokenUse TokenUse       `json:"token_use,omitempty"`
 	Claims   map[string]any `json:"claims,omitempty"`
-	Reason   reason.Code    `json:"reason,omitempty"`
-	Message  string         `json:"message,omitempty"`
+	// Headers are the request headers an authenticated answer sets for this token under the
+	// configuration's identity_headers: what the app would receive.
+	Headers map[string]string `json:"headers,omitempty"`
+	Reason  reason.Code       `json:"reason,omitempty"`
+	Message string            `json:"message,omitempty"`
 }
 
 // VerifyToken checks one token, bare or as a pasted Authorization header value, against cfg's
@@ -126,7 +138,11 @@ func VerifyToken(ctx context.Context, cfg *Config, log *zap.Logger, token string
 		log.Error("decoding verified claims", zap.Error(err))
 		return Verification{Reason: reason.Malformed, Message: "claims cannot be decoded"}, nil
 	}
-	return Verification{Valid: true, Issuer: claims.Issuer, TokenUse: claims.TokenUse, Claims: m}, nil
+	headers, err := authz.HeadersFor(cfg.IdentityHeaders, cfg.TokenSources.Headers, claims)
+	if err != nil {
+		return Verification{}, err
+	}
+	return Verification{Valid: true, Issuer: claims.Issuer, TokenUse: claims.TokenUse, Claims: m, Headers: headers}, nil
 }
 
 // The online revocation check (docs/reference.md#revocation-check): an issuer's revocation

@@ -146,8 +146,12 @@ func yamlKeys(typ reflect.Type, prefix string) []string {
 	var keys []string
 	for i := range typ.NumField() {
 		f := typ.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if opts == "inline" { // a block of the same section: its keys are the section's
+			keys = append(keys, yamlKeys(f.Type, prefix)...)
 			continue
 		}
 		if name == "" {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cognito-authz/cognito-authz/testenv/cognitoapi"
+	"github.com/cognito-authz/cognito-authz/testenv/envoyconf"
 )
 
 // AdminGroup is the seeded group that /api/admin requires.
@@ -42,13 +43,17 @@ type User struct {
 	Sub      string
 	Groups   []string
 	SMSMFA   bool
+	// TenantID is the user's envoyconf.TenantClaim custom attribute, which the pool declares
+	// and cognito-local puts in ID tokens, as Cognito does.
+	TenantID string
 }
 
 // The seeded users. Their passwords meet DemoPasswordPolicy.
 func seedUsers() (admin, user User) {
 	admin = User{Username: "alice", Password: "Alice-passw0rd", Email: "alice@example.com",
-		Phone: "+15555550100", Groups: []string{AdminGroup}, SMSMFA: true}
-	user = User{Username: "bob", Password: "Bob-passw0rd", Email: "bob@example.com", Phone: "+15555550101"}
+		Phone: "+15555550100", Groups: []string{AdminGroup}, SMSMFA: true, TenantID: "acme"}
+	user = User{Username: "bob", Password: "Bob-passw0rd", Email: "bob@example.com", Phone: "+15555550101",
+		TenantID: "globex"}
 	return admin, user
 }
 
@@ -64,6 +69,9 @@ func (e *Emulator) seed(ctx context.Context, tokenTTL time.Duration) error {
 		"AutoVerifiedAttributes": []string{"email"},
 		"SmsConfiguration":       map[string]any{"SnsCallerArn": "arn:aws:iam::000000000000:role/cognito-sms"},
 		"Policies":               map[string]any{"PasswordPolicy": DemoPasswordPolicy},
+		// Custom attributes are declared without their custom: prefix, which Cognito adds.
+		"Schema": []map[string]any{{"Name": strings.TrimPrefix(envoyconf.TenantClaim, "custom:"),
+			"AttributeDataType": "String", "Mutable": true}},
 	}, &pool); err != nil {
 		return err
 	}
@@ -138,6 +146,7 @@ func (e *Emulator) createUser(ctx context.Context, poolID string, u *User) error
 		Attributes: []cognitoapi.Attribute{
 			{Name: "email", Value: u.Email}, {Name: "email_verified", Value: "true"},
 			{Name: "phone_number", Value: u.Phone}, {Name: "phone_number_verified", Value: "true"},
+			{Name: envoyconf.TenantClaim, Value: u.TenantID},
 		},
 	})
 	u.Sub = sub

@@ -437,3 +437,32 @@ func TestAdminPathSpellingsThroughEnvoy(t *testing.T) {
 		}
 	}
 }
+
+// TestRouteSpellingsThroughEnvoy: with the committed routes alone (no rules: /api/admin is
+// protected by its Envoy route's context extensions, /static is auth off), a path that Envoy routes
+// one way and an app server another reaches the app neither unauthenticated nor at all: Envoy's
+// ambiguous-path route answers 400, and behind it cognito-authz refuses such a path on a route
+// decided by context extensions (ambiguous_path).
+func TestRouteSpellingsThroughEnvoy(t *testing.T) {
+	s := startStack(t, nil)
+	for _, path := range []string{
+		"/static/..;/api/admin",
+		"/static/%2e%2e;/api/admin",
+		"/static/..%3b/api/admin",
+		"/static/..%5capi/admin",
+		"/static/..%2fapi/admin",
+		"/static/%252e%252e/api/admin",
+		"/api/admin;x",
+		"/api/admin%3bx",
+	} {
+		before := s.BackendRequests()
+		a := getAsIs(t, s, path, nil)
+		if a.App != nil || s.BackendRequests() != before {
+			t.Errorf("%s reached the app: %s", path, a)
+			continue
+		}
+		if a.Status != http.StatusBadRequest && a.Status != http.StatusUnauthorized {
+			t.Errorf("%s: status %d, want 400 from Envoy or 401 from cognito-authz", path, a.Status)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -90,7 +91,17 @@ func DemoConfig(issuerURL, jwksURL string) *extauthz.Config {
 	cfg.Policy.Default = extauthz.AuthOptional
 	cfg.Policy.InvalidToken = extauthz.InvalidTokenAnonymous
 	cfg.TokenSources.AmplifyCookies = true
+	DemoSignIn(cfg)
 	return cfg
+}
+
+// DemoSignIn adds the web app's admin page at its own URL: it requires group admin, and a
+// signed-out browser that opens it is sent to the sign-in page, which sends it back once signed in.
+func DemoSignIn(cfg *extauthz.Config) {
+	rule := extauthz.Rule{PathPrefix: webapp.AdminPagePath, Auth: extauthz.AuthRequired, GroupsAny: []string{"admin"}}
+	rule.Unauthenticated = extauthz.UnauthenticatedRedirect
+	cfg.Policy.Rules = append(cfg.Policy.Rules, rule)
+	cfg.Policy.LoginURL = webapp.SignInPagePath
 }
 
 // Stack is one running local stack. Stop it when done.
@@ -270,7 +281,7 @@ func DemoApp(demo, web, outbox http.Handler) http.Handler {
 		switch {
 		case path == OutboxPath && outbox != nil:
 			outbox.ServeHTTP(w, r)
-		case path == webapp.IndexPath || path == webapp.AppConfigPath || strings.HasPrefix(path, webapp.StaticPrefix):
+		case slices.Contains(webapp.PagePaths, path) || path == webapp.AppConfigPath || strings.HasPrefix(path, webapp.StaticPrefix):
 			web.ServeHTTP(w, r)
 		default:
 			demo.ServeHTTP(w, r)
@@ -435,6 +446,9 @@ func (s *Stack) do(ctx context.Context, url, opaque string, header http.Header) 
 	req.URL.Opaque = opaque
 	for name, values := range header {
 		req.Header[name] = append(req.Header[name], values...)
+	}
+	if host := header.Get("Host"); host != "" { // Go sends req.Host, never a Host header
+		req.Host = host
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {

@@ -58,6 +58,18 @@ func TestCommittedFilesAreRendered(t *testing.T) {
 	}
 }
 
+// TestCommittedConfigMapsTheTenant: the committed configuration maps the claim the edges' tests
+// and nginx.conf expect.
+func TestCommittedConfigMapsTheTenant(t *testing.T) {
+	cfg, err := extauthz.LoadConfig(filepath.Join(committedDir, "cognito-authz.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.IdentityHeaders.Claims, envoyconf.ClaimHeaders) {
+		t.Fatalf("identity_headers.claims %v, want %v", cfg.IdentityHeaders.Claims, envoyconf.ClaimHeaders)
+	}
+}
+
 // world is the local issuer, the demo app and cognito-authz with its HTTP endpoint, running the
 // committed deploy/forwardauth/cognito-authz.yaml on free loopback ports.
 type world struct {
@@ -224,6 +236,9 @@ var forged = http.Header{
 	"X-Auth-Reason": {"forged"}, "X-User-Name": {"forged"}, "X-User-Email": {"forged@example.com"},
 	"X-User-Scopes": {"forged"}, "X-User-Client-Id": {"forged"}, "X-User-Token-Use": {"id"},
 	"x_user_sub": {"forged-underscore"}, "x_auth_status": {"authenticated"}, "X_User_Groups": {"admin"},
+	// A chosen claim's header (envoyconf.TenantHeader), repeated and in three spellings.
+	"X-User-Tenant-Id": {"forged-tenant", "forged-tenant-2"}, "x-user-tenant-id": {"forged-tenant-3"},
+	"X-USER-TENANT-ID": {"forged-tenant-4"}, "x_user_tenant_id": {"forged-tenant-5"},
 }
 
 func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
@@ -263,7 +278,7 @@ func edgeCases(t *testing.T, w *world) []edgeCase {
 		t.Fatal(err)
 	}
 	plainToken := w.issuer.MustMint(t, issuer.TokenSpec{Username: plain.Username})
-	adminToken := w.issuer.MustMint(t, issuer.TokenSpec{Username: admin.Username})
+	adminToken := w.issuer.MustMint(t, issuer.TokenSpec{Username: admin.Username, Set: map[string]any{envoyconf.TenantClaim: "acme"}})
 	keysDownAdmin, err := w.keysDown.SetGroups("carol", "admin")
 	if err != nil {
 		t.Fatal(err)
@@ -294,6 +309,7 @@ func edgeCases(t *testing.T, w *world) []edgeCase {
 			identity: map[string]string{
 				"x-auth-status": "authenticated", "x-user-sub": admin.Sub, "x-user-name": "alice", "x-user-groups": "admin",
 				"x-user-scopes": issuer.DefaultScope, "x-user-client-id": "demo-client", "x-user-token-use": "access",
+				envoyconf.TenantHeader: "acme",
 			}},
 		{name: "healthz (policy auth off), forged headers removed", path: backend.HealthzPath, header: forged, status: 200,
 			identity: map[string]string{}},

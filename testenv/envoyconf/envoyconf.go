@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -41,9 +42,21 @@ const (
 )
 
 // IdentityHeaders are the headers cognito-authz sets with its default prefix
-// (docs/reference.md#headers), for edges that must name each one (testenv/edge). This package's
-// Envoy removes more: everything under IdentityPrefix, and OwnedHeaders.
-var IdentityHeaders = append([]string{extauthz.HeaderAuthStatus, extauthz.HeaderAuthReason}, extauthz.IdentityHeaderNames(IdentityPrefix)...)
+// (docs/reference.md#headers), the chosen claims' headers of ClaimHeaders included, for edges
+// that must name each one (testenv/edge). This package's Envoy removes more: everything under
+// IdentityPrefix, and OwnedHeaders.
+var IdentityHeaders = slices.Concat([]string{extauthz.HeaderAuthStatus, extauthz.HeaderAuthReason},
+	extauthz.IdentityHeaderNames(IdentityPrefix), []string{TenantHeader})
+
+// ClaimHeaders are the chosen claims of deploy/forwardauth/cognito-authz.yaml
+// (docs/reference.md#claim-headers): a multi-tenant app's custom attribute.
+var ClaimHeaders = []extauthz.ClaimHeader{{Claim: TenantClaim, Header: "tenant-id"}}
+
+// TenantClaim is the custom attribute ClaimHeaders maps onto TenantHeader.
+const (
+	TenantClaim  = "custom:tenant_id"
+	TenantHeader = IdentityPrefix + "tenant-id"
+)
 
 // IdentityPrefix and OwnedHeaders are the request headers cognito-authz owns as configured in the
 // stack (docs/reference.md#headers): every header under the prefix, x-auth-status,

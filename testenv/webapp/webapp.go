@@ -20,7 +20,16 @@ const (
 	IndexPath     = "/"
 	StaticPrefix  = "/static/"
 	AppConfigPath = "/app-config.json"
+	// AdminPagePath is the admin page at its own URL, a route that requires group admin and sends
+	// a signed-out browser to SignInPagePath (DemoSignIn); the page shows its admin view there.
+	AdminPagePath = "/admin"
+	// SignInPagePath is the sign-in page at its own URL, policy.login_url of the demo. It reads
+	// the path to return to from the query (extauthz.ReturnParam) and follows only a same-site one.
+	SignInPagePath = "/signin"
 )
+
+// PagePaths are the paths at which the page itself is served.
+var PagePaths = []string{IndexPath, AdminPagePath, SignInPagePath}
 
 // Config is what the page needs to reach the identity provider; it is served as JSON at
 // AppConfigPath and read by the page at start.
@@ -66,10 +75,13 @@ func Handler(cfg Config) http.Handler {
 		_, _ = w.Write(configJSON)
 	})
 	mux.Handle("GET "+StaticPrefix, http.StripPrefix(StaticPrefix, noDirListing(http.FileServerFS(assets))))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	page := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		http.ServeFileFS(w, r, assets, "index.html")
-	})
+	}
+	mux.HandleFunc("GET /{$}", page)
+	mux.HandleFunc("GET "+AdminPagePath, page)
+	mux.HandleFunc("GET "+SignInPagePath, page)
 	return securityHeaders(mux, csp)
 }
 

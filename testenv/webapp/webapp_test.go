@@ -60,6 +60,8 @@ func TestServesThePageAndItsAssets(t *testing.T) {
 		path, contentType, contains string
 	}{
 		{"/", "text/html", `<script src="/static/app.js"`},
+		{webapp.AdminPagePath, "text/html", `<script src="/static/app.js"`},
+		{webapp.SignInPagePath, "text/html", `<script src="/static/app.js"`},
 		{"/static/app.js", "javascript", "'use strict'"},
 		{"/static/app.css", "text/css", ""},
 	} {
@@ -79,7 +81,9 @@ func TestServesNothingElse(t *testing.T) {
 	for _, tc := range []struct{ method, path string }{
 		{http.MethodGet, "/static/"},
 		{http.MethodGet, "/static/missing.js"},
-		{http.MethodGet, "/signin"}, // hash routing: only / serves the page
+		{http.MethodGet, "/signup"}, // hash routing: only /, /admin and /signin serve the page
+		{http.MethodGet, "/admin/x"},
+		{http.MethodPost, webapp.SignInPagePath},
 		{http.MethodGet, "/outbox"},
 		{http.MethodPost, "/"},
 		{http.MethodPost, webapp.AppConfigPath},

@@ -66,6 +66,26 @@ type HeaderConfig struct {
 	// a bearer token, valid or not. Tokens from other sources (custom headers, cookies) are left
 	// as they are.
 	StripAuthorization bool `yaml:"strip_authorization"`
+	// Claims are the chosen claims set as identity headers, each under the prefix
+	// (docs/reference.md#claim-headers); MaxClaimBytes bounds each value.
+	Claims        []ClaimHeader `yaml:"claims"`
+	MaxClaimBytes int           `yaml:"max_claim_bytes"`
+}
+
+// ClaimHeader maps one claim onto the identity header prefix + Header.
+type ClaimHeader struct {
+	Claim  string `yaml:"claim"`
+	Header string `yaml:"header"`
+}
+
+// ClaimNames are the claims of c.Claims, in order: what the verifier turns into text
+// (verifier.Config.HeaderClaims), aligned with the headers.
+func (c HeaderConfig) ClaimNames() []string {
+	var names []string
+	for _, ch := range c.Claims {
+		names = append(names, ch.Claim)
+	}
+	return names
 }
 
 // Validate reports the first broken identity_headers key, named as in the configuration file.
@@ -102,8 +122,9 @@ type Options struct {
 // Server answers Envoy's Check calls (docs/reference.md#headers). It is safe for concurrent use.
 //
 // Every answer covers every owned header: the identity headers (prefix + sub, name, email,
-// groups, scopes, client-id, token-use), x-auth-status, x-auth-reason, the claims header when
-// configured and authorization under StripAuthorization. An OK answer sets some of them with
+// groups, scopes, client-id, token-use, and the chosen claims' headers of
+// identity_headers.claims), x-auth-status, x-auth-reason, the claims header when configured and
+// authorization under StripAuthorization. An OK answer sets some of them with
 // OVERWRITE_IF_EXISTS_OR_ADD and lists all the others in headers_to_remove, never one in both:
 //   - authenticated: the identity headers whose claim has a value, x-auth-status: authenticated,
 //     the claims header;
@@ -114,7 +135,8 @@ type Options struct {
 // content-type: application/json and the body {"error":"<result>","reason":"<reason>"}; Envoy's
 // DeniedHttpResponse has no headers_to_remove, and none is needed since the request goes no
 // further. Dynamic metadata (auth_status, reason, and for authenticated answers sub, username,
-// groups comma-joined, client_id, token_use) is set on every answer.
+// groups comma-joined, client_id, token_use, and claims: the chosen claims by header) is set on
+// every answer.
 type Server struct {
 	authv3.UnimplementedAuthorizationServer
 
@@ -198,7 +220,12 @@ func IdentityHeaderNames(prefix string) []string {
 type headerNames struct {
 	slots              [slotCount]string // slotClaims empty when there is no claims header
 	stripAuthorization bool
-	// authenticatedRemove[mask] lists the owned headers to remove when the slots in mask are set.
+	// claimHeaders are the chosen claims' headers (identity_headers.claims), aligned with
+	// verifier.Claims.HeaderClaims; metaClaims their metadata keys (the configured header).
+	claimHeaders []string
+	metaClaims   []string
+	// authenticatedRemove[mask] lists the owned headers to remove when the slots in mask are set
+	// and every claim header has a value; Check adds the claim headers without one.
 	authenticatedRemove [1 << slotCount][]string
 	// anonymousRemove: everything owned except x-auth-status and x-auth-reason.
 	anonymousRemove []string
@@ -229,15 +256,21 @@ func newHeaderNames(cfg HeaderConfig, tokenHeaders []string) (headerNames, error
 		n.slots[slotClaims] = cfg.ClaimsHeader
 	}
 	n.stripAuthorization = cfg.StripAuthorization
+	if err := n.addClaimHeaders(cfg, prefix); err != nil {
+		return n, err
+	}
 
 	owned := []string{HeaderAuthStatus, HeaderAuthReason}
-	for _, name := range n.slots {
+	for i, name := range slices.Concat(n.slots[:], n.claimHeaders) {
 		if name == "" {
 			continue
 		}
 		key := "identity_headers.prefix"
 		if name == cfg.ClaimsHeader {
 			key = "identity_headers.claims_header"
+		}
+		if i >= slotCount {
+			key = fmt.Sprintf("identity_headers.claims[%d].header", i-slotCount)
 		}
 		if slices.Contains(owned, name) {
 			return n, fmt.Errorf("%s: header %q would be set twice", key, name)
@@ -260,6 +293,9 @@ func newHeaderNames(cfg HeaderConfig, tokenHeaders []string) (headerNames, error
 				out = append(out, name)
 			}
 		}
+		if !set(slotCount) { // slotCount stands for the claim headers
+			out = append(out, n.claimHeaders...)
+		}
 		if !keepStatus {
 			out = append(out, HeaderAuthStatus)
 		}
@@ -272,7 +308,7 @@ func newHeaderNames(cfg HeaderConfig, tokenHeaders []string) (headerNames, error
 		return out
 	}
 	for mask := range n.authenticatedRemove {
-		n.authenticatedRemove[mask] = build(func(slot int) bool { return mask&(1<<slot) != 0 }, true, false)
+		n.authenticatedRemove[mask] = build(func(slot int) bool { return slot == slotCount || mask&(1<<slot) != 0 }, true, false)
 	}
 	n.anonymousRemove = build(func(int) bool { return false }, true, true)
 	n.skippedRemove = build(func(int) bool { return false }, false, false)

@@ -8,13 +8,17 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/authz"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/policy"
 )
 
 // benchServer returns a Server over the real verifier and a request whose token that verifier
 // has already verified and cached, as a client's repeated token is.
-func benchServer(b *testing.B) (*authz.Server, func() bool) {
+func benchServer(b *testing.B) (*authz.Server, func() bool) { return benchServerWith(b, testPolicy) }
+
+// benchServerWith is benchServer under another policy.
+func benchServerWith(b *testing.B, pol policy.Config) (*authz.Server, func() bool) {
 	env := newIssuerEnv(b)
-	srv, err := authz.New(authz.Options{Verifier: env.verifier, Policy: testPolicy, TokenSources: testSources})
+	srv, err := authz.New(authz.Options{Verifier: env.verifier, Policy: pol, TokenSources: testSources})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -67,13 +67,18 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*Answer, 
 		return s.canned.cancelled, cancelled, nil
 	}
 	http := req.GetAttributes().GetRequest().GetHttp()
-	requirement := s.policy.Requirement(http.GetPath(), http.GetMethod(), req.GetAttributes().GetContextExtensions())
+	headers, readable := requestHeaders(http)
+	var hostBuf [3]string
+	var hosts []string
+	if s.policy.HasHostRules() {
+		hosts = requestHosts(http, headers, hostBuf[:0])
+	}
+	requirement := s.policy.RequirementAt(hosts, http.GetPath(), http.GetMethod(), req.GetAttributes().GetContextExtensions())
 	if requirement.Auth == policy.AuthOff {
 		d := policy.Decision{Result: policy.Skipped}
 		return s.canned.forDecision(d), d, nil
 	}
 
-	headers, readable := requestHeaders(http)
 	var (
 		token   string
 		present bool
@@ -108,6 +113,9 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*Answer, 
 
 	d := s.policy.Decide(requirement, present, claims, failure)
 	if d.Result != policy.Authenticated {
+		if location, ok := s.policy.SignInLocation(requirement, d, http.GetMethod(), headers["accept"], http.GetPath()); ok {
+			return signInRedirect(location, d), d, claims
+		}
 		return s.canned.forDecision(d), d, claims
 	}
 	// The answer depends only on the claims and the Server's fixed configuration, so it is kept

@@ -24,6 +24,7 @@ const (
 	httpMethod    protowire.Number = 2  // AttributeContext.HttpRequest.method
 	httpHeaders   protowire.Number = 3  // AttributeContext.HttpRequest.headers
 	httpPath      protowire.Number = 4  // AttributeContext.HttpRequest.path
+	httpHost      protowire.Number = 5  // AttributeContext.HttpRequest.host (policy.rules[].hosts)
 	httpHeaderMap protowire.Number = 13 // AttributeContext.HttpRequest.header_map
 
 	headerMapHeaders protowire.Number = 1 // HeaderMap.headers
@@ -131,8 +132,8 @@ func decodeHTTP(b []byte, h *authv3.AttributeContext_HttpRequest) error {
 	const where = "attributes.request.http"
 	// The last method and path win; each occurrence is validated, as protobuf does, but only
 	// the winner is copied.
-	var method, path []byte
-	var hasMethod, hasPath bool
+	var method, path, host []byte
+	var hasMethod, hasPath, hasHost bool
 	for len(b) > 0 {
 		f, err := consumeField(b)
 		if err != nil {
@@ -153,6 +154,11 @@ func decodeHTTP(b []byte, h *authv3.AttributeContext_HttpRequest) error {
 				return decodeError(where+".path", errInvalidUTF8)
 			}
 			path, hasPath = f.value, true
+		case httpHost:
+			if !utf8.Valid(f.value) {
+				return decodeError(where+".host", errInvalidUTF8)
+			}
+			host, hasHost = f.value, true
 		case httpHeaders:
 			if h.Headers == nil {
 				h.Headers = make(map[string]string, 1+countFields(b, httpHeaders))
@@ -174,6 +180,9 @@ func decodeHTTP(b []byte, h *authv3.AttributeContext_HttpRequest) error {
 	}
 	if hasPath {
 		h.Path = string(path)
+	}
+	if hasHost {
+		h.Host = string(host)
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func projection(full *authv3.CheckRequest) *authv3.CheckRequest {
 	if http == nil {
 		return out
 	}
-	h := &authv3.AttributeContext_HttpRequest{Method: http.GetMethod(), Path: http.GetPath(), Headers: http.GetHeaders()}
+	h := &authv3.AttributeContext_HttpRequest{Method: http.GetMethod(), Path: http.GetPath(), Host: http.GetHost(), Headers: http.GetHeaders()}
 	out.Attributes.Request.Http = h
 	if hm := http.GetHeaderMap(); hm != nil {
 		h.HeaderMap = &corev3.HeaderMap{}
@@ -206,8 +206,8 @@ func headerMap(values ...[]byte) []byte {
 }
 
 const (
-	badUTF8  = "\xff\xfe"
-	httpHost = protowire.Number(5) // AttributeContext.HttpRequest.host, a string authz never reads
+	badUTF8    = "\xff\xfe"
+	httpScheme = protowire.Number(6) // AttributeContext.HttpRequest.scheme, a string authz never reads
 )
 
 // TestDecodeWireEdgeCases: on hand-built wire the fast decoder agrees with proto.Unmarshal, error
@@ -259,6 +259,10 @@ func wireEdgeCases() []wireEdgeCase {
 			wire: withHTTP(strField(httpMethod, "GET"), strField(httpPath, "/a"), strField(httpMethod, "POST"), strField(httpPath, "/b")),
 		},
 		{name: "an empty last method wins", wire: withHTTP(strField(httpMethod, "GET"), strField(httpMethod, ""))},
+		{name: "the host is read, the last wins", wire: withHTTP(strField(httpHost, "a.example"), strField(httpHost, "b.example")),
+			want: &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
+				Http: &authv3.AttributeContext_HttpRequest{Host: "b.example"}}}}},
+		{name: "invalid UTF-8 in host", wire: withHTTP(strField(httpHost, badUTF8)), wantErr: true},
 		{
 			name: "duplicate map keys: the later wins",
 			wire: slices.Concat(withHTTP(header("a", "1"), header("a", "2")), attributes(ctxExt("auth", "off"), ctxExt("auth", "required"))),
@@ -343,7 +347,7 @@ func TestDecodeSkipsContentOfUnreadFields(t *testing.T) {
 		name string
 		wire []byte
 	}{
-		{"invalid UTF-8 in host", withHTTP(strField(httpMethod, "GET"), strField(httpHost, badUTF8))},
+		{"invalid UTF-8 in scheme", withHTTP(strField(httpMethod, "GET"), strField(httpScheme, badUTF8))},
 		{"a truncated message inside source", slices.Concat(withHTTP(strField(httpMethod, "GET")), attributes(lenField(1, []byte{0x0a, 0x09})))},
 		{"invalid UTF-8 in a metadata Struct key", slices.Concat(withHTTP(strField(httpMethod, "GET")),
 			attributes(lenField(11, lenField(1, strField(mapEntryKey, badUTF8)))))},
@@ -531,7 +535,7 @@ func TestCheckReadsOnlyDecodedFields(t *testing.T) {
 			a.Source, a.Destination, a.TlsSession, a.MetadataContext, a.RouteMetadataContext = nil, nil, nil, nil, nil
 			a.Request.Time = nil
 			h := a.Request.Http
-			h.Id, h.Host, h.Scheme, h.Protocol, h.Query, h.Fragment, h.Size, h.Body, h.RawBody = "", "", "", "", "", "", 0, "", nil
+			h.Id, h.Scheme, h.Protocol, h.Query, h.Fragment, h.Size, h.Body, h.RawBody = "", "", "", "", "", 0, "", nil
 		},
 		func(r *authv3.CheckRequest) {
 			a := r.Attributes
@@ -539,7 +543,7 @@ func TestCheckReadsOnlyDecodedFields(t *testing.T) {
 			a.TlsSession.Sni = "admin.example.com"
 			a.MetadataContext = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"x": stringStruct("auth", "off", "groups", "admin")}}
 			h := a.Request.Http
-			h.Host, h.Scheme, h.Protocol, h.Query, h.Body = "admin.internal", "https", "HTTP/2", "auth=off", "Bearer x"
+			h.Scheme, h.Protocol, h.Query, h.Body = "https", "HTTP/2", "auth=off", "Bearer x"
 		},
 	}
 

@@ -48,7 +48,8 @@ type issuerEnv struct {
 // advance moves the verifier's clock.
 func (e *issuerEnv) advance(d time.Duration) { e.clock.Add(int64(d)) }
 
-func newIssuerEnv(t testing.TB) *issuerEnv {
+// newIssuerEnv starts the stand-in; edit, when given, changes the verifier's configuration.
+func newIssuerEnv(t testing.TB, edit ...func(*verifier.Config)) *issuerEnv {
 	t.Helper()
 	keys := testkit.NewKeysServer(t, signingKey())
 	dead := testkit.NewJWKSServer(t, nil)
@@ -57,7 +58,7 @@ func newIssuerEnv(t testing.TB) *issuerEnv {
 	env := &issuerEnv{issuer: keys.URL + poolPath, deadIss: dead.URL + deadPoolPath}
 	env.clock.Store(now.UnixNano())
 	var err error
-	env.verifier, err = verifier.New[authz.Answer](verifier.Config{
+	cfg := verifier.Config{
 		Issuers: []verifier.IssuerConfig{
 			{Issuer: env.issuer, ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAny},
 			{Issuer: env.deadIss, ClientIDs: []string{clientID}, TokenUse: verifier.TokenUseAny},
@@ -65,7 +66,11 @@ func newIssuerEnv(t testing.TB) *issuerEnv {
 		HTTPClient:      keys.Client(),
 		CacheMaxEntries: -1, // the default size; zero would disable the cache
 		Now:             func() time.Time { return time.Unix(0, env.clock.Load()) },
-	})
+	}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	env.verifier, err = verifier.New[authz.Answer](cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,8 @@ package authz
 
 import (
 	"encoding/json"
+
 	"slices"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -14,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/httptext"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/reason"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/verifier"
@@ -177,8 +176,8 @@ func (n *headerNames) authenticated(c *verifier.Claims) *authv3.CheckResponse {
 	values[slotSub] = c.Subject
 	values[slotName] = c.Username
 	values[slotEmail] = c.Email
-	values[slotGroups] = joinNames(c.Groups, ",")
-	values[slotScopes] = joinNames(c.Scopes, " ")
+	values[slotGroups] = httptext.JoinList(c.Groups, ",")
+	values[slotScopes] = httptext.JoinList(c.Scopes, " ")
 	values[slotClientID] = c.ClientID
 	values[slotTokenUse] = string(c.TokenUse)
 	if n.slots[slotClaims] != "" {
@@ -198,15 +197,19 @@ func (n *headerNames) authenticated(c *verifier.Claims) *authv3.CheckResponse {
 		headers = append(headers, &r.opts[i])
 		mask |= 1 << i
 	}
+	remove := n.authenticatedRemove[mask]
+	fields := make(map[string]*structpb.Value, 7)
+	if len(n.claimHeaders) > 0 {
+		headers, remove = n.addClaims(c, slices.Clip(headers), fields, remove)
+	}
 	headers = append(headers, authenticatedStatusOpt)
 
 	r.http.Headers = headers
-	r.http.HeadersToRemove = n.authenticatedRemove[mask]
+	r.http.HeadersToRemove = remove
 	r.ok.OkResponse = &r.http
 	r.resp.Status = statusOK
 	r.resp.HttpResponse = &r.ok
 
-	fields := make(map[string]*structpb.Value, 6)
 	fields[MetaAuthStatus] = authenticatedMetaValue
 	for i, kv := range [5][2]string{
 		{MetaSub, values[slotSub]},
@@ -223,39 +226,3 @@ func (n *headerNames) authenticated(c *verifier.Claims) *authv3.CheckResponse {
 	r.resp.DynamicMetadata = &r.md
 	return &r.resp
 }
-
-// joinNames joins group or scope names with sep so that the list splits back into exactly these
-// names (docs/reference.md#headers): within a name, ',', '%' and whitespace are
-// percent-encoded (a group "guest,admin" is "guest%2Cadmin", never two groups). Names with none
-// of them, all of Cognito's usual ones, are joined as they are.
-func joinNames(names []string, sep string) string {
-	if !slices.ContainsFunc(names, needsEncoding) {
-		return strings.Join(names, sep)
-	}
-	var b strings.Builder
-	for i, name := range names {
-		if i > 0 {
-			b.WriteString(sep)
-		}
-		for _, r := range name {
-			if !encoded(r) {
-				b.WriteRune(r)
-				continue
-			}
-			var buf [utf8.UTFMax]byte
-			for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
-				b.WriteByte('%')
-				b.WriteByte(upperHex[c>>4])
-				b.WriteByte(upperHex[c&15])
-			}
-		}
-	}
-	return b.String()
-}
-
-const upperHex = "0123456789ABCDEF"
-
-func needsEncoding(name string) bool { return strings.ContainsFunc(name, encoded) }
-
-// encoded reports whether joinNames percent-encodes r: the separators, and '%' itself.
-func encoded(r rune) bool { return r == ',' || r == '%' || unicode.IsSpace(r) }

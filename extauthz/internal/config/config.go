@@ -96,8 +96,9 @@ func Default() *Config {
 		Policy: policy.Config{
 			Default:      policy.DefaultAuth,
 			InvalidToken: policy.DefaultInvalidToken,
+			SignIn:       policy.SignIn{Unauthenticated: policy.DefaultUnauthenticated},
 		},
-		IdentityHeaders: authz.HeaderConfig{Prefix: authz.DefaultPrefix},
+		IdentityHeaders: authz.HeaderConfig{Prefix: authz.DefaultPrefix, MaxClaimBytes: verifier.DefaultMaxClaimBytes},
 		JWKS: JWKS{
 			RefreshInterval:    jwks.DefaultRefreshInterval,
 			MinRefetchInterval: jwks.DefaultMinRefetchInterval,
@@ -128,8 +129,11 @@ func (c *Config) normalize() {
 		emptyToNil(&r.Methods)
 		emptyToNil(&r.GroupsAny)
 		emptyToNil(&r.ScopesAll)
+		emptyToNil(&r.Hosts)
+		emptyToNil(&r.ClientsAny)
 	}
 	emptyToNil(&c.Policy.Rules)
+	emptyToNil(&c.IdentityHeaders.Claims)
 	for i, h := range c.TokenSources.Headers {
 		c.TokenSources.Headers[i] = strings.ToLower(h)
 	}
@@ -150,6 +154,8 @@ func (c *Config) VerifierConfig() verifier.Config {
 		MinRefetchInterval: c.JWKS.MinRefetchInterval,
 		FetchTimeout:       c.JWKS.FetchTimeout,
 		MaxJWKSBytes:       c.JWKS.MaxBytes,
+		HeaderClaims:       c.IdentityHeaders.ClaimNames(),
+		MaxClaimBytes:      c.IdentityHeaders.MaxClaimBytes,
 	}
 }
 

@@ -70,6 +70,13 @@ func TestFixtures(t *testing.T) {
 		{file: "zero_fetch_timeout.yaml", validateErr: []string{"jwks.fetch_timeout: must be positive, got 0s"}},
 		{file: "same_pool_by_url.yaml", validateErr: []string{"issuers[1]: same issuer as issuers[0]"}},
 		{file: "claims_header_is_authorization.yaml", validateErr: []string{`identity_headers.claims_header: header "authorization" is needed by the request`}},
+		{file: "claim_header_upper_case.yaml", validateErr: []string{`identity_headers.claims[0].header: "Tenant-Id" must be one or more of a-z, 0-9 and -`}},
+		{file: "claim_header_duplicate.yaml", validateErr: []string{`identity_headers.claims[1].header: "tenant-id" is already identity_headers.claims[0].header`}},
+		{file: "claim_header_is_built_in.yaml", validateErr: []string{`identity_headers.claims[0].header: "groups" is the built-in identity header x-user-groups`}},
+		{file: "claim_header_is_claims_header.yaml", validateErr: []string{`identity_headers.claims[0].header: header "x-user-payload" would be set twice`}},
+		{file: "claim_without_name.yaml", validateErr: []string{"identity_headers.claims[0].claim: required"}},
+		{file: "zero_max_claim_bytes.yaml", validateErr: []string{"identity_headers.max_claim_bytes: must be positive, got 0"}},
+		{file: "negative_max_claim_bytes.yaml", validateErr: []string{"identity_headers.max_claim_bytes: must be positive, got -1"}},
 		{file: "tls_without_key.yaml", validateErr: []string{"tls.key_file: required when tls is set"}},
 		{file: "tls_missing_files.yaml", validateErr: []string{"tls.cert_file: cannot load certificate"}},
 		{file: "bad_listen.yaml", validateErr: []string{`listen: "9001" is not host:port`}},
@@ -160,18 +167,9 @@ func TestLoadGoodFull(t *testing.T) {
 			Cookies:             []string{"access_token"},
 			AmplifyCookies:      true,
 		},
-		Policy: policy.Config{
-			Default:      policy.AuthRequired,
-			InvalidToken: policy.InvalidTokenDeny,
-			Rules: []policy.Rule{
-				{
-					PathPrefix: "/api/admin", Methods: []string{"GET", "POST"}, Auth: policy.AuthRequired,
-					GroupsAny: []string{"admin"}, ScopesAll: []string{"aws.cognito.signin.user.admin"},
-				},
-				{PathPrefix: "/healthz", Auth: policy.AuthOff},
-			},
-		},
-		IdentityHeaders: authz.HeaderConfig{Prefix: "x-id-", ClaimsHeader: "x-jwt-claims", StripAuthorization: true},
+		Policy: goodFullPolicy,
+		IdentityHeaders: authz.HeaderConfig{Prefix: "x-id-", ClaimsHeader: "x-jwt-claims", StripAuthorization: true,
+			Claims: []authz.ClaimHeader{{Claim: "custom:tenant_id", Header: "tenant-id"}}, MaxClaimBytes: 2048},
 		JWKS: JWKS{
 			RefreshInterval: 30 * time.Minute, MinRefetchInterval: 5 * time.Second,
 			FetchTimeout: 2 * time.Second, MaxBytes: 65536,
@@ -421,22 +419,14 @@ func TestSectionsAsThePackagesReadThem(t *testing.T) {
 		MinRefetchInterval: 5 * time.Second,
 		FetchTimeout:       2 * time.Second,
 		MaxJWKSBytes:       65536,
+		HeaderClaims:       []string{"custom:tenant_id"},
+		MaxClaimBytes:      2048,
 	}
 	if got := cfg.VerifierConfig(); !reflect.DeepEqual(got, wantVerifier) {
 		t.Errorf("VerifierConfig:\n got %+v\nwant %+v", got, wantVerifier)
 	}
 
-	wantPolicy := policy.Config{
-		Default:      policy.AuthRequired,
-		InvalidToken: policy.InvalidTokenDeny,
-		Rules: []policy.Rule{
-			{
-				PathPrefix: "/api/admin", Methods: []string{"GET", "POST"}, Auth: policy.AuthRequired,
-				GroupsAny: []string{"admin"}, ScopesAll: []string{"aws.cognito.signin.user.admin"},
-			},
-			{PathPrefix: "/healthz", Auth: policy.AuthOff},
-		},
-	}
+	wantPolicy := goodFullPolicy
 	if got := cfg.Policy; !reflect.DeepEqual(got, wantPolicy) {
 		t.Errorf("Policy:\n got %+v\nwant %+v", got, wantPolicy)
 	}
@@ -452,8 +442,9 @@ func TestSectionsAsThePackagesReadThem(t *testing.T) {
 		t.Errorf("TokenSourcesFor:\n got %+v\nwant %+v", got, wantSources)
 	}
 
-	wantHeaders := authz.HeaderConfig{Prefix: "x-id-", ClaimsHeader: "x-jwt-claims", StripAuthorization: true}
-	if got := cfg.IdentityHeaders; got != wantHeaders {
+	wantHeaders := authz.HeaderConfig{Prefix: "x-id-", ClaimsHeader: "x-jwt-claims", StripAuthorization: true,
+		Claims: []authz.ClaimHeader{{Claim: "custom:tenant_id", Header: "tenant-id"}}, MaxClaimBytes: 2048}
+	if got := cfg.IdentityHeaders; !reflect.DeepEqual(got, wantHeaders) {
 		t.Errorf("IdentityHeaders: got %+v want %+v", got, wantHeaders)
 	}
 }
@@ -569,4 +560,22 @@ func TestEffectiveRevocation(t *testing.T) {
 	if cfg.Issuers[0].Revocation.Endpoint != "" {
 		t.Error("Effective changed the configuration it was given")
 	}
+}
+
+// goodFullPolicy is the policy section of testdata/good_full.yaml as loaded.
+var goodFullPolicy = policy.Config{
+	Default:      policy.AuthRequired,
+	InvalidToken: policy.InvalidTokenDeny,
+	Rules: []policy.Rule{
+		{
+			PathPrefix: "/api/admin", Methods: []string{"GET", "POST"}, Auth: policy.AuthRequired,
+			GroupsAny: []string{"admin"}, ScopesAll: []string{"aws.cognito.signin.user.admin"},
+			RuleWhere: policy.RuleWhere{
+				Hosts: []string{"admin.example.com", "*.admin.example.com"}, ClientsAny: []string{"abc123"},
+				TokenUse: verifier.TokenUseAccess, Unauthenticated: policy.UnauthenticatedRedirect,
+			},
+		},
+		{PathPrefix: "/healthz", Auth: policy.AuthOff},
+	},
+	SignIn: policy.SignIn{Unauthenticated: policy.UnauthenticatedDeny, LoginURL: "/signin?from=edge"},
 }

@@ -165,10 +165,18 @@ func checkMapping(path string, n *yaml.Node, t reflect.Type) []error {
 	return problems
 }
 
+// fieldByYAMLName finds the field of t, or of a struct inlined in t (`yaml:",inline"`: a block of
+// keys kept in its own struct), that the key name sets.
 func fieldByYAMLName(t reflect.Type, name string) (reflect.StructField, bool) {
 	for i := range t.NumField() {
 		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if opts == "inline" && f.Type.Kind() == reflect.Struct {
+			if inner, ok := fieldByYAMLName(f.Type, name); ok {
+				return inner, true
+			}
+			continue
+		}
 		if tag != "" && tag != "-" && tag == name {
 			return f, true
 		}

@@ -65,6 +65,9 @@ func (c *Config) validateNoZeros(v *validation) {
 	if c.JWKS.MaxBytes == 0 {
 		v.add("jwks.max_bytes", "must be positive, got 0")
 	}
+	if c.IdentityHeaders.MaxClaimBytes == 0 {
+		v.add("identity_headers.max_claim_bytes", "must be positive, got 0")
+	}
 }
 
 // validateIdentityHeaders refuses an empty prefix (the file's rule: see the package comment) and

@@ -101,7 +101,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), checkDeadline(r.Header))
 	defer cancel()
-	resp, err := h.checker.Check(ctx, checkRequest(r.Header, path, method))
+	resp, err := h.checker.Check(ctx, withHost(checkRequest(r.Header, path, method), h.originalHosts(r)))
 	if err != nil { // Check never errs; fail closed all the same
 		writeDenied(w, http.StatusServiceUnavailable, nil, internalErrorBody)
 		return
@@ -112,10 +112,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case *authv3.CheckResponse_DeniedResponse:
 		d := answer.DeniedResponse
 		status := int(d.GetStatus().GetCode())
-		if status < 400 || status > 599 {
+		headers := d.GetHeaders()
+		switch {
+		case status == http.StatusFound: // the sign-in redirect
+			headers = withSiteLocation(r.Header, headers)
+		case status < 400 || status > 599:
 			status = http.StatusForbidden
 		}
-		writeDenied(w, status, d.GetHeaders(), d.GetBody())
+		writeDenied(w, status, headers, d.GetBody())
 	default:
 		writeDenied(w, http.StatusServiceUnavailable, nil, internalErrorBody)
 	}

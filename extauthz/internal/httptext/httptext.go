@@ -3,7 +3,12 @@
 // cookies). It decodes leniently, as the callers need: what is not a valid escape is left as it is.
 package httptext
 
-import "strings"
+import (
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // IsToken reports whether s is an RFC 9110 token: one or more of the characters header names,
 // cookie names and methods are made of. The empty string is not a token.
@@ -54,3 +59,39 @@ func unhex(c byte) (byte, bool) {
 	}
 	return 0, false
 }
+
+// JoinList joins names (groups, scopes, the strings of an array claim) with sep so that the list
+// splits back into exactly these names (docs/reference.md#headers): within a name, ',', '%' and
+// whitespace are percent-encoded (a group "guest,admin" is "guest%2Cadmin", never two groups).
+// Names with none of them, all of Cognito's usual ones, are joined as they are.
+func JoinList(names []string, sep string) string {
+	if !slices.ContainsFunc(names, needsEncoding) {
+		return strings.Join(names, sep)
+	}
+	var b strings.Builder
+	for i, name := range names {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		for _, r := range name {
+			if !encodedInList(r) {
+				b.WriteRune(r)
+				continue
+			}
+			var buf [utf8.UTFMax]byte
+			for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
+				b.WriteByte('%')
+				b.WriteByte(upperHex[c>>4])
+				b.WriteByte(upperHex[c&15])
+			}
+		}
+	}
+	return b.String()
+}
+
+const upperHex = "0123456789ABCDEF"
+
+func needsEncoding(name string) bool { return strings.ContainsFunc(name, encodedInList) }
+
+// encodedInList reports whether JoinList percent-encodes r: the separators, and '%' itself.
+func encodedInList(r rune) bool { return r == ',' || r == '%' || unicode.IsSpace(r) }

@@ -23,7 +23,7 @@ const (
 var Results = []Result{Authenticated, Anonymous, Unauthenticated, Forbidden, Unavailable, Skipped}
 
 // Outcomes lists every decision Decide gives but Authenticated, whose answer depends on the
-// claims: each reason code as anonymous and as unauthenticated, auth: off, the two forbidden
+// claims: each reason code as anonymous and as unauthenticated, auth: off, the forbidden
 // reasons and keys that cannot be had. Answers to them can be built once.
 func Outcomes() []Decision {
 	var out []Decision
@@ -34,6 +34,8 @@ func Outcomes() []Decision {
 		Decision{Result: Skipped},
 		Decision{Result: Forbidden, Reason: reason.InsufficientGroup},
 		Decision{Result: Forbidden, Reason: reason.InsufficientScope},
+		Decision{Result: Forbidden, Reason: reason.ClientNotAllowed},
+		Decision{Result: Forbidden, Reason: reason.AmbiguousPath},
 		Decision{Result: Unavailable, Reason: reason.JWKSUnavailable},
 		Decision{Result: Unavailable, Reason: reason.RevocationUnavailable})
 }
@@ -55,7 +57,7 @@ type Decision struct {
 // Off routes are Skipped whatever the token. jwks_unavailable (and revocation_unavailable) is Unavailable where a token would
 // be denied (a required route, or invalid_token: deny) and Anonymous elsewhere. A token_use that
 // the route does not accept is an invalid token (wrong_token_use). A valid token lacking the
-// groups (any of) or scopes (all of) is Forbidden, groups checked first.
+// app client (clients_any), groups (any of) or scopes (all of) is Forbidden, in that order.
 func (c Config) Decide(req Requirement, tokenPresent bool, claims *verifier.Claims, failure reason.Code) Decision {
 	if req.Auth == AuthOff {
 		return Decision{Result: Skipped}
@@ -74,6 +76,9 @@ func (c Config) Decide(req Requirement, tokenPresent bool, claims *verifier.Clai
 	}
 	if req.unsatisfiable != "" {
 		return Decision{Result: Forbidden, Reason: req.unsatisfiable}
+	}
+	if !req.clientAllowed(claims.ClientID) {
+		return Decision{Result: Forbidden, Reason: reason.ClientNotAllowed}
 	}
 	for _, groups := range req.groupLists() {
 		if !anyOf(claims.Groups, groups) {

@@ -50,6 +50,9 @@ type Rule struct {
 	GroupsAny []string `yaml:"groups_any"`
 	ScopesAll []string `yaml:"scopes_all"`
 
+	// Where, who and what a browser gets (rule_where.go).
+	RuleWhere `yaml:",inline"`
+
 	// Revocation: check or skip the online revocation check on this rule's routes, whatever the
 	// issuer's revocation.mode; empty follows it (revocation.go).
 	Revocation revocation.RuleSetting `yaml:"revocation"`
@@ -60,6 +63,9 @@ type Config struct {
 	Default      Auth             `yaml:"default"`       // default DefaultAuth
 	InvalidToken InvalidTokenMode `yaml:"invalid_token"` // default DefaultInvalidToken
 	Rules        []Rule           `yaml:"rules"`
+
+	// The sign-in redirect for browsers (redirect.go).
+	SignIn `yaml:",inline"`
 }
 
 // Validate reports the first broken key, named as in the configuration file, e.g.
@@ -78,8 +84,14 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("policy.invalid_token: unknown value %q (want anonymous or deny)", c.InvalidToken)
 	}
+	if err := c.SignIn.validate(c.Rules); err != nil {
+		return err
+	}
 	for i, r := range c.Rules {
 		if err := r.validate(); err != nil {
+			return fmt.Errorf("policy.rules[%d].%w", i, err)
+		}
+		if err := r.RuleWhere.validate(r.Auth); err != nil {
 			return fmt.Errorf("policy.rules[%d].%w", i, err)
 		}
 	}
@@ -143,14 +155,15 @@ func (c Config) Warnings() []string {
 		if path == "" {
 			path = "/"
 		}
-		mine := c.fromRules(path, r.Methods[0])
+		host := r.representativeHost()
+		mine := c.fromRules(host, path, r.Methods[0])
 		weaker := map[string][]string{} // who decides instead -> the methods it gets
 		var order []string
 		for _, m := range commonMethods {
 			if methodMatches(r.Methods, m) {
 				continue
 			}
-			other := c.fromRules(path, m)
+			other := c.fromRules(host, path, m)
 			// A rule above this one decides m whatever this one lists: not this list's doing.
 			if strictness(other) >= strictness(mine) || (other.rule >= 0 && other.rule < i) {
 				continue

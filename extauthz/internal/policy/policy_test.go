@@ -196,6 +196,9 @@ func TestPathReadings(t *testing.T) {
 		{"off rule with a parameter: also read as another path", "/healthz;x", nil, anonymous},
 		{"off rule left by dot segments", "/healthz/..", nil, anonymous},
 		{"invalid escape", "/api/%zz/../admin", nil, missing},
+		{"backslash dot segments", `/healthz/..\api/admin`, nil, missing},
+		{"encoded backslash dot segments", "/healthz/..%5capi/admin", nil, missing},
+		{"backslash, ops token", `/api/ops\..\admin`, ops, noGroup},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,6 +206,52 @@ func TestPathReadings(t *testing.T) {
 			got := tiedRules.Decide(req, tt.claims != nil, tt.claims, "")
 			if got != tt.want {
 				t.Fatalf("%s: %+v, want %+v (requirement %+v)", tt.path, got, tt.want, req)
+			}
+		})
+	}
+}
+
+// TestContextExtensionsOnPathsRoutedElsewhere: context extensions speak for the route Envoy chose
+// by its reading of the path; a path an app server might route to another route is refused, since
+// only Envoy knows that route's requirement. Escapes that change no segment are not refused.
+func TestContextExtensionsOnPathsRoutedElsewhere(t *testing.T) {
+	admin := &verifier.Claims{Subject: "u", TokenUse: verifier.TokenUseAccess, Groups: []string{"admin"}}
+	ambiguous := policy.Decision{Result: policy.Forbidden, Reason: reason.AmbiguousPath}
+	missing := policy.Decision{Result: policy.Unauthenticated, Reason: reason.Missing}
+	off := map[string]string{policy.ExtAuth: "off"}
+	optional := map[string]string{policy.ExtAuth: "optional"}
+	adminOnly := map[string]string{policy.ExtGroups: "admin"}
+	tests := []struct {
+		name   string
+		path   string
+		ext    map[string]string
+		claims *verifier.Claims // nil: no token
+		want   policy.Decision
+	}{
+		{"plain path under an off route", "/static/app.js", off, nil, policy.Decision{Result: policy.Skipped}},
+		{"escaped space changes no segment", "/static/my%20file.png", off, nil, policy.Decision{Result: policy.Skipped}},
+		{"escaped letter changes no segment", "/static/%61pp.js", off, nil, policy.Decision{Result: policy.Skipped}},
+		{"query is not part of the path", "/static/app.js?v=..;/x", off, nil, policy.Decision{Result: policy.Skipped}},
+		{"Tomcat's ..; out of an off route", "/static/..;/api/admin", off, nil, missing},
+		{"Tomcat's ..; with a token", "/static/..;/api/admin", off, admin, ambiguous},
+		{"parameter on an optional route", "/api/admin;x", optional, nil, missing},
+		{"escaped parameter", "/api/admin%3bx", optional, nil, missing},
+		{"escaped dot segment", "/static/%2e%2e/api/admin", off, nil, missing},
+		{"escaped slash", "/static%2f..%2fapi/admin", off, nil, missing},
+		{"double escape", "/static/%252e%252e/api/admin", off, nil, missing},
+		{"escaped question mark", "/static/x%3f/../api/admin", off, nil, missing},
+		{"backslash", `/static/..\api/admin`, off, nil, missing},
+		{"raw fragment", "/static#/../api/admin", off, nil, missing},
+		{"double slash", "/static//x", off, nil, missing},
+		{"even a group route", "/api/admin;x", adminOnly, admin, ambiguous},
+	}
+	cfg := policy.Config{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := cfg.Requirement(tt.path, "GET", tt.ext)
+			got := cfg.Decide(req, tt.claims != nil, tt.claims, "")
+			if got != tt.want {
+				t.Fatalf("%s with %v: %+v, want %+v", tt.path, tt.ext, got, tt.want)
 			}
 		})
 	}

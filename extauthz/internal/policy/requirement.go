@@ -34,6 +34,9 @@ type Requirement struct {
 	TokenUse verifier.TokenUse
 	// Revocation is the matched rule's say in the online revocation check (revocation.go).
 	Revocation revocation.RuleSetting
+	// Who and what a browser gets (rule_where.go).
+	requirementWhere
+
 	// rule is the index of the rule that matched, or -1 (context extensions or the default):
 	// Warnings names the rule that decides instead.
 	rule int
@@ -55,42 +58,67 @@ type Requirement struct {
 // A path that does not start with "/" (none, "*", an authority) matches no rule and is required.
 //
 // Context extensions fail closed: when any of auth, groups, scopes or token_use is present they
-// replace the rules entirely; auth defaults to the policy default, an unknown auth value means
+// replace the rules entirely, for the route Envoy chose by its own reading of the path; a path an
+// app server might route elsewhere (mayRouteElsewhere) is then refused, since the requirement of
+// that other route is Envoy's to know, not ours (required, and no token meets it: ambiguous_path); auth defaults to the policy default, an unknown auth value means
 // required, groups or scopes make the route required whatever auth says, a groups value naming no
 // group admits no token (insufficient_group), and an unknown token_use matches no token
 // (wrong_token_use). Values are exact and case-sensitive ("Required" is unknown, so required).
+//
+// Requirement does not know the request's host: a rule with hosts is read as if the request might
+// be for any host (the strictest reading wins). RequirementAt is the same with the host known.
 func (c Config) Requirement(rawPath, method string, contextExtensions map[string]string) Requirement {
+	return c.RequirementAt(nil, rawPath, method, contextExtensions)
+}
+
+// RequirementAt is Requirement for a request whose host is one of hosts (the Host header,
+// :authority, X-Forwarded-Host: every value the request carries; see hostReadings). Each host
+// is one more reading of the request, and the request must meet what every reading requires.
+func (c Config) RequirementAt(hosts []string, rawPath, method string, contextExtensions map[string]string) Requirement {
+	p := cutQuery(rawPath)
 	if req, ok := c.fromContext(contextExtensions); ok {
+		if !isPlain(p) && mayRouteElsewhere(p) {
+			req.Auth, req.unsatisfiable = AuthRequired, reason.AmbiguousPath
+		}
 		return req
 	}
-	p := cutQuery(rawPath)
 	if !strings.HasPrefix(p, "/") {
-		return Requirement{Auth: AuthRequired, rule: -1}
+		return c.withRule(Requirement{Auth: AuthRequired, rule: -1}, nil)
 	}
+	var hostBuf [maxHostReadings]string
+	hs := c.hostReadings(hosts, hostBuf[:0])
 	if isPlain(p) {
-		return c.fromRules(p, method)
+		req := c.fromRules(hs[0], p, method)
+		for _, h := range hs[1:] {
+			req = req.and(c.fromRules(h, p, method))
+		}
+		return req
 	}
 	var readings [maxReadings]string
 	n := pathReadings(p, &readings)
-	req := c.fromRules(readings[0], method)
-	for _, r := range readings[1:n] {
-		req = req.and(c.fromRules(r, method))
+	req := c.fromRules(hs[0], readings[0], method)
+	for _, h := range hs {
+		for _, r := range readings[:n] {
+			req = req.and(c.fromRules(h, r, method))
+		}
 	}
 	return req
 }
 
-func (c Config) fromRules(p, method string) Requirement {
+// fromRules is what the first rule matching host, p and method requires, else the default. host
+// is normalized (normalizeHost); "" matches only rules without hosts.
+func (c Config) fromRules(host, p, method string) Requirement {
 	for i := range c.Rules {
 		r := &c.Rules[i]
-		if hasPathPrefix(p, r.PathPrefix) && methodMatches(r.Methods, method) {
+		if hasPathPrefix(p, r.PathPrefix) && methodMatches(r.Methods, method) && r.matchesHost(host) {
 			auth := r.Auth
 			if auth == "" {
 				auth = AuthRequired
 			}
-			return Requirement{Auth: auth, GroupsAny: r.GroupsAny, ScopesAll: r.ScopesAll, Revocation: r.Revocation, rule: i}
+			return c.withRule(Requirement{Auth: auth, GroupsAny: r.GroupsAny, ScopesAll: r.ScopesAll, Revocation: r.Revocation, rule: i}, r)
 		}
 	}
-	return Requirement{Auth: c.defaultAuth(), rule: -1}
+	return c.withRule(Requirement{Auth: c.defaultAuth(), rule: -1}, nil)
 }
 
 func (c Config) defaultAuth() Auth {
@@ -115,7 +143,7 @@ func (c Config) fromContext(ext map[string]string) (Requirement, bool) {
 	if !hasAuth && !hasGroups && !hasScopes && !hasTokenUse {
 		return Requirement{}, false
 	}
-	req := Requirement{Auth: c.defaultAuth(), rule: -1, fromContext: true, TokenUse: verifier.TokenUse(tokenUse)}
+	req := c.withRule(Requirement{Auth: c.defaultAuth(), rule: -1, fromContext: true, TokenUse: verifier.TokenUse(tokenUse)}, nil)
 	if hasAuth {
 		switch a := Auth(auth); a {
 		case AuthOptional, AuthRequired, AuthOff:
@@ -186,7 +214,8 @@ func methodMatches(methods []string, method string) bool {
 const maxReadings = 16
 
 // pathReadings writes into out every distinct way an app server might read p and returns how
-// many: p as sent and percent-decoded (so %2e%2e, %2f, %3b and %23 are read as what they encode);
+// many: p as sent and percent-decoded (so %2e%2e, %2f, %3b and %23 are read as what they encode,
+// and a backslash as "/", as WHATWG URL parsers and Windows servers read it);
 // whole and cut at the first "#" (a fragment some servers drop, others keep in the path); with ";"
 // parameters kept and stripped from every segment (Tomcat and Spring route /api/admin;x to
 // /api/admin); and as is and cleaned ("//" merged, dot segments resolved). p itself comes first.
@@ -204,7 +233,7 @@ func pathReadings(p string, out *[maxReadings]string) int {
 		out[n] = r
 		n++
 	}
-	for _, s := range [2]string{p, httptext.PercentDecode(p)} {
+	for _, s := range [2]string{p, strings.ReplaceAll(httptext.PercentDecode(p), `\`, "/")} {
 		whole, cut := s, s
 		if i := strings.IndexByte(s, '#'); i >= 0 {
 			cut = s[:i]
@@ -248,11 +277,31 @@ func cleanPath(p string) string {
 }
 
 // isPlain reports, in one pass, that p can be read only one way: no percent escape, no ";", no
-// "#", no "//" and no dot segment.
+// "#", no backslash, no "//" and no dot segment.
 func isPlain(p string) bool {
+	return plainShape(p, false)
+}
+
+// mayRouteElsewhere reports that an app server could route p to another route than a proxy that
+// matched p as sent: p holds a ";", "#" or backslash, "//", a dot segment, or an escape of one of
+// / \ ; # . % ?. Escapes of other characters (%20) change no segment.
+func mayRouteElsewhere(p string) bool {
+	for i := 0; i+2 < len(p); i++ {
+		if p[i] == '%' {
+			switch strings.ToLower(p[i+1 : i+3]) {
+			case "2f", "5c", "3b", "23", "2e", "25", "3f":
+				return true
+			}
+		}
+	}
+	return !plainShape(p, true)
+}
+
+// plainShape is isPlain, with percent escapes counted as plain when escapesPlain is set.
+func plainShape(p string, escapesPlain bool) bool {
 	for i := 0; i < len(p); i++ {
 		switch {
-		case p[i] == '%' || p[i] == ';' || p[i] == '#':
+		case p[i] == '%' && !escapesPlain, p[i] == ';' || p[i] == '#' || p[i] == '\\':
 			return false
 		case p[i] != '/' || i+1 == len(p):
 		case p[i+1] == '/':
@@ -293,6 +342,8 @@ func (r Requirement) and(o Requirement) Requirement {
 			r.ScopesAll = append(slices.Clip(r.ScopesAll), scope) // never into a rule's own slice
 		}
 	}
+	r.TokenUse = andTokenUse(r.TokenUse, o.TokenUse)
+	r.requirementWhere = r.requirementWhere.and(o.requirementWhere)
 	return r
 }
 
@@ -321,6 +372,9 @@ func strictness(r Requirement) int {
 		return n
 	}
 	if len(r.groupLists()) > 0 || r.unsatisfiable != "" {
+		n++
+	}
+	if len(r.clientLists()) > 0 || (r.TokenUse != "" && r.TokenUse != verifier.TokenUseAny) {
 		n++
 	}
 	if len(r.ScopesAll) > 0 {

@@ -23,6 +23,11 @@ const (
 	JWKSUnavailable   Code = "jwks_unavailable"
 	InsufficientGroup Code = "insufficient_group"
 	InsufficientScope Code = "insufficient_scope"
+	ClaimTooLarge     Code = "claim_too_large"
+	AmbiguousPath     Code = "ambiguous_path"
+	// ClientNotAllowed: the token's app client (client_id, or aud of an ID token) is not one of
+	// the route's clients_any.
+	ClientNotAllowed Code = "client_not_allowed"
 )
 
 // The reason codes of the online revocation check (issuers[].revocation).
@@ -38,6 +43,6 @@ const (
 var All = []Code{
 	Missing, Malformed, TooLarge, UnsupportedAlg, UnknownKid, BadSignature, Expired, NotYetValid,
 	IssuedInFuture, WrongIssuer, WrongTokenUse, WrongClient, JWKSUnavailable, Revoked,
-	RevocationUnavailable, InsufficientGroup,
-	InsufficientScope,
+	RevocationUnavailable, InsufficientGroup, InsufficientScope, ClaimTooLarge, AmbiguousPath,
+	ClientNotAllowed,
 }

@@ -144,13 +144,7 @@ func reloads(t *testing.T, r *Service, result string) float64 {
 
 // outcomeOf is "authenticated", "forbidden", or what else came back, over gRPC.
 func outcomeOf(conn *grpc.ClientConn, token string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, err := authv3.NewAuthorizationClient(conn).Check(ctx, &authv3.CheckRequest{
-		Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
-			Http: &authv3.AttributeContext_HttpRequest{Method: "GET", Path: "/api/items", Headers: map[string]string{"authorization": "Bearer " + token}},
-		}},
-	})
+	resp, err := checkItems(conn, token)
 	if err != nil {
 		return "error: " + err.Error()
 	}
@@ -160,13 +154,29 @@ func outcomeOf(conn *grpc.ClientConn, token string) string {
 	return resp.GetDeniedResponse().GetStatus().GetCode().String()
 }
 
-// httpOutcomeOf is the same question to the HTTP endpoint.
-func httpOutcomeOf(client *http.Client, addr, token string) string {
+// checkItems checks token on GET /api/items over gRPC.
+func checkItems(conn *grpc.ClientConn, token string) (*authv3.CheckResponse, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return authv3.NewAuthorizationClient(conn).Check(ctx, &authv3.CheckRequest{
+		Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
+			Http: &authv3.AttributeContext_HttpRequest{Method: "GET", Path: "/api/items", Headers: map[string]string{"authorization": "Bearer " + token}},
+		}},
+	})
+}
+
+// httpCheckItems asks the HTTP endpoint about token on GET /api/items.
+func httpCheckItems(client *http.Client, addr, token string) (*http.Response, error) {
 	req, _ := http.NewRequest("GET", "http://"+addr+"/api/items", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("X-Forwarded-Uri", "/api/items") // as a proxy names the request it asks about
 	req.Header.Set("X-Forwarded-Method", "GET")
-	resp, err := client.Do(req)
+	return client.Do(req)
+}
+
+// httpOutcomeOf is the same question to the HTTP endpoint.
+func httpOutcomeOf(client *http.Client, addr, token string) string {
+	resp, err := httpCheckItems(client, addr, token)
 	if err != nil {
 		return "error: " + err.Error()
 	}

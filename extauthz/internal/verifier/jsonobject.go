@@ -11,6 +11,7 @@ import (
 type objectMember struct {
 	name       []byte
 	valueStart byte
+	valueAt    int // the index of valueStart in the object
 }
 
 // scanObjectMembers lists the top-level members of a JSON object that encoding/json has already
@@ -35,7 +36,7 @@ func scanObjectMembers(data []byte, buf []objectMember) []objectMember {
 				if j < len(data) {
 					first = data[j]
 				}
-				members = append(members, objectMember{name: name, valueStart: first})
+				members = append(members, objectMember{name: name, valueStart: first, valueAt: j})
 				expectName = false
 			}
 			i = end
@@ -83,4 +84,29 @@ func memberName(raw []byte) (string, error) {
 		return "", errNameNotString
 	}
 	return name, nil
+}
+
+// valueEnd returns the index just past the JSON value that starts at data[start], in an object
+// encoding/json has already accepted as valid: the value ends at the first ',' or '}' outside
+// strings, arrays and objects.
+func valueEnd(data []byte, start int) int {
+	depth := 0
+	for i := start; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			i = endOfString(data, i)
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return len(data)
 }

@@ -51,6 +51,7 @@ type parsedToken struct {
 	header         header
 	claims         payload
 	payloadSegment string
+	payloadJSON    []byte // decoded, for claimTexts
 	signingInput   string // header.payload, as signed
 	signature      []byte
 }
@@ -98,6 +99,7 @@ func parse(token string) (*parsedToken, *Error) {
 	if e := decodeObject("payload", payloadJSON, &t.claims, payloadFields); e != nil {
 		return nil, e
 	}
+	t.payloadJSON = payloadJSON
 	if t.signature, err = b64.DecodeString(sigSeg); err != nil {
 		return nil, fail(reason.Malformed, "signature is not base64url: %v", err)
 	}

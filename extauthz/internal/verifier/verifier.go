@@ -86,6 +86,11 @@ type Config struct {
 	// OmitPayload leaves Claims.PayloadSegment empty (and Map failing), for a caller that needs
 	// neither (no claims header): a cached token then keeps no copy of its payload.
 	OmitPayload bool
+	// HeaderClaims are the claims (identity_headers.claims) whose values Claims.HeaderClaims
+	// carries as header text, checked like every other claim that becomes a header; MaxClaimBytes
+	// bounds each (default DefaultMaxClaimBytes), a longer one is claim_too_large.
+	HeaderClaims  []string
+	MaxClaimBytes int
 }
 
 // Claims are the verified claims of one token. A *Claims may be shared between callers (the cache
@@ -108,6 +113,9 @@ type Claims struct {
 	// PayloadSegment is the token's base64url payload segment: the verified payload JSON exactly
 	// as signed, encoded, for a claims header at no extra cost (Map decodes it).
 	PayloadSegment string
+	// HeaderClaims holds the text of each of Config.HeaderClaims (ClaimText), in that order; ""
+	// where the token has no value.
+	HeaderClaims []string
 }
 
 // Validate reports every broken key of c, each named as in the configuration file (e.g.
@@ -150,6 +158,7 @@ func (c Config) Validate() error {
 		{"jwks.min_refetch_interval", c.MinRefetchInterval, c.MinRefetchInterval < 0},
 		{"jwks.fetch_timeout", c.FetchTimeout, c.FetchTimeout < 0},
 		{"jwks.max_bytes", c.MaxJWKSBytes, c.MaxJWKSBytes < 0},
+		{"identity_headers.max_claim_bytes", c.MaxClaimBytes, c.MaxClaimBytes < 0},
 	} {
 		if n.negative {
 			// Zero takes the default; a negative is a mistake.

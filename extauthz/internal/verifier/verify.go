@@ -40,6 +40,8 @@ type Verifier[A any] struct {
 	clockSkew     time.Duration
 	maxTokenBytes int
 	omitPayload   bool
+	headerClaims  []string
+	maxClaimBytes int
 	observer      Observer
 }
 
@@ -55,6 +57,8 @@ func New[A any](cfg Config) (*Verifier[A], error) {
 		clockSkew:     cfg.ClockSkew,
 		maxTokenBytes: cfg.MaxTokenBytes,
 		omitPayload:   cfg.OmitPayload,
+		headerClaims:  slices.Clone(cfg.HeaderClaims),
+		maxClaimBytes: cfg.MaxClaimBytes,
 		observer:      cfg.Observer,
 	}
 	if v.now == nil {
@@ -62,6 +66,9 @@ func New[A any](cfg Config) (*Verifier[A], error) {
 	}
 	if v.maxTokenBytes == 0 {
 		v.maxTokenBytes = DefaultMaxTokenBytes
+	}
+	if v.maxClaimBytes == 0 {
+		v.maxClaimBytes = DefaultMaxClaimBytes
 	}
 	if v.observer == nil {
 		v.observer = nopObserver{}
@@ -322,6 +329,13 @@ func (v *Verifier[A]) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*
 	if e := checkHeaderValues(p, username, clientID); e != nil {
 		return nil, e
 	}
+	var headerClaims []string
+	if len(v.headerClaims) > 0 {
+		var e *Error
+		if headerClaims, e = claimTexts(t.payloadJSON, v.headerClaims, v.maxClaimBytes); e != nil {
+			return nil, e
+		}
+	}
 	payloadSegment := t.payloadSegment
 	if v.omitPayload {
 		payloadSegment = ""
@@ -340,6 +354,7 @@ func (v *Verifier[A]) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*
 		JTI:            p.Jti,
 		OriginJTI:      p.OriginJti,
 		PayloadSegment: payloadSegment,
+		HeaderClaims:   headerClaims,
 	}, nil
 }
 

@@ -16,6 +16,8 @@
   const MODE_KEY = 'cognito-authz-demo.mode'; // "cookies" (default) or "bearer"
   const PENDING_KEY = 'cognito-authz-demo.pending'; // the SMS MFA challenge in progress
   const REFRESHES_KEY = 'cognito-authz-demo.refreshes';
+  const RETURN_KEY = 'cognito-authz-demo.return-to'; // where a sign-in sends the browser back to
+  const RETURN_PARAM = 'return_to'; // set by cognito-authz's sign-in redirect on /signin
   const SIGNED_IN_KEY = 'cognito-authz-demo.signed-in'; // set by a sign-in, read by the feed it leads to
   const KNOWN_USERS_KEY = 'cognito-authz-demo.known-users'; // users who signed in here before
   // Refresh a little before exp, as Amplify does, so a token does not expire in flight.
@@ -617,6 +619,26 @@
     show('signin', h('h1', {}, 'Sign in'), form);
   }
 
+  // sameSitePath reports that p is a path on this site, as sent and percent-decoded: one leading
+  // "/" (not "//" or "/\\", which browsers read as another host), no backslash, no control
+  // character. Only such a path is followed after a sign-in: never an open redirect.
+  function sameSitePath(p) {
+    const plain = (x) => typeof x === 'string' && /^\/(?![\/\\])/.test(x) && !/[\\\u0000-\u001f\u007f]/.test(x);
+    let decoded;
+    try { decoded = decodeURIComponent(p); } catch (e) { return false; }
+    return plain(p) && plain(decoded) && new URL(p, location.origin).origin === location.origin;
+  }
+
+  // keepReturnPath remembers the return_to of the sign-in page's URL, when it is same-site, for
+  // the sign-in that follows (which may pass through the SMS code page).
+  function keepReturnPath() {
+    const back = new URLSearchParams(location.search).get(RETURN_PARAM);
+    if (back !== null) {
+      if (sameSitePath(back)) sessionStorage.setItem(RETURN_KEY, back);
+      else sessionStorage.removeItem(RETURN_KEY);
+    }
+  }
+
   // afterAuth handles InitiateAuth's answer: tokens, or a challenge.
   function afterAuth(out, username) {
     if (out.AuthenticationResult) {
@@ -625,6 +647,12 @@
       sessionStorage.setItem(SIGNED_IN_KEY, session().username);
       status('ok', 'Signed in as ' + session().username + '.');
       renderWho();
+      const back = sessionStorage.getItem(RETURN_KEY);
+      sessionStorage.removeItem(RETURN_KEY);
+      if (back && sameSitePath(back)) {
+        location.assign(back); // a new request: cognito-authz judges it with the new session
+        return;
+      }
       go('#/');
       return;
     }
@@ -812,7 +840,8 @@
   };
 
   function route() {
-    const hash = location.hash.replace(/^#/, '');
+    // The page served at its own URL (/admin, /signin) shows that view until a hash says otherwise.
+    const hash = location.hash.replace(/^#/, '') || (routes[location.pathname] ? location.pathname + location.search : '');
     const q = hash.indexOf('?');
     const path = q < 0 ? hash : hash.slice(0, q);
     const params = new URLSearchParams(q < 0 ? '' : hash.slice(q + 1));
@@ -865,6 +894,7 @@
       route();
     });
     renderRefreshInfo();
+    keepReturnPath();
     document.body.dataset.ready = 'true';
     route();
   }
