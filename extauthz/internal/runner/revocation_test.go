@@ -82,6 +82,7 @@ func newRevocationEnv(t testing.TB, edit func(*revocation.Config)) *revocationEn
 	cognito := newCognitoStandIn(t)
 	cfg := testConfig(jwks.URL)
 	cfg.Issuers[0].TokenUse = verifier.TokenUseAny
+	cfg.HTTPListen = "127.0.0.1:0" // the forward-auth endpoint asks the same Check
 	cfg.Issuers[0].Revocation = revocation.Config{Mode: revocation.ModeOnline, Endpoint: cognito.URL + "/", CacheTTL: time.Minute}
 	if edit != nil {
 		edit(&cfg.Issuers[0].Revocation)
@@ -162,6 +163,10 @@ func TestRevokedTokenRefused(t *testing.T) {
 		if got := e.outcome(ctx, c.path, c.token); got != c.want {
 			t.Errorf("%s: %s, want %s", c.name, got, c.want)
 		}
+	}
+	// The HTTP forward-auth endpoint answers the same.
+	if got := httpOutcomeOf(http.DefaultClient, e.svc.HTTPAddr().String(), refreshed); got != "401 Unauthorized" {
+		t.Errorf("over the HTTP endpoint: %s, want 401 Unauthorized", got)
 	}
 	other := e.token(t, "access", "sign-in-2", "b1")
 	if got := e.outcome(ctx, "/skip/x", other); got != "authenticated" {
