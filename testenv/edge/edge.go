@@ -26,6 +26,9 @@ type Params struct {
 	Backend envoyconf.Endpoint // the app
 	Authz   envoyconf.Endpoint // cognito-authz's HTTP forward-auth endpoint (--http-listen)
 
+	// nginx only.
+	AccessLog string // the access log's file
+
 	// Envoy only.
 	Admin        envoyconf.Endpoint // the admin API; port 0 is any free port
 	AuthzTimeout string             // bound on one check, e.g. 0.25s; empty: envoyconf.DefaultAuthzTimeout
@@ -40,6 +43,8 @@ func Local(title string) Params {
 		Backend: envoyconf.Endpoint{Host: "127.0.0.1", Port: 8081},
 		Authz:   envoyconf.Endpoint{Host: "127.0.0.1", Port: 9002},
 		Admin:   envoyconf.Endpoint{Host: "127.0.0.1", Port: 9901},
+
+		AccessLog: "/var/log/nginx/access.log",
 	}
 }
 
@@ -150,6 +155,9 @@ func (p Params) check(envoy bool) error {
 	upstream("listen", p.Listen, envoy)
 	upstream("backend", p.Backend, false)
 	upstream("authz", p.Authz, false)
+	if !envoy && (p.AccessLog == "" || strings.ContainsAny(p.AccessLog, " ;{}'\"\r\n")) {
+		errs = append(errs, fmt.Errorf("edge: bad access log %q", p.AccessLog))
+	}
 	if envoy {
 		upstream("admin", p.Admin, true)
 	}
