@@ -42,11 +42,12 @@ const (
 )
 
 // IdentityHeaders are the headers cognito-authz sets with its default prefix
-// (docs/reference.md#headers), the chosen claims' headers of ClaimHeaders included, for edges
-// that must name each one (testenv/edge). This package's Envoy removes more: everything under
-// IdentityPrefix, and OwnedHeaders.
+// (docs/reference.md#headers), the chosen claims' headers of ClaimHeaders and the claims header
+// (owned whether or not enabled) included, for edges that must name each one (testenv/edge): each
+// is the answer's value or absent, never a client's. This package's Envoy removes more:
+// everything under IdentityPrefix, and OwnedHeaders.
 var IdentityHeaders = slices.Concat([]string{extauthz.HeaderAuthStatus, extauthz.HeaderAuthReason},
-	extauthz.IdentityHeaderNames(IdentityPrefix), []string{TenantHeader})
+	extauthz.IdentityHeaderNames(IdentityPrefix), []string{TenantHeader, ClaimsHeader})
 
 // ClaimHeaders are the chosen claims of deploy/forwardauth/cognito-authz.yaml
 // (docs/reference.md#claim-headers): a multi-tenant app's custom attribute.
