@@ -98,6 +98,8 @@ type templateData struct {
 	IdentityHeaders []string
 	IdentityPrefix  string
 	OwnedHeaders    []string
+	// MethodOverrideHeaders go into the check beside the token's headers.
+	MethodOverrideHeaders []string
 
 	// nginx only.
 	Nginx nginxSizes
@@ -131,7 +133,8 @@ func render(t *template.Template, p Params, dynamicFile string) ([]byte, error) 
 	var b strings.Builder
 	data := templateData{Params: p, EnvoyVersion: envoyconf.EnvoyVersion, IdentityHeaders: envoyconf.IdentityHeaders,
 		IdentityPrefix: envoyconf.IdentityPrefix, OwnedHeaders: envoyconf.OwnedHeaders,
-		TraefikVersion: TraefikVersion, OwnedRegex: OwnedRegex(), DynamicFile: dynamicFile,
+		MethodOverrideHeaders: extauthz.MethodOverrideHeaders,
+		TraefikVersion:        TraefikVersion, OwnedRegex: OwnedRegex(), DynamicFile: dynamicFile,
 		Nginx: nginxSizesFor(extauthz.DefaultMaxTokenBytes)}
 	if err := t.Execute(&b, data); err != nil {
 		return nil, fmt.Errorf("edge: render %s: %w", t.Name(), err)

@@ -230,10 +230,12 @@ type templateData struct {
 	Issuer         Endpoint
 	IdentityPrefix string
 	OwnedHeaders   []string
-	AuthzEndpoints []Endpoint // Authz, or AuthzReplicas
-	DemoAppMatches []string
-	HasCognitoAPI  bool
-	CORSOrigins    []string
+	// MethodOverrideHeaders go into the check beside the token's headers.
+	MethodOverrideHeaders []string
+	AuthzEndpoints        []Endpoint // Authz, or AuthzReplicas
+	DemoAppMatches        []string
+	HasCognitoAPI         bool
+	CORSOrigins           []string
 }
 
 // Render returns the configuration for p, or an error naming the first bad parameter.
@@ -257,8 +259,9 @@ func prepare(p Params) (templateData, error) {
 		p.AuthzHealthInterval = DefaultAuthzHealthInterval
 	}
 	d := templateData{Params: p, EnvoyVersion: EnvoyVersion, IdentityPrefix: IdentityPrefix, OwnedHeaders: OwnedHeaders,
-		CORSOrigins: corsOrigins(p.ListenPort),
-		ExtAuthz:    p.Filter == ExtAuthz, JWTAuthn: p.Filter == JWTAuthn, NoAuth: p.Filter == NoAuth}
+		MethodOverrideHeaders: extauthz.MethodOverrideHeaders,
+		CORSOrigins:           corsOrigins(p.ListenPort),
+		ExtAuthz:              p.Filter == ExtAuthz, JWTAuthn: p.Filter == JWTAuthn, NoAuth: p.Filter == NoAuth}
 	var errs []error
 	check := func(ok bool, format string, args ...any) {
 		if !ok {
