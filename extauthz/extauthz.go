@@ -22,6 +22,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/config"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/reason"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/revocation"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/runner"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/tokensource"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/verifier"
@@ -145,3 +146,19 @@ func VerifyToken(ctx context.Context, cfg *Config, log *zap.Logger, token string
 	}
 	return Verification{Valid: true, Issuer: claims.Issuer, TokenUse: claims.TokenUse, Claims: m, Headers: headers}, nil
 }
+
+// The online revocation check (docs/reference.md#revocation-check): an issuer's revocation
+// section and a rule's say in it.
+type (
+	Revocation            = revocation.Config
+	RevocationRuleSetting = revocation.RuleSetting
+)
+
+const (
+	RevocationOnline              = revocation.ModeOnline
+	RevocationOff                 = revocation.ModeOff
+	RevocationCheck               = revocation.RuleCheck
+	RevocationSkip                = revocation.RuleSkip
+	RevocationOnUnavailableAccept = revocation.OnUnavailableAccept
+	RevocationOnUnavailableRefuse = revocation.OnUnavailableRefuse
+)

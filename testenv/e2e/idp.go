@@ -52,6 +52,9 @@ type Info struct {
 type AWSPool struct {
 	UserPoolID string
 	ClientID   string
+	// APIEndpoint, when set, is where the pool's user-pool API is reached instead of the region's
+	// (an emulator that signs tokens with the AWS issuer form, such as moto).
+	APIEndpoint string
 }
 
 // Region is the pool's region, from its id.
@@ -59,7 +62,12 @@ func (p AWSPool) Region() string { return extauthz.RegionOf(p.UserPoolID) }
 
 // Endpoint is the region's Cognito user-pool API, which the web app calls cross-origin (Cognito
 // answers CORS itself).
-func (p AWSPool) Endpoint() string { return "https://cognito-idp." + p.Region() + ".amazonaws.com/" }
+func (p AWSPool) Endpoint() string {
+	if p.APIEndpoint != "" {
+		return p.APIEndpoint
+	}
+	return "https://cognito-idp." + p.Region() + ".amazonaws.com/"
+}
 
 // Check reports what is missing or malformed.
 func (p AWSPool) Check() error {
@@ -84,7 +92,7 @@ func AWSSetup(p AWSPool) (*extauthz.Config, webapp.Config, Info, error) {
 	}
 	cfg := DemoConfig("", "")
 	cfg.Issuers = []extauthz.Issuer{{UserPoolID: p.UserPoolID, ClientIDs: []string{p.ClientID}, TokenUse: extauthz.TokenUseAny}}
-	issuer := strings.TrimSuffix(p.Endpoint(), "/") + "/" + p.UserPoolID
+	issuer := "https://cognito-idp." + p.Region() + ".amazonaws.com/" + p.UserPoolID // what the tokens carry, wherever the API is
 	web := webapp.Config{IdP: IdPAWS, Region: p.Region(), UserPoolID: p.UserPoolID, ClientID: p.ClientID, Endpoint: p.Endpoint()}
 	info := Info{IdP: IdPAWS, IdPEndpoint: p.Endpoint(), Region: p.Region(), UserPoolID: p.UserPoolID,
 		ClientID: p.ClientID, Issuer: issuer}

@@ -2,26 +2,19 @@ package e2e_test
 
 import (
 	"net/http"
-	"os/exec"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/cognito-authz/cognito-authz/extauthz"
 	"github.com/cognito-authz/cognito-authz/testenv/backend"
-	"github.com/cognito-authz/cognito-authz/testenv/childproc"
 	"github.com/cognito-authz/cognito-authz/testenv/e2e"
 	"github.com/cognito-authz/cognito-authz/testenv/envoyproc"
+	"github.com/cognito-authz/cognito-authz/testenv/motoproc"
 )
 
 // moto (PyPI moto[server], pinned in .ci/install-deps) is a second Cognito emulator nobody here
 // wrote, and unlike cognito-local it signs tokens with the AWS issuer form: they pass through the
 // same configuration a real pool gets (user_pool_id), only jwks_url pointing at the emulator.
-const (
-	motoServer       = "moto_server"
-	motoRegion       = "us-east-1"
-	motoStartTimeout = 30 * time.Second
-)
+const motoRegion = motoproc.Region
 
 // These deviations of moto 5.2.1 from real Cognito were seen and need no change in the verifier,
 // which accepts its tokens as they are:
@@ -162,21 +155,10 @@ type motoEmulator struct {
 	userPoolAPI
 }
 
-// motoTool is moto's server; a missing one skips the test, or fails it in CI.
-var motoTool = childproc.Tool{Name: motoServer, InstallHint: "pip install moto[server], pinned in .ci/install-deps"}
-
 // startMoto runs moto_server on a free loopback port and stops it when the test ends.
 func startMoto(t *testing.T) *motoEmulator {
 	t.Helper()
-	bin := motoTool.Require(t)
-	port, err := childproc.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &motoEmulator{userPoolAPI{url: "http://127.0.0.1:" + strconv.Itoa(port), client: loopback, signingRegion: motoRegion}}
-	cmd := exec.Command(bin, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
-	childproc.StartTest(t, cmd, childproc.Options{Name: "moto"}, motoStartTimeout, childproc.HTTPReady(m.client, m.url+"/moto-api/config"))
-	return m
+	return &motoEmulator{userPoolAPI{url: motoproc.StartTest(t, loopback), client: loopback, signingRegion: motoRegion}}
 }
 
 // createPool creates a user pool with an app client that allows the password flows and reads

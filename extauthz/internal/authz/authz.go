@@ -114,6 +114,9 @@ type Options struct {
 	Recorder     Recorder // optional
 	Logger       *zap.Logger
 	Now          func() time.Time // optional, for durations
+
+	// Revocations are the online revocation checks (revocation.go); nil checks nothing.
+	Revocations *Revocations
 }
 
 // Server answers Envoy's Check calls (docs/reference.md#headers). It is safe for concurrent use.
@@ -145,6 +148,9 @@ type Server struct {
 	now      func() time.Time
 	names    headerNames
 	canned   cannedResponses
+
+	// revocations are asked after verification, before the policy (check.go).
+	revocations *Revocations
 }
 
 // New validates opts and returns a Server. Errors name the configuration key at fault.
@@ -171,6 +177,8 @@ func New(opts Options) (*Server, error) {
 		logger:   opts.Logger,
 		now:      opts.Now,
 		names:    names,
+
+		revocations: opts.Revocations,
 	}
 	if s.logger == nil {
 		s.logger = zap.NewNop()

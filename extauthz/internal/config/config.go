@@ -171,6 +171,7 @@ func (c *Config) Effective() (*Config, error) {
 		}
 		eff.Issuers[i].JWKSURL = url
 	}
+	eff.effectiveRevocation()
 	return &eff, nil
 }
 

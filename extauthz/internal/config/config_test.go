@@ -20,6 +20,7 @@ import (
 
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/authz"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/policy"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/revocation"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/tokensource"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/verifier"
 )
@@ -83,6 +84,14 @@ func TestFixtures(t *testing.T) {
 		{file: "bad_http_listen.yaml", validateErr: []string{`http_listen: "9002" is not host:port`}},
 		{file: "http_listen_same_as_admin.yaml", validateErr: []string{"http_listen: same address as admin_listen (:9090)"}},
 		{file: "request_is_original_without_http_listen.yaml", validateErr: []string{"http_request_is_original: needs http_listen"}},
+		// The online revocation check.
+		{file: "revocation_online.yaml"},
+		{file: "bad_revocation_values.yaml", validateErr: []string{
+			`issuers[0].revocation.mode: unknown value "sometimes"`, "issuers[0].revocation.cache_ttl: must not be negative",
+			`issuers[0].revocation.on_unavailable: unknown value "ignore"`, "issuers[0].revocation.max_rps: must be a positive number"}},
+		{file: "revocation_endpoint_needed.yaml", validateErr: []string{"issuers[0].revocation.endpoint: required"}},
+		{file: "rule_revocation_check_needs_endpoint.yaml", validateErr: []string{"issuers[0].revocation.endpoint: required"}},
+		{file: "bad_rule_revocation.yaml", validateErr: []string{`policy.rules[0].revocation: unknown value "always"`}},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -527,6 +536,30 @@ func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
+}
+
+// TestEffectiveRevocation: check-config writes out each issuer's revocation defaults, and the
+// regional endpoint that will be asked where a check can happen.
+func TestEffectiveRevocation(t *testing.T) {
+	cfg, err := Load(filepath.Join("testdata", "revocation_online.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Issuers[0].Revocation.CacheTTL, cfg.Issuers[0].Revocation.MaxRPS = 0, 0
+	eff, err := cfg.Effective()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := revocation.Config{
+		Mode: revocation.ModeOnline, Endpoint: "https://cognito-idp.us-east-1.amazonaws.com/",
+		CacheTTL: revocation.DefaultCacheTTL, OnUnavailable: revocation.OnUnavailableAccept, MaxRPS: revocation.DefaultMaxRPS,
+	}
+	if got := eff.Issuers[0].Revocation; got != want {
+		t.Errorf("effective revocation %+v, want %+v", got, want)
+	}
+	if cfg.Issuers[0].Revocation.Endpoint != "" {
+		t.Error("Effective changed the configuration it was given")
+	}
 }
 
 // goodFullPolicy is the policy section of testdata/good_full.yaml as loaded.

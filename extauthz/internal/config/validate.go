@@ -30,6 +30,7 @@ func (c *Config) Validate() error {
 	// The sections other packages read are judged by those packages, whose messages name the key
 	// path: one source of truth for what a valid issuer, token source or rule is.
 	v.owned(c.VerifierConfig().Validate())
+	c.validateRevocation(v)
 	c.validateNoZeros(v)
 	if c.Cache.MaxEntries < 0 {
 		// The verifier reads a negative size as its default; in the file it is a mistake.

@@ -40,6 +40,8 @@ type Metrics struct {
 	reloads    *prometheus.CounterVec
 	// decodePanics counts requests whose decoding panicked (a bug): refused, never answered.
 	decodePanics prometheus.Counter
+
+	revocation *revocationMetrics // revocation.go
 }
 
 var (
@@ -87,6 +89,7 @@ func New() *Metrics {
 	for i, c := range reason.All {
 		m.rejections[i] = m.rejectVec.WithLabelValues(string(c))
 	}
+	m.revocation = newRevocationMetrics(m.registry)
 	m.registry.MustRegister(
 		m.checksVec, m.duration, m.rejectVec, m.fetches, m.keys, m.cacheHits, m.cacheMiss, m.reloads, m.decodePanics,
 		collectors.NewGoCollector(),

@@ -36,7 +36,8 @@ func Outcomes() []Decision {
 		Decision{Result: Forbidden, Reason: reason.InsufficientScope},
 		Decision{Result: Forbidden, Reason: reason.ClientNotAllowed},
 		Decision{Result: Forbidden, Reason: reason.AmbiguousPath},
-		Decision{Result: Unavailable, Reason: reason.JWKSUnavailable})
+		Decision{Result: Unavailable, Reason: reason.JWKSUnavailable},
+		Decision{Result: Unavailable, Reason: reason.RevocationUnavailable})
 }
 
 // Decision is a result and the reason for it (empty for Authenticated and Skipped).
@@ -53,7 +54,7 @@ type Decision struct {
 // as malformed). Claims without a failure are trusted only with tokenPresent; nil claims without a
 // failure count as malformed, so a confused caller fails closed.
 //
-// Off routes are Skipped whatever the token. jwks_unavailable is Unavailable where a token would
+// Off routes are Skipped whatever the token. jwks_unavailable (and revocation_unavailable) is Unavailable where a token would
 // be denied (a required route, or invalid_token: deny) and Anonymous elsewhere. A token_use that
 // the route does not accept is an invalid token (wrong_token_use). A valid token lacking the
 // app client (clients_any), groups (any of) or scopes (all of) is Forbidden, in that order.
@@ -96,7 +97,7 @@ func (c Config) invalid(req Requirement, why reason.Code, presented bool) Decisi
 	switch {
 	case !deny:
 		return Decision{Result: Anonymous, Reason: why}
-	case why == reason.JWKSUnavailable:
+	case why == reason.JWKSUnavailable || why == reason.RevocationUnavailable:
 		return Decision{Result: Unavailable, Reason: why}
 	default:
 		return Decision{Result: Unauthenticated, Reason: why}

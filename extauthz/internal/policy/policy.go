@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/httptext"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/revocation"
 )
 
 // Auth is how much a route asks of the caller.
@@ -51,6 +52,10 @@ type Rule struct {
 
 	// Where, who and what a browser gets (rule_where.go).
 	RuleWhere `yaml:",inline"`
+
+	// Revocation: check or skip the online revocation check on this rule's routes, whatever the
+	// issuer's revocation.mode; empty follows it (revocation.go).
+	Revocation revocation.RuleSetting `yaml:"revocation"`
 }
 
 // Config is the policy section of the configuration.
@@ -129,7 +134,7 @@ func (r Rule) validate() error {
 	if auth != AuthRequired && (len(r.GroupsAny) > 0 || len(r.ScopesAll) > 0) {
 		return fmt.Errorf("auth: groups_any and scopes_all need auth: required, not %s", auth)
 	}
-	return nil
+	return revocation.ValidateRule("revocation", r.Revocation)
 }
 
 // commonMethods are the methods Warnings asks about for each rule with a method list: the ones

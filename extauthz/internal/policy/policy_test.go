@@ -327,6 +327,7 @@ func TestDecide(t *testing.T) {
 // Every reason a verifier can give ends in a defined result on both kinds of route.
 func TestDecideCoversEveryReason(t *testing.T) {
 	for _, code := range reason.All {
+		unavailable := code == reason.JWKSUnavailable || code == reason.RevocationUnavailable
 		for _, auth := range []policy.Auth{policy.AuthOptional, policy.AuthRequired} {
 			got := policy.Config{}.Decide(policy.Requirement{Auth: auth}, true, nil, code)
 			if got.Reason != code {
@@ -335,9 +336,9 @@ func TestDecideCoversEveryReason(t *testing.T) {
 			switch {
 			case auth == policy.AuthOptional && got.Result != policy.Anonymous:
 				t.Errorf("%s on optional: %s, want anonymous", code, got.Result)
-			case auth == policy.AuthRequired && code == reason.JWKSUnavailable && got.Result != policy.Unavailable:
+			case auth == policy.AuthRequired && unavailable && got.Result != policy.Unavailable:
 				t.Errorf("%s on required: %s, want unavailable", code, got.Result)
-			case auth == policy.AuthRequired && code != reason.JWKSUnavailable && got.Result != policy.Unauthenticated:
+			case auth == policy.AuthRequired && !unavailable && got.Result != policy.Unauthenticated:
 				t.Errorf("%s on required: %s, want unauthenticated", code, got.Result)
 			}
 		}

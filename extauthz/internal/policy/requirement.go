@@ -7,6 +7,7 @@ import (
 
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/httptext"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/reason"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/revocation"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/verifier"
 )
 
@@ -31,6 +32,8 @@ type Requirement struct {
 	// TokenUse narrows the issuers' token_use for this route: "" or any accepts what the issuer
 	// accepts; access or id demand that kind; any other value matches no token.
 	TokenUse verifier.TokenUse
+	// Revocation is the matched rule's say in the online revocation check (revocation.go).
+	Revocation revocation.RuleSetting
 	// Who and what a browser gets (rule_where.go).
 	requirementWhere
 
@@ -112,7 +115,7 @@ func (c Config) fromRules(host, p, method string) Requirement {
 			if auth == "" {
 				auth = AuthRequired
 			}
-			return c.withRule(Requirement{Auth: auth, GroupsAny: r.GroupsAny, ScopesAll: r.ScopesAll, rule: i}, r)
+			return c.withRule(Requirement{Auth: auth, GroupsAny: r.GroupsAny, ScopesAll: r.ScopesAll, Revocation: r.Revocation, rule: i}, r)
 		}
 	}
 	return c.withRule(Requirement{Auth: c.defaultAuth(), rule: -1}, nil)
@@ -321,6 +324,8 @@ func plainShape(p string, escapesPlain bool) bool {
 // Two rules that tie (/api/admin for admin, /api/ops for ops) thus both apply, and an ops token
 // cannot reach /api/admin by /api/ops/../admin. The rule reported is the strictest reading's.
 func (r Requirement) and(o Requirement) Requirement {
+	rev := strictestRevocation(r.Revocation, o.Revocation)
+	r, o = r.withRevocation(rev), o.withRevocation(rev)
 	if authRank(o.Auth) > authRank(r.Auth) || (o.Auth == r.Auth && strictness(o) > strictness(r)) {
 		r, o = o, r
 	}

@@ -30,9 +30,19 @@ const (
 	ClientNotAllowed Code = "client_not_allowed"
 )
 
+// The reason codes of the online revocation check (issuers[].revocation).
+const (
+	// Revoked: Cognito says the token is no longer live (signed out, revoked, user gone), or its
+	// sign-in is known revoked.
+	Revoked Code = "revoked"
+	// RevocationUnavailable: Cognito could not be asked in time and on_unavailable is unavailable.
+	RevocationUnavailable Code = "revocation_unavailable"
+)
+
 // All lists every code, so metrics can be pre-registered and tests can check coverage.
 var All = []Code{
 	Missing, Malformed, TooLarge, UnsupportedAlg, UnknownKid, BadSignature, Expired, NotYetValid,
-	IssuedInFuture, WrongIssuer, WrongTokenUse, WrongClient, JWKSUnavailable, InsufficientGroup,
-	InsufficientScope, ClaimTooLarge, AmbiguousPath, ClientNotAllowed,
+	IssuedInFuture, WrongIssuer, WrongTokenUse, WrongClient, JWKSUnavailable, Revoked,
+	RevocationUnavailable, InsufficientGroup, InsufficientScope, ClaimTooLarge, AmbiguousPath,
+	ClientNotAllowed,
 }

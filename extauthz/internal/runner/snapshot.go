@@ -17,6 +17,8 @@ type snapshot struct {
 	cfg      *config.Config
 	verifier *verifier.Verifier[authz.Answer]
 	checks   *authz.Server
+	// revocations are the online revocation checkers, lent to the next snapshot (revocation.go).
+	revocations *authz.Revocations
 }
 
 // newSnapshot builds a snapshot of cfg; prev, when set, lends the key caches of unchanged issuers.
@@ -33,6 +35,10 @@ func (s *Service) newSnapshot(cfg *config.Config, prev *snapshot) (*snapshot, er
 	if err != nil {
 		return nil, err
 	}
+	revocations, err := s.newRevocations(cfg, prev)
+	if err != nil {
+		return nil, err
+	}
 	checks, err := authz.New(authz.Options{
 		Verifier:     v,
 		Policy:       cfg.Policy,
@@ -40,11 +46,12 @@ func (s *Service) newSnapshot(cfg *config.Config, prev *snapshot) (*snapshot, er
 		Headers:      cfg.IdentityHeaders,
 		Recorder:     s.metrics,
 		Logger:       s.log.Named("authz"),
+		Revocations:  revocations,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &snapshot{cfg: cfg, verifier: v, checks: checks}, nil
+	return &snapshot{cfg: cfg, verifier: v, checks: checks, revocations: revocations}, nil
 }
 
 // Check answers with the snapshot current when the check arrives (authz.Server.Check): what the

@@ -138,7 +138,7 @@ func (c *Claims) detach() {
 // eachText calls f with every text the claims hold but those that are configured strings or
 // constants (Issuer, ClientID, TokenUse).
 func (c *Claims) eachText(f func(*string)) {
-	for _, s := range [...]*string{&c.Subject, &c.Username, &c.Email, &c.JTI, &c.PayloadSegment} {
+	for _, s := range [...]*string{&c.Subject, &c.Username, &c.Email, &c.JTI, &c.OriginJTI, &c.PayloadSegment} {
 		f(s)
 	}
 	for i := range c.Groups {

@@ -42,6 +42,13 @@ func JWKSURL(c IssuerConfig) (string, error) {
 	return jwksURL, nil
 }
 
+// IssuerURLs returns the issuer URLs tokens of a valid c may carry (both AWS forms for a user
+// pool, the canonical one first), as Claims.Issuer gives them.
+func IssuerURLs(c IssuerConfig) []string {
+	accepted, _ := issuerURLs(c)
+	return accepted
+}
+
 // issuerURLs returns the issuer URLs a valid configuration accepts and the JWKS URL for it.
 func issuerURLs(c IssuerConfig) (accepted []string, jwksURL string) {
 	if c.UserPoolID != "" {

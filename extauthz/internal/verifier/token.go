@@ -35,6 +35,7 @@ type payload struct {
 	Groups          []string `json:"cognito:groups"`
 	Scope           string   `json:"scope"`
 	Jti             string   `json:"jti"`
+	OriginJti       string   `json:"origin_jti"`
 	Exp             *float64 `json:"exp"`
 	Nbf             *float64 `json:"nbf"`
 	Iat             *float64 `json:"iat"`
@@ -42,7 +43,7 @@ type payload struct {
 
 var payloadFields = []string{
 	"iss", "sub", "token_use", "client_id", "aud", "username", "cognito:username", "email",
-	"cognito:groups", "scope", "jti", "exp", "nbf", "iat",
+	"cognito:groups", "scope", "jti", "origin_jti", "exp", "nbf", "iat",
 }
 
 // parsedToken is a token split and decoded, not yet verified.

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/jwks"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/revocation"
 )
 
 // TokenUse is the kind of Cognito token an issuer accepts.
@@ -43,6 +44,10 @@ type IssuerConfig struct {
 	ClientIDs []string `yaml:"client_ids"`
 	// TokenUse defaults to DefaultTokenUse.
 	TokenUse TokenUse `yaml:"token_use"`
+
+	// Revocation is the online revocation check of this issuer's tokens: the verifier does not
+	// read it (package revocation does; config validates it).
+	Revocation revocation.Config `yaml:"revocation"`
 }
 
 // previousVerifier is a *Verifier of any slot type, which lends its key caches (Config.Previous).
@@ -102,6 +107,9 @@ type Claims struct {
 	ExpiresAt time.Time
 	IssuedAt  time.Time
 	JTI       string
+	// OriginJTI is origin_jti: one per sign-in, shared by its ID and access tokens and the
+	// access tokens refreshed from it; "" when the pool does not issue it.
+	OriginJTI string
 	// PayloadSegment is the token's base64url payload segment: the verified payload JSON exactly
 	// as signed, encoded, for a claims header at no extra cost (Map decodes it).
 	PayloadSegment string

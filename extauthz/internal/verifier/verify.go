@@ -352,6 +352,7 @@ func (v *Verifier[A]) checkClaims(iss *issuer, t *parsedToken, now time.Time) (*
 		ExpiresAt:      exp,
 		IssuedAt:       iat,
 		JTI:            p.Jti,
+		OriginJTI:      p.OriginJti,
 		PayloadSegment: payloadSegment,
 		HeaderClaims:   headerClaims,
 	}, nil

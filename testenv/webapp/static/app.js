@@ -416,6 +416,7 @@
     document.getElementById('nav-signin').hidden = !!s;
     document.getElementById('nav-signup').hidden = !!s;
     document.getElementById('nav-signout').hidden = !s;
+    document.getElementById('nav-signout-all').hidden = !s || !globalSignOutSupported();
   }
 
   // seen shows what the backend received from Envoy: the proof of what cognito-authz decided.
@@ -794,22 +795,32 @@
   }
 
   // signOut revokes the refresh token (what Amplify's signOut does) and forgets the session
-  // whatever the answer: the user asked to be signed out.
-  async function signOut() {
+  // whatever the answer: the user asked to be signed out. everywhere signs out every session of
+  // the user (GlobalSignOut, what Amplify's signOut({ global: true }) does): other browsers'
+  // tokens are refused too, where the edge checks revocation.
+  async function signOut(everywhere) {
     const s = session();
     clearSession(cookieStore);
     clearSession(localStore);
     sessionStorage.removeItem(PENDING_KEY);
-    if (s && s.refreshToken) {
-      try {
+    try {
+      if (everywhere === true && s && s.accessToken) {
+        await cognito('GlobalSignOut', { AccessToken: s.accessToken });
+      } else if (s && s.refreshToken) {
         await cognito('RevokeToken', { ClientId: config.clientId, Token: s.refreshToken });
-      } catch (e) {
-        // Already revoked or unsupported: the local session is gone either way.
       }
+    } catch (e) {
+      // Already revoked or unsupported: the local session is gone either way.
     }
     renderWho();
-    status('ok', 'You are signed out.');
+    status('ok', everywhere === true ? 'You are signed out on every device.' : 'You are signed out.');
     go('#/');
+  }
+
+  // globalSignOutSupported: the identity provider answers GlobalSignOut. A real pool does;
+  // cognito-local 3.23.3 has no GlobalSignOut, and the built-in test issuer no API at all.
+  function globalSignOutSupported() {
+    return !!config && config.idp === 'aws';
   }
 
   // ---------- routing ----------
@@ -825,6 +836,7 @@
     '/reset': resetView,
     '/admin': adminView,
     '/signout': signOut,
+    '/signout-all': () => signOut(true),
   };
 
   function route() {
@@ -875,6 +887,7 @@
       route();
     });
     document.getElementById('nav-signout').addEventListener('click', () => go('#/signout'));
+    document.getElementById('nav-signout-all').addEventListener('click', () => go('#/signout-all'));
     window.addEventListener('hashchange', () => {
       if (!keepStatus) status(null);
       keepStatus = false;
