@@ -86,6 +86,8 @@ var (
 	ReasonCodes         = reason.All
 	Results             = policy.Results
 	IdentityHeaderNames = authz.IdentityHeaderNames
+	// MethodOverrideHeaders are read as the request's method too: an edge must send them.
+	MethodOverrideHeaders = policy.MethodOverrideHeaders
 )
 
 const (

@@ -26,6 +26,9 @@ type Params struct {
 	Backend envoyconf.Endpoint // the app
 	Authz   envoyconf.Endpoint // cognito-authz's HTTP forward-auth endpoint (--http-listen)
 
+	// nginx only.
+	AccessLog string // the access log's file
+
 	// Envoy only.
 	Admin        envoyconf.Endpoint // the admin API; port 0 is any free port
 	AuthzTimeout string             // bound on one check, e.g. 0.25s; empty: envoyconf.DefaultAuthzTimeout
@@ -40,6 +43,8 @@ func Local(title string) Params {
 		Backend: envoyconf.Endpoint{Host: "127.0.0.1", Port: 8081},
 		Authz:   envoyconf.Endpoint{Host: "127.0.0.1", Port: 9002},
 		Admin:   envoyconf.Endpoint{Host: "127.0.0.1", Port: 9901},
+
+		AccessLog: "/var/log/nginx/access.log",
 	}
 }
 
@@ -93,6 +98,8 @@ type templateData struct {
 	IdentityHeaders []string
 	IdentityPrefix  string
 	OwnedHeaders    []string
+	// MethodOverrideHeaders go into the check beside the token's headers.
+	MethodOverrideHeaders []string
 
 	// nginx only.
 	Nginx nginxSizes
@@ -126,7 +133,8 @@ func render(t *template.Template, p Params, dynamicFile string) ([]byte, error) 
 	var b strings.Builder
 	data := templateData{Params: p, EnvoyVersion: envoyconf.EnvoyVersion, IdentityHeaders: envoyconf.IdentityHeaders,
 		IdentityPrefix: envoyconf.IdentityPrefix, OwnedHeaders: envoyconf.OwnedHeaders,
-		TraefikVersion: TraefikVersion, OwnedRegex: OwnedRegex(), DynamicFile: dynamicFile,
+		MethodOverrideHeaders: extauthz.MethodOverrideHeaders,
+		TraefikVersion:        TraefikVersion, OwnedRegex: OwnedRegex(), DynamicFile: dynamicFile,
 		Nginx: nginxSizesFor(extauthz.DefaultMaxTokenBytes)}
 	if err := t.Execute(&b, data); err != nil {
 		return nil, fmt.Errorf("edge: render %s: %w", t.Name(), err)
@@ -150,6 +158,9 @@ func (p Params) check(envoy bool) error {
 	upstream("listen", p.Listen, envoy)
 	upstream("backend", p.Backend, false)
 	upstream("authz", p.Authz, false)
+	if !envoy && (p.AccessLog == "" || strings.ContainsAny(p.AccessLog, " ;{}'\"\r\n")) {
+		errs = append(errs, fmt.Errorf("edge: bad access log %q", p.AccessLog))
+	}
 	if envoy {
 		upstream("admin", p.Admin, true)
 	}

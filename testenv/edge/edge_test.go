@@ -239,6 +239,8 @@ var forged = http.Header{
 	// A chosen claim's header (envoyconf.TenantHeader), repeated and in three spellings.
 	"X-User-Tenant-Id": {"forged-tenant", "forged-tenant-2"}, "x-user-tenant-id": {"forged-tenant-3"},
 	"X-USER-TENANT-ID": {"forged-tenant-4"}, "x_user_tenant_id": {"forged-tenant-5"},
+	// The claims header (envoyconf.ClaimsHeader), owned whether or not it is enabled.
+	"X-Jwt-Claims": {`{"sub":"forged-sub","cognito:groups":["admin"]}`}, "x-jwt-claims": {"forged-2"},
 }
 
 func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }

@@ -51,6 +51,9 @@ func (n *Nginx) Log() string {
 	return string(b)
 }
 
+// AccessLogPath is nginx's access log.
+func (n *Nginx) AccessLogPath() string { return filepath.Join(n.dir, "access.log") }
+
 // StartNginx renders the configuration for p onto a free loopback port (p.Listen is ignored), with
 // every file nginx writes (pid, logs, temporary files) under dir, starts nginx in the foreground
 // and waits until it accepts connections. ctx bounds the start only; call Stop to end it.
@@ -60,6 +63,7 @@ func StartNginx(ctx context.Context, bin, dir string, p Params) (*Nginx, error) 
 		return nil, err
 	}
 	p.Listen = envoyconf.Endpoint{Host: "127.0.0.1", Port: port}
+	p.AccessLog = filepath.Join(dir, "access.log")
 	site, err := RenderNginx(p)
 	if err != nil {
 		return nil, err
@@ -104,6 +108,7 @@ func mainConfig(dir, site string) string {
 	}
 	fmt.Fprintf(&b, "pid %s;\nerror_log %s warn;\n", filepath.Join(dir, "nginx.pid"), filepath.Join(dir, "error.log"))
 	b.WriteString("events { worker_connections 256; }\nhttp {\n")
+	// nginx's default format (combined), which the site must replace: it logs the query string.
 	fmt.Fprintf(&b, "    access_log %s;\n", filepath.Join(dir, "access.log"))
 	for _, temp := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
 		fmt.Fprintf(&b, "    %s_temp_path %s;\n", temp, filepath.Join(dir, temp+"_temp"))

@@ -106,6 +106,9 @@ func TestNginxPassesTheLargestAnswer(t *testing.T) {
 	if got := a.app.Headers["x-auth-status"]; !slices.Equal(got, []string{"authenticated"}) {
 		t.Errorf("the app saw x-auth-status %q, want authenticated", got)
 	}
+	if got := a.app.Headers[envoyconf.ClaimsHeader]; len(got) != 1 || got[0] != strings.Split(token, ".")[1] {
+		t.Errorf("the app saw %s %s, want the token's payload", envoyconf.ClaimsHeader, describeValues(got))
+	}
 }
 
 func describeValues(vs []string) string {

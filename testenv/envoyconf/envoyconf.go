@@ -42,11 +42,12 @@ const (
 )
 
 // IdentityHeaders are the headers cognito-authz sets with its default prefix
-// (docs/reference.md#headers), the chosen claims' headers of ClaimHeaders included, for edges
-// that must name each one (testenv/edge). This package's Envoy removes more: everything under
-// IdentityPrefix, and OwnedHeaders.
+// (docs/reference.md#headers), the chosen claims' headers of ClaimHeaders and the claims header
+// (owned whether or not enabled) included, for edges that must name each one (testenv/edge): each
+// is the answer's value or absent, never a client's. This package's Envoy removes more:
+// everything under IdentityPrefix, and OwnedHeaders.
 var IdentityHeaders = slices.Concat([]string{extauthz.HeaderAuthStatus, extauthz.HeaderAuthReason},
-	extauthz.IdentityHeaderNames(IdentityPrefix), []string{TenantHeader})
+	extauthz.IdentityHeaderNames(IdentityPrefix), []string{TenantHeader, ClaimsHeader})
 
 // ClaimHeaders are the chosen claims of deploy/forwardauth/cognito-authz.yaml
 // (docs/reference.md#claim-headers): a multi-tenant app's custom attribute.
@@ -229,10 +230,12 @@ type templateData struct {
 	Issuer         Endpoint
 	IdentityPrefix string
 	OwnedHeaders   []string
-	AuthzEndpoints []Endpoint // Authz, or AuthzReplicas
-	DemoAppMatches []string
-	HasCognitoAPI  bool
-	CORSOrigins    []string
+	// MethodOverrideHeaders go into the check beside the token's headers.
+	MethodOverrideHeaders []string
+	AuthzEndpoints        []Endpoint // Authz, or AuthzReplicas
+	DemoAppMatches        []string
+	HasCognitoAPI         bool
+	CORSOrigins           []string
 }
 
 // Render returns the configuration for p, or an error naming the first bad parameter.
@@ -256,8 +259,9 @@ func prepare(p Params) (templateData, error) {
 		p.AuthzHealthInterval = DefaultAuthzHealthInterval
 	}
 	d := templateData{Params: p, EnvoyVersion: EnvoyVersion, IdentityPrefix: IdentityPrefix, OwnedHeaders: OwnedHeaders,
-		CORSOrigins: corsOrigins(p.ListenPort),
-		ExtAuthz:    p.Filter == ExtAuthz, JWTAuthn: p.Filter == JWTAuthn, NoAuth: p.Filter == NoAuth}
+		MethodOverrideHeaders: extauthz.MethodOverrideHeaders,
+		CORSOrigins:           corsOrigins(p.ListenPort),
+		ExtAuthz:              p.Filter == ExtAuthz, JWTAuthn: p.Filter == JWTAuthn, NoAuth: p.Filter == NoAuth}
 	var errs []error
 	check := func(ok bool, format string, args ...any) {
 		if !ok {

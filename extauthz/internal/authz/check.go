@@ -73,7 +73,7 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*Answer, 
 	if s.policy.HasHostRules() {
 		hosts = requestHosts(http, headers, hostBuf[:0])
 	}
-	requirement := s.policy.RequirementAt(hosts, http.GetPath(), http.GetMethod(), req.GetAttributes().GetContextExtensions())
+	requirement := s.policy.RequirementWithOverrides(hosts, http.GetPath(), http.GetMethod(), headers, req.GetAttributes().GetContextExtensions())
 	if requirement.Auth == policy.AuthOff {
 		d := policy.Decision{Result: policy.Skipped}
 		return s.canned.forDecision(d), d, nil

@@ -7,3 +7,6 @@ func RuleOf(r Requirement) int { return r.rule }
 
 // FromContext reports whether Envoy's context_extensions decided r.
 func FromContext(r Requirement) bool { return r.fromContext }
+
+// GroupListsOf returns the group lists r asks a token to meet, one group of each.
+func GroupListsOf(r Requirement) [][]string { return r.groupLists() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // unit is one part of the running service with a lifecycle of its own (a listener, the key
@@ -47,6 +48,41 @@ func (g *group) stop(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// together is one unit of several: they start in order (a failure stops the ones started before
+// it) and stop all at once, each within the one ctx, so that a slow stop of one (a listener
+// draining its checks) does not spend the others' time.
+func together(units ...unit) unit {
+	started := 0
+	return unit{
+		start: func(ctx context.Context) error {
+			for ; started < len(units); started++ {
+				if err := units[started].start(ctx); err != nil {
+					stopAll(context.WithoutCancel(ctx), units[:started])
+					started = 0
+					return err
+				}
+			}
+			return nil
+		},
+		stop: func(ctx context.Context) error {
+			err := stopAll(ctx, units[:started])
+			started = 0
+			return err
+		},
+	}
+}
+
+// stopAll stops units concurrently and joins their errors.
+func stopAll(ctx context.Context, units []unit) error {
+	errs := make([]error, len(units))
+	var wg sync.WaitGroup
+	for i, u := range units {
+		wg.Go(func() { errs[i] = u.stop(ctx) })
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

@@ -250,16 +250,22 @@ func (s *Service) reload(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
+// restartOnly are the settings only a restart applies, as running and as wanted
+// (docs/reference.md lists each).
+func restartOnly(running, wanted *config.Config) []struct{ key, running, wanted string } {
+	return []struct{ key, running, wanted string }{
+		{"listen", running.Listen, wanted.Listen},
+		{"admin_listen", running.AdminListen, wanted.AdminListen},
+		{"http_listen", running.HTTPListen, wanted.HTTPListen},
+		{"http_request_is_original", fmt.Sprint(running.HTTPRequestIsOriginal), fmt.Sprint(wanted.HTTPRequestIsOriginal)},
+		{"tls (on or off)", fmt.Sprint(running.TLS.Enabled()), fmt.Sprint(wanted.TLS.Enabled())},
+		{"tls.client_ca_file (mTLS on or off)", fmt.Sprint(running.TLS.ClientCAFile != ""), fmt.Sprint(wanted.TLS.ClientCAFile != "")},
+	}
+}
+
 // warnRestartOnly logs each setting cfg changes that only a restart applies.
 func (s *Service) warnRestartOnly(cfg *config.Config) {
-	for _, c := range []struct{ key, running, wanted string }{
-		{"listen", s.cfg.Listen, cfg.Listen},
-		{"admin_listen", s.cfg.AdminListen, cfg.AdminListen},
-		{"http_listen", s.cfg.HTTPListen, cfg.HTTPListen},
-		{"http_request_is_original", fmt.Sprint(s.cfg.HTTPRequestIsOriginal), fmt.Sprint(cfg.HTTPRequestIsOriginal)},
-		{"tls (on or off)", fmt.Sprint(s.cfg.TLS.Enabled()), fmt.Sprint(cfg.TLS.Enabled())},
-		{"tls.client_ca_file (mTLS on or off)", fmt.Sprint(s.cfg.TLS.ClientCAFile != ""), fmt.Sprint(cfg.TLS.ClientCAFile != "")},
-	} {
+	for _, c := range restartOnly(s.cfg, cfg) {
 		if c.running != c.wanted {
 			s.log.Warn("configuration change needs a restart; still running as started",
 				zap.String("key", c.key), zap.String("running", c.running), zap.String("wanted", c.wanted))

@@ -100,14 +100,16 @@ func (s *Service) Start(ctx context.Context) error {
 		return errors.New("runner: shut down")
 	}
 	// Stopped in reverse: the watch first, the admin listener last, so /readyz reports 503 until
-	// the checks in flight have drained, and keys stay fresh for them.
+	// the checks in flight have drained, and keys stay fresh for them. The serving listeners drain
+	// together, so that one's slow checks do not spend the other's time.
 	s.units = newGroup()
 	s.units.add(s.adminL.unit(s.units))
 	s.units.add(background("key refresh", s.refreshKeys))
-	s.units.add(s.grpcL.unit(s.units))
+	serving := []unit{s.grpcL.unit(s.units)}
 	if s.httpL != nil {
-		s.units.add(s.httpL.unit(s.units))
+		serving = append(serving, s.httpL.unit(s.units))
 	}
+	s.units.add(together(serving...))
 	if rl := s.reloading; rl.Load != nil {
 		s.units.add(background("reload watch", func(ctx context.Context) { s.watch(ctx, rl) }))
 	}

@@ -254,6 +254,67 @@ func TestShutdownFinishesInFlightChecks(t *testing.T) {
 	}
 }
 
+// TestShutdownDrainsListenersTogether: the serving listeners drain at once within the one bound.
+// A gRPC check waits on a key fetch, and the HTTP listener's drain lasts until the gRPC listener's
+// has begun (a slow HTTP check): draining one after the other, gRPC's would begin only once the
+// HTTP one had spent the whole bound, and cut its check off. /readyz answers 503 meanwhile.
+func TestShutdownDrainsListenersTogether(t *testing.T) {
+	oldKey, newKey := testkit.MustNewKey(t, "k1"), testkit.MustNewKey(t, "k2")
+	jwks := newJWKSServer(t, oldKey)
+	cfg := testConfig(jwks.URL)
+	cfg.JWKS.MinRefetchInterval = time.Millisecond // the unknown kid below refetches at once
+	cfg.HTTPListen = "127.0.0.1:0"
+	r, err := New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grpcDraining, httpDraining := make(chan struct{}), make(chan struct{})
+	drainGRPC, drainHTTP := r.grpcL.stop, r.httpL.stop
+	r.grpcL.stop = func(ctx context.Context) error {
+		close(grpcDraining)
+		return drainGRPC(ctx)
+	}
+	r.httpL.stop = func(ctx context.Context) error {
+		close(httpDraining)
+		select {
+		case <-grpcDraining:
+		case <-ctx.Done():
+		}
+		return drainHTTP(ctx)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	shutdownAtEnd(t, r)
+	conn := dial(t, r.GRPCAddr(), nil)
+	testkit.Eventually(t, "ready", r.Ready)
+
+	// A token signed with a key not published yet: its check waits on the refetch we hold.
+	release := jwks.holdNext(oldKey, newKey)
+	defer release()
+	before := jwks.Hits.Load()
+	result := make(chan string, 1)
+	go func() { result <- authStatus(check(t, conn, newKey.Sign(t, accessClaims(jwks.URL+"/pool", clientID)))) }()
+	testkit.Eventually(t, "the check's key refetch", func() bool { return jwks.Hits.Load() > before })
+
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	shutdownDone := make(chan error, 1)
+	go func() { shutdownDone <- r.Shutdown(ctx) }()
+	<-httpDraining
+	<-grpcDraining
+	if code, body := httpGet(t, "http://"+r.AdminAddr().String()+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while checks drain = %d %q, want 503", code, body)
+	}
+	release()
+	if got := <-result; got != "authenticated" {
+		t.Errorf("in-flight check answered x-auth-status %q, want authenticated", got)
+	}
+	if err := <-shutdownDone; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
+
 // TestShutdownIsBounded: a stream that never ends (a health Watch) cannot hold shutdown past ctx.
 func TestShutdownIsBounded(t *testing.T) {
 	jwks := newJWKSServer(t, testkit.MustNewKey(t, "k1"))

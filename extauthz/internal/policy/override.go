@@ -1,0 +1,70 @@
+package policy
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// MethodOverrideHeaders are the request headers app frameworks read as the request's real method
+// (Express's method-override, Laravel, Symfony, Rails): a POST carrying X-HTTP-Method-Override:
+// DELETE is served as a DELETE.
+var MethodOverrideHeaders = []string{"x-http-method-override", "x-http-method", "x-method-override"}
+
+// MethodOverrideParam is the query parameter Laravel and Symfony read as the real method.
+const MethodOverrideParam = "_method"
+
+// RequirementWithOverrides is RequirementAt, with every method the request's override headers
+// (MethodOverrideHeaders, each comma-separated value) and its query's _method name judged as one
+// more reading of the request: an app server may serve it as that method, so the strictest
+// reading wins. headers are the request's, by lower-case name. Methods that no rule tells apart
+// are judged once, so the cost stays linear in the headers whatever they repeat.
+func (c Config) RequirementWithOverrides(hosts []string, rawPath, method string, headers map[string]string, contextExtensions map[string]string) Requirement {
+	req := c.RequirementAt(hosts, rawPath, method, contextExtensions)
+	if req.fromContext {
+		return req // Envoy's route decided; the method plays no part
+	}
+	judged := []string{c.methodClass(method)}
+	also := func(m string) {
+		m = strings.TrimSpace(m)
+		if m == "" {
+			return
+		}
+		if class := c.methodClass(m); !slices.Contains(judged, class) {
+			judged = append(judged, class)
+			req = req.and(c.RequirementAt(hosts, rawPath, m, contextExtensions))
+		}
+	}
+	for _, name := range MethodOverrideHeaders {
+		for m := range strings.SplitSeq(headers[name], ",") {
+			also(m)
+		}
+	}
+	if _, query, ok := strings.Cut(rawPath, "?"); ok && (strings.Contains(query, "method") || strings.Contains(query, "%")) {
+		for pair := range strings.SplitSeq(query, "&") {
+			k, v, _ := strings.Cut(pair, "=")
+			if k, err := url.QueryUnescape(k); err == nil && k == MethodOverrideParam {
+				if v, err := url.QueryUnescape(v); err == nil {
+					also(v)
+				}
+			}
+		}
+	}
+	return req
+}
+
+// methodClass is the method as the rules tell it apart: the rule method it names
+// (case-insensitively), HEAD (which GET rules cover), or "" for any method no rule names.
+func (c Config) methodClass(m string) string {
+	if strings.EqualFold(m, "HEAD") {
+		return "HEAD"
+	}
+	for i := range c.Rules {
+		for _, rm := range c.Rules[i].Methods {
+			if strings.EqualFold(rm, m) {
+				return strings.ToUpper(rm)
+			}
+		}
+	}
+	return ""
+}
