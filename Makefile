@@ -76,7 +76,7 @@ demo: envoy
 	@if [ -t 0 ]; then set -m; bin/testenv up $(DEMO_FLAGS) & fg >/dev/null; else exec bin/testenv up $(DEMO_FLAGS); fi
 DEMO_FLAGS = $(if $(PORT),--port $(PORT))
 
-# The Go benchmarks, then the three setups through Envoy, with cognito-authz as its own process
+# The Go benchmarks, then the setups through Envoy (gRPC and HTTP), with cognito-authz as its own process
 # (the release build, as deployed). BENCH_FLAGS passes more, e.g. BENCH_FLAGS="--duration 20s --rounds 8".
 bench: envoy build
 	go test -tags $(TAGS) -run '^$$' -bench . -benchmem ./extauthz/...

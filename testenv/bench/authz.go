@@ -86,7 +86,7 @@ type processAuthz struct {
 }
 
 func (a *processAuthz) Process() (Process, bool) {
-	return Process{Name: "cognito-authz", PID: a.proc.PID()}, true
+	return Process{Name: ServiceProcess, PID: a.proc.PID()}, true
 }
 
 // startAuthzProcess runs `bin serve` for cfg in a process of its own with GOMAXPROCS=procs (Go's

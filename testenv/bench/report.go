@@ -360,6 +360,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if m.Authz != "" {
 		fmt.Fprintf(ew, "cognito-authz: %s\n", m.Authz)
 	}
+	if bs := r.Breakdowns(); len(bs) > 0 {
+		writeBreakdowns(ew, bs)
+		fmt.Fprintln(ew)
+	}
 	writeResults(ew, fmt.Sprintf("flat out: %d concurrent requests, %s", m.Workers, perSetup), r.Setups)
 	fmt.Fprintln(ew)
 	writeResults(ew, fmt.Sprintf("fixed rate: %d req/s, %s", r.FixedRate.Rate, perSetup), r.FixedRate.Setups)

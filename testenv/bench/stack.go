@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/cognito-authz/cognito-authz/extauthz"
@@ -46,6 +47,9 @@ type StackOptions struct {
 	AuthzProcs  int
 	// Floor adds the ExtAuthzFloor setup, HTTP the CognitoAuthzHTTP one.
 	Floor, HTTP bool
+	// Variants add one setup each (VariantSetup, VariantNames): cognito-authz with one setting
+	// changed.
+	Variants []string
 	// Logs gets cognito-authz's warnings and errors; nil discards them.
 	Logs io.Writer
 	// Logf, when set, is told as each piece starts or fails to stop.
@@ -78,7 +82,9 @@ type Stack struct {
 	servers []*http.Server
 	authz   authzServer
 	floor   authzServer // ExtAuthzFloor's cognito-authz, or nil
-	envoys  []*envoyproc.Envoy
+	// variantAuthz are the variants' own cognito-authz, for those that change the service.
+	variantAuthz []authzServer
+	envoys       []*envoyproc.Envoy
 }
 
 // StartStack starts the issuer, the backend, cognito-authz and one Envoy per setup. On error it
@@ -143,14 +149,31 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 		filter envoyconf.Filter
 		authz  authzServer
 		http   bool // Envoy's HTTP ext_authz to authz's HTTP endpoint
+		edit   func(rendered []byte, authzAddr string) ([]byte, error)
 	}
 	setups := []setup{
-		{NoAuth, envoyconf.NoAuth, nil, false},
-		{JWTAuthn, envoyconf.JWTAuthn, nil, false},
-		{CognitoAuthz, envoyconf.ExtAuthz, s.authz, false},
+		{NoAuth, envoyconf.NoAuth, nil, false, nil},
+		{JWTAuthn, envoyconf.JWTAuthn, nil, false, nil},
+		{CognitoAuthz, envoyconf.ExtAuthz, s.authz, false, nil},
 	}
 	if o.HTTP {
-		setups = append(setups, setup{CognitoAuthzHTTP, envoyconf.ExtAuthz, s.authz, true})
+		setups = append(setups, setup{CognitoAuthzHTTP, envoyconf.ExtAuthz, s.authz, true, nil})
+	}
+	if err := CheckVariants(o.Variants); err != nil {
+		return err
+	}
+	for _, name := range o.Variants {
+		v := variants[name]
+		authz := s.authz
+		if v.metadata {
+			cfg := authzConfig(is, o.Users)
+			cfg.DynamicMetadata = true
+			if authz, err = startAuthz(cfg); err != nil {
+				return fmt.Errorf("%s: %w", VariantSetup(name), err)
+			}
+			s.variantAuthz = append(s.variantAuthz, authz)
+		}
+		setups = append(setups, setup{VariantSetup(name), envoyconf.ExtAuthz, authz, false, v.edit})
 	}
 	if o.Floor {
 		cfg := authzConfig(is, o.Users)
@@ -158,7 +181,7 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 		if s.floor, err = startAuthz(cfg); err != nil {
 			return fmt.Errorf("%s: %w", ExtAuthzFloor, err)
 		}
-		setups = append(setups, setup{ExtAuthzFloor, envoyconf.ExtAuthz, s.floor, false})
+		setups = append(setups, setup{ExtAuthzFloor, envoyconf.ExtAuthz, s.floor, false, nil})
 	}
 
 	for _, setup := range setups {
@@ -175,6 +198,10 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 			Binary:      o.EnvoyBinary,
 			LogLevel:    "error",
 			Concurrency: o.EnvoyThreads,
+		}
+		if setup.edit != nil {
+			edit, addr := setup.edit, authzAddr
+			ec.Edit = func(rendered []byte) ([]byte, error) { return edit(rendered, addr) }
 		}
 		if setup.http {
 			if ec.Rendered, err = envoyHTTPConfig(backendLis.Addr().String(), setup.authz.HTTPAddr()); err != nil {
@@ -218,17 +245,24 @@ func envoyHTTPConfig(backendAddr, authzHTTPAddr string) ([]byte, error) {
 	return edge.RenderEnvoyHTTP(p)
 }
 
+// The bench process's names among a setup's Processes: with cognito-authz inside it, its cost
+// cannot be told apart from the load generator's.
+const (
+	benchProcess          = "testenv bench (load, app)"
+	benchProcessWithAuthz = "testenv bench (load, app, authz)"
+)
+
 // processes lists what the bench measures per request for a setup: its Envoy, its cognito-authz
 // (if any) when that has a process of its own, and this process (load generator, app and issuer,
 // and cognito-authz when it runs here), whose share every setup pays.
 func processes(envoy *envoyproc.Envoy, authz authzServer) []Process {
-	self := "testenv bench (load, app)"
+	self := benchProcess
 	ps := []Process{{Name: EnvoyProcess, PID: envoy.PID()}}
 	if authz != nil {
 		if p, ok := authz.Process(); ok {
 			ps = append(ps, p)
 		} else {
-			self = "testenv bench (load, app, authz)"
+			self = benchProcessWithAuthz
 		}
 	}
 	return append(ps, Process{Name: self, PID: os.Getpid()})
@@ -249,7 +283,7 @@ func (s *Stack) Close(ctx context.Context) {
 			s.logf("stop envoy: %v", err)
 		}
 	}
-	for _, a := range []authzServer{s.authz, s.floor} {
+	for _, a := range append([]authzServer{s.authz, s.floor}, s.variantAuthz...) {
 		if a == nil {
 			continue
 		}
@@ -288,7 +322,7 @@ func (s *Stack) Probe(ctx context.Context) error {
 			if sub != want {
 				return fmt.Errorf("probe %s (token: %v): the app saw x-user-sub %q, want %q", setup.Name, withToken, sub, want)
 			}
-			if setup.Name == CognitoAuthz || setup.Name == CognitoAuthzHTTP {
+			if setup.Name == CognitoAuthz || setup.Name == CognitoAuthzHTTP || strings.HasPrefix(setup.Name, CognitoAuthz+"/") {
 				status := "anonymous"
 				if withToken {
 					status = "authenticated"

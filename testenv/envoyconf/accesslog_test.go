@@ -71,3 +71,30 @@ func TestAccessLogHasNoQueryString(t *testing.T) {
 		})
 	}
 }
+
+// TestAccessLogNamesWhoCalled: the ext_authz Envoy's access log line says who called, read from the
+// identity headers the check set (no dynamic metadata needed: cognito-authz sets none by default),
+// and a client's own x-auth-status or x-user-sub never stands in for the check's.
+func TestAccessLogNamesWhoCalled(t *testing.T) {
+	envoyproc.RequireEnvoy(t)
+	backendAddr := startBackend(t)
+	_, authzAddr := startProbeAuthz(t)
+	envoy := envoyproc.StartTest(t, envoyproc.Config{Backend: backendAddr, Authz: authzAddr})
+	forged := map[string]string{"x-auth-status": "authenticated", "x-user-sub": "victim"}
+	resp := do(t, http.MethodGet, envoy.URL()+backend.PingPath, "signed-in", map[string]string{"authorization": "Bearer good"})
+	resp.Body.Close()
+	resp = do(t, http.MethodGet, envoy.URL()+backend.HomePath, "forged", forged)
+	resp.Body.Close()
+	if err := envoy.Stop(); err != nil { // flushes the access log
+		t.Fatal(err)
+	}
+	log := envoy.Log()
+	for _, want := range []string{
+		"\"GET " + backend.PingPath + " HTTP/1.1\" 200 - auth=authenticated reason=- sub=sub-1 ",
+		"\"GET " + backend.HomePath + " HTTP/1.1\" 200 - auth=anonymous reason=- sub=- ",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("no access log line with %q:\n%s", want, log)
+		}
+	}
+}

@@ -74,7 +74,7 @@ func header(key, value string) *corev3.HeaderValueOption {
 }
 
 func (p *probeAuthz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
-	h := req.GetAttributes().GetRequest().GetHttp().GetHeaders()
+	h := probeHeaders(req)
 	cookies := probeCookies(h["cookie"])
 	p.mu.Lock()
 	p.calls[cookies["probe-id"]] = req
@@ -110,6 +110,28 @@ func (p *probeAuthz) Check(ctx context.Context, req *authv3.CheckRequest) (*auth
 			}},
 		}, nil
 	}
+}
+
+// probeHeaders are the check's headers, from header_map (encode_raw_headers) or the headers map,
+// repeated ones joined as Envoy joins them ("; " for cookie, "," otherwise).
+func probeHeaders(req *authv3.CheckRequest) map[string]string {
+	hr := req.GetAttributes().GetRequest().GetHttp()
+	out := maps.Clone(hr.GetHeaders())
+	if out == nil {
+		out = map[string]string{}
+	}
+	for _, hv := range hr.GetHeaderMap().GetHeaders() {
+		value := hv.GetValue() + string(hv.GetRawValue())
+		if prev, ok := out[hv.GetKey()]; ok {
+			sep := ","
+			if hv.GetKey() == "cookie" {
+				sep = "; "
+			}
+			value = prev + sep + value
+		}
+		out[hv.GetKey()] = value
+	}
+	return out
 }
 
 // probeCookies reads the name=value pairs of a Cookie header.
@@ -246,7 +268,7 @@ func TestExtAuthzRoutesThroughEnvoy(t *testing.T) {
 				}
 				// allowed_headers: the token's headers reach the check, nothing else does (the
 				// forged x-user-sub, user-agent, x-request-id, pseudo-headers).
-				sent := call.GetAttributes().GetRequest().GetHttp().GetHeaders()
+				sent := probeHeaders(call)
 				for name := range sent {
 					if name != "authorization" && name != "cookie" {
 						t.Errorf("Envoy sent header %q to the check", name)

@@ -77,6 +77,9 @@ type Config struct {
 	// e.g. testenv/edge's Envoy HTTP ext_authz); the fields above that describe one are ignored.
 	// Its listener must be named "ingress".
 	Rendered []byte
+	// Edit, when set, rewrites the configuration before it runs: the bench's variants of the
+	// committed one, each changing one setting.
+	Edit func([]byte) ([]byte, error)
 
 	ListenPort int // default 0: a free loopback port
 	AdminPort  int // default 0: a free loopback port
@@ -225,14 +228,20 @@ func (e *Envoy) cleanupDir() {
 }
 
 func (cfg Config) render() ([]byte, error) {
-	if cfg.Rendered != nil {
-		return cfg.Rendered, nil
+	out := cfg.Rendered
+	if out == nil {
+		params, err := cfg.params()
+		if err != nil {
+			return nil, err
+		}
+		if out, err = envoyconf.Render(params); err != nil {
+			return nil, err
+		}
 	}
-	params, err := cfg.params()
-	if err != nil {
-		return nil, err
+	if cfg.Edit != nil {
+		return cfg.Edit(out)
 	}
-	return envoyconf.Render(params)
+	return out, nil
 }
 
 func (cfg Config) params() (envoyconf.Params, error) {

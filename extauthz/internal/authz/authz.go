@@ -111,9 +111,12 @@ type Options struct {
 	Policy       policy.Config
 	TokenSources tokensource.Config
 	Headers      HeaderConfig
-	Recorder     Recorder // optional
-	Logger       *zap.Logger
-	Now          func() time.Time // optional, for durations
+	// DynamicMetadata sets Envoy dynamic metadata on every answer (docs/reference.md#dynamic-metadata).
+	// Off, answers carry none: Envoy then has nothing to decode, store and copy per request.
+	DynamicMetadata bool
+	Recorder        Recorder // optional
+	Logger          *zap.Logger
+	Now             func() time.Time // optional, for durations
 
 	// Revocations are the online revocation checks (revocation.go); nil checks nothing.
 	Revocations *Revocations
@@ -134,9 +137,9 @@ type Options struct {
 // A denial (401, 403, 503) carries www-authenticate where docs/reference.md#denials says,
 // content-type: application/json and the body {"error":"<result>","reason":"<reason>"}; Envoy's
 // DeniedHttpResponse has no headers_to_remove, and none is needed since the request goes no
-// further. Dynamic metadata (auth_status, reason, and for authenticated answers sub, username,
-// groups comma-joined, client_id, token_use, and claims: the chosen claims by header) is set on
-// every answer.
+// further. With Options.DynamicMetadata, dynamic metadata (auth_status, reason, and for
+// authenticated answers sub, username, groups comma-joined, client_id, token_use, and claims: the
+// chosen claims by header) is set on every answer; without it, none is.
 type Server struct {
 	authv3.UnimplementedAuthorizationServer
 
@@ -180,6 +183,7 @@ func New(opts Options) (*Server, error) {
 
 		revocations: opts.Revocations,
 	}
+	s.names.dynamicMetadata = opts.DynamicMetadata
 	if s.logger == nil {
 		s.logger = zap.NewNop()
 	}
@@ -220,6 +224,9 @@ func IdentityHeaderNames(prefix string) []string {
 type headerNames struct {
 	slots              [slotCount]string // slotClaims empty when there is no claims header
 	stripAuthorization bool
+	// dynamicMetadata is Options.DynamicMetadata: the one gate of every answer's metadata
+	// (response.go: withMetadata).
+	dynamicMetadata bool
 	// claimHeaders are the chosen claims' headers (identity_headers.claims), aligned with
 	// verifier.Claims.HeaderClaims; metaClaims their metadata keys (the configured header).
 	claimHeaders []string

@@ -118,7 +118,14 @@ func assertEveryOwnedHeaderHandled(t *testing.T, a answer, names []string) {
 // TestSpecTable plays every row of the results table (docs/reference.md#results), and the paths
 // that lead to each.
 func TestSpecTable(t *testing.T) {
-	f := newFixture(t, nil)
+	for _, metadata := range []bool{true, false} {
+		t.Run(fmt.Sprintf("dynamic_metadata=%v", metadata), func(t *testing.T) { testSpecTable(t, metadata) })
+	}
+}
+
+// testSpecTable checks every row's answer; without dynamic_metadata, no answer carries metadata.
+func testSpecTable(t *testing.T, metadata bool) {
+	f := newFixture(t, func(o *authz.Options) { o.DynamicMetadata = metadata })
 	const realm = `Bearer realm="cognito-authz"`
 	invalid := func(why string) string {
 		return realm + `, error="invalid_token", error_description="` + why + `"`
@@ -228,8 +235,12 @@ func TestSpecTable(t *testing.T) {
 			if got := f.rec.last(); got.result != tt.result || got.why != string(tt.reason) {
 				t.Errorf("recorded %v, want %s %q", got, tt.result, tt.reason)
 			}
-			if !mapsEqual(a.metadata, tt.metadata) {
-				t.Errorf("dynamic metadata %v, want %v", a.metadata, tt.metadata)
+			wantMetadata := tt.metadata
+			if !metadata {
+				wantMetadata = map[string]string{}
+			}
+			if !mapsEqual(a.metadata, wantMetadata) {
+				t.Errorf("dynamic metadata %v, want %v", a.metadata, wantMetadata)
 			}
 			if tt.status == 0 {
 				if !a.ok {
@@ -490,7 +501,7 @@ func TestCustomPrefix(t *testing.T) {
 // as guest and admin; within a name ',', '%' and whitespace are percent-encoded, in the header and
 // in the metadata alike, and the service's own group check stays exact.
 func TestGroupAndScopeNamesAreEncoded(t *testing.T) {
-	f := newFixture(t, nil)
+	f := newFixture(t, func(o *authz.Options) { o.DynamicMetadata = true })
 	odd := sign(t, f.env.accessClaims("olga", []string{"guest,admin", "50%", "team a", "tab\there", "nbsp\u00a0x", "plain"}, "openid api/x,y a%b"))
 	a := read(t, f.rpc.check(t, request("GET", "/", bearer(odd), nil)))
 	const wantGroups = "guest%2Cadmin,50%25,team%20a,tab%09here,nbsp%C2%A0x,plain"

@@ -67,9 +67,13 @@ func (n *headerNames) addClaims(c *verifier.Claims, headers []*corev3.HeaderValu
 		values[i] = corev3.HeaderValue{Key: name, Value: text}
 		opts[i] = corev3.HeaderValueOption{Header: &values[i], AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD}
 		headers = append(headers, &opts[i])
-		metaFields[n.metaClaims[i]] = structpb.NewStringValue(text)
+		if fields != nil {
+			metaFields[n.metaClaims[i]] = structpb.NewStringValue(text)
+		}
 	}
-	fields[MetaClaims] = structpb.NewStructValue(&structpb.Struct{Fields: metaFields})
+	if fields != nil { // nil: no dynamic metadata (Options.DynamicMetadata)
+		fields[MetaClaims] = structpb.NewStructValue(&structpb.Struct{Fields: metaFields})
+	}
 	return headers, remove
 }
 

@@ -24,7 +24,7 @@ func claimFixture(t *testing.T, claims []authz.ClaimHeader, maxBytes int) (*issu
 	env := newIssuerEnv(t, func(c *verifier.Config) {
 		c.HeaderClaims, c.MaxClaimBytes = headers.ClaimNames(), maxBytes
 	})
-	srv, err := authz.New(authz.Options{Verifier: env.verifier, Policy: testPolicy, TokenSources: testSources, Headers: headers})
+	srv, err := authz.New(authz.Options{Verifier: env.verifier, Policy: testPolicy, TokenSources: testSources, Headers: headers, DynamicMetadata: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 // and its kin, the query's _method) is judged by the DELETE rule as well; the strictest wins.
 func TestCheckJudgesMethodOverrides(t *testing.T) {
 	f := newFixture(t, func(o *authz.Options) {
+		o.DynamicMetadata = true // the reason is read from the metadata below
 		o.Policy = policy.Config{Rules: []policy.Rule{
 			{PathPrefix: "/api/items", Methods: []string{"DELETE"}, GroupsAny: []string{"admin"}},
 		}}

@@ -66,11 +66,20 @@ type cannedResponses struct {
 func newCannedResponses(names *headerNames) cannedResponses {
 	c := cannedResponses{byDecision: map[policy.Decision]*Answer{}, names: names}
 	for _, d := range policy.Outcomes() {
-		c.byDecision[d] = c.build(d)
+		c.byDecision[d] = names.withMetadata(c.build(d))
 	}
-	c.internal = denied(typev3.StatusCode_ServiceUnavailable, codes.Unavailable, "", string(policy.Unavailable), BodyReasonInternal)
-	c.cancelled = denied(typev3.StatusCode_ServiceUnavailable, codes.Unavailable, "", string(policy.Unavailable), bodyReasonCancelled)
+	c.internal = names.withMetadata(denied(typev3.StatusCode_ServiceUnavailable, codes.Unavailable, "", string(policy.Unavailable), BodyReasonInternal))
+	c.cancelled = names.withMetadata(denied(typev3.StatusCode_ServiceUnavailable, codes.Unavailable, "", string(policy.Unavailable), bodyReasonCancelled))
 	return c
+}
+
+// withMetadata is the gate of dynamic metadata (Options.DynamicMetadata) for a canned answer,
+// built with its metadata and not yet shared: off, the metadata goes.
+func (n *headerNames) withMetadata(a *Answer) *Answer {
+	if !n.dynamicMetadata {
+		a.Response().DynamicMetadata = nil
+	}
+	return a
 }
 
 // forDecision returns the answer for any decision but Authenticated.
@@ -78,7 +87,7 @@ func (c *cannedResponses) forDecision(d policy.Decision) *Answer {
 	if r, ok := c.byDecision[d]; ok {
 		return r
 	}
-	return c.build(d) // a reason the verifier should not give; still a defined answer
+	return c.names.withMetadata(c.build(d)) // a reason the verifier should not give; still a defined answer
 }
 
 func (c *cannedResponses) build(d policy.Decision) *Answer {
@@ -198,7 +207,10 @@ func (n *headerNames) authenticated(c *verifier.Claims) *authv3.CheckResponse {
 		mask |= 1 << i
 	}
 	remove := n.authenticatedRemove[mask]
-	fields := make(map[string]*structpb.Value, 7)
+	var fields map[string]*structpb.Value // nil: no dynamic metadata (Options.DynamicMetadata)
+	if n.dynamicMetadata {
+		fields = make(map[string]*structpb.Value, 7)
+	}
 	if len(n.claimHeaders) > 0 {
 		headers, remove = n.addClaims(c, slices.Clip(headers), fields, remove)
 	}
@@ -209,7 +221,15 @@ func (n *headerNames) authenticated(c *verifier.Claims) *authv3.CheckResponse {
 	r.ok.OkResponse = &r.http
 	r.resp.Status = statusOK
 	r.resp.HttpResponse = &r.ok
+	if fields != nil {
+		r.setMetadata(&values, fields)
+	}
+	return &r.resp
+}
 
+// setMetadata sets the dynamic metadata of an authenticated answer: its identity values, beside
+// what fields already holds (the chosen claims).
+func (r *authenticatedResponse) setMetadata(values *[slotCount]string, fields map[string]*structpb.Value) {
 	fields[MetaAuthStatus] = authenticatedMetaValue
 	for i, kv := range [5][2]string{
 		{MetaSub, values[slotSub]},
@@ -224,5 +244,4 @@ func (n *headerNames) authenticated(c *verifier.Claims) *authv3.CheckResponse {
 	}
 	r.md.Fields = fields
 	r.resp.DynamicMetadata = &r.md
-	return &r.resp
 }

@@ -19,6 +19,7 @@ func TestCheckHostsClientsRedirect(t *testing.T) {
 	internal.ClientsAny = []string{"m2m-client"}
 	f := newFixture(t, func(o *authz.Options) {
 		o.Policy = policy.Config{Rules: []policy.Rule{admin, internal}, SignIn: policy.SignIn{LoginURL: "/signin"}}
+		o.DynamicMetadata = true // the reason is read from the metadata below
 	})
 	const navigation = "text/html,application/xhtml+xml,*/*;q=0.8"
 	tests := []struct {

@@ -43,9 +43,12 @@ type Config struct {
 	TokenSources          tokensource.Config      `yaml:"token_sources"`
 	Policy                policy.Config           `yaml:"policy"`
 	IdentityHeaders       authz.HeaderConfig      `yaml:"identity_headers"`
-	JWKS                  JWKS                    `yaml:"jwks"`
-	Cache                 Cache                   `yaml:"cache"`
-	TLS                   TLS                     `yaml:"tls"`
+	// DynamicMetadata: every answer also sets Envoy dynamic metadata (off: none, which Envoy
+	// then neither decodes nor keeps per request).
+	DynamicMetadata bool  `yaml:"dynamic_metadata"`
+	JWKS            JWKS  `yaml:"jwks"`
+	Cache           Cache `yaml:"cache"`
+	TLS             TLS   `yaml:"tls"`
 	// Log is set by flags only: the file has no log section.
 	Log Log `yaml:"-"`
 }

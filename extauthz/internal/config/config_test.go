@@ -170,6 +170,7 @@ func TestLoadGoodFull(t *testing.T) {
 		Policy: goodFullPolicy,
 		IdentityHeaders: authz.HeaderConfig{Prefix: "x-id-", ClaimsHeader: "x-jwt-claims", StripAuthorization: true,
 			Claims: []authz.ClaimHeader{{Claim: "custom:tenant_id", Header: "tenant-id"}}, MaxClaimBytes: 2048},
+		DynamicMetadata: true,
 		JWKS: JWKS{
 			RefreshInterval: 30 * time.Minute, MinRefetchInterval: 5 * time.Second,
 			FetchTimeout: 2 * time.Second, MaxBytes: 65536,
@@ -446,6 +447,12 @@ func TestSectionsAsThePackagesReadThem(t *testing.T) {
 		Claims: []authz.ClaimHeader{{Claim: "custom:tenant_id", Header: "tenant-id"}}, MaxClaimBytes: 2048}
 	if got := cfg.IdentityHeaders; !reflect.DeepEqual(got, wantHeaders) {
 		t.Errorf("IdentityHeaders: got %+v want %+v", got, wantHeaders)
+	}
+	if !cfg.DynamicMetadata {
+		t.Error("DynamicMetadata: false, want true")
+	}
+	if Default().DynamicMetadata {
+		t.Error("dynamic_metadata is on by default: Envoy would pay for metadata nobody asked for")
 	}
 }
 

@@ -8,9 +8,12 @@ package forwardauth
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -69,6 +72,36 @@ var internalErrorBody = authz.DenialBody(string(policy.Unavailable), authz.BodyR
 type Handler struct {
 	checker Checker
 	opts    Options
+	// canonical maps the header names Check sets to their canonical form (canonicalKey); it is
+	// replaced, never modified, so a lookup takes no lock.
+	canonical atomic.Pointer[map[string]string]
+	grow      sync.Mutex
+}
+
+// maxCanonicalKeys bounds Handler.canonical: the names an answer sets are a handful per
+// configuration (the identity headers, x-auth-status, x-auth-reason), so a few reloads fit.
+const maxCanonicalKeys = 256
+
+// canonicalKey is http.CanonicalHeaderKey(name), without allocating for a name seen before.
+func (h *Handler) canonicalKey(name string) string {
+	if m := h.canonical.Load(); m != nil {
+		if c, ok := (*m)[name]; ok {
+			return c
+		}
+	}
+	c := http.CanonicalHeaderKey(name)
+	h.grow.Lock()
+	defer h.grow.Unlock()
+	old := h.canonical.Load()
+	if old == nil || len(*old) < maxCanonicalKeys {
+		m := make(map[string]string, 8)
+		if old != nil {
+			maps.Copy(m, *old)
+		}
+		m[name] = c
+		h.canonical.Store(&m)
+	}
+	return c
 }
 
 // Options shape a Handler.
@@ -108,7 +141,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch answer := resp.GetHttpResponse().(type) {
 	case *authv3.CheckResponse_OkResponse:
-		writeAllowed(w, answer.OkResponse)
+		h.writeAllowed(w, answer.OkResponse)
 	case *authv3.CheckResponse_DeniedResponse:
 		d := answer.DeniedResponse
 		status := int(d.GetStatus().GetCode())
@@ -178,44 +211,98 @@ func nonEmpty(values []string) []string {
 // checkRequest builds what Envoy's gRPC filter would send: path, method and every header as
 // Envoy's header_map, which Check joins the way Envoy joins repeated headers. Past
 // authz.MaxHeaderLines lines Check reads none of them, so one line more is all it is sent: a
-// flood of repeated lines costs no more memory than that.
+// flood of repeated lines costs no more memory than that. The request is a few allocations
+// whatever its headers: the messages in one, the header entries in one, their lower-cased names
+// in one string.
 func checkRequest(h http.Header, path, method string) *authv3.CheckRequest {
-	n := 0
-	for _, values := range h {
-		n += len(values)
-	}
-	n = min(n, authz.MaxHeaderLines+1)
-	headers := make([]*corev3.HeaderValue, 0, n)
-copy:
+	// Map order is random: fix one order, of the names that get a line, for both passes below.
+	names := make([]string, 0, min(len(h), authz.MaxHeaderLines+1))
+	n, nameBytes := 0, 0
 	for name, values := range h {
-		key := strings.ToLower(name)
-		for _, v := range values {
-			if len(headers) == n {
-				break copy
+		if n == authz.MaxHeaderLines+1 {
+			break
+		}
+		if len(values) == 0 {
+			continue
+		}
+		names = append(names, name)
+		nameBytes += len(name)
+		n += min(len(values), authz.MaxHeaderLines+1-n)
+	}
+	var lower strings.Builder
+	lower.Grow(nameBytes)
+	for _, name := range names {
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
 			}
-			headers = append(headers, &corev3.HeaderValue{Key: key, Value: v})
+			lower.WriteByte(c)
 		}
 	}
-	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
-		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
-			Method:    method,
-			Path:      path,
-			HeaderMap: &corev3.HeaderMap{Headers: headers},
-		}},
-	}}
+	all := lower.String()
+
+	m := new(checkMessages)
+	entries := make([]corev3.HeaderValue, n)
+	headers := make([]*corev3.HeaderValue, n)
+	i, at := 0, 0
+	for _, name := range names {
+		key := all[at : at+len(name)]
+		at += len(name)
+		for _, v := range h[name] {
+			if i == n {
+				break
+			}
+			entries[i].Key, entries[i].Value = key, v
+			headers[i] = &entries[i]
+			i++
+		}
+	}
+	m.headerMap.Headers = headers
+	m.http = authv3.AttributeContext_HttpRequest{Method: method, Path: path, HeaderMap: &m.headerMap}
+	m.request.Http = &m.http
+	m.attributes.Request = &m.request
+	m.check.Attributes = &m.attributes
+	return &m.check
 }
 
-func writeAllowed(w http.ResponseWriter, ok *authv3.OkHttpResponse) {
+// checkMessages are the messages of one CheckRequest, allocated together.
+type checkMessages struct {
+	check      authv3.CheckRequest
+	attributes authv3.AttributeContext
+	request    authv3.AttributeContext_Request
+	http       authv3.AttributeContext_HttpRequest
+	headerMap  corev3.HeaderMap
+}
+
+// writeAllowed writes an allowed answer. The header map gets each of Check's names in its
+// canonical form, remembered (canonicalKey), and one backing array for all values, rather than a
+// new key and a slice per header; Date is left out, which no proxy reads of an auth answer.
+func (h *Handler) writeAllowed(w http.ResponseWriter, ok *authv3.OkHttpResponse) {
 	out := w.Header()
-	for _, opt := range ok.GetHeaders() {
-		out.Set(opt.GetHeader().GetKey(), opt.GetHeader().GetValue())
+	set, remove := ok.GetHeaders(), ok.GetHeadersToRemove()
+	values := make([]string, len(set)+1)
+	for i, opt := range set {
+		values[i] = opt.GetHeader().GetValue()
+		out[h.canonicalKey(opt.GetHeader().GetKey())] = values[i : i+1 : i+1]
 	}
-	if remove := ok.GetHeadersToRemove(); len(remove) > 0 {
-		out.Set(HeaderHeadersToRemove, strings.Join(remove, ","))
+	if len(remove) > 0 {
+		values[len(set)] = strings.Join(remove, ",")
+		out[headerHeadersToRemoveKey] = values[len(set):]
 	}
-	out.Set("Cache-Control", "no-store")
+	out[cacheControlKey] = noStore
+	out[dateKey] = nil // net/http's Date, suppressed
 	w.WriteHeader(http.StatusOK)
 }
+
+// Response header keys as net/http keeps them, and a value shared by every answer (net/http only
+// reads it).
+var (
+	headerHeadersToRemoveKey = http.CanonicalHeaderKey(HeaderHeadersToRemove)
+	cacheControlKey          = "Cache-Control"
+	dateKey                  = "Date"
+	noStore                  = []string{"no-store"}
+)
 
 func writeDenied(w http.ResponseWriter, status int, headers []*corev3.HeaderValueOption, body string) {
 	out := w.Header()

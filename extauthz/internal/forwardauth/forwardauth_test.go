@@ -45,7 +45,7 @@ func (standInVerifier) VerifySlot(_ context.Context, token string) (*verifier.Cl
 	return nil, nil, &verifier.Error{Reason: reason.BadSignature, Message: "stand-in"}
 }
 
-func newService(t *testing.T) *authz.Server {
+func newService(t testing.TB) *authz.Server {
 	t.Helper()
 	s, err := authz.New(authz.Options{
 		Verifier: standInVerifier{},

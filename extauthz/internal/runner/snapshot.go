@@ -40,13 +40,14 @@ func (s *Service) newSnapshot(cfg *config.Config, prev *snapshot) (*snapshot, er
 		return nil, err
 	}
 	checks, err := authz.New(authz.Options{
-		Verifier:     v,
-		Policy:       cfg.Policy,
-		TokenSources: cfg.TokenSourcesFor(),
-		Headers:      cfg.IdentityHeaders,
-		Recorder:     s.metrics,
-		Logger:       s.log.Named("authz"),
-		Revocations:  revocations,
+		Verifier:        v,
+		Policy:          cfg.Policy,
+		TokenSources:    cfg.TokenSourcesFor(),
+		Headers:         cfg.IdentityHeaders,
+		DynamicMetadata: cfg.DynamicMetadata,
+		Recorder:        s.metrics,
+		Logger:          s.log.Named("authz"),
+		Revocations:     revocations,
 	})
 	if err != nil {
 		return nil, err

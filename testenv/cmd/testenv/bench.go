@@ -38,14 +38,16 @@ type benchFlags struct {
 	authzBin         string
 	floor            bool
 	http             bool
+	variants         string
 }
 
 func parseBenchFlags(e env, args []string) (benchFlags, error) {
 	var f benchFlags
 	fs := newFlagSet(e, "bench",
-		"Starts the demo backend, the local issuer, cognito-authz and three Envoys on loopback (no-auth,\n"+
-			"jwt_authn, cognito-authz: the same routes), then sends each the same token mix, first at --rate,\n"+
-			"then flat out, and prints a table. Needs envoy ("+envoyproc.InstallHint+").")
+		"Starts the demo backend, the local issuer, cognito-authz and an Envoy per setup on loopback (no-auth,\n"+
+			"jwt_authn, cognito-authz over gRPC and over HTTP, and with --floor the ext_authz floor: the same routes),\n"+
+			"then sends each the same token mix, first at --rate, then flat out, and prints a table that leads\n"+
+			"with where each setup's CPU goes. Needs envoy ("+envoyproc.InstallHint+").")
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "measured time per setup in each phase (fixed rate, then flat out)")
 	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "unmeasured flat-out traffic per setup before the first phase")
 	fs.IntVar(&f.rate, "rate", 500, "requests per second of the fixed-rate phase")
@@ -63,8 +65,11 @@ func parseBenchFlags(e env, args []string) (benchFlags, error) {
 		"process sized alike), 0 leaves Go's default (every CPU)")
 	fs.BoolVar(&f.floor, "floor", false, "add a fourth setup, "+bench.ExtAuthzFloor+": Envoy's ext_authz to a second cognito-authz whose\n"+
 		"every route is auth: off, which answers without looking at a token; the cost of any ext_authz call")
-	fs.BoolVar(&f.http, "http", false, "add a setup, "+bench.CognitoAuthzHTTP+": Envoy's HTTP ext_authz to the same cognito-authz's HTTP\n"+
-		"forward-auth endpoint (--http-listen, deploy/forwardauth/envoy-http-ext-authz.yaml), beside its gRPC ext_authz")
+	fs.BoolVar(&f.http, "http", true, "run the setup "+bench.CognitoAuthzHTTP+": Envoy's HTTP ext_authz to the same cognito-authz's HTTP\n"+
+		"forward-auth endpoint (--http-listen, deploy/forwardauth/envoy-http-ext-authz.yaml), beside its gRPC ext_authz;\n"+
+		"--http=false leaves it out")
+	fs.StringVar(&f.variants, "variants", "", "comma-separated setups to add, each cognito-authz with one setting changed, to measure\n"+
+		"a lever alone: "+strings.Join(bench.VariantNames(), ", "))
 	fs.BoolVar(&f.check, "check", false, "exit 1 when cognito-authz misses a target against jwt_authn: throughput, p99, errors,\n"+
 		"Envoy CPU per request flat out (docs/performance.md)")
 	if err := parseFlags(fs, args); err != nil {
@@ -82,6 +87,9 @@ func parseBenchFlags(e env, args []string) (benchFlags, error) {
 	problems.check(f.envoyThreads <= 0 || f.envoyThreads > 64, "--envoy-concurrency %d: want 1 to 64", f.envoyThreads)
 	problems.check(f.authzProcs < -1 || f.authzProcs > 1024, "--authz-gomaxprocs %d: want -1, 0 or up to 1024", f.authzProcs)
 	problems.check(f.authzProcs != -1 && f.authzBin == "", "--authz-gomaxprocs needs --authz-bin: inside this process cognito-authz shares its GOMAXPROCS")
+	if err := bench.CheckVariants(splitList(f.variants)); err != nil {
+		problems.check(true, "--variants: %v", err)
+	}
 	if f.authzProcs == -1 {
 		f.authzProcs = f.envoyThreads
 	}
@@ -106,6 +114,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 		AuthzProcs:   f.authzProcs,
 		Floor:        f.floor,
 		HTTP:         f.http,
+		Variants:     splitList(f.variants),
 		Logs:         e.stderr,
 		Logf:         logf,
 	}
@@ -186,4 +195,15 @@ func writeReportFile(path string, r *bench.Report) error {
 		return fmt.Errorf("--json: %w", err)
 	}
 	return nil
+}
+
+// splitList is a comma-separated flag's items, empty ones dropped.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
