@@ -82,6 +82,29 @@ type world struct {
 	authz           *extauthz.Service
 }
 
+// forwardAuthProxy is one committed forward-auth proxy configuration; start runs it in front of
+// the world and returns its base URL.
+type forwardAuthProxy struct {
+	name  string
+	start func(t *testing.T) string
+}
+
+// forwardAuthProxies are nginx, Traefik and Envoy's HTTP ext_authz with the committed configs
+// rendered for p.
+func forwardAuthProxies(p edge.Params) []forwardAuthProxy {
+	return []forwardAuthProxy{
+		{"nginx", func(t *testing.T) string { return edge.StartNginxTest(t, p).URL() }},
+		{"traefik", func(t *testing.T) string { return edge.StartTraefikTest(t, p) }},
+		{"envoy-http", func(t *testing.T) string {
+			rendered, err := edge.RenderEnvoyHTTP(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return envoyproc.StartTest(t, envoyproc.Config{Rendered: rendered}).URL()
+		}},
+	}
+}
+
 // startWorld starts the world; each configure, in order, adjusts cognito-authz's configuration.
 func startWorld(t *testing.T, configure ...func(*extauthz.Config)) *world {
 	t.Helper()
@@ -590,21 +613,7 @@ func TestPathReadingsThroughEdges(t *testing.T) {
 	}
 	opsToken := bearer(w.issuer.MustMint(t, issuer.TokenSpec{Username: opsUser.Username}))
 	p := w.params(t)
-	proxies := []struct {
-		name  string
-		start func(t *testing.T) string
-	}{
-		{"nginx", func(t *testing.T) string { return edge.StartNginxTest(t, p).URL() }},
-		{"traefik", func(t *testing.T) string { return edge.StartTraefikTest(t, p) }},
-		{"envoy-http", func(t *testing.T) string {
-			rendered, err := edge.RenderEnvoyHTTP(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return envoyproc.StartTest(t, envoyproc.Config{Rendered: rendered}).URL()
-		}},
-	}
-	for _, px := range proxies {
+	for _, px := range forwardAuthProxies(p) {
 		t.Run(px.name, func(t *testing.T) {
 			base := px.start(t)
 			// The demo app answers 404 for a path it has no page for, after echoing what it got.
