@@ -162,12 +162,21 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 	if err := CheckVariants(o.Variants); err != nil {
 		return err
 	}
+	var cognitoAPI string // the stand-in for Cognito's GetUser, started for the first variant that needs it
 	for _, name := range o.Variants {
 		v := variants[name]
 		authz := s.authz
-		if v.metadata {
+		if v.configure != nil {
+			if cognitoAPI == "" {
+				apiLis, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					return err
+				}
+				s.serve(apiLis, http.HandlerFunc(liveGetUser))
+				cognitoAPI = "http://" + apiLis.Addr().String() + "/"
+			}
 			cfg := authzConfig(is, o.Users)
-			cfg.DynamicMetadata = true
+			v.configure(cfg, cognitoAPI)
 			if authz, err = startAuthz(cfg); err != nil {
 				return fmt.Errorf("%s: %w", VariantSetup(name), err)
 			}
@@ -218,6 +227,12 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 		s.logf("%s on %s", setup.name, envoy.URL())
 	}
 	return nil
+}
+
+// liveGetUser answers Cognito's GetUser for every token: the user exists and is signed in.
+func liveGetUser(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_, _ = w.Write([]byte(`{"Username":"bench-user","UserAttributes":[]}`))
 }
 
 // authzConfig is the service's configuration for the bench issuer: the defaults otherwise, with

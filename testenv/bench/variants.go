@@ -6,6 +6,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/cognito-authz/cognito-authz/extauthz"
 )
 
 // Variants of the cognito-authz setup, each changing one setting of the committed configuration
@@ -18,13 +21,40 @@ var variants = map[string]variant{
 	// Envoy's gRPC client is Google's (google_grpc) instead of its own (envoy_grpc).
 	"google-grpc": {edit: googleGRPC},
 	// The service sets dynamic metadata on every answer (dynamic_metadata: true).
-	"metadata": {metadata: true},
+	"metadata": {configure: func(cfg *extauthz.Config, _ string) { cfg.DynamicMetadata = true }},
+	// Three claims mapped to headers and two rules for other hosts, which every request's host is
+	// matched against.
+	"claims-hosts": {configure: claimsAndHosts},
+	// The online revocation check on every token, against a stand-in for Cognito's GetUser that
+	// answers every token live; its answers outlast the run, so what is measured is a warm cache.
+	"revocation": {configure: onlineRevocation},
 }
 
 // variant is one lever: an edit of the rendered Envoy configuration, or a service setting.
 type variant struct {
-	edit     func(rendered []byte, authzAddr string) ([]byte, error)
-	metadata bool // a second cognito-authz, with dynamic_metadata: true
+	edit func(rendered []byte, authzAddr string) ([]byte, error)
+	// configure, when set, changes the configuration of a cognito-authz of the variant's own;
+	// cognitoAPI is the stand-in Cognito API's URL.
+	configure func(cfg *extauthz.Config, cognitoAPI string)
+}
+
+func claimsAndHosts(cfg *extauthz.Config, _ string) {
+	cfg.IdentityHeaders.Claims = []extauthz.ClaimHeader{
+		{Claim: "origin_jti", Header: "origin-jti"}, {Claim: "event_id", Header: "event-id"},
+		{Claim: "auth_time", Header: "auth-time"},
+	}
+	admin := extauthz.Rule{PathPrefix: "/", Auth: extauthz.AuthRequired, GroupsAny: []string{"admin"}}
+	admin.Hosts = []string{"admin.example.com"}
+	internal := extauthz.Rule{PathPrefix: "/", Auth: extauthz.AuthRequired}
+	internal.Hosts = []string{"*.internal.example.com"}
+	cfg.Policy.Rules = append([]extauthz.Rule{admin, internal}, cfg.Policy.Rules...)
+}
+
+func onlineRevocation(cfg *extauthz.Config, cognitoAPI string) {
+	for i := range cfg.Issuers {
+		cfg.Issuers[i].Revocation = extauthz.Revocation{Mode: extauthz.RevocationOnline, Endpoint: cognitoAPI,
+			CacheTTL: time.Hour, MaxRPS: 1e6}
+	}
 }
 
 // VariantNames lists the variants --variants accepts.

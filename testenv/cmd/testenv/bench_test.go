@@ -34,7 +34,7 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		{[]string{"--authz-gomaxprocs", "2"}, "--authz-gomaxprocs needs --authz-bin"},
 		{[]string{"--authz-gomaxprocs", "-2", "--authz-bin", "x"}, "--authz-gomaxprocs -2"},
 		{[]string{"--rate", "0", "--users", "0"}, "--rate 0: want 1 to 100000; --users 0"},
-		{[]string{"--variants", "map-headers,turbo"}, `--variants: variant "turbo": want one of google-grpc, map-headers, metadata`},
+		{[]string{"--variants", "map-headers,turbo"}, `--variants: variant "turbo": want one of claims-hosts, google-grpc, map-headers, metadata, revocation`},
 		{[]string{"--variants", "metadata,metadata"}, `--variants: variant "metadata" given twice`},
 	}
 	for _, tt := range tests {
