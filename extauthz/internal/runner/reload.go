@@ -63,13 +63,17 @@ func (s *Service) EnableReload(rl Reloading) {
 		rl.Settle = DefaultReloadSettle
 	}
 	s.reloading = rl
+	// What the watch compares with is read now, next to the load that built the running
+	// configuration, not when its goroutine first runs: a change in between would otherwise
+	// become the baseline and never be loaded.
+	s.reloadBaseline = readWatched(s.watchedFiles(rl.File)).sum
 }
 
 // watch reloads on every signal and whenever a watched file's content differs from what it was
 // at the last reload attempt (a broken file is not retried until it changes again). Either way
 // the content must read the same twice, rl.Settle apart, and what is loaded is those bytes.
 func (s *Service) watch(ctx context.Context, rl Reloading) {
-	seen := readWatched(s.watchedFiles(rl.File)).sum
+	seen := s.reloadBaseline
 	ticker := time.NewTicker(rl.Interval)
 	defer ticker.Stop()
 	signalled := false

@@ -69,6 +69,13 @@ func startReloading(t *testing.T, path string, signals chan os.Signal) (*Service
 // its own.
 func startReloadingWith(t *testing.T, path string, rl Reloading) (*Service, *observer.ObservedLogs) {
 	t.Helper()
+	return startReloadingAfter(t, path, rl, nil)
+}
+
+// startReloadingAfter is startReloadingWith, calling beforeStart (when not nil) once reload is
+// enabled and before the service starts.
+func startReloadingAfter(t *testing.T, path string, rl Reloading, beforeStart func()) (*Service, *observer.ObservedLogs) {
+	t.Helper()
 	// What serve reloads with when no flag is given: the file, validated.
 	flags := &config.Overrides{ConfigFile: path}
 	cfg, err := flags.Resolve()
@@ -91,6 +98,9 @@ func startReloadingWith(t *testing.T, path string, rl Reloading) (*Service, *obs
 	}
 	rl.File, rl.Interval = path, 5*time.Millisecond
 	r.EnableReload(rl)
+	if beforeStart != nil {
+		beforeStart()
+	}
 	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -484,6 +494,24 @@ func TestHalfWrittenConfigNeverLive(t *testing.T) {
 
 // TestReloadOfAMissingFileIsRefused: a configuration file that goes away is refused, the log
 // naming the file and why, and the last good configuration keeps serving.
+// TestChangeBeforeTheWatchRunsIsLoaded: what the watch compares with is what was read when reload
+// was enabled, so a change made before its goroutine first runs is still a change (it had become
+// the baseline, and was never loaded).
+func TestChangeBeforeTheWatchRunsIsLoaded(t *testing.T) {
+	key := testkit.MustNewKey(t, "k1")
+	jwks := newJWKSServer(t, key)
+	path := configFile(t, filepath.Join(t.TempDir(), "config.yaml"), []*jwksServer{jwks}, optionalItems)
+	r, logs := startReloadingAfter(t, path, Reloading{Settle: 20 * time.Millisecond}, func() {
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+	})
+	testkit.Eventually(t, "the removal seen as a change", func() bool { return reloads(t, r, "error") == 1 })
+	if refused := logs.FilterMessageSnippet("reload refused").All(); len(refused) != 1 {
+		t.Errorf("want one refusal: %v", refused)
+	}
+}
+
 func TestReloadOfAMissingFileIsRefused(t *testing.T) {
 	e := newReloadEnv(t)
 	if err := os.Remove(e.path); err != nil {

@@ -8,6 +8,7 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"net"
 	"sync"
@@ -43,6 +44,8 @@ type Service struct {
 	units   *group
 
 	reloading Reloading // set before Start (EnableReload)
+	// reloadBaseline is the watched files' content when reload was enabled (EnableReload).
+	reloadBaseline [sha256.Size]byte
 
 	mu        sync.Mutex // orders readiness and reloads against shutdown
 	ready     atomic.Bool
