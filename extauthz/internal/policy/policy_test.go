@@ -39,18 +39,7 @@ func TestValidate(t *testing.T) {
 		{"scopes on off rule", policy.Config{Rules: []policy.Rule{{Auth: "off", ScopesAll: []string{"s"}}}}, `policy.rules[0].auth: groups_any and scopes_all need auth: required, not off`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Validate() = %v, want an error containing %q", err, tt.wantErr)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkValidate(t, tt.cfg, tt.wantErr) })
 	}
 }
 
@@ -371,5 +360,21 @@ func TestWarnings(t *testing.T) {
 				t.Errorf("Warnings() =\n%q\nwant\n%q", got, tt.want)
 			}
 		})
+	}
+}
+
+// checkValidate asserts that cfg.Validate accepts cfg (wantErr empty) or refuses it with an error
+// containing wantErr.
+func checkValidate(t *testing.T, cfg policy.Config, wantErr string) {
+	t.Helper()
+	err := cfg.Validate()
+	if wantErr == "" {
+		if err != nil {
+			t.Fatalf("Validate() = %v, want nil", err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), wantErr) {
+		t.Fatalf("Validate() = %v, want an error containing %q", err, wantErr)
 	}
 }

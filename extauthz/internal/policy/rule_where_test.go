@@ -51,18 +51,7 @@ func TestValidateWhere(t *testing.T) {
 		{"login_url fragment", policy.Config{SignIn: policy.SignIn{LoginURL: "/signin#x"}}, `policy.login_url`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Validate() = %v, want nil", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Validate() = %v, want an error containing %q", err, tt.wantErr)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkValidate(t, tt.cfg, tt.wantErr) })
 	}
 }
 
