@@ -21,8 +21,8 @@ const MethodOverrideParam = "_method"
 // are judged once, so the cost stays linear in the headers whatever they repeat.
 func (c Config) RequirementWithOverrides(hosts []string, rawPath, method string, headers map[string]string, contextExtensions map[string]string) Requirement {
 	req := c.RequirementAt(hosts, rawPath, method, contextExtensions)
-	if req.fromContext {
-		return req // Envoy's route decided; the method plays no part
+	if req.fromContext || !c.namesMethods() {
+		return req // Envoy's route decided, or no rule tells methods apart: the method plays no part
 	}
 	judged := []string{c.methodClass(method)}
 	also := func(m string) {
@@ -51,6 +51,17 @@ func (c Config) RequirementWithOverrides(hosts []string, rawPath, method string,
 		}
 	}
 	return req
+}
+
+// namesMethods reports that some rule lists methods: only then can another method be judged
+// otherwise.
+func (c Config) namesMethods() bool {
+	for i := range c.Rules {
+		if len(c.Rules[i].Methods) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // methodClass is the method as the rules tell it apart: the rule method it names
