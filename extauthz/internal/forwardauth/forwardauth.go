@@ -8,18 +8,18 @@ package forwardauth
 
 import (
 	"context"
-	"maps"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"go.uber.org/zap"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/authz"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/http1"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/policy"
 )
 
@@ -56,8 +56,8 @@ const MaxCheckTime = time.Second
 
 // checkDeadline is how long this check may take: Envoy's expected timeout when it sends one and it
 // is shorter, else MaxCheckTime.
-func checkDeadline(h http.Header) time.Duration {
-	ms, err := strconv.ParseInt(h.Get(HeaderExpectedTimeout), 10, 64)
+func checkDeadline(r *http1.Request) time.Duration {
+	ms, err := strconv.ParseInt(r.Get(HeaderExpectedTimeout), 10, 64)
 	if err != nil || ms <= 0 || ms >= MaxCheckTime.Milliseconds() {
 		return MaxCheckTime
 	}
@@ -72,36 +72,6 @@ var internalErrorBody = authz.DenialBody(string(policy.Unavailable), authz.BodyR
 type Handler struct {
 	checker Checker
 	opts    Options
-	// canonical maps the header names Check sets to their canonical form (canonicalKey); it is
-	// replaced, never modified, so a lookup takes no lock.
-	canonical atomic.Pointer[map[string]string]
-	grow      sync.Mutex
-}
-
-// maxCanonicalKeys bounds Handler.canonical: the names an answer sets are a handful per
-// configuration (the identity headers, x-auth-status, x-auth-reason), so a few reloads fit.
-const maxCanonicalKeys = 256
-
-// canonicalKey is http.CanonicalHeaderKey(name), without allocating for a name seen before.
-func (h *Handler) canonicalKey(name string) string {
-	if m := h.canonical.Load(); m != nil {
-		if c, ok := (*m)[name]; ok {
-			return c
-		}
-	}
-	c := http.CanonicalHeaderKey(name)
-	h.grow.Lock()
-	defer h.grow.Unlock()
-	old := h.canonical.Load()
-	if old == nil || len(*old) < maxCanonicalKeys {
-		m := make(map[string]string, 8)
-		if old != nil {
-			maps.Copy(m, *old)
-		}
-		m[name] = c
-		h.canonical.Store(&m)
-	}
-	return c
 }
 
 // Options shape a Handler.
@@ -116,6 +86,29 @@ type Options struct {
 // New returns a Handler that asks checker.
 func New(checker Checker, opts Options) *Handler { return &Handler{checker: checker, opts: opts} }
 
+// Timeouts of the endpoint's connections.
+type Timeouts struct {
+	Head  time.Duration // a new connection's wait for a request, and a request's head
+	Idle  time.Duration // a kept-alive connection's wait for the next request
+	Write time.Duration // writing one answer
+}
+
+// NewServer returns the HTTP/1.1 server of the endpoint: h's answers, and the denial body for a
+// request refused before it is checked.
+func NewServer(h *Handler, t Timeouts, log *zap.Logger) *http1.Server {
+	return http1.NewServer(h, http1.Options{HeadTimeout: t.Head, IdleTimeout: t.Idle, WriteTimeout: t.Write, Refused: refused, Log: log})
+}
+
+// refused answers a request that is not checked: malformed (400), with a head too long (431) or
+// a body (413, 501), or an answer that could not be written (500).
+func refused(status int, why string, w *http1.Response) {
+	errorText := "bad_request"
+	if status >= 500 {
+		errorText = string(policy.Unavailable)
+	}
+	writeDenied(w, status, nil, authz.DenialBody(errorText, why))
+}
+
 // ServeHTTP answers one forward-auth request:
 //   - allowed (authenticated, anonymous, auth: off): 200, the headers Check sets as response
 //     headers, and the owned headers Check removes listed in X-Envoy-Auth-Headers-To-Remove;
@@ -126,29 +119,29 @@ func New(checker Checker, opts Options) *Handler { return &Handler{checker: chec
 // unless Options.RequestIsOriginal. X-Forwarded-Uri and X-Original-URI (likewise the two method
 // headers) that disagree, or either sent twice, are refused with 400: a client must not be able
 // to choose which path is checked by adding one the proxy does not overwrite.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP1(r *http1.Request, w *http1.Response) {
 	path, method, problem := h.original(r)
 	if problem != "" {
 		badRequest(w, problem)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), checkDeadline(r.Header))
+	ctx, cancel := context.WithTimeout(context.Background(), checkDeadline(r))
 	defer cancel()
-	resp, err := h.checker.Check(ctx, withHost(checkRequest(r.Header, path, method), h.originalHosts(r)))
+	resp, err := h.checker.Check(ctx, withHost(checkRequest(r.Fields, path, method), h.originalHosts(r)))
 	if err != nil { // Check never errs; fail closed all the same
 		writeDenied(w, http.StatusServiceUnavailable, nil, internalErrorBody)
 		return
 	}
 	switch answer := resp.GetHttpResponse().(type) {
 	case *authv3.CheckResponse_OkResponse:
-		h.writeAllowed(w, answer.OkResponse)
+		writeAllowed(w, answer.OkResponse)
 	case *authv3.CheckResponse_DeniedResponse:
 		d := answer.DeniedResponse
 		status := int(d.GetStatus().GetCode())
 		headers := d.GetHeaders()
 		switch {
 		case status == http.StatusFound: // the sign-in redirect
-			headers = withSiteLocation(r.Header, headers)
+			headers = withSiteLocation(r, headers)
 		case status < 400 || status > 599:
 			status = http.StatusForbidden
 		}
@@ -159,12 +152,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // original returns the path and method to check, or why the request cannot say.
-func (h *Handler) original(r *http.Request) (path, method, problem string) {
-	path, hasPath, ok := forwarded(r.Header, HeaderForwardedURI, HeaderOriginalURI)
+func (h *Handler) original(r *http1.Request) (path, method, problem string) {
+	path, hasPath, ok := forwarded(r, HeaderForwardedURI, HeaderOriginalURI)
 	if !ok {
 		return "", "", "conflicting X-Forwarded-Uri / X-Original-URI"
 	}
-	method, hasMethod, ok := forwarded(r.Header, HeaderForwardedMethod, HeaderOriginalMethod)
+	method, hasMethod, ok := forwarded(r, HeaderForwardedMethod, HeaderOriginalMethod)
 	if !ok {
 		return "", "", "conflicting X-Forwarded-Method / X-Original-Method"
 	}
@@ -176,15 +169,15 @@ func (h *Handler) original(r *http.Request) (path, method, problem string) {
 	case hasMethod:
 		return "", "", "X-Forwarded-Method / X-Original-Method without X-Forwarded-Uri / X-Original-URI"
 	case h.opts.RequestIsOriginal:
-		return r.RequestURI, r.Method, ""
+		return r.Target, r.Method, ""
 	}
 	return "", "", "no X-Forwarded-Uri / X-Original-URI: which request to check? (set http_request_is_original when the proxy sends the original request itself)"
 }
 
 // forwarded returns the non-empty value of the first header present; ok is false when the
 // headers are repeated or disagree.
-func forwarded(h http.Header, first, second string) (value string, present, ok bool) {
-	a, b := nonEmpty(h.Values(first)), nonEmpty(h.Values(second))
+func forwarded(r *http1.Request, first, second string) (value string, present, ok bool) {
+	a, b := nonEmpty(r.Values(first)), nonEmpty(r.Values(second))
 	if len(a) > 1 || len(b) > 1 || (len(a) == 1 && len(b) == 1 && a[0] != b[0]) {
 		return "", false, false
 	}
@@ -208,32 +201,23 @@ func nonEmpty(values []string) []string {
 	return out
 }
 
-// checkRequest builds what Envoy's gRPC filter would send: path, method and every header as
+// checkRequest builds what Envoy's gRPC filter would send: path, method and every header line as
 // Envoy's header_map, which Check joins the way Envoy joins repeated headers. Past
 // authz.MaxHeaderLines lines Check reads none of them, so one line more is all it is sent: a
 // flood of repeated lines costs no more memory than that. The request is a few allocations
 // whatever its headers: the messages in one, the header entries in one, their lower-cased names
 // in one string.
-func checkRequest(h http.Header, path, method string) *authv3.CheckRequest {
-	// Map order is random: fix one order, of the names that get a line, for both passes below.
-	names := make([]string, 0, min(len(h), authz.MaxHeaderLines+1))
-	n, nameBytes := 0, 0
-	for name, values := range h {
-		if n == authz.MaxHeaderLines+1 {
-			break
-		}
-		if len(values) == 0 {
-			continue
-		}
-		names = append(names, name)
-		nameBytes += len(name)
-		n += min(len(values), authz.MaxHeaderLines+1-n)
+func checkRequest(fields []http1.Field, path, method string) *authv3.CheckRequest {
+	fields = fields[:min(len(fields), authz.MaxHeaderLines+1)]
+	nameBytes := 0
+	for _, f := range fields {
+		nameBytes += len(f.Name)
 	}
 	var lower strings.Builder
 	lower.Grow(nameBytes)
-	for _, name := range names {
-		for i := 0; i < len(name); i++ {
-			c := name[i]
+	for _, f := range fields {
+		for i := 0; i < len(f.Name); i++ {
+			c := f.Name[i]
 			if 'A' <= c && c <= 'Z' {
 				c += 'a' - 'A'
 			}
@@ -243,20 +227,13 @@ func checkRequest(h http.Header, path, method string) *authv3.CheckRequest {
 	all := lower.String()
 
 	m := new(checkMessages)
-	entries := make([]corev3.HeaderValue, n)
-	headers := make([]*corev3.HeaderValue, n)
-	i, at := 0, 0
-	for _, name := range names {
-		key := all[at : at+len(name)]
-		at += len(name)
-		for _, v := range h[name] {
-			if i == n {
-				break
-			}
-			entries[i].Key, entries[i].Value = key, v
-			headers[i] = &entries[i]
-			i++
-		}
+	entries := make([]corev3.HeaderValue, len(fields))
+	headers := make([]*corev3.HeaderValue, len(fields))
+	at := 0
+	for i, f := range fields {
+		entries[i].Key, entries[i].Value = all[at:at+len(f.Name)], f.Value
+		at += len(f.Name)
+		headers[i] = &entries[i]
 	}
 	m.headerMap.Headers = headers
 	m.http = authv3.AttributeContext_HttpRequest{Method: method, Path: path, HeaderMap: &m.headerMap}
@@ -275,46 +252,35 @@ type checkMessages struct {
 	headerMap  corev3.HeaderMap
 }
 
-// writeAllowed writes an allowed answer. The header map gets each of Check's names in its
-// canonical form, remembered (canonicalKey), and one backing array for all values, rather than a
-// new key and a slice per header; Date is left out, which no proxy reads of an auth answer.
-func (h *Handler) writeAllowed(w http.ResponseWriter, ok *authv3.OkHttpResponse) {
-	out := w.Header()
-	set, remove := ok.GetHeaders(), ok.GetHeadersToRemove()
-	values := make([]string, len(set)+1)
-	for i, opt := range set {
-		values[i] = opt.GetHeader().GetValue()
-		out[h.canonicalKey(opt.GetHeader().GetKey())] = values[i : i+1 : i+1]
+// writeAllowed writes an allowed answer: Check's headers as they are (a proxy reads header names
+// in any case), and the owned headers it removes in one line.
+func writeAllowed(w *http1.Response, ok *authv3.OkHttpResponse) {
+	w.Status = http.StatusOK
+	for _, opt := range ok.GetHeaders() {
+		w.Add(opt.GetHeader().GetKey(), opt.GetHeader().GetValue())
 	}
-	if len(remove) > 0 {
-		values[len(set)] = strings.Join(remove, ",")
-		out[headerHeadersToRemoveKey] = values[len(set):]
+	if remove := ok.GetHeadersToRemove(); len(remove) > 0 {
+		w.Add(HeaderHeadersToRemove, strings.Join(remove, ","))
 	}
-	out[cacheControlKey] = noStore
-	out[dateKey] = nil // net/http's Date, suppressed
-	w.WriteHeader(http.StatusOK)
+	w.Add("Cache-Control", "no-store")
 }
 
-// Response header keys as net/http keeps them, and a value shared by every answer (net/http only
-// reads it).
-var (
-	headerHeadersToRemoveKey = http.CanonicalHeaderKey(HeaderHeadersToRemove)
-	cacheControlKey          = "Cache-Control"
-	dateKey                  = "Date"
-	noStore                  = []string{"no-store"}
-)
-
-func writeDenied(w http.ResponseWriter, status int, headers []*corev3.HeaderValueOption, body string) {
-	out := w.Header()
-	out.Set("Content-Type", "application/json")
+// writeDenied writes a denial: Check's headers, content-type application/json unless they name
+// one, and the body.
+func writeDenied(w *http1.Response, status int, headers []*corev3.HeaderValueOption, body string) {
+	w.Status = status
+	typed := false
 	for _, opt := range headers {
-		out.Set(opt.GetHeader().GetKey(), opt.GetHeader().GetValue())
+		w.Add(opt.GetHeader().GetKey(), opt.GetHeader().GetValue())
+		typed = typed || strings.EqualFold(opt.GetHeader().GetKey(), "content-type")
 	}
-	out.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body))
+	if !typed {
+		w.Add("Content-Type", "application/json")
+	}
+	w.Add("Cache-Control", "no-store")
+	w.Body = body
 }
 
-func badRequest(w http.ResponseWriter, why string) {
+func badRequest(w *http1.Response, why string) {
 	writeDenied(w, http.StatusBadRequest, nil, authz.DenialBody("bad_request", why))
 }

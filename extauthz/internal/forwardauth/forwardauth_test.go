@@ -1,15 +1,21 @@
 package forwardauth_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap/zaptest"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
@@ -253,16 +259,61 @@ func TestForwardAuth(t *testing.T) {
 	}
 }
 
-func serve(t *testing.T, h http.Handler, method, target string, headers [][2]string) answer {
+// serve sends one request, its header lines exactly as given, to h's server over loopback. An
+// absolute target names the Host; otherwise it is example.com.
+func serve(t *testing.T, h *forwardauth.Handler, method, target string, headers [][2]string) answer {
 	t.Helper()
-	req := httptest.NewRequest(method, target, nil)
-	for _, kv := range headers {
-		req.Header.Add(kv[0], kv[1])
+	host := "example.com"
+	if u, err := url.Parse(target); err == nil && u.Host != "" {
+		host, target = u.Host, u.RequestURI()
 	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	res := rec.Result()
-	body, _ := io.ReadAll(res.Body)
+	var head strings.Builder
+	fmt.Fprintf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, target, host)
+	for _, kv := range headers {
+		fmt.Fprintf(&head, "%s: %s\r\n", kv[0], kv[1])
+	}
+	head.WriteString("\r\n")
+	return roundTrip(t, startServer(t, h), method, head.String())
+}
+
+// startServer serves h on a loopback port until the test ends, and returns the address.
+func startServer(t testing.TB, h *forwardauth.Handler) string {
+	t.Helper()
+	srv := forwardauth.NewServer(h, forwardauth.Timeouts{Head: 5 * time.Second, Idle: time.Minute, Write: 5 * time.Second}, zaptest.NewLogger(t))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return lis.Addr().String()
+}
+
+// roundTrip writes head on a new connection to addr and reads one answer.
+func roundTrip(t testing.TB, addr, method, head string) answer {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return answer{status: res.StatusCode, header: res.Header, body: string(body)}
 }
 
@@ -361,11 +412,11 @@ func TestEveryCheckHasADeadline(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checker := &deadlineChecker{}
-			req := httptest.NewRequest(http.MethodGet, "/api/activities/home", nil)
+			var headers [][2]string
 			if tt.expected != "" {
-				req.Header.Set(forwardauth.HeaderExpectedTimeout, tt.expected)
+				headers = [][2]string{{forwardauth.HeaderExpectedTimeout, tt.expected}}
 			}
-			forwardauth.New(checker, forwardauth.Options{RequestIsOriginal: true}).ServeHTTP(httptest.NewRecorder(), req)
+			serve(t, forwardauth.New(checker, forwardauth.Options{RequestIsOriginal: true}), http.MethodGet, "/api/activities/home", headers)
 			if checker.left < 0 {
 				t.Fatal("Check got a context with no deadline")
 			}

@@ -1,11 +1,12 @@
 package forwardauth
 
 import (
-	"net/http"
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/http1"
 )
 
 // HeaderForwardedHost names the original request's host, set by the proxy in front. The policy's
@@ -17,16 +18,16 @@ const HeaderForwardedHost = "X-Forwarded-Host"
 
 // originalHosts are the hosts the original request may have been for: X-Forwarded-Host and, when
 // the request is the original itself (Envoy's HTTP ext_authz), its own Host too.
-func (h *Handler) originalHosts(r *http.Request) []string {
-	hosts := nonEmpty(r.Header.Values(HeaderForwardedHost))
-	if h.opts.RequestIsOriginal && !hasForwardedURI(r.Header) && r.Host != "" {
+func (h *Handler) originalHosts(r *http1.Request) []string {
+	hosts := nonEmpty(r.Values(HeaderForwardedHost))
+	if h.opts.RequestIsOriginal && !hasForwardedURI(r) && r.Host != "" {
 		hosts = append(hosts, r.Host)
 	}
 	return hosts
 }
 
-func hasForwardedURI(h http.Header) bool {
-	return len(nonEmpty(h.Values(HeaderForwardedURI))) > 0 || len(nonEmpty(h.Values(HeaderOriginalURI))) > 0
+func hasForwardedURI(r *http1.Request) bool {
+	return len(nonEmpty(r.Values(HeaderForwardedURI))) > 0 || len(nonEmpty(r.Values(HeaderOriginalURI))) > 0
 }
 
 // withHost adds the hosts to the check as Envoy's :authority lines, which Check reads as the
@@ -54,11 +55,11 @@ const HeaderForwardedProto = "X-Forwarded-Proto"
 // X-Forwarded-Host of host characters): Traefik resolves a relative Location against the
 // forward-auth endpoint's own address, which would send the browser there. Otherwise the path is
 // left as it is (Envoy passes it on unchanged, and the browser resolves it on the site it is on).
-func siteLocation(h http.Header, location string) string {
+func siteLocation(r *http1.Request, location string) string {
 	if !strings.HasPrefix(location, "/") {
 		return location
 	}
-	proto, host := nonEmpty(h.Values(HeaderForwardedProto)), nonEmpty(h.Values(HeaderForwardedHost))
+	proto, host := nonEmpty(r.Values(HeaderForwardedProto)), nonEmpty(r.Values(HeaderForwardedHost))
 	if len(proto) != 1 || len(host) != 1 || (proto[0] != "http" && proto[0] != "https") || !hostChars(host[0]) {
 		return location
 	}
@@ -82,12 +83,12 @@ func hostChars(s string) bool {
 
 // withSiteLocation is headers with the Location made absolute on the original site (siteLocation);
 // the answer's own headers are shared, so a changed one is a copy.
-func withSiteLocation(h http.Header, headers []*corev3.HeaderValueOption) []*corev3.HeaderValueOption {
+func withSiteLocation(r *http1.Request, headers []*corev3.HeaderValueOption) []*corev3.HeaderValueOption {
 	out := make([]*corev3.HeaderValueOption, len(headers))
 	for i, opt := range headers {
 		out[i] = opt
 		if strings.EqualFold(opt.GetHeader().GetKey(), "location") {
-			out[i] = &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: "location", Value: siteLocation(h, opt.GetHeader().GetValue())}}
+			out[i] = &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: "location", Value: siteLocation(r, opt.GetHeader().GetValue())}}
 		}
 	}
 	return out

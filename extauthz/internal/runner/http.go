@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/forwardauth"
 )
 
 // readHeaderTimeout bounds how long the HTTP listeners (admin, forward-auth) wait for a request's
@@ -30,6 +32,20 @@ func httpListener(key, name, addr string, h http.Handler, idle time.Duration, lo
 	return &listener{key: key, addr: addr, name: name, serve: srv.Serve, stop: func(ctx context.Context) error {
 		if err := srv.Shutdown(ctx); err != nil {
 			srv.Close()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	}}
+}
+
+// forwardAuthListener serves the HTTP forward-auth endpoint on addr. A kept-alive connection from
+// the proxy waits up to two minutes for its next check; an answer the proxy does not take within
+// 10 s closes its connection.
+func forwardAuthListener(addr string, h *forwardauth.Handler, log *zap.Logger) *listener {
+	srv := forwardauth.NewServer(h, forwardauth.Timeouts{Head: readHeaderTimeout, Idle: 2 * time.Minute, Write: 10 * time.Second}, log)
+	const name = "HTTP forward-auth server"
+	return &listener{key: "http_listen", addr: addr, name: name, serve: srv.Serve, stop: func(ctx context.Context) error {
+		if err := srv.Shutdown(ctx); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		return nil

@@ -81,8 +81,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Service, error) {
 	}
 	s.adminL = httpListener("admin_listen", "admin server", cfg.AdminListen, s.adminHandler(), 0, log.Named("admin"))
 	if cfg.HTTPListen != "" {
-		s.httpL = httpListener("http_listen", "HTTP forward-auth server", cfg.HTTPListen, forwardauth.New(s, forwardauth.Options{RequestIsOriginal: cfg.HTTPRequestIsOriginal}),
-			2*time.Minute, log.Named("forwardauth"))
+		s.httpL = forwardAuthListener(cfg.HTTPListen, forwardauth.New(s, forwardauth.Options{RequestIsOriginal: cfg.HTTPRequestIsOriginal}), log.Named("forwardauth"))
 	}
 	return s, nil
 }
