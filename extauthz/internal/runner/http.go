@@ -25,10 +25,17 @@ type listener struct {
 	lis             net.Listener                // once bound
 }
 
-// httpListener serves h on addr; idle bounds a kept-alive connection (0: no bound). Stopping
-// lets requests in flight finish until ctx ends.
-func httpListener(key, name, addr string, h http.Handler, idle time.Duration, log *zap.Logger) *listener {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idle, ErrorLog: zap.NewStdLog(log)}
+// server is what a listener runs: net/http's for the admin endpoints, the forward-auth endpoint's
+// own (forwardauth.NewServer).
+type server interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
+// newListener serves srv on addr. Stopping lets requests in flight finish until ctx ends, then
+// closes every connection.
+func newListener(key, name, addr string, srv server) *listener {
 	return &listener{key: key, addr: addr, name: name, serve: srv.Serve, stop: func(ctx context.Context) error {
 		if err := srv.Shutdown(ctx); err != nil {
 			srv.Close()
@@ -38,18 +45,17 @@ func httpListener(key, name, addr string, h http.Handler, idle time.Duration, lo
 	}}
 }
 
+// adminListener serves the admin endpoints on addr.
+func adminListener(addr string, h http.Handler, log *zap.Logger) *listener {
+	return newListener("admin_listen", "admin server", addr, &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ErrorLog: zap.NewStdLog(log)})
+}
+
 // forwardAuthListener serves the HTTP forward-auth endpoint on addr. A kept-alive connection from
 // the proxy waits up to two minutes for its next check; an answer the proxy does not take within
 // 10 s closes its connection.
 func forwardAuthListener(addr string, h *forwardauth.Handler, log *zap.Logger) *listener {
-	srv := forwardauth.NewServer(h, forwardauth.Timeouts{Head: readHeaderTimeout, Idle: 2 * time.Minute, Write: 10 * time.Second}, log)
-	const name = "HTTP forward-auth server"
-	return &listener{key: "http_listen", addr: addr, name: name, serve: srv.Serve, stop: func(ctx context.Context) error {
-		if err := srv.Shutdown(ctx); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		return nil
-	}}
+	t := forwardauth.Timeouts{Head: readHeaderTimeout, Idle: 2 * time.Minute, Write: 10 * time.Second}
+	return newListener("http_listen", "HTTP forward-auth server", addr, forwardauth.NewServer(h, t, log))
 }
 
 // Addr is the bound address, or nil before it is bound or when l is nil (a listener that is off).

@@ -79,7 +79,7 @@ func New(cfg *config.Config, log *zap.Logger) (*Service, error) {
 	if s.grpcL, err = s.grpcListener(cfg.Listen); err != nil {
 		return nil, err
 	}
-	s.adminL = httpListener("admin_listen", "admin server", cfg.AdminListen, s.adminHandler(), 0, log.Named("admin"))
+	s.adminL = adminListener(cfg.AdminListen, s.adminHandler(), log.Named("admin"))
 	if cfg.HTTPListen != "" {
 		s.httpL = forwardAuthListener(cfg.HTTPListen, forwardauth.New(s, forwardauth.Options{RequestIsOriginal: cfg.HTTPRequestIsOriginal}), log.Named("forwardauth"))
 	}
