@@ -177,15 +177,24 @@ func (h *Handler) original(r *http1.Request) (path, method, problem string) {
 // forwarded returns the non-empty value of the first header present; ok is false when the
 // headers are repeated or disagree.
 func forwarded(r *http1.Request, first, second string) (value string, present, ok bool) {
-	a, b := nonEmpty(r.Values(first)), nonEmpty(r.Values(second))
-	if len(a) > 1 || len(b) > 1 || (len(a) == 1 && len(b) == 1 && a[0] != b[0]) {
-		return "", false, false
+	var a, b string
+	na, nb := 0, 0
+	for _, f := range r.Fields {
+		switch {
+		case strings.TrimSpace(f.Value) == "": // an empty X-Forwarded-Method names no method
+		case strings.EqualFold(f.Name, first):
+			a, na = f.Value, na+1
+		case strings.EqualFold(f.Name, second):
+			b, nb = f.Value, nb+1
+		}
 	}
 	switch {
-	case len(a) == 1:
-		return a[0], true, true
-	case len(b) == 1:
-		return b[0], true, true
+	case na > 1 || nb > 1 || na == 1 && nb == 1 && a != b:
+		return "", false, false
+	case na == 1:
+		return a, true, true
+	case nb == 1:
+		return b, true, true
 	}
 	return "", false, true
 }
