@@ -96,7 +96,12 @@ type Timeouts struct {
 // NewServer returns the HTTP/1.1 server of the endpoint: h's answers, and the denial body for a
 // request refused before it is checked.
 func NewServer(h *Handler, t Timeouts, log *zap.Logger) *http1.Server {
-	return http1.NewServer(h, http1.Options{HeadTimeout: t.Head, IdleTimeout: t.Idle, WriteTimeout: t.Write, Refused: refused, Log: log})
+	return http1.NewServer(h, http1.Options{
+		HeadTimeout: t.Head, IdleTimeout: t.Idle, WriteTimeout: t.Write,
+		Refused:  refused,
+		Panicked: func(p any) { authz.LogPanic(log, "a forward-auth request panicked; its connection closed", p) },
+		Log:      log,
+	})
 }
 
 // refused answers a request that is not checked: malformed (400), with a head too long (431) or
@@ -274,19 +279,24 @@ func writeAllowed(w *http1.Response, ok *authv3.OkHttpResponse) {
 	w.Add("Cache-Control", "no-store")
 }
 
-// writeDenied writes a denial: Check's headers, content-type application/json unless they name
-// one, and the body.
+// writeDenied writes a denial: Check's headers, then content-type application/json and
+// cache-control no-store unless they set them (the sign-in redirect sets its own cache-control),
+// and the body.
 func writeDenied(w *http1.Response, status int, headers []*corev3.HeaderValueOption, body string) {
 	w.Status = status
-	typed := false
+	typed, cached := false, false
 	for _, opt := range headers {
-		w.Add(opt.GetHeader().GetKey(), opt.GetHeader().GetValue())
-		typed = typed || strings.EqualFold(opt.GetHeader().GetKey(), "content-type")
+		name := opt.GetHeader().GetKey()
+		w.Add(name, opt.GetHeader().GetValue())
+		typed = typed || strings.EqualFold(name, "content-type")
+		cached = cached || strings.EqualFold(name, "cache-control")
 	}
 	if !typed {
 		w.Add("Content-Type", "application/json")
 	}
-	w.Add("Cache-Control", "no-store")
+	if !cached {
+		w.Add("Cache-Control", "no-store")
+	}
 	w.Body = body
 }
 

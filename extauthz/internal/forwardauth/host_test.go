@@ -80,6 +80,9 @@ func TestForwardAuthHost(t *testing.T) {
 			if tt.wantStatus == 302 && got.body != "" {
 				t.Fatalf("a redirect with a body: %q", got.body)
 			}
+			if cc := got.header.Values("Cache-Control"); len(cc) != 1 {
+				t.Fatalf("Cache-Control lines %q, want one", cc)
+			}
 		})
 	}
 }

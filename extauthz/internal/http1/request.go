@@ -14,8 +14,11 @@
 package http1
 
 import (
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/httptext"
 )
 
 // Limits of a request.
@@ -84,12 +87,14 @@ func refuse(status int, why string) *refusal { return &refusal{status, why} }
 // ends a head left off), into r, whose Fields it reuses. It refuses what a strict reading of RFC
 // 9112 may refuse rather than guess at it.
 func parseHead(head string, r *Request) *refusal {
-	fields := r.Fields[:0]
+	// One allocation for the lines at most, however many: a head of a million short lines must
+	// not cost many times its size in a slice grown by appending.
+	fields := slices.Grow(r.Fields[:0], strings.Count(head, "\r\n"))
 	*r = Request{}
 	line, rest, _ := strings.Cut(head, "\r\n")
 	method, rest1, ok1 := strings.Cut(line, " ")
 	target, version, ok2 := strings.Cut(rest1, " ")
-	if !ok1 || !ok2 || !isToken(method) {
+	if !ok1 || !ok2 || !httptext.IsToken(method) {
 		return refuse(400, "malformed request line")
 	}
 	switch version {
@@ -97,7 +102,7 @@ func parseHead(head string, r *Request) *refusal {
 	case "HTTP/1.0":
 		r.http10 = true
 	default:
-		if strings.HasPrefix(version, "HTTP/") && !strings.ContainsAny(version, " \t") {
+		if len(version) == len("HTTP/x.y") && strings.HasPrefix(version, "HTTP/") && isDigit(version[5]) && version[6] == '.' && isDigit(version[7]) {
 			return refuse(505, "only HTTP/1.1 and HTTP/1.0 are served")
 		}
 		return refuse(400, "malformed request line")
@@ -115,7 +120,7 @@ func parseHead(head string, r *Request) *refusal {
 			return refuse(400, "folded or empty header line")
 		}
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || !isToken(name) { // a token has no whitespace, so none can precede the colon
+		if !ok || !httptext.IsToken(name) { // a token has no whitespace, so none can precede the colon
 			return refuse(400, "malformed header line")
 		}
 		value = strings.Trim(value, " \t")
@@ -133,7 +138,7 @@ func parseHead(head string, r *Request) *refusal {
 		case strings.EqualFold(name, "content-length"):
 			lengths++
 			n, err := strconv.ParseInt(value, 10, 64)
-			if err != nil || n < 0 || value[0] == '+' {
+			if err != nil || !isDigit(value[0]) { // 1*DIGIT: no sign
 				return refuse(400, "malformed Content-Length")
 			}
 			r.contentLength = n
@@ -167,41 +172,18 @@ func parseHead(head string, r *Request) *refusal {
 	return nil
 }
 
-// isToken reports whether s is an RFC 9110 token (a method, a header name).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !tokenChar[s[i]] {
-			return false
-		}
-	}
-	return true
-}
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-var tokenChar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-// originForm reports whether target is an absolute path with an optional query, of visible
-// ASCII and no fragment: what a proxy sends. The absolute form (a scheme and host), the
-// authority form and "*" would give the request a second host or path to be read by.
+// originForm reports whether target is an absolute path with an optional query and no fragment
+// nor control character: what a proxy sends. The absolute form (a scheme and host), the authority
+// form and "*" would give the request a second host or path to be read by. Bytes past ASCII are
+// kept, as net/http keeps them: a raw UTF-8 path is the policy's to read.
 func originForm(target string) bool {
 	if target == "" || target[0] != '/' {
 		return false
 	}
 	for i := 0; i < len(target); i++ {
-		if c := target[i]; c <= ' ' || c >= 0x7f || c == '#' {
+		if c := target[i]; c <= ' ' || c == 0x7f || c == '#' {
 			return false
 		}
 	}
@@ -220,7 +202,9 @@ func fieldValue(v string) bool {
 }
 
 // hostValue reports whether v is a host and optional port of the characters RFC 3986 allows
-// there (a registered name, an IP literal in brackets); empty is allowed, as RFC 9112 says.
+// there (a registered name, an IP literal in brackets); empty is allowed, as RFC 9112 says. It
+// only refuses what cannot be a Host; forwardauth's hostChars, stricter, decides which hosts a
+// redirect may name.
 func hostValue(v string) bool {
 	for i := 0; i < len(v); i++ {
 		c := v[i]

@@ -3,6 +3,9 @@ package http1
 import (
 	"net/http"
 	"strconv"
+	"strings"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/httptext"
 )
 
 // Response is what a Handler answers: a status, header lines and a body. The server adds
@@ -22,14 +25,16 @@ func (w *Response) reset() {
 	w.Fields = w.Fields[:0]
 }
 
-// valid reports whether every header line can be written as it is: a name that is a token and a
-// value without a control character, so that no value can end its line and start another.
+// valid reports whether the answer can be written as it is: a final status that may carry a
+// body, and header lines each a token name and a value without a control character (so no value
+// can end its line and start another), none of them framing the answer, which is the server's.
 func (w *Response) valid() bool {
-	if w.Status < 100 || w.Status > 999 {
+	if w.Status < 200 || w.Status > 599 || w.Status == http.StatusNoContent || w.Status == http.StatusNotModified {
 		return false
 	}
 	for _, f := range w.Fields {
-		if !isToken(f.Name) || !fieldValue(f.Value) {
+		if !httptext.IsToken(f.Name) || !fieldValue(f.Value) ||
+			strings.EqualFold(f.Name, "content-length") || strings.EqualFold(f.Name, "transfer-encoding") || strings.EqualFold(f.Name, "connection") {
 			return false
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -30,9 +31,13 @@ type Options struct {
 	// WriteTimeout bounds writing one answer, against a client that reads none.
 	WriteTimeout time.Duration
 	// Refused writes the answer to a request refused before the handler sees it (malformed,
-	// framed with a body it cannot read), or to a handler's answer that cannot be written.
+	// framed with a body it cannot read), or to a handler's answer that cannot be written. By
+	// default the answer is the status alone.
 	Refused func(status int, why string, w *Response)
-	Log     *zap.Logger
+	// Panicked is told of a handler's panic (its connection is closed, without an answer); by
+	// default the panic's type is logged.
+	Panicked func(p any)
+	Log      *zap.Logger
 }
 
 // Server serves Handler over HTTP/1.1 connections.
@@ -51,6 +56,15 @@ type Server struct {
 func NewServer(h Handler, opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
+	}
+	if opts.Refused == nil {
+		opts.Refused = func(status int, _ string, w *Response) { w.Status = status }
+	}
+	if opts.Panicked == nil {
+		log := opts.Log
+		opts.Panicked = func(p any) {
+			log.Error("serving a request panicked; connection closed", zap.String("panic", fmt.Sprintf("%T", p)))
+		}
 	}
 	return &Server{handler: h, opts: opts, listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
 }
@@ -199,7 +213,7 @@ func (c *conn) serve() {
 	defer c.s.untrack(c)
 	defer func() {
 		if p := recover(); p != nil {
-			c.s.opts.Log.Error("serving a forward-auth request panicked; connection closed", zap.Any("panic", p), zap.Stack("stack"))
+			c.s.opts.Panicked(p)
 		}
 		c.rwc.Close()
 	}()
@@ -238,16 +252,40 @@ func (c *conn) answer(head string) bool {
 	// A client that said Expect waits for a word before it sends its body: it gets the answer
 	// and the connection closes, the body unread.
 	closeAfter := c.req.close || c.req.expects && c.req.contentLength > 0 || c.s.closing.Load()
-	if !c.write(closeAfter) || closeAfter {
+	if !c.write(closeAfter) {
 		return false
 	}
-	if c.req.contentLength > 0 && !c.discard(c.req.contentLength) {
+	if closeAfter {
+		if c.req.contentLength > 0 || c.start < c.end {
+			c.linger() // a body or a next request on its way
+		}
 		return false
 	}
-	if cap(c.req.Fields) > keptFields {
-		c.req.Fields = nil
+	ok := c.req.contentLength == 0 || c.discard(c.req.contentLength)
+	c.release()
+	return ok
+}
+
+// release gives back, once a request is done, what only a big one needed, and lets go of its
+// head: an idle connection keeps neither a large buffer nor its last request's strings.
+func (c *conn) release() {
+	fields := c.req.Fields
+	if cap(fields) > keptFields {
+		fields = nil
 	}
-	return true
+	clear(fields[:cap(fields)])
+	c.req = Request{Fields: fields[:0]}
+	if len(c.buf) > keptBufBytes {
+		switch {
+		case c.start == c.end:
+			c.buf, c.start, c.end = nil, 0, 0
+		case c.end-c.start <= firstBufBytes:
+			// a little of the next request: moved to a buffer of the usual size
+			small := make([]byte, firstBufBytes)
+			c.end, c.start = copy(small, c.buf[c.start:c.end]), 0
+			c.buf = small
+		}
+	}
 }
 
 // refuse answers a request that is not served and closes the connection, reading for a moment
@@ -255,9 +293,15 @@ func (c *conn) answer(head string) bool {
 func (c *conn) refuse(status int, why string) {
 	c.resp.reset()
 	c.s.opts.Refused(status, why, &c.resp)
-	if !c.write(true) {
-		return
+	if c.write(true) {
+		c.linger()
 	}
+}
+
+// linger ends the connection after its last answer while the client may still be sending: the
+// write side first, then a moment's reading of what comes. Closing with bytes unread would send a
+// reset, which can destroy the answer before the client reads it.
+func (c *conn) linger() {
 	if tcp, ok := c.rwc.(*net.TCPConn); ok {
 		tcp.CloseWrite()
 	}
@@ -268,7 +312,7 @@ func (c *conn) refuse(status int, why string) {
 // write writes the answer in one system call.
 func (c *conn) write(closeAfter bool) bool {
 	c.out = c.resp.appendTo(c.out[:0], c.req.Method == http.MethodHead, closeAfter, c.req.http10 && !closeAfter)
-	if now := time.Now(); now.Sub(c.writeSet) > time.Second {
+	if now := time.Now(); c.s.opts.WriteTimeout > 0 && now.Sub(c.writeSet) > time.Second {
 		// A deadline renewed at most once a second: a timer change per answer costs more than a
 		// second of slack on a bound of several.
 		c.writeSet = now
@@ -292,9 +336,6 @@ func (c *conn) readHead() (string, error) {
 			c.start, c.headTimed = at+4, false
 			if c.start == c.end {
 				c.start, c.end = 0, 0
-				if len(c.buf) > keptBufBytes {
-					c.buf = nil
-				}
 			}
 			return head, nil
 		}
