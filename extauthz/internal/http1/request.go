@@ -84,8 +84,11 @@ func refuse(status int, why string) *refusal { return &refusal{status, why} }
 // ends a head left off), into r, whose Fields it reuses. It refuses what a strict reading of RFC
 // 9112 may refuse rather than guess at it.
 func parseHead(head string, r *Request) *refusal {
-	fields := r.Fields[:0]
-	*r = Request{}
+	// Reused, cleared to its capacity so that no string of a longer head before stays alive.
+	fields := r.Fields[:cap(r.Fields)]
+	clear(fields)
+	fields = fields[:0]
+	*r = Request{Fields: fields} // kept for the next head even when this one is refused
 	line, rest, _ := strings.Cut(head, "\r\n")
 	method, rest1, ok1 := strings.Cut(line, " ")
 	target, version, ok2 := strings.Cut(rest1, " ")
@@ -97,7 +100,7 @@ func parseHead(head string, r *Request) *refusal {
 	case "HTTP/1.0":
 		r.http10 = true
 	default:
-		if strings.HasPrefix(version, "HTTP/") && !strings.ContainsAny(version, " \t") {
+		if len(version) == len("HTTP/1.1") && strings.HasPrefix(version, "HTTP/") && isDigit(version[5]) && version[6] == '.' && isDigit(version[7]) {
 			return refuse(505, "only HTTP/1.1 and HTTP/1.0 are served")
 		}
 		return refuse(400, "malformed request line")
@@ -166,6 +169,8 @@ func parseHead(head string, r *Request) *refusal {
 	}
 	return nil
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // isToken reports whether s is an RFC 9110 token (a method, a header name).
 func isToken(s string) bool {
