@@ -199,19 +199,31 @@ var tokenChar = func() (t [256]bool) {
 }()
 
 // originForm reports whether target is an absolute path with an optional query, of visible
-// ASCII and no fragment: what a proxy sends. The absolute form (a scheme and host), the
+// ASCII, no fragment and no broken percent escape in the path: what a proxy sends. The absolute form (a scheme and host), the
 // authority form and "*" would give the request a second host or path to be read by.
 func originForm(target string) bool {
 	if target == "" || target[0] != '/' {
 		return false
 	}
+	inPath := true
 	for i := 0; i < len(target); i++ {
-		if c := target[i]; c <= ' ' || c >= 0x7f || c == '#' {
+		switch c := target[i]; {
+		case c <= ' ' || c >= 0x7f || c == '#':
 			return false
+		case c == '?':
+			inPath = false
+		case c == '%' && inPath:
+			// A path is percent-decoded to be routed: an escape that cannot be decoded would be
+			// read one way by one server and another (or refused) by the next.
+			if i+2 >= len(target) || !isHex(target[i+1]) || !isHex(target[i+2]) {
+				return false
+			}
 		}
 	}
 	return true
 }
+
+func isHex(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 
 // fieldValue reports whether v holds only visible characters, spaces, tabs and bytes past
 // ASCII (RFC 9110 field-value).

@@ -61,6 +61,8 @@ var headCases = []headCase{
 		Request{Method: "POST", Target: "/", Host: "a", Fields: fields("Host", "a", "Content-Length", "65536"), contentLength: MaxBodyBytes}),
 	ok("Expect noted", "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n",
 		Request{Method: "POST", Target: "/", Host: "a", Fields: fields("Host", "a", "Expect", "100-continue", "Content-Length", "3"), expects: true, contentLength: 3}),
+	ok("bad escape in query left to the app", "GET /a%2F?q=100%&r=%zz HTTP/1.1\r\nHost: a\r\n",
+		Request{Method: "GET", Target: "/a%2F?q=100%&r=%zz", Host: "a", Fields: fields("Host", "a")}),
 	ok("extension method", "PROPFIND /a/b%20c HTTP/1.1\r\nHost: a\r\n",
 		Request{Method: "PROPFIND", Target: "/a/b%20c", Host: "a", Fields: fields("Host", "a")}),
 
@@ -100,6 +102,9 @@ var headCases = []headCase{
 	bad("target fragment", 400, "GET /a#b HTTP/1.1\r\nHost: a\r\n"),
 	bad("target non-ASCII", 400, "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n"),
 	bad("target CTL", 400, "GET /a\x01 HTTP/1.1\r\nHost: a\r\n"),
+	bad("target path escape cut short", 400, "GET /a%2 HTTP/1.1\r\nHost: a\r\n"),
+	bad("target path escape at end", 400, "GET /a% HTTP/1.1\r\nHost: a\r\n"),
+	bad("target path escape not hex", 400, "GET /a%zz?b HTTP/1.1\r\nHost: a\r\n"),
 	bad("target DEL", 400, "GET /a\x7f HTTP/1.1\r\nHost: a\r\n"),
 	bad("two Content-Lengths same value", 400, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n"),
 	bad("two Content-Lengths", 400, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\ncontent-length: 2\r\n"),
