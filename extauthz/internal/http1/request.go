@@ -136,7 +136,7 @@ func parseHead(head string, r *Request) *refusal {
 		case strings.EqualFold(name, "content-length"):
 			lengths++
 			n, err := strconv.ParseInt(value, 10, 64)
-			if err != nil || n < 0 || value[0] == '+' {
+			if err != nil || !isDigit(value[0]) { // digits only: no sign, not even on 0
 				return refuse(400, "malformed Content-Length")
 			}
 			r.contentLength = n

@@ -110,6 +110,8 @@ var headCases = []headCase{
 	bad("two Content-Lengths", 400, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\ncontent-length: 2\r\n"),
 	bad("Content-Length plus", 400, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n"),
 	bad("Content-Length minus", 400, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n"),
+	bad("Content-Length minus zero", 400, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -0\r\n"),
+	bad("Content-Length plus zero", 400, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +0\r\n"),
 	bad("Content-Length inner space", 400, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 1\r\n"),
 	bad("Content-Length list", 400, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1,1\r\n"),
 	bad("Content-Length empty", 400, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n"),
