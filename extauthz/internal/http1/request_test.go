@@ -14,7 +14,9 @@ type headCase struct {
 	want   Request
 }
 
-func ok(name, head string, want Request) headCase { return headCase{name: name, head: head, want: want} }
+func ok(name, head string, want Request) headCase {
+	return headCase{name: name, head: head, want: want}
+}
 func bad(name string, status int, head string) headCase {
 	return headCase{name: name, head: head, status: status}
 }
