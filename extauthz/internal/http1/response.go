@@ -3,6 +3,7 @@ package http1
 import (
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // Response is what a Handler answers: a status, header lines and a body. The server adds
@@ -22,14 +23,17 @@ func (w *Response) reset() {
 	w.Fields = w.Fields[:0]
 }
 
-// valid reports whether every header line can be written as it is: a name that is a token and a
-// value without a control character, so that no value can end its line and start another.
+// valid reports whether the answer can be written as it is and read one way: a final status
+// (a 1xx would be read as interim, the real answer still to come), no body where the status
+// allows none (204, 304: it would be read as the next answer), no framing header of the
+// handler's beside the server's, and every header line a name that is a token and a value
+// without a control character, so that no value can end its line and start another.
 func (w *Response) valid() bool {
-	if w.Status < 100 || w.Status > 999 {
+	if w.Status < 200 || w.Status > 999 || w.Body != "" && (w.Status == 204 || w.Status == 304) {
 		return false
 	}
 	for _, f := range w.Fields {
-		if !isToken(f.Name) || !fieldValue(f.Value) {
+		if !isToken(f.Name) || !fieldValue(f.Value) || strings.EqualFold(f.Name, "Content-Length") || strings.EqualFold(f.Name, "Transfer-Encoding") {
 			return false
 		}
 	}
