@@ -143,7 +143,9 @@ func parseHead(head string, r *Request) *refusal {
 		case strings.EqualFold(name, "transfer-encoding"):
 			return refuse(501, "Transfer-Encoding is not read: send the check without a body")
 		case strings.EqualFold(name, "connection"):
-			for _, opt := range strings.Split(value, ",") {
+			for opts := value; opts != ""; { // not strings.Split: no allocation per request
+				var opt string
+				opt, opts, _ = strings.Cut(opts, ",")
 				switch opt = strings.Trim(opt, " \t"); {
 				case strings.EqualFold(opt, "close"):
 					r.close = true

@@ -204,3 +204,17 @@ func TestRequestValuesAndGet(t *testing.T) {
 		t.Fatalf("Values of none and Get allocate %v times", n)
 	}
 }
+
+// Parsing allocates nothing once Fields has room: the head's one copy is the request's only
+// allocation.
+func TestParseHeadAllocatesNothing(t *testing.T) {
+	for _, tc := range headCases {
+		if tc.status != 0 {
+			continue
+		}
+		r := Request{Fields: make([]Field, 0, 16)}
+		if n := testing.AllocsPerRun(100, func() { parseHead(tc.head, &r) }); n != 0 {
+			t.Errorf("%s: parseHead allocates %v times", tc.name, n)
+		}
+	}
+}
