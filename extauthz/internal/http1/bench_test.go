@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"strings"
@@ -26,38 +27,61 @@ func allowSub(_ *Request, w *Response) {
 	w.Add("X-Auth-Sub", "3c7e0d4a-1f1b-4b65-9d64-1b7f5e2e8a90")
 }
 
-// BenchmarkServe: one kept-alive loopback connection, one check at a time, a trivial handler;
-// allocs/op are the server's per request (the client reuses its buffers).
-func BenchmarkServe(b *testing.B) {
+// checkClient sends Envoy-shaped checks on one kept-alive loopback connection to a server
+// answering allowSub, reusing its buffers so that allocations counted are the server's.
+type checkClient struct {
+	c               net.Conn
+	request, answer []byte
+}
+
+func newCheckClient(tb testing.TB) *checkClient {
+	tb.Helper()
 	s := NewServer(handlerFunc(allowSub), Options{HeadTimeout: 5e9, IdleTimeout: 60e9, WriteTimeout: 10e9, Refused: refusedText})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	go s.Serve(lis)
-	defer s.Close()
+	tb.Cleanup(func() { s.Close() })
 	c, err := net.Dial("tcp", lis.Addr().String())
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer c.Close()
-
+	tb.Cleanup(func() { c.Close() })
 	var want Response
 	allowSub(nil, &want)
-	answer := make([]byte, len(want.appendTo(nil, false, false, false)))
-	request := []byte(envoyCheck)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(request)))
-	for b.Loop() {
-		if _, err := c.Write(request); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, answer); err != nil {
-			b.Fatal(err)
-		}
+	return &checkClient{c, []byte(envoyCheck), make([]byte, len(want.appendTo(nil, false, false, false)))}
+}
+
+func (cc *checkClient) check(tb testing.TB) {
+	if _, err := cc.c.Write(cc.request); err != nil {
+		tb.Fatal(err)
 	}
-	if !strings.HasPrefix(string(answer), "HTTP/1.1 200 OK\r\n") {
-		b.Fatalf("answered %q", answer)
+	if _, err := io.ReadFull(cc.c, cc.answer); err != nil {
+		tb.Fatal(err)
+	}
+	if !bytes.HasPrefix(cc.answer, []byte("HTTP/1.1 200 OK\r\n")) {
+		tb.Fatalf("answered %q", cc.answer)
+	}
+}
+
+// BenchmarkServe: one kept-alive loopback connection, one check at a time, a trivial handler;
+// allocs/op are the server's per request.
+func BenchmarkServe(b *testing.B) {
+	cc := newCheckClient(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(cc.request)))
+	for b.Loop() {
+		cc.check(b)
+	}
+}
+
+// A served request allocates its head's copy and nothing else.
+func TestServeAllocatesOnlyTheHead(t *testing.T) {
+	cc := newCheckClient(t)
+	cc.check(t) // the connection's buffers made
+	if n := testing.AllocsPerRun(200, func() { cc.check(t) }); n > 1 {
+		t.Fatalf("a served request allocates %v times, want 1", n)
 	}
 }
 
