@@ -10,7 +10,8 @@ import (
 )
 
 // FuzzParseHeadAgreesWithNetHTTP: whatever head parseHead accepts, Go's net/http reads too, and
-// reads the same way: method, request-target, Host and every header's values in order. A head the
+// reads the same way: method, request-target, Host, the body's length, whether the connection
+// closes after it, and every header's values in order. A head the
 // two read differently could be checked as one request and served as another.
 func FuzzParseHeadAgreesWithNetHTTP(f *testing.F) {
 	for _, tc := range headCases {
@@ -30,6 +31,9 @@ func FuzzParseHeadAgreesWithNetHTTP(f *testing.F) {
 		}
 		if req.Method != r.Method || req.RequestURI != r.Target || req.Host != r.Host {
 			t.Fatalf("%q read as %s %q Host %q; net/http reads %s %q Host %q", head, r.Method, r.Target, r.Host, req.Method, req.RequestURI, req.Host)
+		}
+		if req.ContentLength != r.contentLength || req.Close != r.close {
+			t.Fatalf("%q read with a %d-byte body, close %v; net/http reads %d, close %v", head, r.contentLength, r.close, req.ContentLength, req.Close)
 		}
 		ours := http.Header{}
 		for _, f := range r.Fields {
