@@ -10,8 +10,8 @@
 // It is strict because every proxy's request reaches it: whatever RFC 9112 lets a server refuse
 // and no proxy sends (a bare LF, a folded line, whitespace before a colon, a control character, a
 // target not in origin form or with a broken percent escape in its path, two Content-Lengths, a
-// Transfer-Encoding) is refused and the
-// connection closed, so that the proxy and this server cannot read one request two ways.
+// Transfer-Encoding) is refused and the connection closed, so that the proxy and this server
+// cannot read one request two ways.
 package http1
 
 import (
