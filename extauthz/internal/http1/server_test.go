@@ -328,6 +328,12 @@ func TestTimeouts(t *testing.T) {
 		c.send("GET / HTTP/1.1\r\nHost: a\r\n")
 		c.expectClosed()
 	})
+	t.Run("body that never ends", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab")
+		c.read("POST")
+		c.expectClosed()
+	})
 	t.Run("idle kept-alive connection", func(t *testing.T) {
 		c := dial(t, addr)
 		c.send(get("/first"))
@@ -526,27 +532,30 @@ func TestBigHeadNotKeptAfterwards(t *testing.T) {
 			seen <- k
 		}
 	}), shortTimeouts)
-	var big strings.Builder
-	for i := range 100 { // few enough lines that their Fields are kept for the next request
-		big.WriteString("X-Filler-" + strconv.Itoa(i) + ": " + strings.Repeat("f", 10000) + "\r\n")
-	}
-	for _, pipelined := range []bool{false, true} {
-		c := dial(t, addr)
-		if pipelined {
-			c.sendAsync(get("/big", big.String()) + get("/small-1") + get("/small-2"))
-		} else {
-			c.sendAsync(get("/big", big.String()))
-			c.expectServed("/big")
-			c.send(get("/small-1"))
-			c.expectServed("/small-1")
-			c.send(get("/small-2"))
+	// 100 lines: few enough that their Fields are kept for the next request; 400: too many.
+	for _, lines := range []int{100, 400} {
+		var big strings.Builder
+		for i := range lines {
+			big.WriteString("X-Filler-" + strconv.Itoa(i) + ": " + strings.Repeat("f", 1000<<10/lines) + "\r\n")
 		}
-		for _, target := range []string{"/big", "/small-1", "/small-2"}[map[bool]int{false: 2, true: 0}[pipelined]:] {
-			c.expectServed(target)
-		}
-		k := <-seen
-		if k.buf > keptBufBytes || k.out > keptBufBytes || k.fieldBytes > 4<<10 || k.fieldsCap > keptFields {
-			t.Fatalf("pipelined %v: after a 1 MiB head the connection keeps %+v", pipelined, k)
+		for _, pipelined := range []bool{false, true} {
+			c := dial(t, addr)
+			if pipelined {
+				c.sendAsync(get("/big", big.String()) + get("/small-1") + get("/small-2"))
+			} else {
+				c.sendAsync(get("/big", big.String()))
+				c.expectServed("/big")
+				c.send(get("/small-1"))
+				c.expectServed("/small-1")
+				c.send(get("/small-2"))
+			}
+			for _, target := range []string{"/big", "/small-1", "/small-2"}[map[bool]int{false: 2, true: 0}[pipelined]:] {
+				c.expectServed(target)
+			}
+			k := <-seen
+			if k.buf > keptBufBytes || k.out > keptBufBytes || k.fieldBytes > 4<<10 || k.fieldsCap > keptFields {
+				t.Fatalf("%d lines, pipelined %v: after a 1 MiB head the connection keeps %+v", lines, pipelined, k)
+			}
 		}
 	}
 }
