@@ -238,7 +238,11 @@ func (c *conn) answer(head string) bool {
 	// A client that said Expect waits for a word before it sends its body: it gets the answer
 	// and the connection closes, the body unread.
 	closeAfter := c.req.close || c.req.expects && c.req.contentLength > 0 || c.s.closing.Load()
-	if !c.write(closeAfter) || closeAfter {
+	if !c.write(closeAfter) {
+		return false
+	}
+	if closeAfter {
+		c.closeAfterAnswer()
 		return false
 	}
 	if c.req.contentLength > 0 && !c.discard(c.req.contentLength) {
@@ -250,14 +254,19 @@ func (c *conn) answer(head string) bool {
 	return true
 }
 
-// refuse answers a request that is not served and closes the connection, reading for a moment
-// what the client may still be sending, so that the answer is not lost to a reset.
+// refuse answers a request that is not served and closes the connection.
 func (c *conn) refuse(status int, why string) {
 	c.resp.reset()
 	c.s.opts.Refused(status, why, &c.resp)
-	if !c.write(true) {
-		return
+	if c.write(true) {
+		c.closeAfterAnswer()
 	}
+}
+
+// closeAfterAnswer ends the connection's sending and reads for a moment what the client may still
+// be sending (a body, a pipelined request), before the connection is closed: closed with bytes
+// unread, it would be reset, and the end of the answer still being sent lost.
+func (c *conn) closeAfterAnswer() {
 	if tcp, ok := c.rwc.(*net.TCPConn); ok {
 		tcp.CloseWrite()
 	}

@@ -242,16 +242,26 @@ func TestExpectContinueAnsweredAndClosed(t *testing.T) {
 
 // A connection closed after its answer while the client is still sending loses no answer to a
 // reset: the server stops writing, then reads what comes for a moment before closing.
+// An answer bigger than the socket buffers is still being sent when the connection closes.
 func TestClosingAnswersSurviveUnreadBytes(t *testing.T) {
-	_, addr := start(t, handlerFunc(echo), shortTimeouts)
+	bigAnswer := strings.Repeat("B", 8<<20)
+	_, addr := start(t, handlerFunc(func(r *Request, w *Response) {
+		echo(r, w)
+		if r.Target == "/big-answer" {
+			w.Body = bigAnswer
+		}
+	}), shortTimeouts)
 	more := strings.Repeat("z", 200<<10)
 	for _, tc := range []struct {
 		name, head string
 		status     int
 	}{
 		{"Connection close with a body", "POST /p HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 60000\r\n\r\n", 200},
+		{"Connection close with a body, big answer", "POST /big-answer HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 60000\r\n\r\n", 200},
 		{"Expect with the body sent anyway", "POST /p HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 60000\r\n\r\n", 200},
+		{"Expect with the body sent anyway, big answer", "POST /big-answer HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 60000\r\n\r\n", 200},
 		{"HTTP/1.0 with a pipelined request", "GET /p HTTP/1.0\r\n\r\n", 200},
+		{"HTTP/1.0 with a pipelined request, big answer", "GET /big-answer HTTP/1.0\r\n\r\n", 200},
 		{"malformed", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},
 		{"bare LF", "GET / HTTP/1.1\nHost: a\r\n\r\n", 400},
 		{"body too large", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 65537\r\n\r\n", 413},
@@ -268,6 +278,9 @@ func TestClosingAnswersSurviveUnreadBytes(t *testing.T) {
 			}
 			if tc.status != 200 && body == "" {
 				t.Fatal("refusal without its reason")
+			}
+			if strings.Contains(tc.head, "/big-answer") && body != bigAnswer {
+				t.Fatalf("answer cut to %d bytes", len(body))
 			}
 			c.expectClosed()
 		})
