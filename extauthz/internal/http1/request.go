@@ -9,8 +9,9 @@
 //
 // It is strict because every proxy's request reaches it: whatever RFC 9112 lets a server refuse
 // and no proxy sends (a bare LF, a folded line, whitespace before a colon, a control character, a
-// target not in origin form, two Content-Lengths, a Transfer-Encoding) is refused and the
-// connection closed, so that the proxy and this server cannot read one request two ways.
+// target not in origin form or with a broken percent escape in its path, two Content-Lengths, a
+// Transfer-Encoding) is refused and the connection closed, so that the proxy and this server
+// cannot read one request two ways.
 package http1
 
 import (
@@ -87,10 +88,13 @@ func refuse(status int, why string) *refusal { return &refusal{status, why} }
 // ends a head left off), into r, whose Fields it reuses. It refuses what a strict reading of RFC
 // 9112 may refuse rather than guess at it.
 func parseHead(head string, r *Request) *refusal {
-	// One allocation for the lines at most, however many: a head of a million short lines must
-	// not cost many times its size in a slice grown by appending.
-	fields := slices.Grow(r.Fields[:0], strings.Count(head, "\r\n"))
-	*r = Request{}
+	// Reused, cleared to its capacity so that no string of a longer head before stays alive, and
+	// grown at most once: a head of a million short lines must not cost many times its size in a
+	// slice grown by appending.
+	fields := r.Fields[:cap(r.Fields)]
+	clear(fields)
+	fields = slices.Grow(fields[:0], strings.Count(head, "\r\n"))
+	*r = Request{Fields: fields} // kept for the next head even when this one is refused
 	line, rest, _ := strings.Cut(head, "\r\n")
 	method, rest1, ok1 := strings.Cut(line, " ")
 	target, version, ok2 := strings.Cut(rest1, " ")
@@ -102,7 +106,7 @@ func parseHead(head string, r *Request) *refusal {
 	case "HTTP/1.0":
 		r.http10 = true
 	default:
-		if len(version) == len("HTTP/x.y") && strings.HasPrefix(version, "HTTP/") && isDigit(version[5]) && version[6] == '.' && isDigit(version[7]) {
+		if len(version) == len("HTTP/1.1") && strings.HasPrefix(version, "HTTP/") && isDigit(version[5]) && version[6] == '.' && isDigit(version[7]) {
 			return refuse(505, "only HTTP/1.1 and HTTP/1.0 are served")
 		}
 		return refuse(400, "malformed request line")
@@ -138,14 +142,16 @@ func parseHead(head string, r *Request) *refusal {
 		case strings.EqualFold(name, "content-length"):
 			lengths++
 			n, err := strconv.ParseInt(value, 10, 64)
-			if err != nil || !isDigit(value[0]) { // 1*DIGIT: no sign
+			if err != nil || !isDigit(value[0]) { // digits only: no sign, not even on 0
 				return refuse(400, "malformed Content-Length")
 			}
 			r.contentLength = n
 		case strings.EqualFold(name, "transfer-encoding"):
 			return refuse(501, "Transfer-Encoding is not read: send the check without a body")
 		case strings.EqualFold(name, "connection"):
-			for _, opt := range strings.Split(value, ",") {
+			for opts := value; opts != ""; { // not strings.Split: no allocation per request
+				var opt string
+				opt, opts, _ = strings.Cut(opts, ",")
 				switch opt = strings.Trim(opt, " \t"); {
 				case strings.EqualFold(opt, "close"):
 					r.close = true
@@ -174,21 +180,34 @@ func parseHead(head string, r *Request) *refusal {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// originForm reports whether target is an absolute path with an optional query and no fragment
-// nor control character: what a proxy sends. The absolute form (a scheme and host), the authority
-// form and "*" would give the request a second host or path to be read by. Bytes past ASCII are
-// kept, as net/http keeps them: a raw UTF-8 path is the policy's to read.
+// originForm reports whether target is an absolute path with an optional query, with no
+// fragment, control character or broken percent escape in the path: what a proxy sends. The
+// absolute form (a scheme and host), the authority form and "*" would give the request a second
+// host or path to be read by. Bytes past ASCII are kept, as net/http keeps them: a raw UTF-8 path
+// is the policy's to read.
 func originForm(target string) bool {
 	if target == "" || target[0] != '/' {
 		return false
 	}
+	inPath := true
 	for i := 0; i < len(target); i++ {
-		if c := target[i]; c <= ' ' || c == 0x7f || c == '#' {
+		switch c := target[i]; {
+		case c <= ' ' || c == 0x7f || c == '#':
 			return false
+		case c == '?':
+			inPath = false
+		case c == '%' && inPath:
+			// A path is percent-decoded to be routed: an escape that cannot be decoded would be
+			// read one way by one server and another (or refused) by the next.
+			if i+2 >= len(target) || !isHex(target[i+1]) || !isHex(target[i+2]) {
+				return false
+			}
 		}
 	}
 	return true
 }
+
+func isHex(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 
 // fieldValue reports whether v holds only visible characters, spaces, tabs and bytes past
 // ASCII (RFC 9110 field-value).

@@ -25,9 +25,11 @@ func (w *Response) reset() {
 	w.Fields = w.Fields[:0]
 }
 
-// valid reports whether the answer can be written as it is: a final status that may carry a
-// body, and header lines each a token name and a value without a control character (so no value
-// can end its line and start another), none of them framing the answer, which is the server's.
+// valid reports whether the answer can be written as it is and read one way: a final status
+// (a 1xx would be read as interim, the real answer still to come) that may carry the
+// Content-Length the server writes (204 and 304 may not), no framing header of the handler's
+// beside the server's, and every header line a name that is a token and a value without a
+// control character, so that no value can end its line and start another.
 func (w *Response) valid() bool {
 	if w.Status < 200 || w.Status > 599 || w.Status == http.StatusNoContent || w.Status == http.StatusNotModified {
 		return false

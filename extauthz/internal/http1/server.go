@@ -21,7 +21,7 @@ type Handler interface {
 	ServeHTTP1(r *Request, w *Response)
 }
 
-// Options shape a Server.
+// Options shape a Server. A timeout of 0 is no bound.
 type Options struct {
 	// HeadTimeout bounds a request from its first byte to the end of its head (and of a body
 	// thrown away), and a new connection's wait for its first request.
@@ -256,9 +256,7 @@ func (c *conn) answer(head string) bool {
 		return false
 	}
 	if closeAfter {
-		if c.req.contentLength > 0 || c.start < c.end {
-			c.linger() // a body or a next request on its way
-		}
+		c.closeAfterAnswer()
 		return false
 	}
 	ok := c.req.contentLength == 0 || c.discard(c.req.contentLength)
@@ -288,20 +286,19 @@ func (c *conn) release() {
 	}
 }
 
-// refuse answers a request that is not served and closes the connection, reading for a moment
-// what the client may still be sending, so that the answer is not lost to a reset.
+// refuse answers a request that is not served and closes the connection.
 func (c *conn) refuse(status int, why string) {
 	c.resp.reset()
 	c.s.opts.Refused(status, why, &c.resp)
 	if c.write(true) {
-		c.linger()
+		c.closeAfterAnswer()
 	}
 }
 
-// linger ends the connection after its last answer while the client may still be sending: the
-// write side first, then a moment's reading of what comes. Closing with bytes unread would send a
-// reset, which can destroy the answer before the client reads it.
-func (c *conn) linger() {
+// closeAfterAnswer ends the connection's sending and reads for a moment what the client may still
+// be sending (a body, a pipelined request), before the connection is closed: closed with bytes
+// unread, it would be reset, and the end of the answer still being sent lost.
+func (c *conn) closeAfterAnswer() {
 	if tcp, ok := c.rwc.(*net.TCPConn); ok {
 		tcp.CloseWrite()
 	}
@@ -312,11 +309,9 @@ func (c *conn) linger() {
 // write writes the answer in one system call.
 func (c *conn) write(closeAfter bool) bool {
 	c.out = c.resp.appendTo(c.out[:0], c.req.Method == http.MethodHead, closeAfter, c.req.http10 && !closeAfter)
-	if now := time.Now(); c.s.opts.WriteTimeout > 0 && now.Sub(c.writeSet) > time.Second {
-		// A deadline renewed at most once a second: a timer change per answer costs more than a
-		// second of slack on a bound of several.
+	if now := time.Now(); !standing(c.writeSet, now, c.s.opts.WriteTimeout) {
 		c.writeSet = now
-		c.rwc.SetWriteDeadline(now.Add(c.s.opts.WriteTimeout))
+		c.rwc.SetWriteDeadline(deadline(now, c.s.opts.WriteTimeout))
 	}
 	_, err := c.rwc.Write(c.out)
 	if cap(c.out) > keptBufBytes {
@@ -390,19 +385,31 @@ func (c *conn) readMore() (int, error) {
 	return n, err
 }
 
-// setReadDeadline sets the read deadline to now+d (none for 0). The idle deadline is renewed at
-// most once a second, as the write deadline is.
+// setReadDeadline sets the read deadline to now+d (none for 0). The idle deadline is renewed
+// only when it must be, as the write deadline is.
 func (c *conn) setReadDeadline(kind int, d time.Duration) {
 	now := time.Now()
-	if kind == idleDeadline && c.readKind == idleDeadline && now.Sub(c.readSet) < time.Second {
+	if kind == idleDeadline && c.readKind == idleDeadline && standing(c.readSet, now, d) {
 		return
 	}
 	c.readKind, c.readSet = kind, now
-	var t time.Time
-	if d > 0 {
-		t = now.Add(d)
+	c.rwc.SetReadDeadline(deadline(now, d))
+}
+
+// standing reports whether a deadline of d set at set may stand at now rather than be set again:
+// a timer change per request costs more than a second of slack on a bound of several, so it is
+// renewed at most once a second, but before half of d has passed, so that a bound under two
+// seconds still holds.
+func standing(set, now time.Time, d time.Duration) bool {
+	return !set.IsZero() && (d == 0 || now.Sub(set) < min(time.Second, d/2))
+}
+
+// deadline is now+d, or none for 0.
+func deadline(now time.Time, d time.Duration) time.Time {
+	if d == 0 {
+		return time.Time{}
 	}
-	c.rwc.SetReadDeadline(t)
+	return now.Add(d)
 }
 
 // discard reads and throws away n bytes of body, within the head timeout.
