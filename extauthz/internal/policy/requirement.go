@@ -75,42 +75,47 @@ func (c *Config) Requirement(rawPath, method string, contextExtensions map[strin
 // :authority, X-Forwarded-Host: every value the request carries; see hostReadings). Each host
 // is one more reading of the request, and the request must meet what every reading requires.
 func (c *Config) RequirementAt(hosts []string, rawPath, method string, contextExtensions map[string]string) (req Requirement) {
+	c.requirementAt(&req, hosts, rawPath, method, contextExtensions)
+	return req
+}
+
+// requirementAt is RequirementAt, filling req in place: a Requirement is large, and this runs
+// for every request.
+func (c *Config) requirementAt(req *Requirement, hosts []string, rawPath, method string, contextExtensions map[string]string) {
 	p := cutQuery(rawPath)
-	if c.fromContext(&req, contextExtensions) {
+	if c.fromContext(req, contextExtensions) {
 		if !isPlain(p) && mayRouteElsewhere(p) {
 			req.Auth, req.unsatisfiable = AuthRequired, reason.AmbiguousPath
 		}
-		return req
+		return
 	}
 	if !strings.HasPrefix(p, "/") {
-		req.Auth, req.rule = AuthRequired, -1
-		c.withRule(&req, nil)
-		return req
+		*req = Requirement{Auth: AuthRequired, rule: -1}
+		c.withRule(req, nil)
+		return
 	}
 	var hostBuf [maxHostReadings]string
 	hs := c.hostReadings(hosts, hostBuf[:0])
 	if isPlain(p) {
 		// The usual request: one reading of the path, and of the host unless rules name hosts.
-		c.fromRules(&req, hs[0], p, method)
+		c.fromRules(req, hs[0], p, method)
 		for _, h := range hs[1:] {
-			req = req.and(c.ruleFor(h, p, method))
+			*req = req.and(c.ruleFor(h, p, method))
 		}
-		return req
+		return
 	}
 	var readings [maxReadings]string
 	n := pathReadings(p, &readings)
-	c.fromRules(&req, hs[0], readings[0], method)
+	c.fromRules(req, hs[0], readings[0], method)
 	for _, h := range hs {
 		for _, r := range readings[:n] {
-			req = req.and(c.ruleFor(h, r, method))
+			*req = req.and(c.ruleFor(h, r, method))
 		}
 	}
-	return req
 }
 
 // fromRules sets req to what the first rule matching host, p and method requires, else the
-// default. host is normalized (normalizeHost); "" matches only rules without hosts. req is filled
-// in place: a Requirement is large, and this runs for every request.
+// default. host is normalized (normalizeHost); "" matches only rules without hosts.
 func (c *Config) fromRules(req *Requirement, host, p, method string) {
 	for i := range c.Rules {
 		r := &c.Rules[i]
