@@ -67,8 +67,9 @@ func NewRevocations(issuers []verifier.IssuerConfig, o RevocationOptions) (*Revo
 
 // refusal returns why a verified token must be refused after asking Cognito whether it is still
 // live, or "" to let it through: when the route's rule and the token's issuer want no check, or
-// the check let it pass (live, not checkable, or unavailable with on_unavailable: accept).
-func (r *Revocations) refusal(ctx context.Context, rule revocation.RuleSetting, token string, claims *verifier.Claims) reason.Code {
+// the check let it pass (live, not checkable, or unavailable with on_unavailable: accept). memo
+// is the token's room in the verifier's cache (verifier.Slot.RevocationMemo), nil when it has none.
+func (r *Revocations) refusal(ctx context.Context, rule revocation.RuleSetting, token string, claims *verifier.Claims, memo *revocation.Memo) reason.Code {
 	if r == nil || rule == revocation.RuleSkip {
 		return ""
 	}
@@ -82,6 +83,7 @@ func (r *Revocations) refusal(ctx context.Context, rule revocation.RuleSetting, 
 		OriginJTI: claims.OriginJTI,
 		ExpiresAt: claims.ExpiresAt,
 		HasUser:   claims.Username != "",
+		Memo:      memo,
 	})
 	if !v.Refuse {
 		return ""
