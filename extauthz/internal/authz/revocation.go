@@ -15,7 +15,7 @@ import (
 // checker per issuer that may be checked, found by the issuer URL a verified token carries.
 // A nil *Revocations checks nothing.
 type Revocations struct {
-	byIssuer map[string]issuerRevocation // every accepted issuer URL (Claims.Issuer)
+	byIssuer map[string]*issuerRevocation // every accepted issuer URL (Claims.Issuer)
 	checkers map[string]*revocation.Checker
 }
 
@@ -39,7 +39,7 @@ type RevocationOptions struct {
 // NewRevocations builds the checkers of issuers (each valid, revocation included), or nil when
 // no route can ask for a check.
 func NewRevocations(issuers []verifier.IssuerConfig, o RevocationOptions) (*Revocations, error) {
-	r := &Revocations{byIssuer: map[string]issuerRevocation{}, checkers: map[string]*revocation.Checker{}}
+	r := &Revocations{byIssuer: map[string]*issuerRevocation{}, checkers: map[string]*revocation.Checker{}}
 	for _, is := range issuers {
 		cfg := is.Revocation.WithDefaults()
 		if cfg.Mode != revocation.ModeOnline && !o.RuleChecks {
@@ -56,7 +56,7 @@ func NewRevocations(issuers []verifier.IssuerConfig, o RevocationOptions) (*Revo
 		}
 		r.checkers[urls[0]] = c
 		for _, u := range urls {
-			r.byIssuer[u] = issuerRevocation{cfg: cfg, checker: c}
+			r.byIssuer[u] = &issuerRevocation{cfg: cfg, checker: c}
 		}
 	}
 	if len(r.checkers) == 0 {
