@@ -322,24 +322,39 @@ func mayRouteElsewhere(p string) bool {
 // plainShape is isPlain, with percent escapes counted as plain when escapesPlain is set.
 func plainShape(p string, escapesPlain bool) bool {
 	for i := 0; i < len(p); i++ {
-		switch {
-		case p[i] == '%' && !escapesPlain, p[i] == ';' || p[i] == '#' || p[i] == '\\':
-			return false
-		case p[i] != '/' || i+1 == len(p):
-		case p[i+1] == '/':
-			return false
-		case p[i+1] == '.':
-			seg := p[i+1:]
-			if j := strings.IndexByte(seg, '/'); j >= 0 {
-				seg = seg[:j]
-			}
-			if seg == "." || seg == ".." {
+		if !pathMarks[p[i]] {
+			continue // most bytes: one table lookup, since this reads every request's path
+		}
+		switch p[i] {
+		case '%':
+			if !escapesPlain {
 				return false
+			}
+		case ';', '#', '\\':
+			return false
+		case '/':
+			if i+1 == len(p) {
+				break
+			}
+			switch p[i+1] {
+			case '/':
+				return false
+			case '.':
+				seg := p[i+1:]
+				if j := strings.IndexByte(seg, '/'); j >= 0 {
+					seg = seg[:j]
+				}
+				if seg == "." || seg == ".." {
+					return false
+				}
 			}
 		}
 	}
 	return true
 }
+
+// pathMarks are the bytes plainShape looks at.
+var pathMarks = [256]bool{'%': true, ';': true, '#': true, '\\': true, '/': true}
 
 // and is what a request must meet when one reading of its path requires r and another o: the
 // stronger auth, and on a required route every reading's groups (one of each list) and scopes.
