@@ -5,11 +5,11 @@ import (
 	"time"
 )
 
-// Memo is room kept beside one token, where checks of that token remember its live answer: while
-// the answer holds and no sign-in has been found revoked since, a check of the token needs
-// neither a hash of it nor a cache lookup. The verifier keeps one beside each cached token
-// (verifier.Slot). It holds no text of the token. The zero Memo is empty; a nil *Memo remembers
-// nothing.
+// Memo is room a caller keeps beside one token (the service keeps one with each token in its
+// verified-token cache), where checks of that token remember its live answer: while the answer
+// holds and no sign-in has been found revoked since, a check of the token needs neither a hash
+// of it nor a cache lookup. It holds no text of the token. The zero Memo is empty; a nil *Memo
+// remembers nothing.
 type Memo struct{ p atomic.Pointer[memo] }
 
 // memo is what a Memo remembers: a live answer in one checker's cache, and the revoked sign-ins
