@@ -80,7 +80,11 @@ func (c *Config) Decide(req *Requirement, tokenPresent bool, claims *verifier.Cl
 	if !req.clientAllowed(claims.ClientID) {
 		return Decision{Result: Forbidden, Reason: reason.ClientNotAllowed}
 	}
-	for _, groups := range req.groupLists() {
+	// req.groupLists(), read in place: Decide runs for every request with a token.
+	if len(req.GroupsAny) > 0 && !anyOf(claims.Groups, req.GroupsAny) {
+		return Decision{Result: Forbidden, Reason: reason.InsufficientGroup}
+	}
+	for _, groups := range req.alsoGroupsAny {
 		if !anyOf(claims.Groups, groups) {
 			return Decision{Result: Forbidden, Reason: reason.InsufficientGroup}
 		}
