@@ -2,6 +2,7 @@ package revocation
 
 import (
 	"hash/maphash"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,7 @@ const maxShards = 16
 type liveCache struct {
 	id     uint64 // for Memo
 	shards []*lru.Cache[tokenKey, *liveAnswer]
+	putMu  sync.Mutex // one put at a time, so that every answer replaced is marked gone
 }
 
 // liveAnswer is one live answer kept. A Memo may point at it after it left the cache: gone then
@@ -78,12 +80,13 @@ func (c *liveCache) get(k tokenKey, now time.Time) *liveAnswer {
 }
 
 func (c *liveCache) put(k tokenKey, until time.Time) {
+	c.putMu.Lock() // once per call to Cognito: no contention worth sharding
+	defer c.putMu.Unlock()
 	shard := c.shard(k)
 	if old, ok := shard.Peek(k); ok {
 		old.gone.Store(true)
 	}
-	a := &liveAnswer{until: until}
-	shard.Add(k, a)
+	shard.Add(k, &liveAnswer{until: until})
 }
 
 func (c *liveCache) len() int {
