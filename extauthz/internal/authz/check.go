@@ -100,7 +100,7 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*Answer, 
 		claims, kept, verifyErr = s.verifier.VerifySlot(ctx, token)
 		if verifyErr != nil {
 			failure, claims = verifier.ReasonOf(verifyErr), nil
-		} else if why := s.revocations.refusal(ctx, requirement.Revocation, token, claims); why != "" {
+		} else if why := s.revocations.refusal(ctx, requirement.Revocation, token, claims, kept.RevocationMemo()); why != "" {
 			// Before the kept answer below: a cached token is asked about like any other.
 			failure, claims = why, nil
 		}
@@ -111,9 +111,9 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*Answer, 
 		return s.canned.cancelled, cancelled, nil
 	}
 
-	d := s.policy.Decide(requirement, present, claims, failure)
+	d := s.policy.Decide(&requirement, present, claims, failure)
 	if d.Result != policy.Authenticated {
-		if location, ok := s.policy.SignInLocation(requirement, d, http.GetMethod(), headers["accept"], http.GetPath()); ok {
+		if location, ok := s.policy.SignInLocation(&requirement, d, http.GetMethod(), http.GetPath(), headers); ok {
 			return signInRedirect(location, d), d, claims
 		}
 		return s.canned.forDecision(d), d, claims

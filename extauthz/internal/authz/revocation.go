@@ -15,7 +15,7 @@ import (
 // checker per issuer that may be checked, found by the issuer URL a verified token carries.
 // A nil *Revocations checks nothing.
 type Revocations struct {
-	byIssuer map[string]issuerRevocation // every accepted issuer URL (Claims.Issuer)
+	byIssuer map[string]*issuerRevocation // every accepted issuer URL (Claims.Issuer)
 	checkers map[string]*revocation.Checker
 }
 
@@ -39,7 +39,7 @@ type RevocationOptions struct {
 // NewRevocations builds the checkers of issuers (each valid, revocation included), or nil when
 // no route can ask for a check.
 func NewRevocations(issuers []verifier.IssuerConfig, o RevocationOptions) (*Revocations, error) {
-	r := &Revocations{byIssuer: map[string]issuerRevocation{}, checkers: map[string]*revocation.Checker{}}
+	r := &Revocations{byIssuer: map[string]*issuerRevocation{}, checkers: map[string]*revocation.Checker{}}
 	for _, is := range issuers {
 		cfg := is.Revocation.WithDefaults()
 		if cfg.Mode != revocation.ModeOnline && !o.RuleChecks {
@@ -56,7 +56,7 @@ func NewRevocations(issuers []verifier.IssuerConfig, o RevocationOptions) (*Revo
 		}
 		r.checkers[urls[0]] = c
 		for _, u := range urls {
-			r.byIssuer[u] = issuerRevocation{cfg: cfg, checker: c}
+			r.byIssuer[u] = &issuerRevocation{cfg: cfg, checker: c}
 		}
 	}
 	if len(r.checkers) == 0 {
@@ -67,8 +67,9 @@ func NewRevocations(issuers []verifier.IssuerConfig, o RevocationOptions) (*Revo
 
 // refusal returns why a verified token must be refused after asking Cognito whether it is still
 // live, or "" to let it through: when the route's rule and the token's issuer want no check, or
-// the check let it pass (live, not checkable, or unavailable with on_unavailable: accept).
-func (r *Revocations) refusal(ctx context.Context, rule revocation.RuleSetting, token string, claims *verifier.Claims) reason.Code {
+// the check let it pass (live, not checkable, or unavailable with on_unavailable: accept). memo
+// is the token's room in the verifier's cache (verifier.Slot.RevocationMemo), nil when it has none.
+func (r *Revocations) refusal(ctx context.Context, rule revocation.RuleSetting, token string, claims *verifier.Claims, memo *revocation.Memo) reason.Code {
 	if r == nil || rule == revocation.RuleSkip {
 		return ""
 	}
@@ -82,6 +83,7 @@ func (r *Revocations) refusal(ctx context.Context, rule revocation.RuleSetting, 
 		OriginJTI: claims.OriginJTI,
 		ExpiresAt: claims.ExpiresAt,
 		HasUser:   claims.Username != "",
+		Memo:      memo,
 	})
 	if !v.Refuse {
 		return ""

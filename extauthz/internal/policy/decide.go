@@ -58,7 +58,7 @@ type Decision struct {
 // be denied (a required route, or invalid_token: deny) and Anonymous elsewhere. A token_use that
 // the route does not accept is an invalid token (wrong_token_use). A valid token lacking the
 // app client (clients_any), groups (any of) or scopes (all of) is Forbidden, in that order.
-func (c Config) Decide(req Requirement, tokenPresent bool, claims *verifier.Claims, failure reason.Code) Decision {
+func (c *Config) Decide(req *Requirement, tokenPresent bool, claims *verifier.Claims, failure reason.Code) Decision {
 	if req.Auth == AuthOff {
 		return Decision{Result: Skipped}
 	}
@@ -80,7 +80,11 @@ func (c Config) Decide(req Requirement, tokenPresent bool, claims *verifier.Clai
 	if !req.clientAllowed(claims.ClientID) {
 		return Decision{Result: Forbidden, Reason: reason.ClientNotAllowed}
 	}
-	for _, groups := range req.groupLists() {
+	// req.groupLists(), read in place: Decide runs for every request with a token.
+	if len(req.GroupsAny) > 0 && !anyOf(claims.Groups, req.GroupsAny) {
+		return Decision{Result: Forbidden, Reason: reason.InsufficientGroup}
+	}
+	for _, groups := range req.alsoGroupsAny {
 		if !anyOf(claims.Groups, groups) {
 			return Decision{Result: Forbidden, Reason: reason.InsufficientGroup}
 		}
@@ -92,7 +96,7 @@ func (c Config) Decide(req Requirement, tokenPresent bool, claims *verifier.Clai
 }
 
 // invalid is the answer for a missing or invalid token.
-func (c Config) invalid(req Requirement, why reason.Code, presented bool) Decision {
+func (c *Config) invalid(req *Requirement, why reason.Code, presented bool) Decision {
 	deny := req.Auth != AuthOptional || (presented && c.InvalidToken == InvalidTokenDeny)
 	switch {
 	case !deny:

@@ -19,8 +19,8 @@ const MethodOverrideParam = "_method"
 // more reading of the request: an app server may serve it as that method, so the strictest
 // reading wins. headers are the request's, by lower-case name. Methods that no rule tells apart
 // are judged once, so the cost stays linear in the headers whatever they repeat.
-func (c Config) RequirementWithOverrides(hosts []string, rawPath, method string, headers map[string]string, contextExtensions map[string]string) Requirement {
-	req := c.RequirementAt(hosts, rawPath, method, contextExtensions)
+func (c *Config) RequirementWithOverrides(hosts []string, rawPath, method string, headers map[string]string, contextExtensions map[string]string) (req Requirement) {
+	c.requirementAt(&req, hosts, rawPath, method, contextExtensions)
 	if req.fromContext || !c.namesMethods() {
 		return req // Envoy's route decided, or no rule tells methods apart: the method plays no part
 	}
@@ -55,7 +55,7 @@ func (c Config) RequirementWithOverrides(hosts []string, rawPath, method string,
 
 // namesMethods reports that some rule lists methods: only then can another method be judged
 // otherwise.
-func (c Config) namesMethods() bool {
+func (c *Config) namesMethods() bool {
 	for i := range c.Rules {
 		if len(c.Rules[i].Methods) > 0 {
 			return true
@@ -66,7 +66,7 @@ func (c Config) namesMethods() bool {
 
 // methodClass is the method as the rules tell it apart: the rule method it names
 // (case-insensitively), HEAD (which GET rules cover), or "" for any method no rule names.
-func (c Config) methodClass(m string) string {
+func (c *Config) methodClass(m string) string {
 	if strings.EqualFold(m, "HEAD") {
 		return "HEAD"
 	}

@@ -156,14 +156,14 @@ func (c Config) Warnings() []string {
 			path = "/"
 		}
 		host := r.representativeHost()
-		mine := c.fromRules(host, path, r.Methods[0])
+		mine := c.ruleFor(host, path, r.Methods[0])
 		weaker := map[string][]string{} // who decides instead -> the methods it gets
 		var order []string
 		for _, m := range commonMethods {
 			if methodMatches(r.Methods, m) {
 				continue
 			}
-			other := c.fromRules(host, path, m)
+			other := c.ruleFor(host, path, m)
 			// A rule above this one decides m whatever this one lists: not this list's doing.
 			if strictness(other) >= strictness(mine) || (other.rule >= 0 && other.rule < i) {
 				continue

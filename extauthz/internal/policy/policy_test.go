@@ -192,7 +192,7 @@ func TestPathReadings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := tiedRules.Requirement(tt.path, "GET", nil)
-			got := tiedRules.Decide(req, tt.claims != nil, tt.claims, "")
+			got := tiedRules.Decide(&req, tt.claims != nil, tt.claims, "")
 			if got != tt.want {
 				t.Fatalf("%s: %+v, want %+v (requirement %+v)", tt.path, got, tt.want, req)
 			}
@@ -238,7 +238,7 @@ func TestContextExtensionsOnPathsRoutedElsewhere(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := cfg.Requirement(tt.path, "GET", tt.ext)
-			got := cfg.Decide(req, tt.claims != nil, tt.claims, "")
+			got := cfg.Decide(&req, tt.claims != nil, tt.claims, "")
 			if got != tt.want {
 				t.Fatalf("%s with %v: %+v, want %+v", tt.path, tt.ext, got, tt.want)
 			}
@@ -305,7 +305,7 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := tt.cfg.Decide(tt.req, tt.present, tt.claims, tt.failure)
+			got := tt.cfg.Decide(&tt.req, tt.present, tt.claims, tt.failure)
 			if got != tt.want {
 				t.Fatalf("Decide() = %+v, want %+v", got, tt.want)
 			}
@@ -318,7 +318,7 @@ func TestDecideCoversEveryReason(t *testing.T) {
 	for _, code := range reason.All {
 		unavailable := code == reason.JWKSUnavailable || code == reason.RevocationUnavailable
 		for _, auth := range []policy.Auth{policy.AuthOptional, policy.AuthRequired} {
-			got := policy.Config{}.Decide(policy.Requirement{Auth: auth}, true, nil, code)
+			got := (&policy.Config{}).Decide(&policy.Requirement{Auth: auth}, true, nil, code)
 			if got.Reason != code {
 				t.Errorf("%s on %s: reason %q, want %q", code, auth, got.Reason, code)
 			}

@@ -72,15 +72,16 @@ func (s SignIn) validate(rules []Rule) error {
 // browser navigation (GET or HEAD whose Accept prefers text/html) to a required route whose rule
 // (or policy.unauthenticated) says redirect. The location is policy.login_url with ReturnParam
 // set to rawPath, percent-encoded; a rawPath that is not a safe same-site path is left out, so
-// the redirect can never point off-site. Every other request keeps its 401.
-func (c Config) SignInLocation(req Requirement, d Decision, method, accept, rawPath string) (string, bool) {
+// the redirect can never point off-site. Every other request keeps its 401. headers are the
+// request's, by lower-case name; Accept is looked up only for a request that could be redirected.
+func (c *Config) SignInLocation(req *Requirement, d Decision, method, rawPath string, headers map[string]string) (string, bool) {
 	if d.Result != Unauthenticated || !req.redirect || req.Auth != AuthRequired || c.LoginURL == "" {
 		return "", false
 	}
 	if !strings.EqualFold(method, "GET") && !strings.EqualFold(method, "HEAD") {
 		return "", false
 	}
-	if !PrefersHTML(accept) {
+	if !PrefersHTML(headers["accept"]) {
 		return "", false
 	}
 	if !SafeReturnPath(rawPath) || len(rawPath) > maxReturnPath {

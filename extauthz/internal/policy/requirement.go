@@ -67,47 +67,56 @@ type Requirement struct {
 //
 // Requirement does not know the request's host: a rule with hosts is read as if the request might
 // be for any host (the strictest reading wins). RequirementAt is the same with the host known.
-func (c Config) Requirement(rawPath, method string, contextExtensions map[string]string) Requirement {
+func (c *Config) Requirement(rawPath, method string, contextExtensions map[string]string) Requirement {
 	return c.RequirementAt(nil, rawPath, method, contextExtensions)
 }
 
 // RequirementAt is Requirement for a request whose host is one of hosts (the Host header,
 // :authority, X-Forwarded-Host: every value the request carries; see hostReadings). Each host
 // is one more reading of the request, and the request must meet what every reading requires.
-func (c Config) RequirementAt(hosts []string, rawPath, method string, contextExtensions map[string]string) Requirement {
+func (c *Config) RequirementAt(hosts []string, rawPath, method string, contextExtensions map[string]string) (req Requirement) {
+	c.requirementAt(&req, hosts, rawPath, method, contextExtensions)
+	return req
+}
+
+// requirementAt is RequirementAt, filling req in place: a Requirement is large, and this runs
+// for every request.
+func (c *Config) requirementAt(req *Requirement, hosts []string, rawPath, method string, contextExtensions map[string]string) {
 	p := cutQuery(rawPath)
-	if req, ok := c.fromContext(contextExtensions); ok {
+	if c.fromContext(req, contextExtensions) {
 		if !isPlain(p) && mayRouteElsewhere(p) {
 			req.Auth, req.unsatisfiable = AuthRequired, reason.AmbiguousPath
 		}
-		return req
+		return
 	}
 	if !strings.HasPrefix(p, "/") {
-		return c.withRule(Requirement{Auth: AuthRequired, rule: -1}, nil)
+		*req = Requirement{Auth: AuthRequired, rule: -1}
+		c.withRule(req, nil)
+		return
 	}
 	var hostBuf [maxHostReadings]string
 	hs := c.hostReadings(hosts, hostBuf[:0])
 	if isPlain(p) {
-		req := c.fromRules(hs[0], p, method)
+		// The usual request: one reading of the path, and of the host unless rules name hosts.
+		c.fromRules(req, hs[0], p, method)
 		for _, h := range hs[1:] {
-			req = req.and(c.fromRules(h, p, method))
+			*req = req.and(c.ruleFor(h, p, method))
 		}
-		return req
+		return
 	}
 	var readings [maxReadings]string
 	n := pathReadings(p, &readings)
-	req := c.fromRules(hs[0], readings[0], method)
+	c.fromRules(req, hs[0], readings[0], method)
 	for _, h := range hs {
 		for _, r := range readings[:n] {
-			req = req.and(c.fromRules(h, r, method))
+			*req = req.and(c.ruleFor(h, r, method))
 		}
 	}
-	return req
 }
 
-// fromRules is what the first rule matching host, p and method requires, else the default. host
-// is normalized (normalizeHost); "" matches only rules without hosts.
-func (c Config) fromRules(host, p, method string) Requirement {
+// fromRules sets req to what the first rule matching host, p and method requires, else the
+// default. host is normalized (normalizeHost); "" matches only rules without hosts.
+func (c *Config) fromRules(req *Requirement, host, p, method string) {
 	for i := range c.Rules {
 		r := &c.Rules[i]
 		if hasPathPrefix(p, r.PathPrefix) && methodMatches(r.Methods, method) && r.matchesHost(host) {
@@ -115,13 +124,23 @@ func (c Config) fromRules(host, p, method string) Requirement {
 			if auth == "" {
 				auth = AuthRequired
 			}
-			return c.withRule(Requirement{Auth: auth, GroupsAny: r.GroupsAny, ScopesAll: r.ScopesAll, Revocation: r.Revocation, rule: i}, r)
+			*req = Requirement{Auth: auth, GroupsAny: r.GroupsAny, ScopesAll: r.ScopesAll, Revocation: r.Revocation, rule: i}
+			c.withRule(req, r)
+			return
 		}
 	}
-	return c.withRule(Requirement{Auth: c.defaultAuth(), rule: -1}, nil)
+	*req = Requirement{Auth: c.defaultAuth(), rule: -1}
+	c.withRule(req, nil)
 }
 
-func (c Config) defaultAuth() Auth {
+// ruleFor is fromRules, as a value: for the further readings of a request that has several.
+func (c *Config) ruleFor(host, p, method string) Requirement {
+	var req Requirement
+	c.fromRules(&req, host, p, method)
+	return req
+}
+
+func (c *Config) defaultAuth() Auth {
 	switch c.Default {
 	case "":
 		return DefaultAuth
@@ -132,18 +151,21 @@ func (c Config) defaultAuth() Auth {
 	return AuthOptional
 }
 
-func (c Config) fromContext(ext map[string]string) (Requirement, bool) {
+// fromContext sets req from Envoy's context_extensions and reports whether they decide the
+// requirement; when they do not, req is left as it was.
+func (c *Config) fromContext(req *Requirement, ext map[string]string) bool {
 	if len(ext) == 0 {
-		return Requirement{}, false
+		return false
 	}
 	auth, hasAuth := ext[ExtAuth]
 	groups, hasGroups := ext[ExtGroups]
 	scopes, hasScopes := ext[ExtScopes]
 	tokenUse, hasTokenUse := ext[ExtTokenUse]
 	if !hasAuth && !hasGroups && !hasScopes && !hasTokenUse {
-		return Requirement{}, false
+		return false
 	}
-	req := c.withRule(Requirement{Auth: c.defaultAuth(), rule: -1, fromContext: true, TokenUse: verifier.TokenUse(tokenUse)}, nil)
+	*req = Requirement{Auth: c.defaultAuth(), rule: -1, fromContext: true, TokenUse: verifier.TokenUse(tokenUse)}
+	c.withRule(req, nil)
 	if hasAuth {
 		switch a := Auth(auth); a {
 		case AuthOptional, AuthRequired, AuthOff:
@@ -163,7 +185,7 @@ func (c Config) fromContext(ext map[string]string) (Requirement, bool) {
 		req.Auth = AuthRequired
 		req.ScopesAll = splitList(scopes, func(r rune) bool { return r == ' ' || r == '\t' })
 	}
-	return req, true
+	return true
 }
 
 // splitList splits s at sep, trims spaces and drops empty items.
@@ -300,24 +322,39 @@ func mayRouteElsewhere(p string) bool {
 // plainShape is isPlain, with percent escapes counted as plain when escapesPlain is set.
 func plainShape(p string, escapesPlain bool) bool {
 	for i := 0; i < len(p); i++ {
-		switch {
-		case p[i] == '%' && !escapesPlain, p[i] == ';' || p[i] == '#' || p[i] == '\\':
-			return false
-		case p[i] != '/' || i+1 == len(p):
-		case p[i+1] == '/':
-			return false
-		case p[i+1] == '.':
-			seg := p[i+1:]
-			if j := strings.IndexByte(seg, '/'); j >= 0 {
-				seg = seg[:j]
-			}
-			if seg == "." || seg == ".." {
+		if !pathMarks[p[i]] {
+			continue // most bytes: one table lookup, since this reads every request's path
+		}
+		switch p[i] {
+		case '%':
+			if !escapesPlain {
 				return false
+			}
+		case ';', '#', '\\':
+			return false
+		case '/':
+			if i+1 == len(p) {
+				break
+			}
+			switch p[i+1] {
+			case '/':
+				return false
+			case '.':
+				seg := p[i+1:]
+				if j := strings.IndexByte(seg, '/'); j >= 0 {
+					seg = seg[:j]
+				}
+				if seg == "." || seg == ".." {
+					return false
+				}
 			}
 		}
 	}
 	return true
 }
+
+// pathMarks are the bytes plainShape looks at.
+var pathMarks = [256]bool{'%': true, ';': true, '#': true, '\\': true, '/': true}
 
 // and is what a request must meet when one reading of its path requires r and another o: the
 // stronger auth, and on a required route every reading's groups (one of each list) and scopes.

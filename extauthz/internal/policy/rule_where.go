@@ -89,7 +89,7 @@ func (w requirementWhere) lists() [][]string {
 func (r Requirement) clientLists() [][]string { return r.requirementWhere.lists() }
 
 // clientAllowed reports that client is in every list.
-func (r Requirement) clientAllowed(client string) bool {
+func (r *Requirement) clientAllowed(client string) bool {
 	if len(r.clientsAny) > 0 && !slices.Contains(r.clientsAny, client) {
 		return false
 	}
@@ -117,7 +117,7 @@ func andTokenUse(a, b verifier.TokenUse) verifier.TokenUse {
 
 // withRule completes a requirement with what its rule (nil for the default or context
 // extensions) says of clients, token kind and the sign-in redirect.
-func (c Config) withRule(req Requirement, r *Rule) Requirement {
+func (c *Config) withRule(req *Requirement, r *Rule) {
 	mode := c.Unauthenticated
 	if r != nil {
 		if r.Unauthenticated != "" {
@@ -129,7 +129,6 @@ func (c Config) withRule(req Requirement, r *Rule) Requirement {
 		}
 	}
 	req.redirect = mode == UnauthenticatedRedirect && req.Auth == AuthRequired
-	return req
 }
 
 // matchesHost reports that the rule holds for host, a normalized host ("" when unknown).
@@ -158,7 +157,7 @@ func hostMatches(pattern, host string) bool {
 }
 
 // HasHostRules reports that some rule names hosts: only then does the request's host matter.
-func (c Config) HasHostRules() bool {
+func (c *Config) HasHostRules() bool {
 	for i := range c.Rules {
 		if len(c.Rules[i].Hosts) > 0 {
 			return true
@@ -182,7 +181,7 @@ const maxHostReadings = 4
 // header joined from repeats is split at commas), normalized and without repeats. When the
 // request names no usable host, every host a rule names is a reading, and so is "" (a host no
 // rule names): the strictest of them wins, so an unknown host is never the weakest.
-func (c Config) hostReadings(hosts []string, out []string) []string {
+func (c *Config) hostReadings(hosts []string, out []string) []string {
 	for _, value := range hosts {
 		for value != "" {
 			var one string
@@ -202,7 +201,7 @@ func (c Config) hostReadings(hosts []string, out []string) []string {
 	return out
 }
 
-func (c Config) everyHost(out []string) []string {
+func (c *Config) everyHost(out []string) []string {
 	out = append(out, "")
 	for i := range c.Rules {
 		for _, pattern := range c.Rules[i].Hosts {

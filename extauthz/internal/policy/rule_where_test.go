@@ -130,7 +130,7 @@ func TestClientsAndTokenUse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := cfg.Requirement(tt.path, "GET", nil)
-			if got := cfg.Decide(req, true, tt.claims, ""); got != tt.want {
+			if got := cfg.Decide(&req, true, tt.claims, ""); got != tt.want {
 				t.Fatalf("Decide(%s) = %+v, want %+v", tt.path, got, tt.want)
 			}
 		})
@@ -190,7 +190,7 @@ func TestSignInLocation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := tt.cfg.Requirement(tt.path, tt.method, nil)
-			got, ok := tt.cfg.SignInLocation(req, tt.decision, tt.method, tt.accept, tt.path)
+			got, ok := tt.cfg.SignInLocation(&req, tt.decision, tt.method, tt.path, map[string]string{"accept": tt.accept})
 			if ok != (tt.want != "") || got != tt.want {
 				t.Fatalf("SignInLocation(%s %s, Accept %q) = %q, %v; want %q", tt.method, tt.path, tt.accept, got, ok, tt.want)
 			}

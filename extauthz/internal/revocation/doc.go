@@ -40,5 +40,7 @@
 // cache.
 //
 // Memory is bounded: at most DefaultMaxCachedTokens live answers, keyed by a hash of the token
-// (never its text), and DefaultMaxRevokedFamilies revoked sign-ins, the oldest going first.
+// (never its text), and DefaultMaxRevokedFamilies revoked sign-ins, the oldest going first. A
+// caller that keeps a Memo beside a token spares its warm checks the hash and the lookups; the
+// answers stay those of the caches.
 package revocation

@@ -2,6 +2,8 @@ package revocation
 
 import (
 	"hash/maphash"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -34,35 +36,58 @@ const maxShards = 16
 // after the answer, or the token's exp if sooner). It is bounded: past its size the oldest
 // answers go first, and those tokens are asked about again.
 type liveCache struct {
-	shards []*lru.Cache[tokenKey, time.Time]
+	id     uint64 // for Memo
+	shards []*lru.Cache[tokenKey, *liveAnswer]
+	putMu  sync.Mutex // one put at a time, so that every answer replaced is marked gone
+}
+
+// liveAnswer is one live answer kept. A Memo may point at it after it left the cache: gone then
+// says so, and the Memo no longer holds.
+type liveAnswer struct {
+	until time.Time
+	gone  atomic.Bool // evicted or replaced
 }
 
 func newLiveCache(maxEntries int) *liveCache {
 	n := min(maxShards, maxEntries)
-	c := &liveCache{shards: make([]*lru.Cache[tokenKey, time.Time], n)}
+	c := &liveCache{id: cacheIDs.Add(1), shards: make([]*lru.Cache[tokenKey, *liveAnswer], n)}
 	for i := range c.shards {
 		size := maxEntries / n
 		if i < maxEntries%n {
 			size++
 		}
-		c.shards[i], _ = lru.New[tokenKey, time.Time](size) // size >= 1 cannot fail
+		// size >= 1 cannot fail
+		c.shards[i], _ = lru.NewWithEvict(size, func(_ tokenKey, a *liveAnswer) { a.gone.Store(true) })
 	}
 	return c
 }
 
-func (c *liveCache) shard(k tokenKey) *lru.Cache[tokenKey, time.Time] {
+func (c *liveCache) shard(k tokenKey) *lru.Cache[tokenKey, *liveAnswer] {
 	return c.shards[k[0]%uint64(len(c.shards))]
 }
 
-// live reports whether the token of k was answered live and that answer still holds at now. It
-// peeks (a read lock): the entries expire by time anyway, so eviction by age serves as well as
-// by use.
-func (c *liveCache) live(k tokenKey, now time.Time) bool {
-	until, ok := c.shard(k).Peek(k)
-	return ok && now.Before(until)
+// live reports whether the token of k was answered live and that answer still holds at now.
+func (c *liveCache) live(k tokenKey, now time.Time) bool { return c.get(k, now) != nil }
+
+// get returns the live answer to the token of k that still holds at now, or nil. It peeks (a
+// read lock): the entries expire by time anyway, so eviction by age serves as well as by use.
+func (c *liveCache) get(k tokenKey, now time.Time) *liveAnswer {
+	a, ok := c.shard(k).Peek(k)
+	if !ok || !now.Before(a.until) {
+		return nil
+	}
+	return a
 }
 
-func (c *liveCache) put(k tokenKey, until time.Time) { c.shard(k).Add(k, until) }
+func (c *liveCache) put(k tokenKey, until time.Time) {
+	c.putMu.Lock() // once per call to Cognito: no contention worth sharding
+	defer c.putMu.Unlock()
+	shard := c.shard(k)
+	if old, ok := shard.Peek(k); ok {
+		old.gone.Store(true)
+	}
+	shard.Add(k, &liveAnswer{until: until})
+}
 
 func (c *liveCache) len() int {
 	n := 0
@@ -77,12 +102,16 @@ func (c *liveCache) len() int {
 // revocation goes first, after which that sign-in's access tokens are asked about again (and
 // refused by Cognito) while its ID tokens, which cannot be asked about, pass.
 type families struct {
+	id      uint64 // for Memo
 	revoked *lru.Cache[string, time.Time]
+	// added counts the sign-ins added: a Memo taken when its token's sign-in was not revoked
+	// holds only while no sign-in has been added since.
+	added atomic.Uint64
 }
 
 func newFamilies(maxEntries int) *families {
 	c, _ := lru.New[string, time.Time](maxEntries) // maxEntries >= 1 cannot fail
-	return &families{revoked: c}
+	return &families{id: cacheIDs.Add(1), revoked: c}
 }
 
 // has reports whether originJTI is a revoked sign-in at now. A token of it that expires later
@@ -111,4 +140,5 @@ func (f *families) add(originJTI string, exp, now time.Time) {
 		return
 	}
 	f.revoked.Add(originJTI, exp)
+	f.added.Add(1) // after the add: a Memo reads the count before it looks the sign-in up
 }

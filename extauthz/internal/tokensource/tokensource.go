@@ -266,18 +266,27 @@ func fromHeader(name, v string) (string, bool, error) {
 }
 
 func fromCookie(source, v string) (string, bool, error) {
+	if strings.IndexByte(v, ',') >= 0 { // decoded from %2C: the other sources reject it before
+		return "", true, badToken(source)
+	}
 	return checkToken(source, v)
 }
 
 // checkToken rejects credentials that cannot be one compact JWS; the verifier judges the rest.
+// The caller has rejected a comma already: each source says why in its own way, and a token is
+// long enough that reading it once more costs.
 func checkToken(source, cred string) (string, bool, error) {
 	if cred == "" {
 		return "", true, &Error{Source: source, Message: "no token after the scheme"}
 	}
-	if strings.IndexByte(cred, ' ') >= 0 || strings.IndexByte(cred, '\t') >= 0 || strings.IndexByte(cred, ',') >= 0 {
-		return "", true, &Error{Source: source, Message: "whitespace or a comma in the token"}
+	if strings.IndexByte(cred, ' ') >= 0 || strings.IndexByte(cred, '\t') >= 0 {
+		return "", true, badToken(source)
 	}
 	return cred, true, nil
+}
+
+func badToken(source string) error {
+	return &Error{Source: source, Message: "whitespace or a comma in the token"}
 }
 
 // cookie returns the first non-empty value of cookie name in a Cookie header, without allocating

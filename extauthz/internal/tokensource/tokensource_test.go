@@ -114,6 +114,9 @@ func TestFind(t *testing.T) {
 		{"empty cookie is no credential", cookiesOnly, map[string]string{"cookie": "access_token="}, "", false, ""},
 		{"comma-joined cookie headers", cookiesOnly, map[string]string{"cookie": "a=1, access_token=" + tokenA}, tokenA, true, ""},
 		{"cookie value with a space", cookiesOnly, map[string]string{"cookie": `access_token="abc def"`}, "", true, "cookie access_token"},
+		{"cookie value with an encoded comma", cookiesOnly, map[string]string{"cookie": "access_token=" + tokenA + "%2C" + tokenB}, "", true, "cookie access_token"},
+		{"amplify cookie with an encoded comma", amplifyOnly, map[string]string{"cookie": "CognitoIdentityServiceProvider.client1.LastAuthUser=u; " +
+			"CognitoIdentityServiceProvider.client1.u.accessToken=" + tokenA + "%2c" + tokenB}, "", true, "amplify cookie"},
 		{"header wins over cookie", all, map[string]string{"x-access-token": tokenB, "cookie": "access_token=" + tokenA}, tokenB, true, ""},
 		{"cookie source disabled", headerOnly, map[string]string{"cookie": "access_token=" + tokenA}, "", false, ""},
 

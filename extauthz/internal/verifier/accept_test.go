@@ -148,6 +148,9 @@ func TestVerifyCache(t *testing.T) {
 		if got := again.Load(); got == nil || *got != "answer" {
 			t.Fatalf("slot of a repeated token: %v, want the stored answer", got)
 		}
+		if again.RevocationMemo() == nil || again.RevocationMemo() != slot.RevocationMemo() {
+			t.Fatal("a repeated token has another revocation memo, or none")
+		}
 		if first.PayloadSegment != strings.Split(token, ".")[1] {
 			t.Fatal("the cached PayloadSegment is not the token's payload segment")
 		}
@@ -195,6 +198,9 @@ func TestVerifyCache(t *testing.T) {
 		_, slot, _ := f.v.VerifySlot(ctx, token)
 		if slot != nil {
 			t.Fatal("uncached claims have a slot")
+		}
+		if slot.RevocationMemo() != nil {
+			t.Fatal("uncached claims have a revocation memo")
 		}
 		answer := "answer"
 		slot.Store(&answer) // a nil Slot keeps nothing, and does not panic

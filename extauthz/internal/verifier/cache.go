@@ -7,6 +7,8 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/revocation"
 )
 
 // tokenCache is the service's one cache of verified tokens (cache.max_entries, docs/reference.md):
@@ -58,7 +60,21 @@ type cacheEntry[A any] struct {
 // claims alone (the Check service keeps its answer there, with its encoding), so that the value
 // lives and dies with the cached token. Claims that are not cached have none: VerifySlot gives a
 // nil *Slot, which loads nothing and stores nothing.
-type Slot[A any] struct{ p atomic.Pointer[A] }
+type Slot[A any] struct {
+	p atomic.Pointer[A]
+	// revocation is the online revocation check's room for the token, so that a warm check
+	// reuses this cache's lookup instead of hashing the token again.
+	revocation revocation.Memo
+}
+
+// RevocationMemo is the revocation check's room for the token (revocation.Token.Memo), or nil
+// for a nil Slot.
+func (s *Slot[A]) RevocationMemo() *revocation.Memo {
+	if s == nil {
+		return nil
+	}
+	return &s.revocation
+}
 
 // Load returns the stored value, or nil.
 func (s *Slot[A]) Load() *A {
