@@ -9,8 +9,10 @@ package forwardauth
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -132,7 +134,9 @@ func (h *Handler) ServeHTTP1(r *http1.Request, w *http1.Response) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), checkDeadline(r))
 	defer cancel()
-	resp, err := h.checker.Check(ctx, withHost(checkRequest(r.Fields, path, method), h.originalHosts(r)))
+	req := checkRequest(r.Fields, path, method)
+	defer req.release()
+	resp, err := h.checker.Check(ctx, withHost(&req.check, h.originalHosts(r)))
 	if err != nil { // Check never errs; fail closed all the same
 		writeDenied(w, http.StatusServiceUnavailable, nil, internalErrorBody)
 		return
@@ -218,17 +222,43 @@ func nonEmpty(values []string) []string {
 // checkRequest builds what Envoy's gRPC filter would send: path, method and every header line as
 // Envoy's header_map, which Check joins the way Envoy joins repeated headers. Past
 // authz.MaxHeaderLines lines Check reads none of them, so one line more is all it is sent: a
-// flood of repeated lines costs no more memory than that. The request is a few allocations
-// whatever its headers: the messages in one, the header entries in one, their lower-cased names
-// in one string.
-func checkRequest(fields []http1.Field, path, method string) *authv3.CheckRequest {
+// flood of repeated lines costs no more memory than that. The messages and entries are reused
+// from check to check (release gives them back); names are lower-cased, in one string, only
+// when some are not already (Envoy's are).
+func checkRequest(fields []http1.Field, path, method string) *checkScratch {
 	fields = fields[:min(len(fields), authz.MaxHeaderLines+1)]
-	nameBytes := 0
+	m := scratch.Get().(*checkScratch)
+	m.entries = slices.Grow(m.entries[:0], len(fields))[:len(fields)]
+	m.headers = slices.Grow(m.headers[:0], len(fields))[:len(fields)]
+	all, at := lowerNames(fields), 0
+	for i, f := range fields {
+		key := f.Name
+		if all != "" {
+			key, at = all[at:at+len(f.Name)], at+len(f.Name)
+		}
+		m.entries[i] = corev3.HeaderValue{Key: key, Value: f.Value}
+		m.headers[i] = &m.entries[i]
+	}
+	m.headerMap.Headers = m.headers
+	m.http = authv3.AttributeContext_HttpRequest{Method: method, Path: path, HeaderMap: &m.headerMap}
+	m.request.Http = &m.http
+	m.attributes.Request = &m.request
+	m.check.Attributes = &m.attributes
+	return m
+}
+
+// lowerNames is every name lower-cased, one after the other, or "" when all already are.
+func lowerNames(fields []http1.Field) string {
+	n, upper := 0, false
 	for _, f := range fields {
-		nameBytes += len(f.Name)
+		n += len(f.Name)
+		upper = upper || strings.ContainsFunc(f.Name, func(r rune) bool { return 'A' <= r && r <= 'Z' })
+	}
+	if !upper {
+		return ""
 	}
 	var lower strings.Builder
-	lower.Grow(nameBytes)
+	lower.Grow(n)
 	for _, f := range fields {
 		for i := 0; i < len(f.Name); i++ {
 			c := f.Name[i]
@@ -238,23 +268,33 @@ func checkRequest(fields []http1.Field, path, method string) *authv3.CheckReques
 			lower.WriteByte(c)
 		}
 	}
-	all := lower.String()
+	return lower.String()
+}
 
-	m := new(checkMessages)
-	entries := make([]corev3.HeaderValue, len(fields))
-	headers := make([]*corev3.HeaderValue, len(fields))
-	at := 0
-	for i, f := range fields {
-		entries[i].Key, entries[i].Value = all[at:at+len(f.Name)], f.Value
-		at += len(f.Name)
-		headers[i] = &entries[i]
+// scratch holds CheckRequests between checks: Check keeps nothing of the request it is given.
+var scratch = sync.Pool{New: func() any { return new(checkScratch) }}
+
+// checkScratch is one check's request: the messages, the header entries and the pointers to them.
+type checkScratch struct {
+	checkMessages
+	entries []corev3.HeaderValue
+	headers []*corev3.HeaderValue
+}
+
+// maxKeptEntries bounds the entries a released scratch keeps: a request with many lines gives
+// its room back.
+const maxKeptEntries = 64
+
+// release gives m back for another check, keeping none of this request's strings.
+func (m *checkScratch) release() {
+	if cap(m.entries) > maxKeptEntries {
+		m.entries, m.headers = nil, nil
 	}
-	m.headerMap.Headers = headers
-	m.http = authv3.AttributeContext_HttpRequest{Method: method, Path: path, HeaderMap: &m.headerMap}
-	m.request.Http = &m.http
-	m.attributes.Request = &m.request
-	m.check.Attributes = &m.attributes
-	return &m.check
+	clear(m.entries[:cap(m.entries)])
+	clear(m.headers[:cap(m.headers)])
+	m.headerMap.Headers = nil
+	m.http = authv3.AttributeContext_HttpRequest{}
+	scratch.Put(m)
 }
 
 // checkMessages are the messages of one CheckRequest, allocated together.
