@@ -26,7 +26,8 @@ import (
 )
 
 // Checker is what the handler needs of the Check service (authz.Server, or anything that hands
-// Check on to one).
+// Check on to one). Check must keep nothing of the request once it returns: the handler reuses
+// the request's messages for the next check.
 type Checker interface {
 	Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error)
 }
@@ -134,9 +135,9 @@ func (h *Handler) ServeHTTP1(r *http1.Request, w *http1.Response) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), checkDeadline(r))
 	defer cancel()
-	req := checkRequest(r.Fields, path, method)
+	req := checkRequest(r.Fields, h.originalHosts(r), path, method)
 	defer req.release()
-	resp, err := h.checker.Check(ctx, withHost(&req.check, h.originalHosts(r)))
+	resp, err := h.checker.Check(ctx, &req.check)
 	if err != nil { // Check never errs; fail closed all the same
 		writeDenied(w, http.StatusServiceUnavailable, nil, internalErrorBody)
 		return
@@ -219,24 +220,37 @@ func nonEmpty(values []string) []string {
 	return out
 }
 
-// checkRequest builds what Envoy's gRPC filter would send: path, method and every header line as
-// Envoy's header_map, which Check joins the way Envoy joins repeated headers. Past
-// authz.MaxHeaderLines lines Check reads none of them, so one line more is all it is sent: a
-// flood of repeated lines costs no more memory than that. The messages and entries are reused
-// from check to check (release gives them back); names are lower-cased, in one string, only
-// when some are not already (Envoy's are).
-func checkRequest(fields []http1.Field, path, method string) *checkScratch {
-	fields = fields[:min(len(fields), authz.MaxHeaderLines+1)]
+// checkRequest builds what Envoy's gRPC filter would send: path, method, and the header lines as
+// Envoy's header_map, which Check joins the way Envoy joins repeated headers. The request's own
+// Host lines are left out and the hosts it may have been for (originalHosts) go in as :authority
+// lines, which Check reads as the request's host. Past authz.MaxHeaderLines lines Check reads none
+// of them, so one line more is all it is sent, counted after Host is left out: a flood of repeated
+// lines costs no more memory than that, and a long request is never read from its first lines
+// alone. The messages and entries are reused from check to check (release gives them back); names
+// are lower-cased, in one string, only when some are not already (Envoy's are).
+func checkRequest(fields []http1.Field, hosts []string, path, method string) *checkScratch {
+	const most = authz.MaxHeaderLines + 1
 	m := scratch.Get().(*checkScratch)
-	m.entries = slices.Grow(m.entries[:0], len(fields))[:len(fields)]
-	m.headers = slices.Grow(m.headers[:0], len(fields))[:len(fields)]
+	m.entries = slices.Grow(m.entries[:0], min(len(fields)+len(hosts), most))
 	all, at := lowerNames(fields), 0
-	for i, f := range fields {
-		key := f.Name
+	for _, f := range fields {
+		name := f.Name
 		if all != "" {
-			key, at = all[at:at+len(f.Name)], at+len(f.Name)
+			name, at = all[at:at+len(f.Name)], at+len(f.Name)
 		}
-		m.entries[i] = corev3.HeaderValue{Key: key, Value: f.Value}
+		switch {
+		case len(m.entries) == most:
+		case name != "host":
+			m.entries = append(m.entries, corev3.HeaderValue{Key: name, Value: f.Value})
+		}
+	}
+	for _, host := range hosts {
+		if len(m.entries) < most {
+			m.entries = append(m.entries, corev3.HeaderValue{Key: ":authority", Value: host})
+		}
+	}
+	m.headers = slices.Grow(m.headers[:0], len(m.entries))[:len(m.entries)]
+	for i := range m.entries {
 		m.headers[i] = &m.entries[i]
 	}
 	m.headerMap.Headers = m.headers
@@ -271,7 +285,8 @@ func lowerNames(fields []http1.Field) string {
 	return lower.String()
 }
 
-// scratch holds CheckRequests between checks: Check keeps nothing of the request it is given.
+// scratch holds CheckRequests between checks: Check keeps nothing of the request it is given
+// (Checker).
 var scratch = sync.Pool{New: func() any { return new(checkScratch) }}
 
 // checkScratch is one check's request: the messages, the header entries and the pointers to them.

@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/http1"
 )
@@ -28,23 +27,6 @@ func (h *Handler) originalHosts(r *http1.Request) []string {
 
 func hasForwardedURI(r *http1.Request) bool {
 	return len(nonEmpty(r.Values(HeaderForwardedURI))) > 0 || len(nonEmpty(r.Values(HeaderOriginalURI))) > 0
-}
-
-// withHost adds the hosts to the check as Envoy's :authority lines, which Check reads as the
-// request's host; any :authority or host line the client sent is dropped first.
-func withHost(req *authv3.CheckRequest, hosts []string) *authv3.CheckRequest {
-	hm := req.GetAttributes().GetRequest().GetHttp().GetHeaderMap()
-	kept := hm.Headers[:0]
-	for _, hv := range hm.Headers {
-		if hv.Key != ":authority" && hv.Key != "host" {
-			kept = append(kept, hv)
-		}
-	}
-	for _, host := range hosts {
-		kept = append(kept, &corev3.HeaderValue{Key: ":authority", Value: host})
-	}
-	hm.Headers = kept
-	return req
 }
 
 // HeaderForwardedProto is the original request's scheme, set by the proxy like X-Forwarded-Host.
