@@ -33,7 +33,8 @@ import (
 //     "cancelled"; a panic anywhere in the data path is denied 503, body reason "internal". Both
 //     reach the Recorder as unavailable with no reason code.
 //
-// Responses share immutable parts with other calls: callers must not modify them.
+// Responses share immutable parts with other calls: callers must not modify them. Check keeps
+// nothing of req once it returns (the forward-auth endpoint reuses its requests).
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	a, _ := s.CheckAnswer(ctx, req)
 	return a.Response(), nil
@@ -73,7 +74,12 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest) (*Answer, 
 	if s.policy.HasHostRules() {
 		hosts = requestHosts(http, headers, hostBuf[:0])
 	}
-	requirement := s.policy.RequirementWithOverrides(hosts, http.GetPath(), http.GetMethod(), headers, req.GetAttributes().GetContextExtensions())
+	var requirement policy.Requirement
+	if readable {
+		requirement = s.policy.RequirementWithOverrides(hosts, http.GetPath(), http.GetMethod(), headers, req.GetAttributes().GetContextExtensions())
+	} else {
+		requirement = s.policy.RequirementAnyMethod(hosts, http.GetPath(), http.GetMethod(), req.GetAttributes().GetContextExtensions())
+	}
 	if requirement.Auth == policy.AuthOff {
 		d := policy.Decision{Result: policy.Skipped}
 		return s.canned.forDecision(d), d, nil

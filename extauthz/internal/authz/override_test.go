@@ -53,3 +53,30 @@ func TestCheckJudgesMethodOverrides(t *testing.T) {
 		})
 	}
 }
+
+// TestUnreadRequestJudgedByEveryMethod: a request of more than MaxHeaderLines lines is not read,
+// so any override header may be among them: every method a rule names is a reading, and a GET
+// on a path whose DELETE needs a group is judged as that DELETE too.
+func TestUnreadRequestJudgedByEveryMethod(t *testing.T) {
+	f := newFixture(t, func(o *authz.Options) {
+		o.Policy = policy.Config{Rules: []policy.Rule{
+			{PathPrefix: "/api/items", Methods: []string{"DELETE"}, GroupsAny: []string{"admin"}},
+		}}
+	})
+	tests := []struct {
+		name       string
+		lines      int
+		wantStatus int // 0: allowed
+	}{
+		{"read: the GET alone is open", authz.MaxHeaderLines, 0},
+		{"not read: judged as a DELETE too", authz.MaxHeaderLines + 1, 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := read(t, f.rpc.check(t, headerMapRequest("/api/items/1", cookieFlood(f.bob, tt.lines))))
+			if a.status != tt.wantStatus {
+				t.Fatalf("status %d (%s), want %d", a.status, a.body, tt.wantStatus)
+			}
+		})
+	}
+}

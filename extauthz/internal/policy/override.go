@@ -53,6 +53,17 @@ func (c *Config) RequirementWithOverrides(hosts []string, rawPath, method string
 	return req
 }
 
+// RequirementAnyMethod is RequirementWithOverrides for a request whose headers were not read
+// (more than authz.MaxHeaderLines lines): any override header may be among them, so every method
+// a rule names is one more reading of the request, and the strictest wins.
+func (c *Config) RequirementAnyMethod(hosts []string, rawPath, method string, contextExtensions map[string]string) Requirement {
+	var every []string
+	for i := range c.Rules {
+		every = append(every, c.Rules[i].Methods...)
+	}
+	return c.RequirementWithOverrides(hosts, rawPath, method, map[string]string{MethodOverrideHeaders[0]: strings.Join(every, ",")}, contextExtensions)
+}
+
 // namesMethods reports that some rule lists methods: only then can another method be judged
 // otherwise.
 func (c *Config) namesMethods() bool {
