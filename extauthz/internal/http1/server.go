@@ -23,8 +23,8 @@ type Handler interface {
 
 // Options shape a Server. A timeout of 0 is no bound.
 type Options struct {
-	// HeadTimeout bounds a request from its first byte to the end of its head (and of a body
-	// thrown away), and a new connection's wait for its first request.
+	// HeadTimeout bounds a request's head from its first byte, a body thrown away from the end of
+	// the head (each on its own), and a new connection's wait for its first request.
 	HeadTimeout time.Duration
 	// IdleTimeout bounds a kept-alive connection's wait for its next request; 0 is no bound.
 	IdleTimeout time.Duration
