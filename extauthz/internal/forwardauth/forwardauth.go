@@ -117,7 +117,7 @@ func refused(status int, why string, w *http1.Response) {
 	writeDenied(w, status, nil, authz.DenialBody(errorText, why))
 }
 
-// ServeHTTP answers one forward-auth request:
+// ServeHTTP1 answers one forward-auth request:
 //   - allowed (authenticated, anonymous, auth: off): 200, the headers Check sets as response
 //     headers, and the owned headers Check removes listed in X-Envoy-Auth-Headers-To-Remove;
 //   - denied: Check's status (401, 403, 503), headers (WWW-Authenticate, content-type) and body.
