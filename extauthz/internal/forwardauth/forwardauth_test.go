@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,6 +24,7 @@ import (
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/reason"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/tokensource"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/verifier"
+	"github.com/cognito-authz/cognito-authz/internal/testkit"
 )
 
 // tokens are what the stand-in verifier knows: the Check service's own tests cover verification;
@@ -279,20 +279,7 @@ func serve(t *testing.T, h *forwardauth.Handler, method, target string, headers 
 // startServer serves h on a loopback port until the test ends, and returns the address.
 func startServer(t testing.TB, h *forwardauth.Handler) string {
 	t.Helper()
-	srv := forwardauth.NewServer(h, forwardauth.Timeouts{Head: 5 * time.Second, Idle: time.Minute, Write: 5 * time.Second}, zaptest.NewLogger(t))
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return lis.Addr().String()
+	return testkit.ServeLoopback(t, forwardauth.NewServer(h, forwardauth.Timeouts{Head: 5 * time.Second, Idle: time.Minute, Write: 5 * time.Second}, zaptest.NewLogger(t)))
 }
 
 // roundTrip writes head on a new connection to addr and reads one answer.

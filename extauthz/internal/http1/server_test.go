@@ -35,27 +35,15 @@ func refusedText(status int, why string, w *Response) {
 	w.Body = why
 }
 
-// start serves h on a loopback port until the test ends.
+// start serves h on a loopback port until the test ends; then every connection must be done.
 func start(t *testing.T, h Handler, opts Options) (*Server, string) {
 	t.Helper()
 	if opts.Refused == nil {
 		opts.Refused = refusedText
 	}
 	s := NewServer(h, opts)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(lis) }()
-	t.Cleanup(func() {
-		s.Close()
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
-		}
-		s.active.Wait()
-	})
-	return s, lis.Addr().String()
+	t.Cleanup(s.active.Wait) // runs after ServeLoopback's Close
+	return s, testkit.ServeLoopback(t, s)
 }
 
 var shortTimeouts = Options{HeadTimeout: 10 * time.Second, IdleTimeout: time.Minute, WriteTimeout: 10 * time.Second}
