@@ -133,8 +133,8 @@ func (h *Handler) ServeHTTP1(r *http1.Request, w *http1.Response) {
 		badRequest(w, problem)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), checkDeadline(r))
-	defer cancel()
+	ctx := newCheckContext(checkDeadline(r))
+	defer ctx.cancel()
 	req := checkRequest(r.Fields, h.originalHosts(r), path, method)
 	defer req.release()
 	resp, err := h.checker.Check(ctx, &req.check)

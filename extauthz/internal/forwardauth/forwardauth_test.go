@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/authz"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/forwardauth"
+	"github.com/cognito-authz/cognito-authz/extauthz/internal/http1"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/policy"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/reason"
 	"github.com/cognito-authz/cognito-authz/extauthz/internal/tokensource"
@@ -381,6 +383,38 @@ func (d *deadlineChecker) Check(ctx context.Context, _ *authv3.CheckRequest) (*a
 		d.left = time.Until(deadline)
 	}
 	return &authv3.CheckResponse{}, nil
+}
+
+// waitingChecker waits for its context to end, as a check waiting on Cognito or on a key fetch
+// does, and records why it ended.
+type waitingChecker struct{ err error }
+
+func (w *waitingChecker) Check(ctx context.Context, _ *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	<-ctx.Done()
+	w.err = ctx.Err()
+	return &authv3.CheckResponse{}, nil
+}
+
+// A check that waits is ended by the deadline Envoy sends, so the proxy gets an answer in time.
+func TestAWaitingCheckEndsAtItsDeadline(t *testing.T) {
+	checker := &waitingChecker{}
+	h := forwardauth.New(checker, forwardauth.Options{RequestIsOriginal: true})
+	r := &http1.Request{Method: http.MethodGet, Target: "/api/ping", Host: "authz", Fields: []http1.Field{
+		{Name: "host", Value: "authz"}, {Name: "x-envoy-expected-rq-timeout-ms", Value: "50"},
+	}}
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		h.ServeHTTP1(r, &http1.Response{})
+	}()
+	select {
+	case <-answered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a check waiting on its context was not ended by a 50ms deadline within 10s")
+	}
+	if !errors.Is(checker.err, context.DeadlineExceeded) {
+		t.Fatalf("the waiting check ended with %v, want %v", checker.err, context.DeadlineExceeded)
+	}
 }
 
 func TestEveryCheckHasADeadline(t *testing.T) {
