@@ -39,6 +39,7 @@ type benchFlags struct {
 	floor            bool
 	http             bool
 	variants         string
+	pinEnvoys        bool
 }
 
 func parseBenchFlags(e env, args []string) (benchFlags, error) {
@@ -70,6 +71,8 @@ func parseBenchFlags(e env, args []string) (benchFlags, error) {
 		"--http=false leaves it out")
 	fs.StringVar(&f.variants, "variants", "", "comma-separated setups to add, each cognito-authz with one setting changed, to measure\n"+
 		"a lever alone: "+strings.Join(bench.VariantNames(), ", "))
+	fs.BoolVar(&f.pinEnvoys, "pin-envoys", false, "run every Envoy on a CPU of its own and everything else on the other CPUs (Linux, 2 CPUs\n"+
+		"or more): a proxy's CPU per request then moves far less from run to run")
 	fs.BoolVar(&f.check, "check", false, "exit 1 when cognito-authz misses a target against jwt_authn: throughput, p99, errors,\n"+
 		"Envoy CPU per request flat out (docs/performance.md)")
 	if err := parseFlags(fs, args); err != nil {
@@ -130,6 +133,15 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if err := stack.Probe(ctx); err != nil {
 		return err
 	}
+	var pinning string
+	if f.pinEnvoys {
+		split, err := stack.PinEnvoys()
+		if err != nil {
+			return err
+		}
+		pinning = "; " + split
+		logf("%s", split)
+	}
 
 	logf("%d users, %.0f%% anonymous, %s; %v warm-up, then %v at %d req/s and %v flat out (%d workers) per setup",
 		f.users, f.anonymous*100, f.path, f.warmup, f.duration, f.rate, f.duration, f.workers)
@@ -155,7 +167,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	report.Method.Machine = bench.DescribeMachine(ctx, envoyBin, f.envoyThreads) +
+	report.Method.Machine = bench.DescribeMachine(ctx, envoyBin, f.envoyThreads) + pinning +
 		fmt.Sprintf("; load average %s before, %s after", loadBefore, bench.LoadAverage())
 	report.Method.Authz = stackOpts.DescribeAuthz()
 	logf("%s", stack.AuthzCounters())
