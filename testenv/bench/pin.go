@@ -9,7 +9,7 @@ import (
 // this process may use, and every thread of this process (the load generator, the app, the
 // issuer) and of cognito-authz's own processes on the others. Unpinned, the proxy shares its core
 // with whatever runs there next, and its CPU per request moves with that by up to ±10% a run on a
-// 2-CPU machine; pinned, by about ±2% (docs/performance.md). It describes the split, for the report.
+// 2-CPU machine; pinned, by about ±4% (docs/performance.md). It describes the split, for the report.
 func (s *Stack) PinEnvoys() (string, error) {
 	allowed, err := allowedCPUs()
 	if err != nil {
