@@ -25,7 +25,7 @@ func (s *Stack) PinEnvoys() (string, error) {
 		}
 	}
 	others := []int{os.Getpid()}
-	for _, a := range append([]authzServer{s.authz, s.floor}, s.variantAuthz...) {
+	for _, a := range s.authzServers() {
 		if a == nil {
 			continue
 		}

@@ -87,6 +87,12 @@ type Stack struct {
 	envoys       []*envoyproc.Envoy
 }
 
+// authzServers are every cognito-authz the stack started: the setups', the floor's and the
+// variants' (nil where there is none).
+func (s *Stack) authzServers() []authzServer {
+	return append([]authzServer{s.authz, s.floor}, s.variantAuthz...)
+}
+
 // StartStack starts the issuer, the backend, cognito-authz and one Envoy per setup. On error it
 // stops what it started.
 func StartStack(ctx context.Context, o StackOptions) (*Stack, error) {
@@ -298,7 +304,7 @@ func (s *Stack) Close(ctx context.Context) {
 			s.logf("stop envoy: %v", err)
 		}
 	}
-	for _, a := range append([]authzServer{s.authz, s.floor}, s.variantAuthz...) {
+	for _, a := range s.authzServers() {
 		if a == nil {
 			continue
 		}
