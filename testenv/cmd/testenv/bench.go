@@ -22,6 +22,7 @@ const (
 	maxBenchDuration = 10 * time.Minute
 	maxBenchWarmup   = time.Minute
 	maxBenchUsers    = 100000
+	maxBenchRuns     = 20
 )
 
 // benchFlags are the bench command's settings.
@@ -40,6 +41,7 @@ type benchFlags struct {
 	http             bool
 	variants         string
 	pinEnvoys        bool
+	runs             int
 }
 
 func parseBenchFlags(e env, args []string) (benchFlags, error) {
@@ -73,8 +75,10 @@ func parseBenchFlags(e env, args []string) (benchFlags, error) {
 		"a lever alone: "+strings.Join(bench.VariantNames(), ", "))
 	fs.BoolVar(&f.pinEnvoys, "pin-envoys", false, "run every Envoy on a CPU of its own and everything else on the other CPUs (Linux, 2 CPUs\n"+
 		"or more): a proxy's CPU per request then moves far less from run to run")
-	fs.BoolVar(&f.check, "check", false, "exit 1 when cognito-authz misses a target against jwt_authn: throughput, p99, errors,\n"+
-		"Envoy CPU per request flat out (docs/performance.md)")
+	fs.IntVar(&f.runs, "runs", 1, "runs one after another, each on a stack started afresh, then their mean and its standard\n"+
+		"error per setup: a difference of a few percent needs several runs (--json then holds every run)")
+	fs.BoolVar(&f.check, "check", false, "exit 1 when cognito-authz misses a target against jwt_authn in any run: throughput, p99,\n"+
+		"errors, Envoy CPU per request flat out (docs/performance.md)")
 	if err := parseFlags(fs, args); err != nil {
 		return f, err
 	}
@@ -87,6 +91,8 @@ func parseBenchFlags(e env, args []string) (benchFlags, error) {
 	problems.check(f.users <= 0 || f.users > maxBenchUsers, "--users %d: want 1 to %d", f.users, maxBenchUsers)
 	problems.check(!(f.anonymous >= 0 && f.anonymous < 1), "--anonymous %v: want at least 0 and below 1", f.anonymous)
 	problems.check(!strings.HasPrefix(f.path, "/"), "--path %q: want a path starting with /", f.path)
+	problems.check(f.runs <= 0 || f.runs > maxBenchRuns, "--runs %d: want 1 to %d", f.runs, maxBenchRuns)
+	problems.check(f.runs > 1 && f.cpuProfile != "", "--cpuprofile profiles one run: use it without --runs")
 	problems.check(f.envoyThreads <= 0 || f.envoyThreads > 64, "--envoy-concurrency %d: want 1 to 64", f.envoyThreads)
 	problems.check(f.authzProcs < -1 || f.authzProcs > 1024, "--authz-gomaxprocs %d: want -1, 0 or up to 1024", f.authzProcs)
 	problems.check(f.authzProcs != -1 && f.authzBin == "", "--authz-gomaxprocs needs --authz-bin: inside this process cognito-authz shares its GOMAXPROCS")
@@ -108,6 +114,51 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w; %s", err, envoyproc.InstallHint)
 	}
+	var reports []*bench.Report
+	for i := range f.runs {
+		if f.runs > 1 {
+			fmt.Fprintf(benchStdout, "run %d of %d\n", i+1, f.runs)
+		}
+		report, err := benchOnce(ctx, e, f, envoyBin)
+		if err != nil {
+			return err
+		}
+		if err := report.WriteTable(benchStdout); err != nil {
+			return err
+		}
+		reports = append(reports, report)
+	}
+	var result jsonReport = reports[0]
+	if f.runs > 1 {
+		runs := bench.NewRuns(reports)
+		if err := runs.WriteTable(benchStdout); err != nil {
+			return err
+		}
+		result = runs
+	}
+	if f.jsonPath != "" {
+		if err := writeReportFile(f.jsonPath, result); err != nil {
+			return err
+		}
+	}
+	if f.check {
+		for i, report := range reports {
+			cs, err := report.Compare(bench.CognitoAuthz, bench.JWTAuthn)
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				if !c.Met() {
+					return fmt.Errorf("%s missed a target against %s in the %s phase of run %d (see the table)", c.Subject, c.Baseline, c.Phase, i+1)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// benchOnce starts a stack, measures it and stops it: one run.
+func benchOnce(ctx context.Context, e env, f benchFlags, envoyBin string) (*bench.Report, error) {
 	logf := e.logf("bench")
 	stackOpts := bench.StackOptions{
 		Users:        f.users,
@@ -123,7 +174,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	stack, err := bench.StartStack(ctx, stackOpts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
@@ -131,13 +182,13 @@ func runBench(ctx context.Context, e env, args []string) error {
 		stack.Close(stopCtx)
 	}()
 	if err := stack.Probe(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	var pinning string
 	if f.pinEnvoys {
 		split, err := stack.PinEnvoys()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		pinning = "; " + split
 		logf("%s", split)
@@ -149,7 +200,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	if f.cpuProfile != "" {
 		stopProfile, err := bench.StartCPUProfile(f.cpuProfile)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer stopProfile()
 	}
@@ -165,36 +216,19 @@ func runBench(ctx context.Context, e env, args []string) error {
 		Progress: e.stderr,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	report.Method.Machine = bench.DescribeMachine(ctx, envoyBin, f.envoyThreads) + pinning +
 		fmt.Sprintf("; load average %s before, %s after", loadBefore, bench.LoadAverage())
 	report.Method.Authz = stackOpts.DescribeAuthz()
 	logf("%s", stack.AuthzCounters())
-
-	if err := report.WriteTable(benchStdout); err != nil {
-		return err
-	}
-	if f.jsonPath != "" {
-		if err := writeReportFile(f.jsonPath, report); err != nil {
-			return err
-		}
-	}
-	if f.check {
-		cs, err := report.Compare(bench.CognitoAuthz, bench.JWTAuthn)
-		if err != nil {
-			return err
-		}
-		for _, c := range cs {
-			if !c.Met() {
-				return fmt.Errorf("%s missed a target against %s in the %s phase (see the table)", c.Subject, c.Baseline, c.Phase)
-			}
-		}
-	}
-	return nil
+	return report, nil
 }
 
-func writeReportFile(path string, r *bench.Report) error {
+// jsonReport is what --json writes: one run's report, or several runs' (bench.Runs).
+type jsonReport interface{ WriteJSON(io.Writer) error }
+
+func writeReportFile(path string, r jsonReport) error {
 	out, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("--json: %w", err)

@@ -36,6 +36,9 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		{[]string{"--rate", "0", "--users", "0"}, "--rate 0: want 1 to 100000; --users 0"},
 		{[]string{"--variants", "map-headers,turbo"}, `--variants: variant "turbo": want one of claims-hosts, google-grpc, map-headers, metadata, revocation`},
 		{[]string{"--variants", "metadata,metadata"}, `--variants: variant "metadata" given twice`},
+		{[]string{"--runs", "0"}, "--runs 0: want 1 to 20"},
+		{[]string{"--runs", "21"}, "--runs 21"},
+		{[]string{"--runs", "2", "--cpuprofile", "cpu.out"}, "--cpuprofile profiles one run"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -115,5 +118,49 @@ func TestBenchEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "verified-token cache:") {
 		t.Errorf("stderr lacks cognito-authz's counters:\n%s", stderr.String())
+	}
+}
+
+// TestBenchRuns runs the command twice over (--runs 2) against real Envoys: each run has its own
+// table, the summary across them follows, and the JSON holds both runs and the summary.
+func TestBenchRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Envoys twice")
+	}
+	envoyproc.RequireEnvoy(t)
+	jsonPath := filepath.Join(t.TempDir(), "bench.json")
+	var table bytes.Buffer
+	benchStdout = &table
+	t.Cleanup(func() { benchStdout = os.Stdout })
+	var stderr syncBuffer
+	err := runBench(t.Context(), env{stderr: &stderr}, []string{
+		"--duration", "200ms", "--warmup", "0s", "--rounds", "1", "--users", "5", "--rate", "100",
+		"--workers", "2", "--http=false", "--floor", "--runs", "2", "--json", jsonPath,
+	})
+	if err != nil {
+		t.Fatalf("runBench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"run 1 of 2", "run 2 of 2", "across 2 runs", bench.ExtAuthzFloor} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs bench.Runs
+	if err := json.Unmarshal(raw, &runs); err != nil {
+		t.Fatalf("--json file: %v\n%s", err, raw)
+	}
+	if len(runs.Reports) != 2 || len(runs.Summary) != 4 {
+		t.Fatalf("--json file holds %d runs and %d setups, want 2 and 4:\n%s", len(runs.Reports), len(runs.Summary), raw)
+	}
+	if runtime.GOOS == "linux" {
+		for _, s := range runs.Summary {
+			if s.Setup == bench.CognitoAuthz && len(s.EnvoyVsFloor.Runs) != 2 {
+				t.Errorf("%s: Envoy vs the floor in %d runs, want 2: %+v", s.Setup, len(s.EnvoyVsFloor.Runs), s)
+			}
+		}
 	}
 }
