@@ -29,39 +29,49 @@ type AcrossRuns struct {
 	SumVsFloor   RunFigure `json:"sum_vs_floor,omitzero"`
 }
 
-// RunFigure is one figure of every run that has it, in run order, with their mean and the mean's
-// standard error (the runs' sample standard deviation over the square root of their number; 0
-// for a single run), rounded to four decimals.
+// RunFigure is one figure of every run that has it, in run order (a run that lacks it is left
+// out, not counted as 0), with their mean and the mean's standard error (the runs' sample
+// standard deviation over the square root of their number; 0 for a single run), both rounded to
+// four decimals.
 type RunFigure struct {
 	Runs   []float64 `json:"runs"`
 	Mean   float64   `json:"mean"`
 	StdErr float64   `json:"stderr"`
 }
 
-// NewRuns sums reports up, setup by setup, in the first report's order of setups.
+// NewRuns sums reports up, setup by setup, in the order setups first appear in them.
 func NewRuns(reports []*Report) *Runs {
 	out := &Runs{Reports: reports}
-	if len(reports) == 0 {
-		return out
+	var order []string
+	bySetup := map[string][]Breakdown{} // a setup's Breakdown in each run that has one
+	for _, r := range reports {
+		for _, b := range r.Breakdowns() {
+			if _, seen := bySetup[b.Setup]; !seen {
+				order = append(order, b.Setup)
+			}
+			bySetup[b.Setup] = append(bySetup[b.Setup], b)
+		}
 	}
-	for _, first := range reports[0].Breakdowns() {
-		var figures [7][]float64
-		for _, r := range reports {
-			for _, b := range r.Breakdowns() {
-				if b.Setup != first.Setup {
-					continue
-				}
-				for i, s := range [7]Spread{b.Envoy, b.Service, b.Sum, b.EnvoyVsJWT, b.SumVsJWT, b.EnvoyVsFloor, b.SumVsFloor} {
-					if s.known() {
-						figures[i] = append(figures[i], s.Value)
-					}
+	for _, setup := range order {
+		runs := bySetup[setup]
+		across := func(figure func(Breakdown) Spread) RunFigure {
+			var values []float64
+			for _, b := range runs {
+				if s := figure(b); s.known() {
+					values = append(values, s.Value)
 				}
 			}
+			return newRunFigure(values)
 		}
-		out.Summary = append(out.Summary, AcrossRuns{Setup: first.Setup,
-			Envoy: newRunFigure(figures[0]), Service: newRunFigure(figures[1]), Sum: newRunFigure(figures[2]),
-			EnvoyVsJWT: newRunFigure(figures[3]), SumVsJWT: newRunFigure(figures[4]),
-			EnvoyVsFloor: newRunFigure(figures[5]), SumVsFloor: newRunFigure(figures[6])})
+		out.Summary = append(out.Summary, AcrossRuns{Setup: setup,
+			Envoy:        across(func(b Breakdown) Spread { return b.Envoy }),
+			Service:      across(func(b Breakdown) Spread { return b.Service }),
+			Sum:          across(func(b Breakdown) Spread { return b.Sum }),
+			EnvoyVsJWT:   across(func(b Breakdown) Spread { return b.EnvoyVsJWT }),
+			SumVsJWT:     across(func(b Breakdown) Spread { return b.SumVsJWT }),
+			EnvoyVsFloor: across(func(b Breakdown) Spread { return b.EnvoyVsFloor }),
+			SumVsFloor:   across(func(b Breakdown) Spread { return b.SumVsFloor }),
+		})
 	}
 	return out
 }
@@ -86,17 +96,14 @@ func newRunFigure(runs []float64) RunFigure {
 	return RunFigure{Runs: runs, Mean: round(mean, 4), StdErr: round(stderr, 4)}
 }
 
-// format is "1.04× ± 0.01 (0.98–1.09)": the mean, its standard error and the lowest and highest
-// run; "-" when no run has the figure.
+// format is "1.040× ± 0.012 (0.980–1.090)": the mean, its standard error and the lowest and
+// highest run; "-" when no run has the figure.
 func (f RunFigure) format(prec int, unit string) string {
 	if len(f.Runs) == 0 {
 		return "-"
 	}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, v := range f.Runs {
-		lo, hi = min(lo, v), max(hi, v)
-	}
-	return fmt.Sprintf("%.*f%s ± %.*f (%.*f–%.*f)", prec, f.Mean, unit, prec, f.StdErr, prec, lo, prec, hi)
+	r := spread(f.Mean, f.Runs)
+	return fmt.Sprintf("%.*f%s ± %.*f (%.*f–%.*f)", prec, f.Mean, unit, prec, f.StdErr, prec, r.Min, prec, r.Max)
 }
 
 // WriteTable prints the summary across the runs, after the runs' own tables.
@@ -106,13 +113,17 @@ func (r *Runs) WriteTable(w io.Writer) error {
 	for _, s := range r.Summary {
 		width = max(width, len(s.Setup))
 	}
-	fmt.Fprintf(ew, "\nacross %d runs, flat out: each run's pooled figure; their mean ± its standard error (lowest–highest run)\n", len(r.Reports))
-	fmt.Fprintf(ew, "  %-*s %-28s %-26s | %-28s %-28s | %-28s %s\n", width, "setup",
-		"Envoy µs", "cognito-authz µs", "Envoy vs jwt_authn", "sum vs jwt_authn", "Envoy vs floor", "sum vs floor")
+	const row = "  %-*s %-28s %-28s %-28s | %-32s %-32s | %-32s %s\n"
+	runs := "runs"
+	if len(r.Reports) == 1 {
+		runs = "run"
+	}
+	fmt.Fprintf(ew, "\nacross %d %s, flat out: µs per request, each run's pooled figure; their mean ± its standard error (lowest–highest run)\n", len(r.Reports), runs)
+	fmt.Fprintf(ew, row, width, "setup", "Envoy", "cognito-authz", "sum",
+		"Envoy vs jwt_authn", "sum vs jwt_authn", "Envoy vs floor", "sum vs floor")
 	for _, s := range r.Summary {
-		fmt.Fprintf(ew, "  %-*s %-28s %-26s | %-28s %-28s | %-28s %s\n", width, s.Setup,
-			s.Envoy.format(1, ""), s.Service.format(1, ""), s.EnvoyVsJWT.format(3, "×"), s.SumVsJWT.format(3, "×"),
-			s.EnvoyVsFloor.format(3, "×"), s.SumVsFloor.format(3, "×"))
+		fmt.Fprintf(ew, row, width, s.Setup, s.Envoy.format(1, ""), s.Service.format(1, ""), s.Sum.format(1, ""),
+			s.EnvoyVsJWT.format(3, "×"), s.SumVsJWT.format(3, "×"), s.EnvoyVsFloor.format(3, "×"), s.SumVsFloor.format(3, "×"))
 	}
 	return ew.err
 }

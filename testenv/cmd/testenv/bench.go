@@ -115,19 +115,30 @@ func runBench(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("%w; %s", err, envoyproc.InstallHint)
 	}
 	var reports []*bench.Report
+	var runErr error
 	for i := range f.runs {
 		if f.runs > 1 {
+			e.logf("bench")("run %d of %d", i+1, f.runs)
 			fmt.Fprintf(benchStdout, "run %d of %d\n", i+1, f.runs)
 		}
-		report, err := benchOnce(ctx, e, f, envoyBin)
-		if err != nil {
-			return err
+		report, err := runOnce(ctx, e, f, envoyBin)
+		if err == nil {
+			err = report.WriteTable(benchStdout)
 		}
-		if err := report.WriteTable(benchStdout); err != nil {
-			return err
+		if err != nil {
+			if f.runs > 1 {
+				err = fmt.Errorf("run %d of %d: %w", i+1, f.runs, err)
+			}
+			runErr = err
+			break
 		}
 		reports = append(reports, report)
 	}
+	if len(reports) == 0 {
+		return runErr
+	}
+	// The runs that finished are summed up and written even when a later one failed: each
+	// took minutes.
 	var result jsonReport = reports[0]
 	if f.runs > 1 {
 		runs := bench.NewRuns(reports)
@@ -140,6 +151,9 @@ func runBench(ctx context.Context, e env, args []string) error {
 		if err := writeReportFile(f.jsonPath, result); err != nil {
 			return err
 		}
+	}
+	if runErr != nil {
+		return runErr
 	}
 	if f.check {
 		for i, report := range reports {
@@ -156,6 +170,9 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	return nil
 }
+
+// runOnce is one run; a variable so a test can make a run fail.
+var runOnce = benchOnce
 
 // benchOnce starts a stack, measures it and stops it: one run.
 func benchOnce(ctx context.Context, e env, f benchFlags, envoyBin string) (*bench.Report, error) {
