@@ -61,22 +61,10 @@ func TestBenchEndToEnd(t *testing.T) {
 		t.Skip("starts three Envoys")
 	}
 	envoyproc.RequireEnvoy(t)
-	jsonPath := filepath.Join(t.TempDir(), "bench.json")
-	var table bytes.Buffer
-	benchStdout = &table
-	t.Cleanup(func() { benchStdout = os.Stdout })
-	var stderr syncBuffer
-	err := runBench(t.Context(), env{stderr: &stderr}, []string{
-		"--duration", "300ms", "--warmup", "100ms", "--rounds", "1",
-		"--users", "20", "--rate", "100", "--workers", "2", "--json", jsonPath, "--floor", "--http",
-	})
+	table, stderr, raw, err := benchInTest(t, "--duration", "300ms", "--warmup", "100ms", "--rounds", "1",
+		"--users", "20", "--rate", "100", "--workers", "2", "--floor", "--http")
 	if err != nil {
-		t.Fatalf("runBench: %v\nstderr:\n%s", err, stderr.String())
-	}
-
-	raw, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("runBench: %v\nstderr:\n%s", err, stderr)
 	}
 	var report bench.Report
 	if err := json.Unmarshal(raw, &report); err != nil {
@@ -113,12 +101,12 @@ func TestBenchEndToEnd(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"flat out:", "fixed rate: 100 req/s", "cognito-authz vs jwt_authn, flat-out:"} {
-		if !strings.Contains(table.String(), want) {
-			t.Errorf("table lacks %q:\n%s", want, table.String())
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
 		}
 	}
-	if !strings.Contains(stderr.String(), "verified-token cache:") {
-		t.Errorf("stderr lacks cognito-authz's counters:\n%s", stderr.String())
+	if !strings.Contains(stderr, "verified-token cache:") {
+		t.Errorf("stderr lacks cognito-authz's counters:\n%s", stderr)
 	}
 }
 
@@ -129,26 +117,15 @@ func TestBenchRuns(t *testing.T) {
 		t.Skip("starts Envoys twice")
 	}
 	envoyproc.RequireEnvoy(t)
-	jsonPath := filepath.Join(t.TempDir(), "bench.json")
-	var table bytes.Buffer
-	benchStdout = &table
-	t.Cleanup(func() { benchStdout = os.Stdout })
-	var stderr syncBuffer
-	err := runBench(t.Context(), env{stderr: &stderr}, []string{
-		"--duration", "200ms", "--warmup", "0s", "--rounds", "1", "--users", "5", "--rate", "100",
-		"--workers", "2", "--http=false", "--floor", "--runs", "2", "--json", jsonPath,
-	})
+	table, stderr, raw, err := benchInTest(t, "--duration", "200ms", "--warmup", "0s", "--rounds", "1",
+		"--users", "5", "--rate", "100", "--workers", "2", "--http=false", "--floor", "--runs", "2")
 	if err != nil {
-		t.Fatalf("runBench: %v\nstderr:\n%s", err, stderr.String())
+		t.Fatalf("runBench: %v\nstderr:\n%s", err, stderr)
 	}
 	for _, want := range []string{"run 1 of 2", "run 2 of 2", "across 2 runs", bench.ExtAuthzFloor} {
-		if !strings.Contains(table.String(), want) {
-			t.Errorf("table lacks %q:\n%s", want, table.String())
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
 		}
-	}
-	raw, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
 	}
 	var runs bench.Runs
 	if err := json.Unmarshal(raw, &runs); err != nil {
@@ -181,26 +158,32 @@ func TestBenchKeepsFinishedRuns(t *testing.T) {
 		return &bench.Report{Setups: []bench.Result{{Name: bench.JWTAuthn, RPS: 1}}}, nil
 	}
 	t.Cleanup(func() { runOnce = benchOnce })
-	var table bytes.Buffer
-	benchStdout = &table
-	t.Cleanup(func() { benchStdout = os.Stdout })
-	jsonPath := filepath.Join(t.TempDir(), "bench.json")
-	err := runBench(t.Context(), env{stderr: &syncBuffer{}}, []string{"--runs", "3", "--json", jsonPath})
+	table, _, raw, err := benchInTest(t, "--runs", "3")
 	if err == nil || !strings.Contains(err.Error(), "run 2 of 3: envoy would not start") {
 		t.Fatalf("runBench = %v, want the second run's error", err)
 	}
 	if calls != 2 {
 		t.Errorf("%d runs started, want 2: none after the one that failed", calls)
 	}
-	raw, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var runs bench.Runs
 	if err := json.Unmarshal(raw, &runs); err != nil || len(runs.Reports) != 1 {
 		t.Fatalf("--json file: %v, want the one run that finished:\n%s", err, raw)
 	}
-	if !strings.Contains(table.String(), "across 1 run,") {
-		t.Errorf("no summary of the finished run:\n%s", table.String())
+	if !strings.Contains(table, "across 1 run,") {
+		t.Errorf("no summary of the finished run:\n%s", table)
 	}
+}
+
+// benchInTest runs the bench command with args and a --json file of its own, and gives what it
+// printed as its table and on stderr, the JSON file (nil when none was written) and its error.
+func benchInTest(t *testing.T, args ...string) (table, stderr string, raw []byte, err error) {
+	t.Helper()
+	jsonPath := filepath.Join(t.TempDir(), "bench.json")
+	var out bytes.Buffer
+	benchStdout = &out
+	t.Cleanup(func() { benchStdout = os.Stdout })
+	var errOut syncBuffer
+	err = runBench(t.Context(), env{stderr: &errOut}, append(args, "--json", jsonPath))
+	raw, _ = os.ReadFile(jsonPath)
+	return out.String(), errOut.String(), raw, err
 }
